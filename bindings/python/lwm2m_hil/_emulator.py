@@ -1,0 +1,355 @@
+"""The Python face of the emulator: thin classes over the C++ runtime."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator, NamedTuple, Sequence
+
+from . import _core
+
+STATES = ("factory", "bootstrapping", "bootstrapped", "registering", "registered", "failed")
+BOOTSTRAP_EXITS = ("none", "finish", "idle_timeout", "finish_timeout", "rejected")
+
+
+class DeviceTimeout(TimeoutError):
+    """A wait ran out; the message says where each device stood."""
+
+
+class Event(NamedTuple):
+    """One entry of a timeline: seconds since the emulator started."""
+
+    time: float
+    kind: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class CoapTiming:
+    """RFC 7252 transmission parameters. Defaults are the RFC's; tests on
+    loopback usually shorten ``ack_timeout`` (down to 0.001 s)."""
+
+    ack_timeout: float = 2.0
+    ack_random_factor: float = 1.5
+    max_retransmit: int = 4
+
+
+def _events(raw: Iterable[tuple[int, str, str]]) -> list[Event]:
+    return [Event(t / 1000.0, kind, detail) for t, kind, detail in raw]
+
+
+def _check_names(name: str, values: Sequence[str], allowed: Sequence[str]) -> list[str]:
+    for v in values:
+        if v not in allowed:
+            raise ValueError(f"{name}: {v!r} is not one of {', '.join(allowed)}")
+    return list(values)
+
+
+def _as_list(value: str | Sequence[str] | None) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+class Device:
+    """One virtual device. Reads are snapshots taken on its event loop."""
+
+    def __init__(self, emulator: Emulator, handle: _core.DeviceHandle) -> None:
+        self._emu = emulator
+        self._h = handle
+
+    @property
+    def endpoint(self) -> str:
+        return self._h.endpoint
+
+    @property
+    def state(self) -> str:
+        """One of :data:`STATES`."""
+        return self._h.state
+
+    @property
+    def bootstrap_exit(self) -> str:
+        """How the last bootstrap ended: one of :data:`BOOTSTRAP_EXITS`."""
+        return self._h.last_exit
+
+    @property
+    def address(self) -> str:
+        """The UDP source address servers see, ``127.1.x.y:port``-style."""
+        return self._h.address
+
+    def exit_counts(self) -> dict[str, int]:
+        """How many times bootstrap ended, by exit reason."""
+        return dict(self._h.exit_counts())
+
+    def bootstrap_duration(self) -> float | None:
+        """Seconds from the first Request Bootstrap to the first exit."""
+        ms = self._h.bootstrap_duration_ms()
+        return None if ms < 0 else ms / 1000.0
+
+    def timeline(self) -> list[Event]:
+        """Everything the device did and saw, in order."""
+        return _events(self._h.timeline())
+
+    def objects(self, staged: bool = False) -> dict[int, dict[int, dict[int, Any]]]:
+        """The object tree ``{obj: {inst: {res: value}}}``; with ``staged``,
+        what bootstrap has written so far (while it runs)."""
+        return self._h.objects(staged)
+
+    def read(self, path: str, staged: bool = False) -> Any:
+        """The value at ``/obj[/inst[/res]]``; KeyError names what is missing."""
+        parts = [p for p in path.split("/") if p]
+        try:
+            ids = [int(p) for p in parts]
+        except ValueError:
+            raise ValueError(f"path: {path!r} is not /obj[/inst[/res]] with numeric ids") from None
+        if not 1 <= len(ids) <= 3:
+            raise ValueError(f"path: {path!r} is not /obj[/inst[/res]]")
+        node: Any = self.objects(staged)
+        for depth, i in enumerate(ids):
+            if not isinstance(node, dict) or i not in node:
+                missing = "/" + "/".join(parts[: depth + 1])
+                raise KeyError(f"{self.endpoint} has no {missing}")
+            node = node[i]
+        return node
+
+    def wait_for(
+        self,
+        state: str | Sequence[str] | None = None,
+        *,
+        exit: str | Sequence[str] | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        """Block (GIL released) until the device is in ``state`` and/or its
+        last bootstrap exit is ``exit``; DeviceTimeout after ``timeout`` s."""
+        self._emu._wait([self], state, exit, timeout)
+
+    def deregister(self) -> None:
+        """Send De-register to the registration server."""
+        self._h.deregister()
+
+    def __repr__(self) -> str:
+        return f"<Device {self.endpoint} {self.state} exit={self.bootstrap_exit}>"
+
+
+class Fleet(Sequence[Device]):
+    """Many devices made from one template; a sequence of :class:`Device`."""
+
+    def __init__(self, emulator: Emulator, devices: list[Device]) -> None:
+        self._emu = emulator
+        self._devices = devices
+
+    def __len__(self) -> int:
+        return len(self._devices)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        return self._devices[i]
+
+    def __iter__(self) -> Iterator[Device]:
+        return iter(self._devices)
+
+    def wait_for(
+        self,
+        state: str | Sequence[str] | None = None,
+        *,
+        exit: str | Sequence[str] | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        """Block until every device is in ``state`` / has exited with ``exit``."""
+        self._emu._wait(self._devices, state, exit, timeout)
+
+    def states(self) -> dict[str, int]:
+        """How many devices are in each state."""
+        out: dict[str, int] = {}
+        for d in self._devices:
+            out[d.state] = out.get(d.state, 0) + 1
+        return out
+
+    def exits(self) -> dict[str, int]:
+        """How many devices last left bootstrap by each exit."""
+        out: dict[str, int] = {}
+        for d in self._devices:
+            out[d.bootstrap_exit] = out.get(d.bootstrap_exit, 0) + 1
+        return out
+
+
+class BootstrapServer:
+    """The embedded bootstrap server."""
+
+    def __init__(self, handle: _core.BootstrapServerHandle) -> None:
+        self._h = handle
+
+    @property
+    def uri(self) -> str:
+        return self._h.uri
+
+    def results(self) -> dict[str, dict[str, Any]]:
+        """Per endpoint: ``outcome`` (``SUCCESS``, ``NO_BOOTSTRAP_CONFIG``,
+        ``FINISH_FAILED``, ``TIMEOUT``, ``CANCELLED``, ... or None while it
+        runs), ``reason``, counters and ``events``."""
+        out = {}
+        for r in self._h.results():
+            r["events"] = _events(r["events"])
+            out[r["endpoint"]] = r
+        return out
+
+    def outcomes(self) -> dict[str, str | None]:
+        """Endpoint -> outcome of its latest bootstrap session."""
+        return {ep: r["outcome"] for ep, r in self.results().items()}
+
+    def events(self) -> list[Event]:
+        """Requests that named no endpoint (bad requests)."""
+        return _events(self._h.events())
+
+
+class RegistrationServer:
+    """The embedded registration (LwM2M) server."""
+
+    def __init__(self, handle: _core.RegistrationServerHandle) -> None:
+        self._h = handle
+
+    @property
+    def uri(self) -> str:
+        return self._h.uri
+
+    def registrations(self) -> dict[str, dict[str, Any]]:
+        """Endpoint -> its current registration (lifetime, version, links...)."""
+        return {r["endpoint"]: r for r in self._h.registrations()}
+
+    def events(self) -> list[Event]:
+        """registered / updated / deregistered / expired / rejected."""
+        return _events(self._h.events())
+
+
+class Emulator:
+    """Owns the event loops, servers and devices. Use it as a context
+    manager: leaving the ``with`` block stops everything it started."""
+
+    def __init__(self, seed: int = 0, *, threads: int = 2, devices_per_shard: int = 100) -> None:
+        if seed < 0:
+            raise ValueError("seed: must be >= 0")
+        self._rt: _core.Runtime | None = _core.Runtime(seed, threads, devices_per_shard)
+        self._devices = 0
+
+    @property
+    def seed(self) -> int:
+        return self._runtime.seed
+
+    @property
+    def _runtime(self) -> _core.Runtime:
+        if self._rt is None:
+            raise RuntimeError("this Emulator is closed; create a new one")
+        return self._rt
+
+    def __enter__(self) -> Emulator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop every loop and close every socket. Idempotent."""
+        self._rt = None
+
+    def bootstrap_server(
+        self,
+        config: dict[str, Any] | str | os.PathLike[str],
+        *,
+        profile: str = "cr",
+        listen: str = "127.0.0.1:0",
+        timing: CoapTiming = CoapTiming(),
+    ) -> BootstrapServer:
+        """Start a bootstrap server. ``config`` is a dict, a JSON string, or a
+        path to a JSON file (format: emulator/server/README.md). ValueError
+        names the offending field."""
+        if isinstance(config, dict):
+            text = json.dumps(config)
+        elif isinstance(config, os.PathLike) or (isinstance(config, str) and not config.lstrip().startswith("{")):
+            text = Path(config).read_text()
+        else:
+            text = config
+        h = self._runtime.add_bootstrap_server(
+            text, profile, listen, timing.ack_timeout, timing.ack_random_factor, timing.max_retransmit
+        )
+        return BootstrapServer(h)
+
+    def registration_server(
+        self, *, listen: str = "127.0.0.1:0", timing: CoapTiming = CoapTiming()
+    ) -> RegistrationServer:
+        """Start a registration server."""
+        h = self._runtime.add_registration_server(
+            listen, timing.ack_timeout, timing.ack_random_factor, timing.max_retransmit
+        )
+        return RegistrationServer(h)
+
+    def device(self, endpoint: str, bootstrap_uri: str, **options: Any) -> Device:
+        """Create and start one device. Options: see :meth:`fleet`."""
+        spec = self._spec(bootstrap_uri, endpoint=endpoint, **options)
+        start = bool(options.get("start", True))
+        (h,) = self._runtime.add_devices(spec, 1, "", start)
+        return Device(self, h)
+
+    def fleet(self, count: int, bootstrap_uri: str, *, prefix: str = "dev-", **options: Any) -> Fleet:
+        """Create and start ``count`` devices named ``prefix`` + index.
+
+        Options (all optional): ``profile`` ('cr', '1.0', '1.1'),
+        ``request_finish`` (cr: ask for Finish), ``finish_timeout``,
+        ``idle_timeout``, ``hold_off`` (s), ``retry_initial``,
+        ``retry_factor``, ``retry_max``, ``retry_jitter``,
+        ``max_bootstrap_attempts``, ``register_attempts``, ``timing``
+        (:class:`CoapTiming`), ``bootstrap_linger`` (s), ``record_messages``,
+        ``start``.
+        """
+        if count < 1:
+            raise ValueError("count: must be >= 1")
+        spec = self._spec(bootstrap_uri, **options)
+        start = bool(options.get("start", True))
+        handles = self._runtime.add_devices(spec, count, prefix, start)
+        return Fleet(self, [Device(self, h) for h in handles])
+
+    def summary(self) -> dict[str, Any]:
+        """Devices by state and by bootstrap exit, and bootstrap durations (ms)."""
+        return dict(self._runtime.summary())
+
+    def _spec(self, bootstrap_uri: str, **options: Any) -> _core.DeviceSpec:
+        spec = _core.DeviceSpec()
+        spec.bootstrap_uri = bootstrap_uri
+        timing = options.pop("timing", None)
+        options.pop("start", None)
+        if timing is not None:
+            spec.ack_timeout = timing.ack_timeout
+            spec.ack_random_factor = timing.ack_random_factor
+            spec.max_retransmit = timing.max_retransmit
+        for key, value in options.items():
+            if key.startswith("_") or not hasattr(spec, key) or key in ("validate",):
+                allowed = sorted(k for k in dir(spec) if not k.startswith("_") and k != "validate")
+                raise TypeError(f"unknown device option {key!r}; allowed: {', '.join(allowed)}, timing, start")
+            setattr(spec, key, value)
+        spec.validate()
+        return spec
+
+    def _wait(
+        self,
+        devices: Sequence[Device],
+        state: str | Sequence[str] | None,
+        exit: str | Sequence[str] | None,
+        timeout: float,
+    ) -> None:
+        states = _check_names("state", _as_list(state), STATES)
+        exits = _check_names("exit", _as_list(exit), BOOTSTRAP_EXITS)
+        if not states and not exits:
+            raise ValueError("wait_for: give a state, an exit, or both")
+        handles = [d._h for d in devices]
+        if self._runtime.wait_devices(handles, states, exits, timeout):
+            return
+        behind = [d for d in devices if (states and d.state not in states) or (exits and d.bootstrap_exit not in exits)]
+        sample = ", ".join(repr(d) for d in behind[:5])
+        last = ""
+        if len(devices) == 1:
+            tail = devices[0].timeline()[-8:]
+            last = "\nlast events:\n" + "\n".join(f"  {e.time:9.3f} {e.kind:18} {e.detail}" for e in tail)
+        raise DeviceTimeout(
+            f"{len(behind)} of {len(devices)} device(s) not in state={states or 'any'} "
+            f"exit={exits or 'any'} after {timeout} s: {sample}{last}"
+        )

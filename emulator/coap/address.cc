@@ -1,0 +1,78 @@
+#include "emulator/coap/address.h"
+
+#include <arpa/inet.h>
+
+#include <cstring>
+
+namespace hil::coap {
+namespace {
+
+Result<coap_address_t> make(const std::string& host, uint16_t port) {
+  coap_address_t a;
+  coap_address_init(&a);
+  std::string h = host == "localhost" || host.empty() ? "127.0.0.1" : host;
+  if (inet_pton(AF_INET, h.c_str(), &a.addr.sin.sin_addr) == 1) {
+    a.addr.sin.sin_family = AF_INET;
+    a.addr.sin.sin_port = htons(port);
+    a.size = sizeof(a.addr.sin);
+    return a;
+  }
+  if (inet_pton(AF_INET6, h.c_str(), &a.addr.sin6.sin6_addr) == 1) {
+    a.addr.sin6.sin6_family = AF_INET6;
+    a.addr.sin6.sin6_port = htons(port);
+    a.size = sizeof(a.addr.sin6);
+    return a;
+  }
+  return Error{"'" + host + "' is not a numeric IPv4/IPv6 address or localhost"};
+}
+
+}  // namespace
+
+Result<Endpoint> parse_uri(const std::string& uri) {
+  coap_uri_t u;
+  if (coap_split_uri(reinterpret_cast<const uint8_t*>(uri.data()), uri.size(), &u) < 0 ||
+      (u.scheme != COAP_URI_SCHEME_COAP && u.scheme != COAP_URI_SCHEME_COAPS))
+    return Error{"'" + uri + "' is not a coap:// or coaps:// URI (e.g. coap://127.0.0.1:5683)"};
+  auto a = make(std::string(reinterpret_cast<const char*>(u.host.s), u.host.length), u.port);
+  if (!a) return Error{"in '" + uri + "': " + a.error().message};
+  return Endpoint{*a, u.scheme == COAP_URI_SCHEME_COAPS};
+}
+
+Result<coap_address_t> parse_host_port(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos)
+    return Error{"'" + text + "' is not HOST:PORT (e.g. 127.0.0.1:5683)"};
+  std::string host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  char* end = nullptr;
+  unsigned long port = std::strtoul(text.c_str() + colon + 1, &end, 10);
+  if (end == text.c_str() + colon + 1 || *end != '\0' || port > 65535)
+    return Error{"'" + text + "': the port must be a number 0..65535"};
+  return make(host, static_cast<uint16_t>(port));
+}
+
+coap_address_t device_address(uint32_t index) {
+  coap_address_t a;
+  coap_address_init(&a);
+  a.addr.sin.sin_family = AF_INET;
+  a.addr.sin.sin_addr.s_addr = htonl((127u << 24 | 1u << 16) + index + 1);
+  a.size = sizeof(a.addr.sin);
+  return a;
+}
+
+std::string to_string(const coap_address_t& a) {
+  char buf[INET6_ADDRSTRLEN] = {0};
+  if (a.addr.sa.sa_family == AF_INET6) {
+    inet_ntop(AF_INET6, &a.addr.sin6.sin6_addr, buf, sizeof(buf));
+    return "[" + std::string(buf) + "]:" + std::to_string(port_of(a));
+  }
+  inet_ntop(AF_INET, &a.addr.sin.sin_addr, buf, sizeof(buf));
+  return std::string(buf) + ":" + std::to_string(port_of(a));
+}
+
+uint16_t port_of(const coap_address_t& a) {
+  return ntohs(a.addr.sa.sa_family == AF_INET6 ? a.addr.sin6.sin6_port : a.addr.sin.sin_port);
+}
+
+}  // namespace hil::coap

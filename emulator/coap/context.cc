@@ -1,0 +1,206 @@
+#include "emulator/coap/context.h"
+
+#include <sys/epoll.h>
+
+#include <cmath>
+#include <cstring>
+#include <mutex>
+
+#include "emulator/coap/address.h"
+#include "emulator/coap/pdu.h"
+
+namespace hil::coap {
+namespace {
+
+uint64_t splitmix(uint64_t& state) {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+uint64_t token_key(coap_bin_const_t t) {
+  uint64_t k = 0;
+  std::memcpy(&k, t.s, t.length < sizeof(k) ? t.length : sizeof(k));
+  return k;
+}
+
+const char* nack_reason(coap_nack_reason_t r) {
+  switch (r) {
+    case COAP_NACK_TOO_MANY_RETRIES: return "timeout: no answer after retransmissions";
+    case COAP_NACK_RST: return "reset by the peer";
+    case COAP_NACK_ICMP_ISSUE: return "unreachable (ICMP)";
+    case COAP_NACK_TLS_FAILED: return "DTLS failure";
+    default: return "not deliverable";
+  }
+}
+
+}  // namespace
+
+int64_t Timing::max_transmit_span_ms() const {
+  return static_cast<int64_t>(ack_timeout_ms * (std::pow(2.0, max_retransmit) - 1) *
+                              ack_random_factor);
+}
+
+void apply_timing(coap_session_t* s, const Timing& t) {
+  auto ms = static_cast<uint16_t>(t.ack_timeout_ms);
+  coap_session_set_ack_timeout(s, coap_fixed_point_t{static_cast<uint16_t>(ms / 1000),
+                                                     static_cast<uint16_t>(ms % 1000)});
+  double whole = std::floor(t.ack_random_factor);
+  coap_session_set_ack_random_factor(
+      s, coap_fixed_point_t{static_cast<uint16_t>(whole),
+                            static_cast<uint16_t>((t.ack_random_factor - whole) * 1000)});
+  coap_session_set_max_retransmit(s, static_cast<uint16_t>(t.max_retransmit));
+}
+
+void init_library() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    coap_startup();
+    coap_set_log_level(LOG_EMERG);
+  });
+}
+
+Context::Context(Handler& handler, uint64_t seed)
+    : handler_(handler), ctx_(nullptr), token_state_(seed) {
+  init_library();
+  ctx_ = coap_new_context(nullptr);
+  coap_set_app_data(ctx_, this);
+  coap_context_set_max_idle_sessions(ctx_, 0);
+  coap_resource_t* r = coap_resource_unknown_init2(on_request_cb, 0);
+  for (coap_request_t m : {COAP_REQUEST_GET, COAP_REQUEST_POST, COAP_REQUEST_DELETE})
+    coap_register_request_handler(r, m, on_request_cb);
+  coap_add_resource(ctx_, r);
+  coap_register_response_handler(ctx_, on_response_cb);
+  coap_register_nack_handler(ctx_, on_nack_cb);
+  coap_register_event_handler(ctx_, on_event_cb);
+}
+
+Context::~Context() { coap_free_context(ctx_); }
+
+Context& Context::owner(coap_session_t* s) {
+  return *static_cast<Context*>(coap_get_app_data(coap_session_get_context(s)));
+}
+
+Status Context::listen(const coap_address_t& addr) {
+  coap_endpoint_t* ep = coap_new_endpoint(ctx_, &addr, COAP_PROTO_UDP);
+  if (ep == nullptr)
+    return Error{"cannot listen on " + to_string(addr) + ": address in use or not local"};
+  // 4.3.1 has no getter for the bound address; its printable form has it.
+  std::string s = coap_endpoint_str(ep);
+  s = s.substr(0, s.find(' '));
+  auto bound = parse_host_port(s);
+  if (!bound) return bound.error();
+  listen_addr_ = *bound;
+  return ok_status();
+}
+
+coap_session_t* Context::connect(const coap_address_t& local, const coap_address_t& remote,
+                                 const Timing& t) {
+  coap_session_t* s = coap_new_client_session(ctx_, &local, &remote, COAP_PROTO_UDP);
+  if (s == nullptr) return nullptr;
+  apply_timing(s, t);
+  ++sessions_;
+  return s;
+}
+
+void Context::release(coap_session_t* s) {
+  for (auto it = pending_.begin(); it != pending_.end();)
+    it = it->second.session == s ? pending_.erase(it) : std::next(it);
+  dedup_.forget(s);
+  coap_session_set_app_data(s, nullptr);
+  coap_session_release(s);
+  --sessions_;
+}
+
+bool Context::send(coap_session_t* s, const lwm2m::Request& r, uint64_t tag) {
+  coap_pdu_t* pdu = coap_new_pdu(COAP_MESSAGE_CON, static_cast<coap_pdu_code_t>(r.method), s);
+  if (pdu == nullptr) return false;
+  uint64_t token = splitmix(token_state_);
+  if (!coap_add_token(pdu, sizeof(token), reinterpret_cast<const uint8_t*>(&token)) ||
+      !fill(pdu, r)) {
+    coap_delete_pdu(pdu);
+    return false;
+  }
+  pending_[token] = Pending{s, tag};
+  if (coap_send(s, pdu) == COAP_INVALID_MID) {
+    // coap_send has freed the PDU. If a nack already reported the failure
+    // the caller has heard of it; otherwise it has not, and must.
+    return pending_.erase(token) == 0;
+  }
+  return true;
+}
+
+int Context::fd() const { return coap_context_get_coap_fd(ctx_); }
+
+// coap_io_process() walks every session of the context on each call, and a
+// busy endpoint socket yields one datagram per call: a server with ten
+// thousand clients would walk ten thousand sessions per datagram. So ready
+// events are handled directly (patch 0003 keeps coap_io_do_epoll() from
+// walking), and the walk (retransmissions, idle sessions, re-arming
+// libcoap's timer) runs when that timer fires, and at least once a second.
+void Context::process() {
+  constexpr int kMaxEvents = 64;
+  constexpr int kMaxRounds = 256;  // bounded, so other contexts get their turn
+  epoll_event events[kMaxEvents];
+  coap_tick_t now;
+  coap_ticks(&now);
+  bool walk = now >= next_walk_;
+  for (int round = 0; round < kMaxRounds; ++round) {
+    int n = epoll_wait(fd(), events, kMaxEvents, 0);
+    if (n <= 0) break;
+    for (int i = 0; i < n; ++i) walk |= events[i].data.ptr == nullptr;
+    coap_io_do_epoll(ctx_, events, static_cast<size_t>(n));
+  }
+  if (walk) {
+    coap_ticks(&now);
+    coap_io_prepare_epoll(ctx_, now);
+    next_walk_ = now + COAP_TICKS_PER_SECOND;
+  }
+}
+
+void Context::on_request_cb(coap_resource_t*, coap_session_t* s, const coap_pdu_t* request,
+                            const coap_string_t*, coap_pdu_t* response) {
+  Context& self = owner(s);
+  coap_mid_t mid = coap_pdu_get_mid(request);
+  if (const lwm2m::Response* cached = self.dedup_.find(s, mid)) {
+    fill(response, *cached);
+    return;
+  }
+  lwm2m::Response r = self.handler_.on_request(s, to_request(request));
+  self.dedup_.remember(s, mid, r);
+  fill(response, r);
+}
+
+coap_response_t Context::on_response_cb(coap_session_t* s, const coap_pdu_t*,
+                                        const coap_pdu_t* received, coap_mid_t) {
+  Context& self = owner(s);
+  auto it = self.pending_.find(token_key(coap_pdu_get_token(received)));
+  if (it == self.pending_.end() || it->second.session != s) return COAP_RESPONSE_FAIL;
+  uint64_t tag = it->second.tag;
+  self.pending_.erase(it);
+  self.handler_.on_response(s, tag, to_response(received));
+  return COAP_RESPONSE_OK;
+}
+
+void Context::on_nack_cb(coap_session_t* s, const coap_pdu_t* sent, coap_nack_reason_t reason,
+                         coap_mid_t) {
+  if (sent == nullptr) return;
+  Context& self = owner(s);
+  auto it = self.pending_.find(token_key(coap_pdu_get_token(sent)));
+  if (it == self.pending_.end()) return;
+  uint64_t tag = it->second.tag;
+  self.pending_.erase(it);
+  self.handler_.on_failure(s, tag, nack_reason(reason));
+}
+
+int Context::on_event_cb(coap_session_t* s, coap_event_t event) {
+  if (event == COAP_EVENT_SERVER_SESSION_DEL) {
+    Context& self = owner(s);
+    self.dedup_.forget(s);
+    self.handler_.on_session_closed(s);
+  }
+  return 0;
+}
+
+}  // namespace hil::coap

@@ -1,0 +1,118 @@
+#include "emulator/coap/context.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <functional>
+#include <thread>
+
+#include "emulator/coap/address.h"
+
+namespace hil::coap {
+namespace {
+
+struct Recorder : Context::Handler {
+  lwm2m::Response on_request(coap_session_t*, const lwm2m::Request& r) override {
+    requests.push_back(r);
+    return {lwm2m::Code::Changed, lwm2m::format::kText,
+            lwm2m::Bytes{'n', static_cast<uint8_t>('0' + requests.size())}, {"rd", "7"}};
+  }
+  void on_response(coap_session_t*, uint64_t tag, const lwm2m::Response& r) override {
+    responses.emplace_back(tag, r);
+  }
+  void on_failure(coap_session_t*, uint64_t tag, const std::string& reason) override {
+    failures.emplace_back(tag, reason);
+  }
+  std::vector<lwm2m::Request> requests;
+  std::vector<std::pair<uint64_t, lwm2m::Response>> responses;
+  std::vector<std::pair<uint64_t, std::string>> failures;
+};
+
+bool spin(const std::vector<Context*>& ctxs, const std::function<bool()>& done) {
+  auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (std::chrono::steady_clock::now() < end) {
+    for (Context* c : ctxs) c->process();
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return false;
+}
+
+TEST(Context, Send_ToListeningServer_ResponseCarriesTag) {
+  Recorder server_side, client_side;
+  Context server(server_side, 1), client(client_side, 2);
+  ASSERT_TRUE(server.listen(*parse_host_port("127.0.0.1:0")).ok());
+  ASSERT_NE(port_of(server.listen_address()), 0);
+  coap_session_t* s = client.connect(device_address(5), server.listen_address(), Timing{});
+  ASSERT_NE(s, nullptr);
+  lwm2m::Request r;
+  r.method = lwm2m::Method::Post;
+  r.path = {"bs"};
+  r.query = {"ep=dev-1", "Finish=true"};
+  ASSERT_TRUE(client.send(s, r, 77));
+  ASSERT_TRUE(spin({&server, &client}, [&] { return !client_side.responses.empty(); }));
+  ASSERT_EQ(server_side.requests.size(), 1u);
+  EXPECT_EQ(server_side.requests[0].query, r.query);
+  EXPECT_EQ(client_side.responses[0].first, 77u);
+  EXPECT_EQ(client_side.responses[0].second.code, lwm2m::Code::Changed);
+  EXPECT_EQ(client_side.responses[0].second.location_path, (std::vector<std::string>{"rd", "7"}));
+  client.release(s);
+}
+
+TEST(Context, Request_RetransmittedSameMid_HandledOnceAnsweredTwiceAlike) {
+  Recorder server_side;
+  Context server(server_side, 1);
+  ASSERT_TRUE(server.listen(*parse_host_port("127.0.0.1:0")).ok());
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  ASSERT_GE(fd, 0);
+  // CON POST /bs, MID 0x1234, token 0xAB.
+  const uint8_t con[] = {0x41, 0x02, 0x12, 0x34, 0xAB, 0xB2, 'b', 's'};
+  const sockaddr* to = &server.listen_address().addr.sa;
+  std::vector<std::vector<uint8_t>> answers;
+  for (int copy = 0; copy < 2; ++copy) {
+    ASSERT_EQ(sendto(fd, con, sizeof(con), 0, to, server.listen_address().size),
+              static_cast<ssize_t>(sizeof(con)));
+    std::vector<uint8_t> buf(256);
+    ASSERT_TRUE(spin({&server}, [&] {
+      ssize_t n = recv(fd, buf.data(), buf.size(), MSG_DONTWAIT);
+      if (n > 0) buf.resize(n);
+      return n > 0;
+    }));
+    answers.push_back(buf);
+  }
+  close(fd);
+  EXPECT_EQ(server_side.requests.size(), 1u);
+  EXPECT_EQ(answers[0], answers[1]);
+  EXPECT_EQ(answers[0][1], 0x44);  // 2.04 piggybacked
+}
+
+TEST(Context, Send_NobodyListening_FailureCarriesTag) {
+  Recorder client_side;
+  Context client(client_side, 3);
+  Recorder idle;
+  Context closed(idle, 4);
+  ASSERT_TRUE(closed.listen(*parse_host_port("127.0.0.1:0")).ok());
+  coap_address_t gone = closed.listen_address();
+  Timing fast{20, 1.0, 2};
+  {
+    // Free the port so that nothing answers there.
+    Context* c = &closed;
+    c->~Context();
+    new (c) Context(idle, 4);
+  }
+  coap_session_t* s = client.connect(device_address(6), gone, fast);
+  ASSERT_NE(s, nullptr);
+  lwm2m::Request r;
+  r.method = lwm2m::Method::Post;
+  r.path = {"rd"};
+  ASSERT_TRUE(client.send(s, r, 9));
+  ASSERT_TRUE(spin({&client}, [&] { return !client_side.failures.empty(); }));
+  EXPECT_EQ(client_side.failures[0].first, 9u);
+  client.release(s);
+}
+
+}  // namespace
+}  // namespace hil::coap

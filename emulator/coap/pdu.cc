@@ -1,0 +1,95 @@
+#include "emulator/coap/pdu.h"
+
+namespace hil::coap {
+namespace {
+
+std::string opt_string(const coap_opt_t* o) {
+  return std::string(reinterpret_cast<const char*>(coap_opt_value(o)), coap_opt_length(o));
+}
+
+uint16_t opt_uint(const coap_opt_t* o) {
+  return static_cast<uint16_t>(coap_decode_var_bytes(coap_opt_value(o), coap_opt_length(o)));
+}
+
+lwm2m::Bytes payload(const coap_pdu_t* pdu) {
+  size_t len = 0;
+  const uint8_t* data = nullptr;
+  if (!coap_get_data(pdu, &len, &data)) return {};
+  return lwm2m::Bytes(data, data + len);
+}
+
+void add_strings(coap_optlist_t** chain, uint16_t number, const std::vector<std::string>& items) {
+  for (const auto& s : items)
+    coap_insert_optlist(chain, coap_new_optlist(number, s.size(),
+                                                reinterpret_cast<const uint8_t*>(s.data())));
+}
+
+void add_uint(coap_optlist_t** chain, uint16_t number, uint16_t value) {
+  uint8_t buf[4];
+  coap_insert_optlist(chain, coap_new_optlist(number, coap_encode_var_safe(buf, sizeof(buf), value), buf));
+}
+
+bool finish(coap_pdu_t* pdu, coap_optlist_t** chain, const lwm2m::Bytes& body) {
+  bool ok = *chain == nullptr || coap_add_optlist_pdu(pdu, chain);
+  coap_delete_optlist(*chain);
+  if (ok && !body.empty()) ok = coap_add_data(pdu, body.size(), body.data());
+  return ok;
+}
+
+}  // namespace
+
+lwm2m::Request to_request(const coap_pdu_t* pdu) {
+  lwm2m::Request r;
+  r.method = static_cast<lwm2m::Method>(coap_pdu_get_code(pdu));
+  coap_opt_iterator_t it;
+  coap_option_iterator_init(pdu, &it, COAP_OPT_ALL);
+  while (coap_opt_t* o = coap_option_next(&it)) {
+    switch (it.number) {
+      case COAP_OPTION_URI_PATH: r.path.push_back(opt_string(o)); break;
+      case COAP_OPTION_URI_QUERY: r.query.push_back(opt_string(o)); break;
+      case COAP_OPTION_CONTENT_FORMAT: r.content_format = opt_uint(o); break;
+      case COAP_OPTION_ACCEPT: r.accept = opt_uint(o); break;
+      default: break;
+    }
+  }
+  r.payload = payload(pdu);
+  return r;
+}
+
+lwm2m::Response to_response(const coap_pdu_t* pdu) {
+  lwm2m::Response r;
+  r.code = static_cast<lwm2m::Code>(coap_pdu_get_code(pdu));
+  coap_opt_iterator_t it;
+  coap_option_iterator_init(pdu, &it, COAP_OPT_ALL);
+  while (coap_opt_t* o = coap_option_next(&it)) {
+    if (it.number == COAP_OPTION_LOCATION_PATH) r.location_path.push_back(opt_string(o));
+    if (it.number == COAP_OPTION_CONTENT_FORMAT) r.content_format = opt_uint(o);
+  }
+  r.payload = payload(pdu);
+  return r;
+}
+
+bool fill(coap_pdu_t* pdu, const lwm2m::Request& r) {
+  coap_optlist_t* chain = nullptr;
+  add_strings(&chain, COAP_OPTION_URI_PATH, r.path);
+  add_strings(&chain, COAP_OPTION_URI_QUERY, r.query);
+  if (r.content_format) add_uint(&chain, COAP_OPTION_CONTENT_FORMAT, *r.content_format);
+  if (r.accept) add_uint(&chain, COAP_OPTION_ACCEPT, *r.accept);
+  return finish(pdu, &chain, r.payload);
+}
+
+bool fill(coap_pdu_t* pdu, const lwm2m::Response& r) {
+  coap_pdu_set_code(pdu, static_cast<coap_pdu_code_t>(r.code));
+  coap_optlist_t* chain = nullptr;
+  add_strings(&chain, COAP_OPTION_LOCATION_PATH, r.location_path);
+  if (r.content_format) add_uint(&chain, COAP_OPTION_CONTENT_FORMAT, *r.content_format);
+  return finish(pdu, &chain, r.payload);
+}
+
+std::string describe(const lwm2m::Request& r) {
+  std::string s = lwm2m::to_string(r.method) + " " + r.uri_path();
+  for (size_t i = 0; i < r.query.size(); ++i) s += (i == 0 ? "?" : "&") + r.query[i];
+  return s;
+}
+
+}  // namespace hil::coap

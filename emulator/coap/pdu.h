@@ -1,0 +1,18 @@
+// Between libcoap PDUs and the core's Request / Response.
+#pragma once
+
+#include <coap3/coap.h>
+
+#include "emulator/lwm2m/model/message.h"
+
+namespace hil::coap {
+
+lwm2m::Request to_request(const coap_pdu_t* pdu);
+lwm2m::Response to_response(const coap_pdu_t* pdu);
+// Adds options and payload to a PDU whose code and token are set.
+bool fill(coap_pdu_t* pdu, const lwm2m::Request& r);
+bool fill(coap_pdu_t* pdu, const lwm2m::Response& r);
+// "POST /bs?ep=dev-1&Finish=true", "2.04", for timelines.
+std::string describe(const lwm2m::Request& r);
+
+}  // namespace hil::coap

@@ -1,0 +1,192 @@
+#include "emulator/device/device.h"
+
+#include "emulator/coap/address.h"
+#include "emulator/coap/pdu.h"
+
+namespace hil::device {
+
+using lwm2m::BootstrapExit;
+using lwm2m::State;
+
+lwm2m::ObjectTree factory_config(const DeviceConfig& c) {
+  namespace sec = lwm2m::security;
+  namespace dev = lwm2m::device;
+  lwm2m::ObjectTree t;
+  t.set(lwm2m::kSecurity, 0, sec::kUri, c.bootstrap_uri);
+  t.set(lwm2m::kSecurity, 0, sec::kBootstrapServer, true);
+  t.set(lwm2m::kSecurity, 0, sec::kMode, sec::kModeNoSec);
+  t.set(lwm2m::kSecurity, 0, sec::kHoldOff, c.hold_off_s);
+  t.set(lwm2m::kDevice, 0, dev::kManufacturer, c.info.manufacturer);
+  t.set(lwm2m::kDevice, 0, dev::kModel, c.info.model);
+  t.set(lwm2m::kDevice, 0, dev::kSerial,
+        c.info.serial.empty() ? c.client.endpoint : c.info.serial);
+  t.set(lwm2m::kDevice, 0, dev::kFirmware, c.info.firmware);
+  t.set(lwm2m::kDevice, 0, dev::kBindings, std::string("U"));
+  return t;
+}
+
+Device::Device(DeviceConfig config, coap::Context& shard, Timers& timers,
+               std::function<void()> on_change)
+    : config_(std::move(config)),
+      shard_(shard),
+      timers_(timers),
+      on_change_(std::move(on_change)),
+      core_(config_.client, factory_config(config_)) {
+  if (config_.bootstrap_linger_ms < 0)
+    config_.bootstrap_linger_ms = config_.timing.max_transmit_span_ms();
+}
+
+Device::~Device() {
+  timers_.cancel(wake_timer_);
+  timers_.cancel(linger_timer_);
+  for (auto& [key, s] : sessions_) shard_.release(s->coap);
+}
+
+Device* Device::owner(coap_session_t* s) {
+  auto* session = static_cast<Session*>(coap_session_get_app_data(s));
+  return session ? session->device : nullptr;
+}
+
+std::string Device::address() const {
+  return coap::to_string(coap::device_address(config_.address_index));
+}
+
+void Device::start() {
+  core_.start(timers_.clock().now_ms());
+  pump();
+}
+
+void Device::deregister() {
+  core_.deregister(timers_.clock().now_ms());
+  pump();
+}
+
+lwm2m::Response Device::on_request(coap_session_t* s, const lwm2m::Request& r) {
+  auto* session = static_cast<Session*>(coap_session_get_app_data(s));
+  if (config_.record_messages) record("rx", coap::describe(r));
+  lwm2m::Response resp = core_.on_request(timers_.clock().now_ms(), session->origin, r);
+  // Commits reach flash before the answer leaves (durable before acknowledged).
+  pump();
+  if (config_.record_messages) record("tx", lwm2m::to_string(resp.code));
+  return resp;
+}
+
+void Device::on_response(uint64_t tag, const lwm2m::Response& r) {
+  if (config_.record_messages) record("rx", lwm2m::to_string(r.code));
+  core_.on_response(timers_.clock().now_ms(), tag, r);
+  pump();
+}
+
+void Device::on_failure(uint64_t tag, const std::string& reason) {
+  record("tx_failed", reason);
+  core_.on_failure(timers_.clock().now_ms(), tag, reason);
+  pump();
+}
+
+void Device::pump() {
+  State before = state();
+  BootstrapExit exit_before = last_exit();
+  while (auto action = core_.poll()) {
+    if (auto* send_req = std::get_if<lwm2m::SendRequest>(&*action)) {
+      send(std::move(*send_req));
+    } else if (auto* e = std::get_if<Event>(&*action)) {
+      timeline_.push_back(std::move(*e));
+    }
+    // A Commit needs no work until the flash model holds the configuration:
+    // the core's live tree already is what a reboot would load.
+  }
+  state_.store(core_.state(), std::memory_order_release);
+  exit_.store(core_.last_exit(), std::memory_order_release);
+  if (state() != before) after_state_change(before);
+  auto deadline = core_.next_deadline();
+  TimeMs want = deadline ? *deadline : -1;
+  if (want != wake_at_) {
+    timers_.cancel(wake_timer_);
+    wake_timer_ = 0;
+    wake_at_ = want;
+    if (deadline) {
+      wake_timer_ = timers_.at(*deadline, [this] {
+        wake_timer_ = 0;
+        wake_at_ = -1;
+        core_.on_timeout(timers_.clock().now_ms());
+        pump();
+      });
+    }
+  }
+  if (state() != before || last_exit() != exit_before) on_change_();
+}
+
+void Device::after_state_change(State from) {
+  TimeMs now = timers_.clock().now_ms();
+  if (state() == State::Bootstrapping) {
+    timers_.cancel(linger_timer_);
+    linger_timer_ = 0;
+    if (first_request_ms_ < 0) first_request_ms_ = now;
+  } else if (from == State::Bootstrapping && !bootstrap_key_.empty()) {
+    if (bootstrap_ms_ < 0 && core_.last_exit() != BootstrapExit::None)
+      bootstrap_ms_ = now - first_request_ms_;
+    // One descriptor per device is the budget: the bootstrap session goes
+    // once a retransmitted Finish can no longer arrive.
+    timers_.cancel(linger_timer_);
+    linger_timer_ = timers_.at(now + config_.bootstrap_linger_ms, [this] {
+      linger_timer_ = 0;
+      if (state() != State::Bootstrapping) close_session(bootstrap_key_);
+    });
+  }
+}
+
+void Device::send(lwm2m::SendRequest req) {
+  std::string error;
+  Session* s = session_for(req.to, &error);
+  if (config_.record_messages || s == nullptr)
+    record("tx", coap::describe(req.request) + (s ? "" : " (not sent: " + error + ")"));
+  if (s == nullptr || !shard_.send(s->coap, req.request, req.id)) {
+    core_.on_failure(timers_.clock().now_ms(), req.id, s ? "cannot send" : error);
+  }
+}
+
+Device::Session* Device::session_for(const lwm2m::Account& to, std::string* error) {
+  std::string key = (to.bootstrap ? "bs " : "dm ") + to.uri;
+  auto it = sessions_.find(key);
+  if (it != sessions_.end()) return it->second.get();
+  auto remote = coap::parse_uri(to.uri);
+  if (!remote) {
+    *error = remote.error().message;
+    return nullptr;
+  }
+  if (remote->secure) {
+    *error = "coaps:// needs DTLS, which this build does not have yet";
+    return nullptr;
+  }
+  coap_address_t local = coap::device_address(config_.address_index);
+  coap_session_t* cs = shard_.connect(local, remote->address, config_.timing);
+  if (cs == nullptr && !to.bootstrap && sessions_.count(bootstrap_key_)) {
+    // Out of descriptors (20,000 per process here): trade the lingering
+    // bootstrap session for this one. A retransmitted Finish now goes
+    // unanswered, and the timeline says why.
+    record("bootstrap_session_closed", "early: no descriptor for " + to.uri);
+    close_session(bootstrap_key_);
+    cs = shard_.connect(local, remote->address, config_.timing);
+  }
+  if (cs == nullptr) {
+    *error = "cannot open a UDP socket from " + address() + " (descriptor limit?)";
+    return nullptr;
+  }
+  auto s = std::make_unique<Session>(Session{this, {to.bootstrap, to.ssid}, cs});
+  coap_session_set_app_data(cs, s.get());
+  if (to.bootstrap) bootstrap_key_ = key;
+  return sessions_.emplace(key, std::move(s)).first->second.get();
+}
+
+void Device::close_session(const std::string& key) {
+  auto it = sessions_.find(key);
+  if (it == sessions_.end()) return;
+  shard_.release(it->second->coap);
+  sessions_.erase(it);
+}
+
+void Device::record(std::string kind, std::string detail) {
+  timeline_.push_back(Event{timers_.clock().now_ms(), std::move(kind), std::move(detail)});
+}
+
+}  // namespace hil::device

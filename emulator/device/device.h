@@ -1,0 +1,106 @@
+// A virtual device: the client core wired to CoAP sessions on a shared
+// libcoap context, with a timeline of everything it did. Lives on one loop
+// thread; state() and last_exit() may be read from any thread.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "emulator/base/event.h"
+#include "emulator/base/timers.h"
+#include "emulator/coap/context.h"
+#include "emulator/lwm2m/client/client.h"
+
+namespace hil::device {
+
+struct DeviceInfo {
+  std::string manufacturer = "lwm2m-hil";
+  std::string model = "virtual-device";
+  std::string serial;  // defaults to the endpoint name
+  std::string firmware = "1.0";
+};
+
+struct DeviceConfig {
+  lwm2m::ClientConfig client;  // client.endpoint names the device
+  coap::Timing timing;
+  std::string bootstrap_uri;   // the factory bootstrap account
+  int64_t hold_off_s = 0;      // its Client Hold Off Time (/0/0/11)
+  DeviceInfo info;
+  // How long the bootstrap-server session stays open after bootstrap ends,
+  // so a retransmitted Finish still gets its answer. -1: MAX_TRANSMIT_SPAN.
+  int64_t bootstrap_linger_ms = -1;
+  uint32_t address_index = 0;  // its own loopback source address
+  bool record_messages = true; // "tx"/"rx" events on the timeline
+};
+
+// The factory configuration: a bootstrap account and the Device object.
+lwm2m::ObjectTree factory_config(const DeviceConfig& config);
+
+class Device {
+ public:
+  // `on_change` runs on the loop thread after the state or exit changed.
+  Device(DeviceConfig config, coap::Context& shard, Timers& timers,
+         std::function<void()> on_change);
+  ~Device();
+  Device(const Device&) = delete;
+  Device& operator=(const Device&) = delete;
+
+  void start();
+  void deregister();
+
+  // The device a session belongs to, or null once it was closed.
+  static Device* owner(coap_session_t* s);
+
+  // From the shard, on the loop thread.
+  lwm2m::Response on_request(coap_session_t* s, const lwm2m::Request& r);
+  void on_response(uint64_t tag, const lwm2m::Response& r);
+  void on_failure(uint64_t tag, const std::string& reason);
+
+  // Any thread.
+  lwm2m::State state() const { return state_.load(std::memory_order_acquire); }
+  lwm2m::BootstrapExit last_exit() const { return exit_.load(std::memory_order_acquire); }
+  const std::string& endpoint() const { return config_.client.endpoint; }
+
+  // Loop thread.
+  const lwm2m::Client& core() const { return core_; }
+  const std::vector<Event>& timeline() const { return timeline_; }
+  std::string address() const;
+  // From the first Request Bootstrap to the first exit; -1 until then.
+  TimeMs bootstrap_duration_ms() const { return bootstrap_ms_; }
+
+ private:
+  struct Session {
+    Device* device;
+    lwm2m::Origin origin;
+    coap_session_t* coap = nullptr;
+  };
+
+  void pump();
+  void send(lwm2m::SendRequest req);
+  Session* session_for(const lwm2m::Account& to, std::string* error);
+  void close_session(const std::string& key);
+  void record(std::string kind, std::string detail);
+  void after_state_change(lwm2m::State from);
+
+  DeviceConfig config_;
+  coap::Context& shard_;
+  Timers& timers_;
+  std::function<void()> on_change_;
+  lwm2m::Client core_;
+  std::map<std::string, std::unique_ptr<Session>> sessions_;  // by account URI
+  std::string bootstrap_key_;
+  std::vector<Event> timeline_;
+  Timers::Id wake_timer_ = 0;
+  TimeMs wake_at_ = -1;
+  Timers::Id linger_timer_ = 0;
+  TimeMs first_request_ms_ = -1;
+  TimeMs bootstrap_ms_ = -1;
+  std::atomic<lwm2m::State> state_{lwm2m::State::Factory};
+  std::atomic<lwm2m::BootstrapExit> exit_{lwm2m::BootstrapExit::None};
+};
+
+}  // namespace hil::device

@@ -1,0 +1,18 @@
+#include "emulator/device/device_shard.h"
+
+namespace hil::device {
+
+lwm2m::Response DeviceShard::on_request(coap_session_t* s, const lwm2m::Request& r) {
+  if (Device* d = Device::owner(s)) return d->on_request(s, r);
+  return {lwm2m::Code::NotFound, {}, {}, {}};
+}
+
+void DeviceShard::on_response(coap_session_t* s, uint64_t tag, const lwm2m::Response& r) {
+  if (Device* d = Device::owner(s)) d->on_response(tag, r);
+}
+
+void DeviceShard::on_failure(coap_session_t* s, uint64_t tag, const std::string& reason) {
+  if (Device* d = Device::owner(s)) d->on_failure(tag, reason);
+}
+
+}  // namespace hil::device

@@ -1,0 +1,24 @@
+// A libcoap context shared by up to a hundred devices: libcoap walks every
+// session of a context on each step, so contexts stay small and many.
+#pragma once
+
+#include "emulator/coap/context.h"
+#include "emulator/device/device.h"
+
+namespace hil::device {
+
+class DeviceShard final : public coap::Context::Handler {
+ public:
+  explicit DeviceShard(uint64_t seed) : context_(*this, seed) {}
+
+  coap::Context& context() { return context_; }
+
+  lwm2m::Response on_request(coap_session_t* s, const lwm2m::Request& r) override;
+  void on_response(coap_session_t* s, uint64_t tag, const lwm2m::Response& r) override;
+  void on_failure(coap_session_t* s, uint64_t tag, const std::string& reason) override;
+
+ private:
+  coap::Context context_;
+};
+
+}  // namespace hil::device

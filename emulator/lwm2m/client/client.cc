@@ -1,0 +1,541 @@
+#include "emulator/lwm2m/client/client.h"
+
+#include "emulator/lwm2m/client/accounts.h"
+#include "emulator/lwm2m/codec/content.h"
+#include "emulator/lwm2m/codec/link_format.h"
+
+namespace hil::lwm2m {
+
+const char* to_string(State s) {
+  switch (s) {
+    case State::Factory: return "factory";
+    case State::Bootstrapping: return "bootstrapping";
+    case State::Bootstrapped: return "bootstrapped";
+    case State::Registering: return "registering";
+    case State::Registered: return "registered";
+    case State::Failed: return "failed";
+  }
+  return "?";
+}
+
+const char* to_string(BootstrapExit e) {
+  switch (e) {
+    case BootstrapExit::None: return "none";
+    case BootstrapExit::Finish: return "finish";
+    case BootstrapExit::IdleTimeout: return "idle_timeout";
+    case BootstrapExit::FinishTimeout: return "finish_timeout";
+    case BootstrapExit::Rejected: return "rejected";
+  }
+  return "?";
+}
+
+Client::Client(ClientConfig config, ObjectTree stored, const ObjectRegistry& registry)
+    : config_(std::move(config)),
+      registry_(registry),
+      live_(std::move(stored)),
+      bootstrap_backoff_(config_.bootstrap_retry, config_.seed),
+      register_backoff_(config_.register_retry, config_.seed ^ 0x5bd1e995ULL) {}
+
+void Client::start(TimeMs now) {
+  if (server_account(live_)) {
+    begin_registration(now);  // ETS 1.1-int-6: configured, no bootstrap
+    return;
+  }
+  auto bs = bootstrap_instance(live_);
+  if (!bs || !bootstrap_account(live_)) {
+    event(now, "error", "no server account and no bootstrap-server account");
+    set_state(now, State::Failed);
+    return;
+  }
+  auto hold_off = live_.get<int64_t>(kSecurity, *bs, security::kHoldOff).value_or(0);
+  if (hold_off > 0) event(now, "hold_off", std::to_string(hold_off) + " s");
+  begin_bootstrap(now, hold_off * 1000);
+}
+
+// --- timers -----------------------------------------------------------------
+
+std::optional<TimeMs> Client::next_deadline() const {
+  std::optional<TimeMs> d;
+  for (const Timer* t : {&bootstrap_timer_, &retry_timer_, &update_timer_}) {
+    if (t->at && (!d || *t->at < *d)) d = t->at;
+  }
+  return d;
+}
+
+void Client::on_timeout(TimeMs now) {
+  if (bootstrap_timer_.due(now)) {
+    bootstrap_timer_.at.reset();
+    if (config_.profile == Profile::Cr && !config_.request_finish) {
+      exit_bootstrap(now, BootstrapExit::IdleTimeout);
+    } else {
+      bootstrap_failed(now, BootstrapExit::FinishTimeout,
+                       "no Finish " + std::to_string(config_.finish_timeout_ms) +
+                           " ms after the last bootstrap command");
+    }
+  }
+  if (retry_timer_.due(now)) {
+    retry_timer_.at.reset();
+    if (retry_is_bootstrap_) {
+      send_bootstrap_request(now);
+    } else {
+      send_register(now);
+    }
+  }
+  if (update_timer_.due(now)) {
+    update_timer_.at.reset();
+    send_update(now);
+  }
+}
+
+// --- bootstrap --------------------------------------------------------------
+
+void Client::begin_bootstrap(TimeMs now, TimeMs delay) {
+  set_state(now, State::Bootstrapping);
+  staged_.reset();
+  update_timer_.at.reset();
+  pending_.clear();  // answers to an abandoned registration or request are stale
+  retry_is_bootstrap_ = true;
+  retry_timer_.at = now + delay;
+}
+
+void Client::send_bootstrap_request(TimeMs now) {
+  auto account = bootstrap_account(live_);
+  if (!account) {
+    event(now, "error", "the bootstrap-server account is gone");
+    set_state(now, State::Failed);
+    return;
+  }
+  ++bootstrap_attempts_;
+  staged_ = live_;
+  Request r;
+  r.method = Method::Post;
+  r.path = {"bs"};
+  r.query = {"ep=" + config_.endpoint};
+  if (config_.profile == Profile::Cr && config_.request_finish) r.query.push_back("Finish=true");
+  if (config_.profile == Profile::V1_1)
+    r.query.push_back("pct=" + std::to_string(config_.preferred_format));
+  event(now, "bootstrap_request", "attempt " + std::to_string(bootstrap_attempts_));
+  send(Pending::BootstrapRequest, *account, std::move(r));
+}
+
+// Any bootstrap-server command restarts the wait for Finish (or, in the
+// legacy mode, the idle timer that guesses the end of bootstrap).
+void Client::touch_bootstrap(TimeMs now) {
+  bool legacy = config_.profile == Profile::Cr && !config_.request_finish;
+  bootstrap_timer_.at = now + (legacy ? config_.idle_timeout_ms : config_.finish_timeout_ms);
+}
+
+void Client::exit_bootstrap(TimeMs now, BootstrapExit how) {
+  live_ = std::move(*staged_);
+  staged_.reset();
+  bootstrap_timer_.at.reset();
+  for (auto it = pending_.begin(); it != pending_.end();)
+    it = it->second == Pending::BootstrapRequest ? pending_.erase(it) : std::next(it);
+  Commit c;
+  for (uint16_t obj : {kSecurity, kServer, kAccessControl}) {
+    if (const Instances* i = live_.object(obj)) c.config.objects()[obj] = *i;
+  }
+  actions_.emplace_back(std::move(c));
+  event(now, "commit", "configuration committed");
+  last_exit_ = how;
+  ++exit_counts_[how];
+  event(now, "bootstrap_exit", to_string(how));
+  set_state(now, State::Bootstrapped);
+  bootstrap_backoff_.reset();
+  bootstrap_attempts_ = 0;
+  begin_registration(now);
+}
+
+void Client::bootstrap_failed(TimeMs now, BootstrapExit how, const std::string& why) {
+  staged_.reset();
+  bootstrap_timer_.at.reset();
+  for (auto it = pending_.begin(); it != pending_.end();)
+    it = it->second == Pending::BootstrapRequest ? pending_.erase(it) : std::next(it);
+  event(now, "bootstrap_failed", why);
+  if (how != BootstrapExit::None) {
+    last_exit_ = how;
+    ++exit_counts_[how];
+    event(now, "bootstrap_exit", to_string(how));
+  }
+  if (config_.max_bootstrap_attempts > 0 &&
+      bootstrap_attempts_ >= config_.max_bootstrap_attempts) {
+    set_state(now, State::Failed);
+    return;
+  }
+  TimeMs delay = bootstrap_backoff_.next();
+  event(now, "retry", "bootstrap in " + std::to_string(delay) + " ms");
+  begin_bootstrap(now, delay);
+}
+
+Code Client::bootstrap_refusal() const {
+  // The change request's table answers a refused Delete with 4.05; the
+  // published 1.0 and 1.1 use 4.00.
+  return config_.profile == Profile::Cr ? Code::MethodNotAllowed : Code::BadRequest;
+}
+
+Response Client::bootstrap_command(TimeMs now, const Request& req) {
+  if (state_ != State::Bootstrapping || !staged_) {
+    // A late or repeated Finish must never run the exit again.
+    event(now, "ignored", to_string(req.method) + " " + req.uri_path() +
+                              " from the bootstrap server outside bootstrap");
+    return {Code::MethodNotAllowed, {}, {}, {}};
+  }
+  touch_bootstrap(now);
+  auto path = Path::from_segments(req.path);
+  Response resp;
+  if (req.method == Method::Post && req.path == std::vector<std::string>{"bs"}) {
+    return bootstrap_finish(now, req);
+  } else if (!path) {
+    resp.code = Code::BadRequest;
+  } else if (req.method == Method::Put) {
+    resp = bootstrap_write(*path, req);
+  } else if (req.method == Method::Delete) {
+    resp = bootstrap_delete(*path);
+  } else if (req.method == Method::Get) {
+    resp = bootstrap_get(*path, req);
+  } else {
+    resp.code = Code::MethodNotAllowed;
+  }
+  event(now, "bootstrap_command",
+        to_string(req.method) + " " + req.uri_path() + " -> " + to_string(resp.code));
+  return resp;
+}
+
+Response Client::bootstrap_write(const Path& path, const Request& req) {
+  if (path.depth() == 0 || path.depth() > 3) return {Code::BadRequest, {}, {}, {}};
+  const ObjectDef* def = registry_.find(*path.obj);
+  if (def == nullptr) return {Code::NotFound, {}, {}, {}};
+  uint16_t fmt = req.content_format.value_or(path.depth() == 3 ? format::kText : format::kTlv);
+  auto data = content::decode_write(*def, path, fmt, req.payload.data(), req.payload.size());
+  if (!data) {
+    bool unsupported = data.error().message.rfind("unsupported content format", 0) == 0;
+    std::string msg = data.error().message;
+    return {unsupported ? Code::UnsupportedFormat : Code::BadRequest, format::kText,
+            Bytes(msg.begin(), msg.end()), {}};
+  }
+  // Decoded in full before anything is applied: a bad payload leaves the
+  // staged configuration as it was.
+  for (const auto& [inst, instance] : *data) staged_->merge_instance(*path.obj, inst, instance);
+  return {Code::Changed, {}, {}, {}};
+}
+
+Response Client::bootstrap_delete(const Path& path) {
+  const auto bs = bootstrap_instance(*staged_);
+  auto keep = [&](uint16_t obj, uint16_t inst) {
+    return (obj == kSecurity && bs == inst) || (obj == kDevice && inst == 0);
+  };
+  auto erase_all_but_kept = [&](uint16_t obj) {
+    auto& objects = staged_->objects();
+    auto it = objects.find(obj);
+    if (it == objects.end()) return;
+    for (auto i = it->second.begin(); i != it->second.end();)
+      i = keep(obj, i->first) ? std::next(i) : it->second.erase(i);
+  };
+  switch (path.depth()) {
+    case 0:
+      for (uint16_t obj : registry_.ids()) erase_all_but_kept(obj);
+      return {Code::Deleted, {}, {}, {}};
+    case 1:
+      if (registry_.find(*path.obj) == nullptr) return {Code::NotFound, {}, {}, {}};
+      erase_all_but_kept(*path.obj);
+      return {Code::Deleted, {}, {}, {}};
+    case 2:
+      if (keep(*path.obj, *path.inst)) return {bootstrap_refusal(), {}, {}, {}};
+      staged_->erase(*path.obj, *path.inst);
+      return {Code::Deleted, {}, {}, {}};
+    default:
+      return {bootstrap_refusal(), {}, {}, {}};
+  }
+}
+
+Response Client::bootstrap_get(const Path& path, const Request& req) {
+  if (config_.profile == Profile::Cr) return {Code::MethodNotAllowed, {}, {}, {}};
+  bool discover = path.depth() == 0 || req.accept == format::kLinkFormat;
+  if (discover) {
+    if (path.depth() > 1) return {Code::BadRequest, {}, {}, {}};
+    std::vector<Link> links;
+    if (path.depth() == 0)
+      links.push_back({"/", {{"lwm2m", config_.profile == Profile::V1_1 ? "1.1" : "1.0"}}});
+    for (const auto& [obj, instances] : staged_->objects()) {
+      if (path.obj && *path.obj != obj) continue;
+      if (instances.empty()) links.push_back({"/" + std::to_string(obj), {}});
+      for (const auto& [inst, _] : instances) {
+        Link l{"/" + std::to_string(obj) + "/" + std::to_string(inst), {}};
+        std::optional<int64_t> ssid;
+        if (obj == kSecurity && bootstrap_instance(*staged_) != inst)
+          ssid = staged_->get<int64_t>(obj, inst, security::kShortServerId);
+        if (obj == kServer) ssid = staged_->get<int64_t>(obj, inst, server::kShortServerId);
+        if (ssid) l.attrs.push_back({"ssid", std::to_string(*ssid)});
+        links.push_back(std::move(l));
+      }
+    }
+    if (path.obj && links.empty()) return {Code::NotFound, {}, {}, {}};
+    std::string text = encode_links(links);
+    return {Code::Content, format::kLinkFormat, Bytes(text.begin(), text.end()), {}};
+  }
+  // Bootstrap-Read (1.1): the Server and Access Control objects only.
+  if (config_.profile != Profile::V1_1 || path.depth() != 1 ||
+      (*path.obj != kServer && *path.obj != kAccessControl))
+    return {Code::MethodNotAllowed, {}, {}, {}};
+  const ObjectDef* def = registry_.find(*path.obj);
+  const Instances* data = staged_->object(*path.obj);
+  auto body = content::encode(*def, path, data ? *data : Instances{}, format::kTlv);
+  if (!body) return {Code::InternalError, {}, {}, {}};
+  return {Code::Content, format::kTlv, std::move(*body), {}};
+}
+
+Response Client::bootstrap_finish(TimeMs now, const Request& req) {
+  if (!req.query.empty()) {
+    event(now, "bootstrap_command", "POST /bs with a query -> 4.00");
+    return {Code::BadRequest, {}, {}, {}};
+  }
+  if (!server_account(*staged_)) {
+    event(now, "finish_rejected",
+          "4.06: no complete server account (Security + Server with the same ssid)");
+    return {Code::NotAcceptable, {}, {}, {}};
+  }
+  event(now, "bootstrap_command", "POST /bs (Finish) -> 2.04");
+  exit_bootstrap(now, BootstrapExit::Finish);
+  return {Code::Changed, {}, {}, {}};
+}
+
+// --- registration -----------------------------------------------------------
+
+void Client::begin_registration(TimeMs now) {
+  server_ = server_account(live_);
+  if (!server_) {
+    event(now, "error", "no complete server account to register with");
+    if (bootstrap_account(live_)) {
+      begin_bootstrap(now, bootstrap_backoff_.next());
+    } else {
+      set_state(now, State::Failed);
+    }
+    return;
+  }
+  register_failures_ = 0;
+  register_backoff_.reset();
+  retry_is_bootstrap_ = false;
+  retry_timer_.at = now;
+}
+
+void Client::send_register(TimeMs now) {
+  set_state(now, State::Registering);
+  auto inst = server_instance(live_, server_->ssid);
+  lifetime_s_ = static_cast<uint32_t>(
+      live_.get<int64_t>(kServer, *inst, server::kLifetime).value_or(86400));
+  std::string binding = live_.get<std::string>(kServer, *inst, server::kBinding).value_or("U");
+  Request r;
+  r.method = Method::Post;
+  r.path = {"rd"};
+  r.query = {"ep=" + config_.endpoint, "lt=" + std::to_string(lifetime_s_),
+             std::string("lwm2m=") + (config_.profile == Profile::V1_1 ? "1.1" : "1.0"),
+             "b=" + binding};
+  r.content_format = format::kLinkFormat;
+  std::vector<Link> links;
+  for (const auto& [obj, instances] : live_.objects()) {
+    if (obj == kSecurity) continue;  // never announced to a server
+    if (instances.empty()) links.push_back({"/" + std::to_string(obj), {}});
+    for (const auto& [i, _] : instances)
+      links.push_back({"/" + std::to_string(obj) + "/" + std::to_string(i), {}});
+  }
+  std::string text = encode_links(links);
+  r.payload.assign(text.begin(), text.end());
+  event(now, "register", server_->uri);
+  send(Pending::Register, *server_, std::move(r));
+}
+
+void Client::send_update(TimeMs now) {
+  Request r;
+  r.method = Method::Post;
+  r.path = location_;
+  event(now, "update", "/" + [&] {
+    std::string s;
+    for (const auto& p : location_) s += (s.empty() ? "" : "/") + p;
+    return s;
+  }());
+  send(Pending::Update, *server_, std::move(r));
+}
+
+void Client::deregister(TimeMs now) {
+  if (state_ != State::Registered) return;
+  update_timer_.at.reset();
+  Request r;
+  r.method = Method::Delete;
+  r.path = location_;
+  event(now, "deregister", server_->uri);
+  send(Pending::Deregister, *server_, std::move(r));
+}
+
+void Client::registration_failed(TimeMs now, const std::string& why) {
+  ++register_failures_;
+  event(now, "registration_failed", why);
+  update_timer_.at.reset();
+  location_.clear();
+  if (register_failures_ >= config_.register_attempts) {
+    // ETS 1.1-int-7: a server that cannot be reached sends the client back
+    // to its bootstrap server.
+    server_.reset();
+    if (bootstrap_account(live_)) {
+      event(now, "fallback", "to bootstrap after " + std::to_string(register_failures_) +
+                                 " failed registrations");
+      begin_bootstrap(now, 0);
+    } else {
+      set_state(now, State::Failed);
+    }
+    return;
+  }
+  set_state(now, State::Registering);
+  TimeMs delay = register_backoff_.next();
+  event(now, "retry", "registration in " + std::to_string(delay) + " ms");
+  retry_is_bootstrap_ = false;
+  retry_timer_.at = now + delay;
+}
+
+Response Client::server_command(TimeMs now, Origin from, const Request& req) {
+  auto path = Path::from_segments(req.path);
+  Response resp{Code::MethodNotAllowed, {}, {}, {}};
+  if (!path || path->depth() == 0) {
+    resp.code = Code::BadRequest;
+  } else if (*path->obj == kSecurity) {
+    // Only the bootstrap server may touch credentials.
+    resp.code = Code::Unauthorized;
+    event(now, "refused", "server " + std::to_string(from.ssid) + " " +
+                              to_string(req.method) + " " + req.uri_path());
+  } else if (const ObjectDef* def = registry_.find(*path->obj); def == nullptr) {
+    resp.code = Code::NotFound;
+  } else if (req.method == Method::Get) {
+    const Instances* data = live_.object(*path->obj);
+    uint16_t fmt = req.accept.value_or(format::kTlv);
+    if (data == nullptr || (path->inst && !data->count(*path->inst))) {
+      resp.code = Code::NotFound;
+    } else if (auto body = content::encode(*def, *path, *data, fmt)) {
+      resp = {Code::Content, fmt, std::move(*body), {}};
+    } else {
+      resp.code = Code::NotAcceptable;
+    }
+  } else if ((req.method == Method::Put || req.method == Method::Post) && path->depth() < 3) {
+    auto data = content::decode_write(*def, *path, req.content_format.value_or(format::kTlv),
+                             req.payload.data(), req.payload.size());
+    if (!data || (path->depth() == 2 && !live_.instance(*path->obj, *path->inst))) {
+      resp.code = data ? Code::NotFound : Code::BadRequest;
+    } else {
+      for (const auto& [inst, instance] : *data) live_.merge_instance(*path->obj, inst, instance);
+      resp.code = Code::Changed;
+    }
+  } else if (req.method == Method::Post && path->depth() == 3) {
+    resp.code = Code::Changed;
+    if (*path->obj == kServer && *path->res == server::kUpdateTrigger && state_ == State::Registered) {
+      update_timer_.at = now;
+    } else if (*path->obj == kServer && *path->res == server::kBootstrapTrigger) {
+      event(now, "bootstrap_trigger", "server-initiated bootstrap (ETS 1.1-int-5)");
+      begin_bootstrap(now, 0);
+    } else if (*path->obj == kDevice && *path->res == device::kReboot) {
+      event(now, "reboot_requested", "");
+    } else {
+      resp.code = Code::MethodNotAllowed;
+    }
+  }
+  event(now, "server_command", to_string(req.method) + " " + req.uri_path() + " -> " +
+                                   to_string(resp.code));
+  return resp;
+}
+
+// --- messages in ------------------------------------------------------------
+
+Response Client::on_request(TimeMs now, Origin from, const Request& req) {
+  if (from.bootstrap) return bootstrap_command(now, req);
+  return server_command(now, from, req);
+}
+
+void Client::on_response(TimeMs now, uint64_t id, const Response& resp) {
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return;  // answer to something we gave up on
+  Pending what = it->second;
+  pending_.erase(it);
+  switch (what) {
+    case Pending::BootstrapRequest:
+      if (is_success(resp.code)) {
+        event(now, "bootstrap_accepted", to_string(resp.code));
+        if (staged_) touch_bootstrap(now);
+      } else {
+        bootstrap_failed(now, BootstrapExit::Rejected,
+                         "Request Bootstrap answered " + to_string(resp.code));
+      }
+      break;
+    case Pending::Register:
+      if (resp.code == Code::Created && !resp.location_path.empty()) {
+        location_ = resp.location_path;
+        register_failures_ = 0;
+        set_state(now, State::Registered);
+        update_timer_.at = now + static_cast<TimeMs>(lifetime_s_) * 500;
+      } else {
+        registration_failed(now, "Register answered " + to_string(resp.code));
+      }
+      break;
+    case Pending::Update:
+      if (is_success(resp.code)) {
+        update_timer_.at = now + static_cast<TimeMs>(lifetime_s_) * 500;
+      } else if (resp.code == Code::NotFound) {
+        event(now, "reregister", "the server forgot the registration");
+        retry_is_bootstrap_ = false;
+        retry_timer_.at = now;
+      } else {
+        registration_failed(now, "Update answered " + to_string(resp.code));
+      }
+      break;
+    case Pending::Deregister:
+      location_.clear();
+      set_state(now, State::Bootstrapped);
+      break;
+  }
+}
+
+void Client::on_failure(TimeMs now, uint64_t id, const std::string& reason) {
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return;
+  Pending what = it->second;
+  pending_.erase(it);
+  switch (what) {
+    case Pending::BootstrapRequest:
+      bootstrap_failed(now, BootstrapExit::None, "Request Bootstrap: " + reason);
+      break;
+    case Pending::Register:
+    case Pending::Update:
+      registration_failed(now, reason);
+      break;
+    case Pending::Deregister:
+      location_.clear();
+      set_state(now, State::Bootstrapped);
+      break;
+  }
+}
+
+// --- plumbing ---------------------------------------------------------------
+
+uint64_t Client::send(Pending what, const Account& to, Request request) {
+  uint64_t id = next_id_++;
+  pending_[id] = what;
+  actions_.emplace_back(SendRequest{id, to, std::move(request)});
+  return id;
+}
+
+std::optional<Action> Client::poll() {
+  if (actions_head_ == actions_.size()) {
+    actions_.clear();
+    actions_head_ = 0;
+    return std::nullopt;
+  }
+  return std::move(actions_[actions_head_++]);
+}
+
+void Client::set_state(TimeMs now, State s) {
+  if (s == state_) return;
+  state_ = s;
+  event(now, "state", to_string(s));
+}
+
+void Client::event(TimeMs now, std::string kind, std::string detail) {
+  actions_.emplace_back(Event{now, std::move(kind), std::move(detail)});
+}
+
+}  // namespace hil::lwm2m

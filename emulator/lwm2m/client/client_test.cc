@@ -1,0 +1,347 @@
+#include "emulator/lwm2m/client/client.h"
+
+#include <gtest/gtest.h>
+
+#include "emulator/lwm2m/codec/content.h"
+
+namespace hil::lwm2m {
+namespace {
+
+ObjectTree factory(int64_t hold_off_s = 0) {
+  ObjectTree t;
+  t.set(kSecurity, 0, security::kUri, std::string("coap://bs"));
+  t.set(kSecurity, 0, security::kBootstrapServer, true);
+  t.set(kSecurity, 0, security::kMode, security::kModeNoSec);
+  t.set(kSecurity, 0, security::kHoldOff, hold_off_s);
+  t.set(kDevice, 0, device::kManufacturer, std::string("lwm2m-hil"));
+  t.set(kDevice, 0, device::kBindings, std::string("U"));
+  return t;
+}
+
+Instance security_instance(int64_t ssid) {
+  return {{security::kUri, Resource::single(std::string("coap://dm"))},
+          {security::kBootstrapServer, Resource::single(false)},
+          {security::kMode, Resource::single(security::kModeNoSec)},
+          {security::kShortServerId, Resource::single(ssid)}};
+}
+
+Instance server_instance(int64_t ssid) {
+  return {{server::kShortServerId, Resource::single(ssid)},
+          {server::kLifetime, Resource::single(int64_t{300})},
+          {server::kBinding, Resource::single(std::string("U"))}};
+}
+
+Request put(uint16_t obj, uint16_t inst, const Instance& data) {
+  Path p{obj, inst, {}, {}};
+  auto body = content::encode(*ObjectRegistry::builtin().find(obj), p, Instances{{inst, data}},
+                     format::kTlv);
+  EXPECT_TRUE(body.ok());
+  Request r;
+  r.method = Method::Put;
+  r.path = {std::to_string(obj), std::to_string(inst)};
+  r.content_format = format::kTlv;
+  r.payload = *body;
+  return r;
+}
+
+Request finish() {
+  Request r;
+  r.method = Method::Post;
+  r.path = {"bs"};
+  return r;
+}
+
+constexpr Origin kBs{true, 0};
+
+// Drives a client and keeps what it asked for.
+struct Harness {
+  explicit Harness(ClientConfig cfg, ObjectTree stored = factory())
+      : client(std::move(cfg), std::move(stored)) {}
+
+  void drain() {
+    while (auto a = client.poll()) {
+      if (auto* s = std::get_if<SendRequest>(&*a)) sent.push_back(*s);
+      if (auto* c = std::get_if<Commit>(&*a)) commits.push_back(*c);
+      if (auto* e = std::get_if<Event>(&*a)) events.push_back(*e);
+    }
+  }
+  void advance(TimeMs to) {
+    while (client.next_deadline() && *client.next_deadline() <= to) {
+      now = *client.next_deadline();
+      client.on_timeout(now);
+      drain();
+    }
+    now = to;
+  }
+  Response request(const Request& r, Origin from = kBs) {
+    Response resp = client.on_request(now, from, r);
+    drain();
+    return resp;
+  }
+  void answer_last(Code code, std::vector<std::string> location = {}) {
+    client.on_response(now, sent.back().id, Response{code, {}, {}, std::move(location)});
+    drain();
+  }
+  // Request Bootstrap answered 2.04, then a complete account written.
+  void bootstrap_to_writes() {
+    client.start(now);
+    drain();
+    advance(now);
+    answer_last(Code::Changed);
+    EXPECT_EQ(request(put(kSecurity, 1, security_instance(7))).code, Code::Changed);
+    EXPECT_EQ(request(put(kServer, 0, server_instance(7))).code, Code::Changed);
+  }
+
+  Client client;
+  TimeMs now = 1000;
+  std::vector<SendRequest> sent;
+  std::vector<Commit> commits;
+  std::vector<Event> events;
+};
+
+ClientConfig config(Profile p = Profile::Cr, bool request_finish = true) {
+  ClientConfig c;
+  c.endpoint = "dev-1";
+  c.profile = p;
+  c.request_finish = request_finish;
+  c.idle_timeout_ms = 2000;
+  c.finish_timeout_ms = 10000;
+  c.seed = 42;
+  return c;
+}
+
+TEST(Client, Start_ProfileCrWithFinish_RequestCarriesFinishTrue) {
+  Harness h(config());
+  h.client.start(h.now);
+  h.drain();
+  h.advance(h.now);
+  ASSERT_EQ(h.sent.size(), 1u);
+  EXPECT_EQ(h.sent[0].request.uri_path(), "/bs");
+  EXPECT_EQ(h.sent[0].request.query, (std::vector<std::string>{"ep=dev-1", "Finish=true"}));
+  EXPECT_TRUE(h.sent[0].to.bootstrap);
+  EXPECT_EQ(h.client.state(), State::Bootstrapping);
+}
+
+TEST(Client, Start_Profiles10And11_QueryPerProfile) {
+  Harness a(config(Profile::V1_0));
+  a.client.start(0);
+  a.drain();
+  a.advance(0);
+  EXPECT_EQ(a.sent[0].request.query, (std::vector<std::string>{"ep=dev-1"}));
+  Harness b(config(Profile::V1_1));
+  b.client.start(0);
+  b.drain();
+  b.advance(0);
+  EXPECT_EQ(b.sent[0].request.query, (std::vector<std::string>{"ep=dev-1", "pct=11542"}));
+}
+
+TEST(Client, Start_HoldOff_DelaysFirstRequest) {
+  Harness h(config(), factory(3));
+  h.client.start(h.now);
+  h.drain();
+  EXPECT_EQ(h.client.next_deadline(), 4000);
+  h.advance(3999);
+  EXPECT_TRUE(h.sent.empty());
+  h.advance(4000);
+  EXPECT_EQ(h.sent.size(), 1u);
+}
+
+TEST(Client, Finish_Consistent_CommitsThenExitsAndRegisters) {
+  Harness h(config());
+  h.bootstrap_to_writes();
+  EXPECT_TRUE(h.commits.empty());
+  EXPECT_EQ(h.request(finish()).code, Code::Changed);
+  ASSERT_EQ(h.commits.size(), 1u);
+  EXPECT_TRUE(h.commits[0].config.instance(kSecurity, 1) != nullptr);
+  EXPECT_EQ(h.client.last_exit(), BootstrapExit::Finish);
+  h.advance(h.now);
+  ASSERT_EQ(h.sent.back().request.uri_path(), "/rd");
+  EXPECT_EQ(h.sent.back().to.uri, "coap://dm");
+  EXPECT_EQ(h.sent.back().request.query[1], "lt=300");
+  h.answer_last(Code::Created, {"rd", "x1"});
+  EXPECT_EQ(h.client.state(), State::Registered);
+}
+
+TEST(Client, Finish_OnlyServerLifetimeWritten_Answers406AndStays) {
+  // ETS 1.1-int-9.
+  Harness h(config(Profile::V1_1));
+  h.client.start(h.now);
+  h.drain();
+  h.advance(h.now);
+  h.answer_last(Code::Changed);
+  Request w;
+  w.method = Method::Put;
+  w.path = {"1", "0", "1"};
+  w.content_format = format::kText;
+  w.payload = {'6', '0'};
+  EXPECT_EQ(h.request(w).code, Code::Changed);
+  EXPECT_EQ(h.request(finish()).code, Code::NotAcceptable);
+  EXPECT_EQ(h.client.state(), State::Bootstrapping);
+  EXPECT_TRUE(h.commits.empty());
+  // The server corrects the configuration and sends Finish again.
+  h.request(put(kSecurity, 1, security_instance(1)));
+  h.request(put(kServer, 0, server_instance(1)));
+  EXPECT_EQ(h.request(finish()).code, Code::Changed);
+  EXPECT_EQ(h.client.last_exit(), BootstrapExit::Finish);
+}
+
+TEST(Client, Finish_AfterExit_Answers405AndDoesNotExitAgain) {
+  Harness h(config());
+  h.bootstrap_to_writes();
+  h.request(finish());
+  h.advance(h.now);
+  h.answer_last(Code::Created, {"rd", "a"});
+  EXPECT_EQ(h.request(finish()).code, Code::MethodNotAllowed);
+  EXPECT_EQ(h.client.exit_counts().at(BootstrapExit::Finish), 1);
+  EXPECT_EQ(h.commits.size(), 1u);
+  EXPECT_EQ(h.client.state(), State::Registered);
+}
+
+TEST(Client, IdleTimer_ProfileCrWithoutFinish_ExitsIdleTimeout) {
+  Harness h(config(Profile::Cr, false));
+  h.bootstrap_to_writes();
+  EXPECT_EQ(h.sent[0].request.query, (std::vector<std::string>{"ep=dev-1"}));
+  h.advance(h.now + 1999);
+  EXPECT_EQ(h.client.state(), State::Bootstrapping);
+  h.advance(h.now + 1);
+  EXPECT_EQ(h.client.last_exit(), BootstrapExit::IdleTimeout);
+  EXPECT_EQ(h.commits.size(), 1u);
+}
+
+TEST(Client, IdleTimer_WithFinishRequested_NeverExitsEarly) {
+  Harness h(config(Profile::Cr, true));
+  h.bootstrap_to_writes();
+  h.advance(h.now + 9999);
+  EXPECT_EQ(h.client.state(), State::Bootstrapping);
+  EXPECT_EQ(h.client.last_exit(), BootstrapExit::None);
+}
+
+TEST(Client, FinishTimeout_NoFinish_DiscardsStagedAndRetries) {
+  Harness h(config(Profile::V1_0));
+  h.bootstrap_to_writes();
+  TimeMs last_command = h.now;
+  h.advance(last_command + 10000);
+  EXPECT_EQ(h.client.last_exit(), BootstrapExit::FinishTimeout);
+  EXPECT_TRUE(h.commits.empty());
+  EXPECT_EQ(h.client.objects().instance(kSecurity, 1), nullptr);
+  EXPECT_EQ(h.client.state(), State::Bootstrapping);
+  size_t before = h.sent.size();
+  h.advance(h.now + 130000);
+  EXPECT_EQ(h.sent.size(), before + 1);
+  EXPECT_EQ(h.sent.back().request.uri_path(), "/bs");
+}
+
+TEST(Client, Delete_Root_KeepsBootstrapAccountAndDevice) {
+  Harness h(config(Profile::V1_0));
+  h.bootstrap_to_writes();
+  Request d;
+  d.method = Method::Delete;
+  EXPECT_EQ(h.request(d).code, Code::Deleted);
+  const ObjectTree* s = h.client.staged();
+  ASSERT_NE(s, nullptr);
+  EXPECT_NE(s->instance(kSecurity, 0), nullptr);
+  EXPECT_EQ(s->instance(kSecurity, 1), nullptr);
+  EXPECT_EQ(s->instance(kServer, 0), nullptr);
+  EXPECT_NE(s->instance(kDevice, 0), nullptr);
+}
+
+TEST(Client, Delete_BootstrapAccountAlone_RefusedPerProfile) {
+  Harness a(config(Profile::V1_0));
+  a.bootstrap_to_writes();
+  Request d;
+  d.method = Method::Delete;
+  d.path = {"0", "0"};
+  EXPECT_EQ(a.request(d).code, Code::BadRequest);
+  d.path = {"3", "0"};
+  EXPECT_EQ(a.request(d).code, Code::BadRequest);
+  Harness b(config(Profile::Cr));
+  b.bootstrap_to_writes();
+  d.path = {"0", "0"};
+  EXPECT_EQ(b.request(d).code, Code::MethodNotAllowed);
+}
+
+TEST(Client, Write_MalformedTlv_400AndStagedUnchanged) {
+  Harness h(config());
+  h.bootstrap_to_writes();
+  ObjectTree before = *h.client.staged();
+  Request w = put(kServer, 1, server_instance(9));
+  w.payload.resize(w.payload.size() - 2);
+  EXPECT_EQ(h.request(w).code, Code::BadRequest);
+  EXPECT_TRUE(*h.client.staged() == before);
+}
+
+TEST(Client, Discover_Root_ListsInstancesWithSsid) {
+  Harness h(config(Profile::V1_0));
+  h.bootstrap_to_writes();
+  Request g;
+  g.method = Method::Get;
+  g.accept = format::kLinkFormat;
+  Response r = h.request(g);
+  EXPECT_EQ(r.code, Code::Content);
+  std::string text(r.payload.begin(), r.payload.end());
+  EXPECT_NE(text.find("</0/1>;ssid=7"), std::string::npos) << text;
+  EXPECT_NE(text.find("</3/0>"), std::string::npos) << text;
+}
+
+TEST(Client, RequestBootstrap_Rejected_ExitRejectedAndRetry) {
+  Harness h(config());
+  h.client.start(h.now);
+  h.drain();
+  h.advance(h.now);
+  h.answer_last(Code::BadRequest);
+  EXPECT_EQ(h.client.last_exit(), BootstrapExit::Rejected);
+  ASSERT_TRUE(h.client.next_deadline());
+  EXPECT_GE(*h.client.next_deadline(), h.now + 1000);  // initial 2 s, jitter 0.5
+}
+
+TEST(Client, Register_FailsItsAttempts_FallsBackToBootstrap) {
+  // ETS 1.1-int-7.
+  Harness h(config());
+  h.bootstrap_to_writes();
+  h.request(finish());
+  for (int i = 0; i < 3; ++i) {
+    h.advance(*h.client.next_deadline());
+    ASSERT_EQ(h.sent.back().request.uri_path(), "/rd");
+    h.client.on_failure(h.now, h.sent.back().id, "timeout");
+    h.drain();
+  }
+  EXPECT_EQ(h.client.state(), State::Bootstrapping);
+  h.advance(*h.client.next_deadline());
+  EXPECT_EQ(h.sent.back().request.uri_path(), "/bs");
+}
+
+TEST(Client, Start_StoredServerAccount_RegistersWithoutBootstrap) {
+  // ETS 1.1-int-6.
+  ObjectTree t = factory();
+  t.merge_instance(kSecurity, 1, security_instance(3));
+  t.merge_instance(kServer, 0, server_instance(3));
+  Harness h(config(), t);
+  h.client.start(h.now);
+  h.drain();
+  h.advance(h.now);
+  ASSERT_EQ(h.sent.size(), 1u);
+  EXPECT_EQ(h.sent[0].request.uri_path(), "/rd");
+}
+
+TEST(Client, ServerWrite_SecurityObject_Unauthorized) {
+  Harness h(config());
+  h.bootstrap_to_writes();
+  h.request(finish());
+  Request w = put(kSecurity, 1, security_instance(7));
+  EXPECT_EQ(h.request(w, Origin{false, 7}).code, Code::Unauthorized);
+}
+
+TEST(Backoff, Next_GrowsWithJitterUpToCap) {
+  Backoff b({1000, 2.0, 5000, 0.5}, 1);
+  TimeMs d0 = b.next(), d1 = b.next(), d2 = b.next(), d3 = b.next(), d4 = b.next();
+  EXPECT_TRUE(d0 >= 500 && d0 <= 1000);
+  EXPECT_TRUE(d1 >= 1000 && d1 <= 2000);
+  EXPECT_TRUE(d2 >= 2000 && d2 <= 4000);
+  EXPECT_TRUE(d3 >= 2500 && d3 <= 5000);
+  EXPECT_TRUE(d4 >= 2500 && d4 <= 5000);
+  Backoff other({1000, 2.0, 5000, 0.5}, 2);
+  EXPECT_NE(other.next(), d0);  // seeds spread a fleet
+}
+
+}  // namespace
+}  // namespace hil::lwm2m

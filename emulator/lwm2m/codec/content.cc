@@ -1,0 +1,377 @@
+#include "emulator/lwm2m/codec/content.h"
+
+#include <string>
+
+#include "emulator/lwm2m/codec/text.h"
+#include "emulator/lwm2m/codec/tlv.h"
+
+namespace hil::lwm2m::content {
+namespace {
+
+using tlv::Record;
+using tlv::Type;
+
+Error unsupported(uint16_t content_format) {
+  return Error{"unsupported content format " + format_name(content_format) +
+               "; supported: TLV (11542), plain text (0), opaque (42)"};
+}
+
+std::string path_str(uint16_t obj, uint16_t inst, uint16_t res) {
+  return Path{obj, inst, res, std::nullopt}.str();
+}
+
+Error at(const std::string& path, const std::string& what) {
+  return Error{path + ": " + what};
+}
+
+Status check_target(const ObjectDef& def, const Path& target) {
+  if (target.depth() < 1 || target.depth() > 3) {
+    return Error{"'" + target.str() +
+                 "' cannot carry object data: expected /obj, /obj/inst or "
+                 "/obj/inst/res"};
+  }
+  if (*target.obj != def.id) {
+    return Error{"'" + target.str() + "' is not in object " +
+                 std::to_string(def.id) + " (" + def.name + ")"};
+  }
+  return ok_status();
+}
+
+// The definition of the resource a /o/i/r target names; unlike resources
+// inside an instance, a missing one cannot be skipped.
+Result<const ResourceDef*> target_resource(const ObjectDef& def,
+                                           const Path& target) {
+  const ResourceDef* rd = def.resource(*target.res);
+  if (rd == nullptr) {
+    return at(target.str(), "object " + std::to_string(def.id) + " (" +
+                                def.name + ") has no resource " +
+                                std::to_string(*target.res));
+  }
+  return rd;
+}
+
+// --- TLV decoding ---
+
+Result<Value> decode_leaf(const ResourceDef& rd, const Record& r,
+                          const std::string& path) {
+  Result<Value> v = tlv::decode_value(rd.type, r.value);
+  if (!v) return at(path, v.error().message);
+  return v;
+}
+
+// Adds `r` (a Resource or Multiple Resource record) to `inst`, or skips it
+// when the definition lacks it.
+Status add_resource(const ObjectDef& def, uint16_t inst_id, const Record& r,
+                    Instance& inst) {
+  const std::string path = path_str(def.id, inst_id, r.id);
+  if (r.type != Type::Resource && r.type != Type::MultipleResource) {
+    return at(path, std::string("expected a Resource or Multiple Resource "
+                                "record, got ") +
+                        tlv::to_string(r.type));
+  }
+  const ResourceDef* rd = def.resource(r.id);
+  if (rd == nullptr) return ok_status();
+  if (rd->type == ResourceType::None) {
+    return at(path, "is executable and carries no value");
+  }
+  const bool multiple = r.type == Type::MultipleResource;
+  if (multiple != rd->multiple) {
+    return at(path, std::string("is a ") +
+                        (rd->multiple ? "multiple" : "single") +
+                        " resource but the payload has a " +
+                        tlv::to_string(r.type) + " record");
+  }
+  if (inst.count(r.id) != 0) return at(path, "appears twice");
+  Resource res;
+  res.multiple = multiple;
+  if (!multiple) {
+    Result<Value> v = decode_leaf(*rd, r, path);
+    if (!v) return v.error();
+    res.values.emplace(0, std::move(v).value());
+  } else {
+    for (const Record& child : r.children) {
+      const std::string child_path = path + "/" + std::to_string(child.id);
+      Result<Value> v = decode_leaf(*rd, child, child_path);
+      if (!v) return v.error();
+      if (!res.values.emplace(child.id, std::move(v).value()).second) {
+        return at(child_path, "appears twice");
+      }
+    }
+  }
+  inst.emplace(r.id, std::move(res));
+  return ok_status();
+}
+
+Result<Instance> decode_instance(const ObjectDef& def, uint16_t inst_id,
+                                 const std::vector<Record>& records) {
+  Instance inst;
+  for (const Record& r : records) {
+    Status s = add_resource(def, inst_id, r, inst);
+    if (!s) return s.error();
+  }
+  return inst;
+}
+
+Result<Instances> decode_tlv(const ObjectDef& def, const Path& target,
+                             const std::vector<Record>& records) {
+  Instances out;
+  const std::string where = target.str();
+  switch (target.depth()) {
+    case 1:
+      for (const Record& r : records) {
+        if (r.type != Type::ObjectInstance) {
+          return at(where, std::string("a Write on an object needs Object "
+                                       "Instance records, got ") +
+                               tlv::to_string(r.type) + " " +
+                               std::to_string(r.id));
+        }
+        if (out.count(r.id) != 0) {
+          return at(where + "/" + std::to_string(r.id), "appears twice");
+        }
+        Result<Instance> inst = decode_instance(def, r.id, r.children);
+        if (!inst) return inst.error();
+        out.emplace(r.id, std::move(inst).value());
+      }
+      return out;
+    case 2: {
+      const std::vector<Record>* resources = &records;
+      if (!records.empty() && records[0].type == Type::ObjectInstance) {
+        if (records.size() != 1 || records[0].id != *target.inst) {
+          return at(where,
+                    "a Write on an instance takes resource records or "
+                    "one Object Instance record with the same id");
+        }
+        resources = &records[0].children;
+      }
+      Result<Instance> inst = decode_instance(def, *target.inst, *resources);
+      if (!inst) return inst.error();
+      out.emplace(*target.inst, std::move(inst).value());
+      return out;
+    }
+    default: {
+      Result<const ResourceDef*> rd = target_resource(def, target);
+      if (!rd) return rd.error();
+      if (records.size() != 1) {
+        return at(where, "a Write on a resource takes one record, got " +
+                             std::to_string(records.size()));
+      }
+      if (records[0].id != *target.res) {
+        return at(where, "the record's id " + std::to_string(records[0].id) +
+                             " differs from the target resource");
+      }
+      Instance inst;
+      Status s = add_resource(def, *target.inst, records[0], inst);
+      if (!s) return s.error();
+      out.emplace(*target.inst, std::move(inst));
+      return out;
+    }
+  }
+}
+
+// --- TLV encoding ---
+
+Result<Record> encode_resource(const ObjectDef& def, uint16_t inst_id,
+                               uint16_t rid, const Resource& res) {
+  const std::string path = path_str(def.id, inst_id, rid);
+  const ResourceDef* rd = def.resource(rid);
+  if (rd == nullptr) return at(path, "is not in the object definition");
+  if (rd->type == ResourceType::None) {
+    return at(path, "is executable and carries no value");
+  }
+  Record r;
+  r.id = rid;
+  if (!rd->multiple) {
+    if (res.values.size() != 1 || res.values.count(0) == 0) {
+      return at(path, "a single resource needs exactly one value, at key 0");
+    }
+    Result<Bytes> b = tlv::encode_value(rd->type, res.values.at(0));
+    if (!b) return at(path, b.error().message);
+    r.value = std::move(b).value();
+    return r;
+  }
+  r.type = Type::MultipleResource;
+  for (const auto& [riid, value] : res.values) {
+    Result<Bytes> b = tlv::encode_value(rd->type, value);
+    if (!b) return at(path + "/" + std::to_string(riid), b.error().message);
+    r.children.push_back(
+        {Type::ResourceInstance, riid, std::move(b).value(), {}});
+  }
+  return r;
+}
+
+Result<std::vector<Record>> encode_instance(const ObjectDef& def,
+                                            uint16_t inst_id,
+                                            const Instance& inst) {
+  std::vector<Record> out;
+  for (const auto& [rid, res] : inst) {
+    Result<Record> r = encode_resource(def, inst_id, rid, res);
+    if (!r) return r.error();
+    out.push_back(std::move(r).value());
+  }
+  return out;
+}
+
+Result<const Instance*> find_instance(const Path& target,
+                                      const Instances& data) {
+  auto it = data.find(*target.inst);
+  if (it == data.end()) {
+    return at(target.str(), "no such instance in the data to encode");
+  }
+  return &it->second;
+}
+
+Result<const Resource*> find_resource(const Path& target,
+                                      const Instances& data) {
+  Result<const Instance*> inst = find_instance(target, data);
+  if (!inst) return inst.error();
+  auto it = (*inst)->find(*target.res);
+  if (it == (*inst)->end()) {
+    return at(target.str(), "no such resource in the data to encode");
+  }
+  return &it->second;
+}
+
+Result<std::vector<Record>> tlv_records(const ObjectDef& def,
+                                        const Path& target,
+                                        const Instances& data) {
+  if (target.depth() == 1) {
+    std::vector<Record> out;
+    for (const auto& [iid, inst] : data) {
+      Result<std::vector<Record>> children = encode_instance(def, iid, inst);
+      if (!children) return children.error();
+      out.push_back(
+          {Type::ObjectInstance, iid, {}, std::move(children).value()});
+    }
+    return out;
+  }
+  if (target.depth() == 2) {
+    Result<const Instance*> inst = find_instance(target, data);
+    if (!inst) return inst.error();
+    return encode_instance(def, *target.inst, **inst);
+  }
+  Result<const Resource*> res = find_resource(target, data);
+  if (!res) return res.error();
+  Result<Record> r = encode_resource(def, *target.inst, *target.res, **res);
+  if (!r) return r.error();
+  return std::vector<Record>{std::move(r).value()};
+}
+
+// The 24-bit length field bounds every record; a container is at least as
+// long as anything inside it, so checking the top level suffices.
+Status check_lengths(const std::vector<Record>& records) {
+  for (const Record& r : records) {
+    const size_t len =
+        r.children.empty() ? r.value.size() : tlv::encode(r.children).size();
+    if (len > tlv::kMaxValueLength) {
+      return Error{"TLV cannot carry " + std::string(tlv::to_string(r.type)) +
+                   " " + std::to_string(r.id) + " of " + std::to_string(len) +
+                   " bytes (at most 16 MiB - 1)"};
+    }
+  }
+  return ok_status();
+}
+
+// --- single values: plain text and opaque ---
+
+bool is_single_value_format(uint16_t f) {
+  return f == format::kText || f == format::kOpaque;
+}
+
+Result<const ResourceDef*> single_value_resource(const ObjectDef& def,
+                                                 const Path& target,
+                                                 uint16_t content_format) {
+  if (target.depth() != 3) {
+    return at(target.str(), format_name(content_format) +
+                                " carries one resource value; the target must "
+                                "be /obj/inst/res");
+  }
+  Result<const ResourceDef*> rd = target_resource(def, target);
+  if (!rd) return rd;
+  if ((*rd)->multiple) {
+    return at(target.str(), format_name(content_format) +
+                                " cannot carry a multiple resource");
+  }
+  return rd;
+}
+
+}  // namespace
+
+std::string format_name(uint16_t f) {
+  switch (f) {
+    case format::kText:
+      return "plain text (0)";
+    case format::kLinkFormat:
+      return "link format (40)";
+    case format::kOpaque:
+      return "opaque (42)";
+    case format::kSenmlJson:
+      return "SenML-JSON (110)";
+    case format::kSenmlCbor:
+      return "SenML-CBOR (112)";
+    case format::kTlv:
+      return "TLV (11542)";
+  }
+  return "content format " + std::to_string(f);
+}
+
+Result<Instances> decode_write(const ObjectDef& def, const Path& target,
+                               uint16_t content_format, const uint8_t* data,
+                               size_t len) {
+  if (content_format != format::kTlv &&
+      !is_single_value_format(content_format)) {
+    return unsupported(content_format);
+  }
+  Status t = check_target(def, target);
+  if (!t) return t.error();
+  if (content_format == format::kTlv) {
+    Result<std::vector<Record>> records = tlv::decode(data, len);
+    if (!records) return at(target.str(), records.error().message);
+    return decode_tlv(def, target, *records);
+  }
+  Result<const ResourceDef*> rd =
+      single_value_resource(def, target, content_format);
+  if (!rd) return rd.error();
+  if ((*rd)->type == ResourceType::None) {
+    return at(target.str(), "is executable and carries no value");
+  }
+  Result<Value> v = content_format == format::kText
+                        ? text::decode((*rd)->type, data, len)
+                        : opaque::decode((*rd)->type, data, len);
+  if (!v) return at(target.str(), v.error().message);
+  return Instances{
+      {*target.inst, {{*target.res, Resource::single(std::move(v).value())}}}};
+}
+
+Result<Bytes> encode(const ObjectDef& def, const Path& target,
+                     const Instances& data, uint16_t content_format) {
+  if (content_format != format::kTlv &&
+      !is_single_value_format(content_format)) {
+    return unsupported(content_format);
+  }
+  Status t = check_target(def, target);
+  if (!t) return t.error();
+  if (content_format == format::kTlv) {
+    Result<std::vector<Record>> records = tlv_records(def, target, data);
+    if (!records) return records.error();
+    Status lengths = check_lengths(*records);
+    if (!lengths) return lengths.error();
+    return tlv::encode(*records);
+  }
+  Result<const ResourceDef*> rd =
+      single_value_resource(def, target, content_format);
+  if (!rd) return rd.error();
+  Result<const Resource*> res = find_resource(target, data);
+  if (!res) return res.error();
+  auto value = (*res)->values.find(0);
+  if ((*res)->values.size() != 1 || value == (*res)->values.end()) {
+    return at(target.str(),
+              "a single resource needs exactly one value, at key 0");
+  }
+  Result<Bytes> b = content_format == format::kText
+                        ? text::encode((*rd)->type, value->second)
+                        : opaque::encode((*rd)->type, value->second);
+  if (!b) return at(target.str(), b.error().message);
+  return b;
+}
+
+}  // namespace hil::lwm2m::content

@@ -1,0 +1,252 @@
+#include "emulator/runtime/runtime.h"
+
+#include <chrono>
+#include <functional>
+
+#include "emulator/coap/address.h"
+
+namespace hil::runtime {
+namespace {
+
+// A device's seed depends on the runtime's seed and its own name only, so
+// adding a device never changes what another one does.
+uint64_t mix(uint64_t seed, const std::string& name) {
+  return seed * 0x9e3779b97f4a7c15ULL ^ std::hash<std::string>{}(name);
+}
+
+}  // namespace
+
+// --- handles ----------------------------------------------------------------
+
+std::string DeviceHandle::address() const {
+  return loop_->call([&] { return device_->address(); });
+}
+
+std::vector<Event> DeviceHandle::timeline() const {
+  return loop_->call([&] { return device_->timeline(); });
+}
+
+std::map<std::string, int> DeviceHandle::exit_counts() const {
+  return loop_->call([&] {
+    std::map<std::string, int> out;
+    for (const auto& [exit, n] : device_->core().exit_counts()) out[lwm2m::to_string(exit)] = n;
+    return out;
+  });
+}
+
+TimeMs DeviceHandle::bootstrap_duration_ms() const {
+  return loop_->call([&] { return device_->bootstrap_duration_ms(); });
+}
+
+lwm2m::ObjectTree DeviceHandle::objects(bool staged) const {
+  return loop_->call([&] {
+    const lwm2m::ObjectTree* s = device_->core().staged();
+    return staged && s ? *s : device_->core().objects();
+  });
+}
+
+void DeviceHandle::start() {
+  loop_->call([&] { device_->start(); });
+}
+
+void DeviceHandle::deregister() {
+  loop_->call([&] { device_->deregister(); });
+}
+
+std::vector<server::EndpointResult> BootstrapServerHandle::results() const {
+  return loop_->call([&] {
+    std::vector<server::EndpointResult> out;
+    for (const auto& [ep, r] : server_->core().results()) out.push_back(r);
+    return out;
+  });
+}
+
+std::vector<Event> BootstrapServerHandle::events() const {
+  return loop_->call([&] { return server_->core().events(); });
+}
+
+std::vector<server::Registration> RegistrationServerHandle::registrations() const {
+  return loop_->call([&] { return server_->core().registrations(); });
+}
+
+std::vector<Event> RegistrationServerHandle::events() const {
+  return loop_->call([&] { return server_->core().events(); });
+}
+
+// --- runtime ----------------------------------------------------------------
+
+Runtime::Runtime(RuntimeOptions options) : options_(options) {
+  coap::init_library();
+  int threads = options_.threads < 1 ? 1 : options_.threads;
+  for (int i = 0; i < threads; ++i) {
+    loops_.push_back(std::make_unique<Loop>(clock_));
+    loops_.back()->start();
+  }
+}
+
+Runtime::~Runtime() {
+  // Each object dies on the thread that owns its libcoap context.
+  for (auto& slot : devices_) slot.loop->call([&] { slot.device.reset(); });
+  for (auto& shard : shards_)
+    shard.loop->call([&] {
+      shard.loop->remove(shard.shard->context());
+      shard.shard.reset();
+    });
+  loops_[0]->call([&] {
+    for (auto& s : bootstrap_servers_)
+      for (auto& c : s->endpoint().contexts()) loops_[0]->remove(*c);
+    for (auto& s : registration_servers_)
+      for (auto& c : s->endpoint().contexts()) loops_[0]->remove(*c);
+    bootstrap_servers_.clear();
+    registration_servers_.clear();
+  });
+  for (auto& loop : loops_) loop->stop();
+}
+
+Result<BootstrapServerHandle> Runtime::add_bootstrap_server(server::BootstrapConfig config,
+                                                            lwm2m::Profile profile,
+                                                            coap::Timing timing,
+                                                            const std::string& listen) {
+  auto addr = coap::parse_host_port(listen);
+  if (!addr) return Error{"listen: " + addr.error().message};
+  Loop& loop = *loops_[0];
+  return loop.call([&]() -> Result<BootstrapServerHandle> {
+    auto s = std::make_unique<server::BootstrapServer>(
+        std::move(config), profile, timing, loop,
+        mix(options_.seed, "bootstrap-server-" + std::to_string(bootstrap_servers_.size())),
+        options_.server_shards);
+    if (auto st = s->listen(*addr); !st) return st.error();
+    for (auto& c : s->endpoint().contexts()) loop.add(*c);
+    BootstrapServerHandle h(&loop, s.get(), s->uri());
+    bootstrap_servers_.push_back(std::move(s));
+    return h;
+  });
+}
+
+Result<RegistrationServerHandle> Runtime::add_registration_server(coap::Timing timing,
+                                                                  const std::string& listen) {
+  auto addr = coap::parse_host_port(listen);
+  if (!addr) return Error{"listen: " + addr.error().message};
+  Loop& loop = *loops_[0];
+  return loop.call([&]() -> Result<RegistrationServerHandle> {
+    auto s = std::make_unique<server::RegistrationServer>(
+        timing, loop,
+        mix(options_.seed, "registration-server-" + std::to_string(registration_servers_.size())),
+        options_.server_shards);
+    if (auto st = s->listen(*addr); !st) return st.error();
+    for (auto& c : s->endpoint().contexts()) loop.add(*c);
+    RegistrationServerHandle h(&loop, s.get(), s->uri());
+    registration_servers_.push_back(std::move(s));
+    return h;
+  });
+}
+
+Runtime::Shard& Runtime::shard_with_room() {
+  if (shards_.empty() || shards_.back().devices >= options_.devices_per_shard) {
+    Loop* loop = loops_[shards_.size() % loops_.size()].get();
+    uint64_t seed = mix(options_.seed, "shard-" + std::to_string(shards_.size()));
+    auto shard = loop->call([&] {
+      auto s = std::make_unique<device::DeviceShard>(seed);
+      loop->add(s->context());
+      return s;
+    });
+    shards_.push_back(Shard{loop, std::move(shard), 0});
+  }
+  return shards_.back();
+}
+
+std::vector<DeviceHandle> Runtime::add_devices(const device::DeviceConfig& tmpl, size_t count,
+                                               const std::string& prefix, bool start) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<DeviceHandle> handles;
+  handles.reserve(count);
+  size_t made = 0;
+  while (made < count) {
+    Shard& shard = shard_with_room();
+    size_t batch = std::min(count - made, options_.devices_per_shard - shard.devices);
+    size_t first = devices_.size();
+    // One trip to the loop thread per shard, not per device.
+    auto created = shard.loop->call([&] {
+      std::vector<std::unique_ptr<device::Device>> out;
+      for (size_t i = 0; i < batch; ++i) {
+        device::DeviceConfig c = tmpl;
+        if (count > 1 || !prefix.empty())
+          c.client.endpoint = prefix + std::to_string(made + i);
+        c.client.seed = mix(options_.seed, c.client.endpoint);
+        c.address_index = static_cast<uint32_t>(first + i);
+        out.push_back(std::make_unique<device::Device>(c, shard.shard->context(), *shard.loop,
+                                                       [this] { notify(); }));
+      }
+      return out;
+    });
+    for (auto& d : created) {
+      handles.push_back(DeviceHandle(shard.loop, d.get()));
+      devices_.push_back(Slot{shard.loop, std::move(d)});
+    }
+    shard.devices += batch;
+    made += batch;
+  }
+  // Started only once all exist: a loop busy with the first devices'
+  // traffic would otherwise slow the creation of the rest.
+  if (start) {
+    for (auto& loop : loops_) {
+      loop->post([loop = loop.get(), handles] {
+        for (const auto& h : handles)
+          if (h.loop_ == loop) h.device_->start();
+      });
+    }
+  }
+  return handles;
+}
+
+void Runtime::notify() {
+  {
+    std::lock_guard<std::mutex> lock(wait_mu_);
+    ++version_;
+  }
+  changed_.notify_all();
+}
+
+bool Runtime::wait(const std::function<bool()>& pred, double timeout_s) {
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::microseconds(static_cast<int64_t>(timeout_s * 1e6));
+  std::unique_lock<std::mutex> lock(wait_mu_);
+  while (true) {
+    uint64_t seen = version_;
+    lock.unlock();
+    if (pred()) return true;
+    lock.lock();
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    // Fleets change state thousands of times a second: re-check on change,
+    // but at most every few milliseconds.
+    changed_.wait_until(lock, deadline, [&] { return version_ != seen; });
+    lock.unlock();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    lock.lock();
+  }
+}
+
+FleetSummary Runtime::summary() const {
+  FleetSummary s;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& loop : loops_) {
+    loop->call([&] {
+      for (const auto& slot : devices_) {
+        if (slot.loop != loop.get()) continue;
+        const auto& d = *slot.device;
+        ++s.devices;
+        ++s.states[lwm2m::to_string(d.state())];
+        ++s.exits[lwm2m::to_string(d.last_exit())];
+        if (d.bootstrap_duration_ms() >= 0) s.bootstrap_ms.push_back(d.bootstrap_duration_ms());
+      }
+    });
+  }
+  return s;
+}
+
+size_t Runtime::device_count() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return devices_.size();
+}
+
+}  // namespace hil::runtime

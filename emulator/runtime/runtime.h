@@ -1,0 +1,145 @@
+// The emulator runtime: event-loop threads, the servers and the fleet of
+// devices on them, and thread-safe handles to all of it. Everything the
+// Python bindings need goes through this header.
+#pragma once
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "emulator/base/clock.h"
+#include "emulator/device/device.h"
+#include "emulator/device/device_shard.h"
+#include "emulator/runtime/loop.h"
+#include "emulator/server/bootstrap_server.h"
+#include "emulator/server/registration_server.h"
+
+namespace hil::runtime {
+
+struct RuntimeOptions {
+  uint64_t seed = 0;
+  int threads = 2;                 // event-loop threads
+  size_t devices_per_shard = 100;  // sessions per libcoap context
+  int server_shards = 16;          // contexts behind each server's address
+};
+
+class Runtime;
+
+// Handles may be used from any thread; reads are snapshots.
+class DeviceHandle {
+ public:
+  const std::string& endpoint() const { return device_->endpoint(); }
+  lwm2m::State state() const { return device_->state(); }
+  lwm2m::BootstrapExit last_exit() const { return device_->last_exit(); }
+  std::string address() const;
+  std::vector<Event> timeline() const;
+  std::map<std::string, int> exit_counts() const;
+  TimeMs bootstrap_duration_ms() const;
+  // The live object tree, or the staged one while bootstrapping if asked.
+  lwm2m::ObjectTree objects(bool staged = false) const;
+  void start();
+  void deregister();
+
+ private:
+  friend class Runtime;
+  DeviceHandle(Loop* loop, device::Device* d) : loop_(loop), device_(d) {}
+  Loop* loop_;
+  device::Device* device_;
+};
+
+class BootstrapServerHandle {
+ public:
+  std::string uri() const { return uri_; }
+  std::vector<server::EndpointResult> results() const;
+  std::vector<Event> events() const;
+
+ private:
+  friend class Runtime;
+  BootstrapServerHandle(Loop* loop, server::BootstrapServer* s, std::string uri)
+      : loop_(loop), server_(s), uri_(std::move(uri)) {}
+  Loop* loop_;
+  server::BootstrapServer* server_;
+  std::string uri_;
+};
+
+class RegistrationServerHandle {
+ public:
+  std::string uri() const { return uri_; }
+  std::vector<server::Registration> registrations() const;
+  std::vector<Event> events() const;
+
+ private:
+  friend class Runtime;
+  RegistrationServerHandle(Loop* loop, server::RegistrationServer* s, std::string uri)
+      : loop_(loop), server_(s), uri_(std::move(uri)) {}
+  Loop* loop_;
+  server::RegistrationServer* server_;
+  std::string uri_;
+};
+
+struct FleetSummary {
+  size_t devices = 0;
+  std::map<std::string, size_t> states;  // by state name
+  std::map<std::string, size_t> exits;   // by last bootstrap exit
+  std::vector<TimeMs> bootstrap_ms;      // of devices that left bootstrap
+};
+
+class Runtime {
+ public:
+  explicit Runtime(RuntimeOptions options);
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  // `listen` is HOST:PORT; port 0 picks a free one.
+  Result<BootstrapServerHandle> add_bootstrap_server(server::BootstrapConfig config,
+                                                     lwm2m::Profile profile,
+                                                     coap::Timing timing,
+                                                     const std::string& listen);
+  Result<RegistrationServerHandle> add_registration_server(coap::Timing timing,
+                                                           const std::string& listen);
+  // Creates `count` devices from a template; endpoints are `prefix` + index
+  // (the template's endpoint alone when count is 1 and prefix is empty).
+  // They start at once when `start` is set.
+  std::vector<DeviceHandle> add_devices(const device::DeviceConfig& tmpl, size_t count,
+                                        const std::string& prefix, bool start);
+
+  // Blocks the caller until `pred` holds or `timeout_s` passes; `pred` runs
+  // on the caller's thread and should read only thread-safe state.
+  bool wait(const std::function<bool()>& pred, double timeout_s);
+  FleetSummary summary() const;
+  const Clock& clock() const { return clock_; }
+  uint64_t seed() const { return options_.seed; }
+  size_t device_count() const;
+
+ private:
+  struct Shard {
+    Loop* loop;
+    std::unique_ptr<device::DeviceShard> shard;
+    size_t devices = 0;
+  };
+  struct Slot {
+    Loop* loop;
+    std::unique_ptr<device::Device> device;
+  };
+  void notify();
+  Shard& shard_with_room();
+
+  RuntimeOptions options_;
+  RealClock clock_;
+  std::vector<std::unique_ptr<Loop>> loops_;
+  std::vector<std::unique_ptr<server::BootstrapServer>> bootstrap_servers_;
+  std::vector<std::unique_ptr<server::RegistrationServer>> registration_servers_;
+  std::vector<Shard> shards_;
+  std::vector<Slot> devices_;
+  mutable std::mutex mu_;  // guards shards_ and devices_
+  // Separate from mu_: loop threads notify while mu_'s holder waits on them.
+  std::mutex wait_mu_;
+  std::condition_variable changed_;
+  uint64_t version_ = 0;
+};
+
+}  // namespace hil::runtime

@@ -1,0 +1,46 @@
+// The bootstrap server's configuration: which endpoints get which commands.
+// Parsed from JSON (README.md in this directory documents the format); every
+// value is checked against the builtin object definitions at parse time, so
+// a session never meets a configuration error halfway through.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "emulator/base/result.h"
+#include "emulator/lwm2m/model/message.h"
+#include "emulator/lwm2m/model/profile.h"
+
+namespace hil::server {
+
+enum class FinishPolicy {
+  Auto,  // per profile: in cr only when the request carried Finish=true
+  Always,
+  Never,
+};
+
+struct EndpointConfig {
+  std::string match;  // glob over the endpoint name: * and ?
+  std::optional<lwm2m::Profile> profile;  // nullopt: the server's default
+  // Deletes, then the servers' writes, then the explicit writes, encoded
+  // and ready to send. Bootstrap-Finish is not among them: whether it
+  // follows depends on the request (profile cr).
+  std::vector<lwm2m::Request> commands;
+  FinishPolicy finish = FinishPolicy::Auto;
+};
+
+struct BootstrapConfig {
+  std::vector<EndpointConfig> endpoints;
+
+  // The first entry whose glob matches, or nullptr.
+  const EndpointConfig* find(const std::string& endpoint) const;
+};
+
+Result<BootstrapConfig> parse_bootstrap_config(const std::string& json_text);
+
+// Whole-string glob: '*' matches any run of characters, '?' exactly one.
+bool glob_match(const std::string& pattern, const std::string& text);
+
+}  // namespace hil::server

@@ -1,0 +1,291 @@
+#include "emulator/server/bootstrap_config.h"
+
+#include <gtest/gtest.h>
+
+#include "emulator/lwm2m/codec/content.h"
+#include "emulator/lwm2m/model/object_def.h"
+
+namespace hil::server {
+namespace {
+
+namespace lw = hil::lwm2m;
+
+BootstrapConfig parse_ok(const std::string& text) {
+  Result<BootstrapConfig> c = parse_bootstrap_config(text);
+  EXPECT_TRUE(c.ok()) << (c.ok() ? "" : c.error().message);
+  return c.ok() ? *c : BootstrapConfig{};
+}
+
+lw::Instances decode(const lw::Request& r) {
+  const std::string uri = r.uri_path();
+  Result<lw::Path> p = lw::Path::parse(uri);
+  EXPECT_TRUE(p.ok());
+  const lw::ObjectDef* def = lw::ObjectRegistry::builtin().find(*p->obj);
+  Result<lw::Instances> d =
+      lw::content::decode_write(*def, *p, r.content_format.value_or(0),
+                                r.payload.data(), r.payload.size());
+  EXPECT_TRUE(d.ok()) << uri << ": " << (d.ok() ? "" : d.error().message);
+  return d.ok() ? *d : lw::Instances{};
+}
+
+const lw::Value& value(const lw::Instances& d, uint16_t inst, uint16_t res) {
+  return d.at(inst).at(res).values.at(0);
+}
+
+TEST(ParseBootstrapConfig, NosecServer_ExpandsToSecurityThenServerWrite) {
+  const BootstrapConfig c = parse_ok(R"({"endpoints": [{"match": "dev-*",
+      "servers": [{"ssid": 101, "uri": "coap://127.0.0.1:5683",
+                   "lifetime": 300, "binding": "UQ"}]}]})");
+  ASSERT_EQ(c.endpoints.size(), 1u);
+  const EndpointConfig& ep = c.endpoints[0];
+  EXPECT_EQ(ep.match, "dev-*");
+  EXPECT_FALSE(ep.profile.has_value());
+  EXPECT_EQ(ep.finish, FinishPolicy::Auto);
+  ASSERT_EQ(ep.commands.size(), 2u);
+  EXPECT_EQ(ep.commands[0].method, lw::Method::Put);
+  EXPECT_EQ(ep.commands[0].uri_path(), "/0/1");
+  EXPECT_EQ(ep.commands[0].content_format, lw::format::kTlv);
+  EXPECT_EQ(ep.commands[1].uri_path(), "/1/0");
+
+  const lw::Instances sec = decode(ep.commands[0]);
+  EXPECT_EQ(value(sec, 1, 0), lw::Value(std::string("coap://127.0.0.1:5683")));
+  EXPECT_EQ(value(sec, 1, 1), lw::Value(false));
+  EXPECT_EQ(value(sec, 1, 2), lw::Value(lw::security::kModeNoSec));
+  EXPECT_EQ(value(sec, 1, 10), lw::Value(int64_t{101}));
+  const lw::Instances srv = decode(ep.commands[1]);
+  EXPECT_EQ(value(srv, 0, 0), lw::Value(int64_t{101}));
+  EXPECT_EQ(value(srv, 0, 1), lw::Value(int64_t{300}));
+  EXPECT_EQ(value(srv, 0, 7), lw::Value(std::string("UQ")));
+}
+
+TEST(ParseBootstrapConfig, PskServer_WritesModeIdentityAndKey) {
+  const BootstrapConfig c = parse_ok(R"({"endpoints": [{"match": "*",
+      "servers": [{"ssid": 1, "uri": "coaps://[::1]:5684",
+                   "security_mode": "psk", "psk_identity": "dev-1",
+                   "psk_key_hex": "00a1FF"}]}]})");
+  const lw::Instances sec = decode(c.endpoints[0].commands[0]);
+  EXPECT_EQ(value(sec, 1, 2), lw::Value(lw::security::kModePsk));
+  EXPECT_EQ(value(sec, 1, 3), lw::Value(lw::Bytes{'d', 'e', 'v', '-', '1'}));
+  EXPECT_EQ(value(sec, 1, 5), lw::Value(lw::Bytes{0x00, 0xa1, 0xff}));
+  const lw::Instances srv = decode(c.endpoints[0].commands[1]);
+  EXPECT_EQ(value(srv, 0, 1), lw::Value(int64_t{86400}));  // the default
+  EXPECT_EQ(value(srv, 0, 7), lw::Value(std::string("U")));
+}
+
+TEST(ParseBootstrapConfig, TwoServers_SecurityWritesFirstThenServers) {
+  const BootstrapConfig c = parse_ok(R"({"endpoints": [{"match": "*",
+      "servers": [{"ssid": 1, "uri": "coap://a:1"},
+                  {"ssid": 2, "uri": "coap://b:2"}]}]})");
+  std::vector<std::string> paths;
+  for (const lw::Request& r : c.endpoints[0].commands)
+    paths.push_back(r.uri_path());
+  EXPECT_EQ(paths, (std::vector<std::string>{"/0/1", "/0/2", "/1/0", "/1/1"}));
+}
+
+TEST(ParseBootstrapConfig, DeletesServersWrites_InThatOrder) {
+  const BootstrapConfig c = parse_ok(R"({"endpoints": [{"match": "*",
+      "delete": ["/", "/1/0"],
+      "writes": [{"path": "/1/0/1", "value": 60}],
+      "servers": [{"ssid": 1, "uri": "coap://a:1"}]}]})");
+  const auto& cmds = c.endpoints[0].commands;
+  ASSERT_EQ(cmds.size(), 5u);
+  EXPECT_EQ(cmds[0].method, lw::Method::Delete);
+  EXPECT_EQ(cmds[0].uri_path(), "/");
+  EXPECT_TRUE(cmds[0].payload.empty());
+  EXPECT_EQ(cmds[1].uri_path(), "/1/0");
+  EXPECT_EQ(cmds[1].method, lw::Method::Delete);
+  EXPECT_EQ(cmds[2].uri_path(), "/0/1");
+  EXPECT_EQ(cmds[3].uri_path(), "/1/0");
+  EXPECT_EQ(cmds[4].uri_path(), "/1/0/1");
+  EXPECT_EQ(value(decode(cmds[4]), 0, 1), lw::Value(int64_t{60}));
+}
+
+TEST(ParseBootstrapConfig, TypedValues_FollowObjectDefinitions) {
+  const BootstrapConfig c = parse_ok(R"({"endpoints": [{"match": "*",
+      "writes": [
+        {"path": "/0/0", "resources": {"0": "coap://bs:5683", "1": true,
+                                       "2": 3, "4": {"hex": "beef"}}},
+        {"path": "/1/0/10", "value": "3:0"},
+        {"path": "/2/0", "resources": {"0": 1, "1": 0, "2": {"101": 15},
+                                       "3": 101}},
+        {"path": "/2", "instances": {"1": {"0": 3, "1": 0, "2": [1, 2],
+                                           "3": 1}}}]}]})");
+  const auto& cmds = c.endpoints[0].commands;
+  ASSERT_EQ(cmds.size(), 4u);
+  const lw::Instances bs = decode(cmds[0]);
+  EXPECT_EQ(value(bs, 0, 1), lw::Value(true));
+  EXPECT_EQ(value(bs, 0, 4), lw::Value(lw::Bytes{0xbe, 0xef}));
+  EXPECT_EQ(value(decode(cmds[1]), 0, 10), lw::Value(lw::ObjLink{3, 0}));
+  const lw::Instances acl = decode(cmds[2]);
+  EXPECT_EQ(acl.at(0).at(2).values.at(101), lw::Value(int64_t{15}));
+  const lw::Instances objw = decode(cmds[3]);
+  EXPECT_EQ(objw.at(1).at(2).values.at(1), lw::Value(int64_t{2}));
+}
+
+TEST(ParseBootstrapConfig, TextFormat_SingleResourcesAsTextInstancesAsTlv) {
+  const BootstrapConfig c = parse_ok(R"({"endpoints": [{"match": "*",
+      "content_format": "text",
+      "writes": [{"path": "/1/0/1", "value": 60},
+                 {"path": "/0/1/5", "value": {"hex": "01"}},
+                 {"path": "/1/0", "resources": {"1": 60}}]}]})");
+  const auto& cmds = c.endpoints[0].commands;
+  EXPECT_EQ(cmds[0].content_format, lw::format::kText);
+  EXPECT_EQ(std::string(cmds[0].payload.begin(), cmds[0].payload.end()), "60");
+  EXPECT_EQ(cmds[1].content_format, lw::format::kOpaque);
+  EXPECT_EQ(cmds[2].content_format, lw::format::kTlv);
+}
+
+TEST(ParseBootstrapConfig, ProfileAndFinish_Parsed) {
+  const BootstrapConfig c = parse_ok(R"({"endpoints": [
+      {"match": "a", "profile": "cr", "finish": true},
+      {"match": "b", "profile": "1.1", "finish": false},
+      {"match": "c", "profile": "1.0", "finish": "auto"}]})");
+  EXPECT_EQ(c.endpoints[0].profile, lw::Profile::Cr);
+  EXPECT_EQ(c.endpoints[0].finish, FinishPolicy::Always);
+  EXPECT_EQ(c.endpoints[1].profile, lw::Profile::V1_1);
+  EXPECT_EQ(c.endpoints[1].finish, FinishPolicy::Never);
+  EXPECT_EQ(c.endpoints[2].profile, lw::Profile::V1_0);
+  EXPECT_EQ(c.endpoints[2].finish, FinishPolicy::Auto);
+}
+
+TEST(BootstrapConfigFind, SeveralMatch_FirstWins) {
+  const BootstrapConfig c = parse_ok(R"({"endpoints": [
+      {"match": "dev-1?"}, {"match": "dev-*"}, {"match": "*"}]})");
+  EXPECT_EQ(c.find("dev-12")->match, "dev-1?");
+  EXPECT_EQ(c.find("dev-123")->match, "dev-*");
+  EXPECT_EQ(c.find("other")->match, "*");
+}
+
+TEST(BootstrapConfigFind, NoneMatches_Null) {
+  const BootstrapConfig c = parse_ok(R"({"endpoints": [{"match": "dev-*"}]})");
+  EXPECT_EQ(c.find("sensor-1"), nullptr);
+}
+
+struct BadCase {
+  const char* json;
+  const char* message;  // expected to appear in the error
+};
+
+class ParseBootstrapConfigError : public testing::TestWithParam<BadCase> {};
+
+TEST_P(ParseBootstrapConfigError, InvalidInput_ErrorNamesFieldAndAllowed) {
+  Result<BootstrapConfig> c = parse_bootstrap_config(GetParam().json);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message.find(GetParam().message), std::string::npos)
+      << "got: " << c.error().message;
+}
+
+// Wraps one endpoint entry (given without braces) into a whole config.
+#define EP(body) "{\"endpoints\": [{\"match\": \"*\", " body "}]}"
+#define SERVER(fields) \
+  EP("\"servers\": [{\"ssid\": 1, \"uri\": \"coap://a:1\", " fields "}]")
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, ParseBootstrapConfigError,
+    testing::Values(
+        BadCase{"{\"endpoints\": [}",
+                "not valid JSON: parse error at line 1, column 16"},
+        BadCase{"{\n  \"endpoints\": 5,\n}", "line 3, column 1"},
+        BadCase{"[]", "config: expected an object, got []"},
+        BadCase{"{}", "config: missing \"endpoints\""},
+        BadCase{"{\"endpoints\": [], \"x\": 1}",
+                "config: unknown key \"x\" (allowed: endpoints)"},
+        BadCase{"{\"endpoints\": [{}]}", "endpoints[0]: missing \"match\""},
+        BadCase{
+            EP("\"server\": []"),
+            "endpoints[0]: unknown key \"server\" (allowed: match, profile, "
+            "delete, servers, writes, finish, content_format)"},
+        BadCase{EP("\"profile\": \"1.2\""),
+                "endpoints[0].profile: expected \"cr\", \"1.0\" or \"1.1\", "
+                "got \"1.2\""},
+        BadCase{EP("\"finish\": \"yes\""),
+                "endpoints[0].finish: expected \"auto\", true or false, got "
+                "\"yes\""},
+        BadCase{EP("\"content_format\": \"json\""),
+                "endpoints[0].content_format: expected \"tlv\" or \"text\""},
+        BadCase{EP("\"delete\": \"/0\""),
+                "endpoints[0].delete: expected an array"},
+        BadCase{EP("\"delete\": [\"/0/1/2\"]"),
+                "endpoints[0].delete[0]: Delete targets /, /obj or /obj/inst"},
+        BadCase{EP("\"delete\": [\"0\"]"),
+                "endpoints[0].delete[0]: '0' is not an LwM2M path"},
+        BadCase{SERVER("\"lifetime\": \"abc\""),
+                "endpoints[0].servers[0].lifetime: expected an integer "
+                "1..4294967295, got \"abc\""},
+        BadCase{SERVER("\"lifetime\": 0"),
+                "servers[0].lifetime: expected an integer"},
+        BadCase{EP("\"servers\": [{\"ssid\": 0, \"uri\": \"coap://a:1\"}]"),
+                "endpoints[0].servers[0].ssid: expected an integer 1..65534, "
+                "got 0"},
+        BadCase{EP("\"servers\": [{\"uri\": \"coap://a:1\"}]"),
+                "endpoints[0].servers[0]: missing \"ssid\""},
+        BadCase{EP("\"servers\": [{\"ssid\": 1, \"uri\": \"coap://a:1\"}, "
+                   "{\"ssid\": 1, \"uri\": \"coap://b:1\"}]"),
+                "endpoints[0].servers[1].ssid: 1 is used by another server"},
+        BadCase{SERVER("\"binding\": \"X\""),
+                "endpoints[0].servers[0].binding: expected binding letters"},
+        BadCase{SERVER("\"security_mode\": \"cert\""),
+                "endpoints[0].servers[0].security_mode: expected \"nosec\" or "
+                "\"psk\", got \"cert\""},
+        BadCase{SERVER("\"psk_identity\": \"x\""),
+                "endpoints[0].servers[0].psk_identity: only allowed with "
+                "security_mode \"psk\""},
+        BadCase{SERVER("\"port\": 5683"),
+                "endpoints[0].servers[0]: unknown key \"port\" (allowed: ssid, "
+                "uri, "
+                "lifetime, binding, security_mode, psk_identity, psk_key_hex)"},
+        BadCase{
+            EP("\"servers\": [{\"ssid\": 1, \"uri\": \"coap://a:1\", "
+               "\"security_mode\": \"psk\", \"psk_identity\": \"i\", "
+               "\"psk_key_hex\": \"zz\"}]"),
+            "endpoints[0].servers[0].uri: security_mode psk needs a coaps://"},
+        BadCase{
+            EP("\"servers\": [{\"ssid\": 1, \"uri\": \"coaps://a:1\", "
+               "\"security_mode\": \"psk\", \"psk_identity\": \"i\", "
+               "\"psk_key_hex\": \"abc\"}]"),
+            "endpoints[0].servers[0].psk_key_hex: expected an even number of "
+            "hex digits"},
+        BadCase{EP("\"servers\": [{\"ssid\": 1, \"uri\": \"coaps://a:1\", "
+                   "\"security_mode\": \"psk\", \"psk_key_hex\": \"ab\"}]"),
+                "endpoints[0].servers[0]: psk needs \"psk_identity\""},
+        BadCase{EP("\"writes\": [{\"path\": \"/x\", \"value\": 1}]"),
+                "endpoints[0].writes[0].path: '/x' is not an LwM2M path"},
+        BadCase{
+            EP("\"writes\": [{\"path\": \"/5/0/1\", \"value\": 1}]"),
+            "endpoints[0].writes[0].path: object 5 has no definition (known "
+            "objects: 0, 1, 2, 3)"},
+        BadCase{EP("\"writes\": [{\"path\": \"/1/0/99\", \"value\": 1}]"),
+                "endpoints[0].writes[0].path: object 1 (LwM2M Server) has no "
+                "resource 99"},
+        BadCase{EP("\"writes\": [{\"path\": \"/1/0\", \"resources\": {\"1\": "
+                   "\"x\"}}]"),
+                "endpoints[0].writes[0].resources.1: expected a signed 64-bit "
+                "integer (Lifetime is Integer), got \"x\""},
+        BadCase{
+            EP("\"writes\": [{\"path\": \"/1/0\", \"resources\": {\"4\": 1}}]"),
+            "endpoints[0].writes[0].resources.4: resource 4 (Disable) is "
+            "executable"},
+        BadCase{EP("\"writes\": [{\"path\": \"/1/0\", \"value\": 1}]"),
+                "endpoints[0].writes[0]: unknown key \"value\" (allowed: path, "
+                "resources)"},
+        BadCase{
+            EP("\"writes\": [{\"path\": \"/1/0/1\"}]"),
+            "endpoints[0].writes[0]: a write to a resource needs \"value\""},
+        BadCase{
+            EP("\"writes\": [{\"path\": \"/1/0/1/0\", \"value\": 1}]"),
+            "endpoints[0].writes[0].path: a write targets /obj, /obj/inst or "
+            "/obj/inst/res"},
+        BadCase{EP("\"writes\": [{\"path\": \"/0/1/5\", \"value\": \"01\"}]"),
+                "endpoints[0].writes[0].value: expected {\"hex\": \"<hex "
+                "digits>\"}"},
+        BadCase{
+            EP("\"writes\": [{\"path\": \"/1/0/10\", \"value\": \"3-0\"}]"),
+            "endpoints[0].writes[0].value: expected \"<object>:<instance>\""},
+        BadCase{EP("\"writes\": [{\"path\": \"/2/0/2\", \"value\": 5}]"),
+                "endpoints[0].writes[0].value: resource 2 (ACL) is multiple"},
+        BadCase{
+            EP("\"writes\": [{\"path\": \"/1/0\", \"resources\": {\"x\": 1}}]"),
+            "endpoints[0].writes[0].resources.x: key \"x\" is not an id"}));
+
+}  // namespace
+}  // namespace hil::server

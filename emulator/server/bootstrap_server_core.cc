@@ -1,0 +1,269 @@
+#include "emulator/server/bootstrap_server_core.h"
+
+#include <utility>
+
+namespace hil::server {
+namespace {
+
+namespace lw = hil::lwm2m;
+
+std::string describe(const lw::Request& r) {
+  std::string s = lw::to_string(r.method) + " " + r.uri_path();
+  for (size_t i = 0; i < r.query.size(); ++i) s += (i ? "&" : "?") + r.query[i];
+  if (!r.payload.empty()) {
+    s += " (" + std::to_string(r.content_format.value_or(0)) + ", " +
+         std::to_string(r.payload.size()) + " bytes)";
+  }
+  return s;
+}
+
+lw::Response answer(lw::Code code) {
+  lw::Response r;
+  r.code = code;
+  return r;
+}
+
+}  // namespace
+
+const char* to_string(Outcome o) {
+  switch (o) {
+    case Outcome::Success:
+      return "SUCCESS";
+    case Outcome::NoBootstrapConfig:
+      return "NO_BOOTSTRAP_CONFIG";
+    case Outcome::Unauthorized:
+      return "UNAUTHORIZED";
+    case Outcome::RequestFailed:
+      return "REQUEST_FAILED";
+    case Outcome::FinishFailed:
+      return "FINISH_FAILED";
+    case Outcome::Timeout:
+      return "TIMEOUT";
+    case Outcome::Cancelled:
+      return "CANCELLED";
+  }
+  return "?";
+}
+
+BootstrapServerCore::BootstrapServerCore(BootstrapConfig config,
+                                         lw::Profile default_profile)
+    : config_(std::move(config)), default_profile_(default_profile) {}
+
+lw::Response BootstrapServerCore::on_request(TimeMs now, PeerId peer,
+                                             const lw::Request& req) {
+  if (req.path != std::vector<std::string>{"bs"}) {
+    events_.push_back({now, "rejected", describe(req) + ": 4.04, not /bs"});
+    return answer(lw::Code::NotFound);
+  }
+  if (req.method != lw::Method::Post) {
+    events_.push_back(
+        {now, "rejected", describe(req) + ": 4.05, /bs takes POST"});
+    return answer(lw::Code::MethodNotAllowed);
+  }
+  const std::string ep = req.query_param("ep").value_or("");
+  if (ep.empty()) {
+    events_.push_back(
+        {now, "rejected", describe(req) + ": 4.00, no endpoint name"});
+    return answer(lw::Code::BadRequest);
+  }
+  if (authorize && !authorize(peer, ep)) {
+    // A refused request must not disturb the endpoint's running session.
+    if (sessions_.count(ep)) {
+      note(now, ep, "rejected", describe(req) + ": unauthorized peer");
+    } else {
+      begin_result(now, peer, ep);
+      end(now, ep, Outcome::Unauthorized, "peer not authorized for " + ep);
+    }
+    return answer(lw::Code::BadRequest);
+  }
+  cancel_conflicting(now, peer, ep, "replaced by a new Request Bootstrap");
+  begin_result(now, peer, ep);
+  note(now, ep, "request", describe(req));
+  const EndpointConfig* cfg = config_.find(ep);
+  if (cfg == nullptr) {
+    end(now, ep, Outcome::NoBootstrapConfig,
+        "no configuration entry matches " + ep);
+    return answer(lw::Code::BadRequest);
+  }
+  start(now, peer, ep, *cfg, req.query_param("Finish") == "true");
+  return answer(lw::Code::Changed);
+}
+
+Status BootstrapServerCore::start_session(TimeMs now, PeerId peer,
+                                          const std::string& endpoint) {
+  cancel_conflicting(now, peer, endpoint,
+                     "replaced by a server-initiated bootstrap");
+  begin_result(now, peer, endpoint);
+  note(now, endpoint, "request", "server-initiated bootstrap");
+  const EndpointConfig* cfg = config_.find(endpoint);
+  if (cfg == nullptr) {
+    const std::string why = "no configuration entry matches " + endpoint;
+    end(now, endpoint, Outcome::NoBootstrapConfig, why);
+    return Error{why};
+  }
+  start(now, peer, endpoint, *cfg, false);
+  return ok_status();
+}
+
+std::optional<BootstrapServerCore::Outgoing> BootstrapServerCore::poll_request(
+    TimeMs now) {
+  while (!ready_.empty()) {
+    const std::string ep = std::move(ready_.front());
+    ready_.pop_front();
+    auto it = sessions_.find(ep);
+    // Entries outlive cancelled sessions; skip any that are stale.
+    if (it == sessions_.end() || it->second.in_flight ||
+        it->second.next >= it->second.commands.size()) {
+      continue;
+    }
+    Session& s = it->second;
+    const uint64_t id = next_request_id_++;
+    s.in_flight = id;
+    requests_[id] = ep;
+    const lw::Request& req = s.commands[s.next++];
+    EndpointResult& r = results_[ep];
+    ++r.requests_sent;
+    if (s.sends_finish && s.next == s.commands.size()) ++r.finish_sent;
+    note(now, ep, "tx", describe(req));
+    return Outgoing{id, s.peer, ep, req};
+  }
+  return std::nullopt;
+}
+
+void BootstrapServerCore::on_response(TimeMs now, uint64_t request_id,
+                                      const lw::Response& resp) {
+  auto req_it = requests_.find(request_id);
+  if (req_it == requests_.end()) return;  // its session has ended
+  const std::string ep = req_it->second;
+  requests_.erase(req_it);
+  Session& s = sessions_.at(ep);
+  s.in_flight.reset();
+  const lw::Request& sent = s.commands[s.next - 1];
+  const bool was_finish = s.sends_finish && s.next == s.commands.size();
+  note(now, ep, "rx", lw::to_string(resp.code) + " for " + describe(sent));
+  if (was_finish) {
+    if (lw::is_success(resp.code)) {
+      end(now, ep, Outcome::Success, "");
+    } else {
+      end(now, ep, Outcome::FinishFailed,
+          "Finish answered " + lw::to_string(resp.code));
+    }
+    return;
+  }
+  if (!lw::is_success(resp.code)) {
+    ++results_[ep].error_responses;
+    note(now, ep, "command_failed",
+         describe(sent) + " answered " + lw::to_string(resp.code) +
+             "; continuing");
+  }
+  if (s.next == s.commands.size()) {
+    end(now, ep, Outcome::Success, "");
+  } else {
+    ready_.push_back(ep);
+  }
+}
+
+void BootstrapServerCore::on_failure(TimeMs now, uint64_t request_id,
+                                     Failure kind, const std::string& reason) {
+  auto req_it = requests_.find(request_id);
+  if (req_it == requests_.end()) return;
+  const std::string ep = req_it->second;
+  requests_.erase(req_it);
+  const Session& s = sessions_.at(ep);
+  const std::string what = describe(s.commands[s.next - 1]) + ": " + reason;
+  note(now, ep, "failure", what);
+  end(now, ep,
+      kind == Failure::Timeout ? Outcome::Timeout : Outcome::RequestFailed,
+      what);
+}
+
+const EndpointResult* BootstrapServerCore::result(
+    const std::string& endpoint) const {
+  auto it = results_.find(endpoint);
+  return it == results_.end() ? nullptr : &it->second;
+}
+
+EndpointResult& BootstrapServerCore::begin_result(TimeMs now, PeerId peer,
+                                                  const std::string& ep) {
+  EndpointResult& r = results_[ep];
+  const int sessions = r.sessions;
+  r = EndpointResult{};
+  r.endpoint = ep;
+  r.peer = peer;
+  r.profile = default_profile_;
+  r.started_ms = now;
+  r.sessions = sessions + 1;
+  return r;
+}
+
+void BootstrapServerCore::start(TimeMs now, PeerId peer, const std::string& ep,
+                                const EndpointConfig& cfg,
+                                bool finish_requested) {
+  EndpointResult& r = results_[ep];
+  r.profile = cfg.profile.value_or(default_profile_);
+  Session s{peer, cfg.commands, false, 0, std::nullopt};
+  switch (cfg.finish) {
+    case FinishPolicy::Always:
+      s.sends_finish = true;
+      break;
+    case FinishPolicy::Never:
+      break;
+    case FinishPolicy::Auto:
+      s.sends_finish = r.profile != lw::Profile::Cr || finish_requested;
+      break;
+  }
+  if (s.sends_finish) {
+    lw::Request finish;
+    finish.method = lw::Method::Post;
+    finish.path = {"bs"};
+    s.commands.push_back(std::move(finish));
+  }
+  note(now, ep, "session",
+       std::string("profile ") + lw::to_string(r.profile) + ", " +
+           std::to_string(s.commands.size()) + " requests, " +
+           (s.sends_finish ? "ends with Finish" : "no Finish"));
+  if (s.commands.empty()) {
+    end(now, ep, Outcome::Success, "");
+    return;
+  }
+  peers_[peer] = ep;
+  sessions_[ep] = std::move(s);
+  ready_.push_back(ep);
+}
+
+void BootstrapServerCore::cancel_conflicting(TimeMs now, PeerId peer,
+                                             const std::string& ep,
+                                             const std::string& reason) {
+  // One session per endpoint, and per peer: that keeps one request in
+  // flight per peer.
+  auto by_peer = peers_.find(peer);
+  const std::string peer_ep = by_peer == peers_.end() ? ep : by_peer->second;
+  for (const std::string& old : {ep, peer_ep}) {
+    if (sessions_.count(old)) end(now, old, Outcome::Cancelled, reason);
+  }
+}
+
+void BootstrapServerCore::end(TimeMs now, const std::string& ep,
+                              Outcome outcome, const std::string& reason) {
+  auto it = sessions_.find(ep);
+  if (it != sessions_.end()) {
+    if (it->second.in_flight) requests_.erase(*it->second.in_flight);
+    auto peer = peers_.find(it->second.peer);
+    if (peer != peers_.end() && peer->second == ep) peers_.erase(peer);
+    sessions_.erase(it);
+  }
+  EndpointResult& r = results_[ep];
+  r.outcome = outcome;
+  r.reason = reason;
+  r.ended_ms = now;
+  note(now, ep, "outcome",
+       std::string(to_string(outcome)) + (reason.empty() ? "" : ": " + reason));
+  if (on_outcome) on_outcome(r);
+}
+
+void BootstrapServerCore::note(TimeMs now, const std::string& ep,
+                               const char* kind, std::string detail) {
+  results_[ep].events.push_back({now, kind, std::move(detail)});
+}
+
+}  // namespace hil::server

@@ -1,0 +1,135 @@
+// The bootstrap server's protocol logic, sans-I/O: the transport hands it
+// requests, responses and failures with the current time, and sends what
+// poll_request() returns. Retransmission, deduplication and timeouts are
+// the transport's (libcoap's); this class never sees a duplicate.
+//
+// Per endpoint, one session at a time (a new Request Bootstrap cancels the
+// old one) and one request in flight: the configured deletes, the writes,
+// then Bootstrap-Finish when the profile and finish policy call for it.
+// Error answers to Write or Delete are recorded and the session goes on;
+// Finish decides the outcome.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "emulator/base/clock.h"
+#include "emulator/base/event.h"
+#include "emulator/base/result.h"
+#include "emulator/lwm2m/model/message.h"
+#include "emulator/lwm2m/model/profile.h"
+#include "emulator/server/bootstrap_config.h"
+#include "emulator/server/peer.h"
+
+namespace hil::server {
+
+enum class Outcome {
+  Success,
+  NoBootstrapConfig,
+  Unauthorized,
+  RequestFailed,
+  FinishFailed,
+  Timeout,
+  Cancelled,
+};
+const char* to_string(Outcome o);  // "SUCCESS", "NO_BOOTSTRAP_CONFIG", ...
+
+// How a request failed without an answer.
+enum class Failure {
+  Timeout,    // no answer after the transport's retransmissions
+  SendError,  // the transport could not send it
+};
+
+// The latest session of one endpoint.
+struct EndpointResult {
+  std::string endpoint;
+  PeerId peer = 0;
+  lwm2m::Profile profile = lwm2m::Profile::V1_0;
+  std::optional<Outcome> outcome;  // nullopt while the session runs
+  std::string reason;              // why it failed, for people
+  TimeMs started_ms = 0, ended_ms = 0;
+  // "request", "session", "tx", "rx", "command_failed", "failure",
+  // "rejected", "outcome".
+  std::vector<Event> events;
+  int sessions = 0;  // all sessions of this endpoint, this one included
+  int requests_sent = 0;
+  int error_responses = 0;  // error answers to Write or Delete
+  int finish_sent = 0;
+};
+
+class BootstrapServerCore {
+ public:
+  struct Outgoing {
+    uint64_t request_id;
+    PeerId peer;
+    std::string endpoint;
+    lwm2m::Request request;
+  };
+
+  BootstrapServerCore(BootstrapConfig config, lwm2m::Profile default_profile);
+
+  // Request Bootstrap (POST /bs?ep=...). Answer it before sending what
+  // poll_request() then returns: clients expect 2.04 first.
+  lwm2m::Response on_request(TimeMs now, PeerId peer,
+                             const lwm2m::Request& req);
+  // Server-initiated bootstrap (1.0): the same commands, no request.
+  // Fails, with outcome NO_BOOTSTRAP_CONFIG, when no entry matches.
+  Status start_session(TimeMs now, PeerId peer, const std::string& endpoint);
+
+  // The next request to send, if any session has one ready.
+  std::optional<Outgoing> poll_request(TimeMs now);
+  void on_response(TimeMs now, uint64_t request_id,
+                   const lwm2m::Response& resp);
+  // Any request that gets no answer fails its session (TIMEOUT or
+  // REQUEST_FAILED), as in Leshan.
+  void on_failure(TimeMs now, uint64_t request_id, Failure kind,
+                  const std::string& reason);
+
+  const std::map<std::string, EndpointResult>& results() const {
+    return results_;
+  }
+  const EndpointResult* result(const std::string& endpoint) const;
+  // Requests that name no endpoint, so belong to no result.
+  const std::vector<Event>& events() const { return events_; }
+
+  // Called whenever a session ends, with its final result.
+  std::function<void(const EndpointResult&)> on_outcome;
+  // Optional: refuse an endpoint on a peer (outcome UNAUTHORIZED, 4.00).
+  std::function<bool(PeerId, const std::string& endpoint)> authorize;
+
+ private:
+  struct Session {
+    PeerId peer;
+    std::vector<lwm2m::Request> commands;  // Finish last, when sent
+    bool sends_finish = false;
+    size_t next = 0;
+    std::optional<uint64_t> in_flight;
+  };
+
+  EndpointResult& begin_result(TimeMs now, PeerId peer, const std::string& ep);
+  void start(TimeMs now, PeerId peer, const std::string& ep,
+             const EndpointConfig& cfg, bool finish_requested);
+  void cancel_conflicting(TimeMs now, PeerId peer, const std::string& ep,
+                          const std::string& reason);
+  void end(TimeMs now, const std::string& ep, Outcome outcome,
+           const std::string& reason);
+  void note(TimeMs now, const std::string& ep, const char* kind,
+            std::string detail);
+
+  BootstrapConfig config_;
+  lwm2m::Profile default_profile_;
+  std::map<std::string, EndpointResult> results_;
+  std::vector<Event> events_;
+  std::map<std::string, Session> sessions_;   // by endpoint
+  std::map<PeerId, std::string> peers_;       // peer -> its session's endpoint
+  std::map<uint64_t, std::string> requests_;  // in flight -> endpoint
+  std::deque<std::string> ready_;             // sessions with a request to send
+  uint64_t next_request_id_ = 1;
+};
+
+}  // namespace hil::server

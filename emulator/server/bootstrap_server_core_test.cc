@@ -1,0 +1,381 @@
+#include "emulator/server/bootstrap_server_core.h"
+
+#include <gtest/gtest.h>
+
+#include "emulator/lwm2m/codec/content.h"
+#include "emulator/lwm2m/model/object_def.h"
+
+namespace hil::server {
+namespace {
+
+namespace lw = hil::lwm2m;
+using Outgoing = BootstrapServerCore::Outgoing;
+
+constexpr char kConfig[] = R"({"endpoints": [
+  {"match": "cr-*", "profile": "cr", "delete": ["/"],
+   "servers": [{"ssid": 1, "uri": "coap://127.0.0.1:5683", "lifetime": 300}]},
+  {"match": "v10-*", "profile": "1.0", "delete": ["/"],
+   "servers": [{"ssid": 1, "uri": "coap://127.0.0.1:5683", "lifetime": 300}]},
+  {"match": "v11-*", "profile": "1.1", "delete": ["/"],
+   "servers": [{"ssid": 1, "uri": "coap://127.0.0.1:5683", "lifetime": 300}]},
+  {"match": "nofinish", "profile": "1.0", "finish": false,
+   "writes": [{"path": "/1/0/1", "value": 60}]},
+  {"match": "empty-cr", "profile": "cr"},
+  {"match": "dev-*",
+   "servers": [{"ssid": 1, "uri": "coap://127.0.0.1:5683", "lifetime": 300}]}
+]})";
+
+BootstrapConfig config() {
+  Result<BootstrapConfig> c = parse_bootstrap_config(kConfig);
+  EXPECT_TRUE(c.ok()) << (c.ok() ? "" : c.error().message);
+  return *c;
+}
+
+lw::Request bootstrap_request(const std::vector<std::string>& query) {
+  lw::Request r;
+  r.method = lw::Method::Post;
+  r.path = {"bs"};
+  r.query = query;
+  return r;
+}
+
+lw::Response answer(lw::Code code) {
+  lw::Response r;
+  r.code = code;
+  return r;
+}
+
+std::string line(const lw::Request& r) {
+  return lw::to_string(r.method) + " " + r.uri_path();
+}
+
+class BootstrapServerCoreTest : public testing::Test {
+ protected:
+  BootstrapServerCoreTest() : core_(config(), lw::Profile::V1_0) {
+    core_.on_outcome = [this](const EndpointResult& r) {
+      outcomes_.push_back(r.endpoint + " " + to_string(*r.outcome));
+    };
+  }
+
+  lw::Code request(PeerId peer, const std::vector<std::string>& query) {
+    return core_.on_request(now_, peer, bootstrap_request(query)).code;
+  }
+
+  // Answers every request with 2.02/2.04 (or `finish_code` for Finish)
+  // until the server has nothing left to send; returns what was sent.
+  std::vector<std::string> run(lw::Code finish_code = lw::Code::Changed) {
+    std::vector<std::string> sent;
+    while (std::optional<Outgoing> out = core_.poll_request(++now_)) {
+      sent.push_back(line(out->request));
+      lw::Code code = out->request.method == lw::Method::Delete
+                          ? lw::Code::Deleted
+                          : lw::Code::Changed;
+      if (out->request.method == lw::Method::Post) code = finish_code;
+      core_.on_response(++now_, out->request_id, answer(code));
+    }
+    return sent;
+  }
+
+  Outcome outcome(const std::string& ep) {
+    const EndpointResult* r = core_.result(ep);
+    EXPECT_NE(r, nullptr) << ep;
+    EXPECT_TRUE(r && r->outcome) << ep << " has no outcome";
+    return r && r->outcome ? *r->outcome : Outcome::Cancelled;
+  }
+
+  BootstrapServerCore core_;
+  std::vector<std::string> outcomes_;
+  TimeMs now_ = 1000;
+};
+
+const std::vector<std::string> kWithFinish = {"DELETE /", "PUT /0/1",
+                                              "PUT /1/0", "POST /bs"};
+const std::vector<std::string> kWithoutFinish = {"DELETE /", "PUT /0/1",
+                                                 "PUT /1/0"};
+
+TEST_F(BootstrapServerCoreTest,
+       RequestBootstrap_Profile10_DeletesWritesThenFinish) {
+  EXPECT_EQ(request(1, {"ep=v10-1"}), lw::Code::Changed);
+  EXPECT_EQ(run(), kWithFinish);
+  EXPECT_EQ(outcome("v10-1"), Outcome::Success);
+  EXPECT_EQ(core_.result("v10-1")->finish_sent, 1);
+  EXPECT_EQ(core_.result("v10-1")->requests_sent, 4);
+  EXPECT_EQ(outcomes_, std::vector<std::string>{"v10-1 SUCCESS"});
+}
+
+TEST_F(BootstrapServerCoreTest, RequestBootstrap_Profile11WithPct_SendsFinish) {
+  EXPECT_EQ(request(1, {"ep=v11-1", "pct=11542"}), lw::Code::Changed);
+  EXPECT_EQ(run(), kWithFinish);
+  EXPECT_EQ(outcome("v11-1"), Outcome::Success);
+  EXPECT_EQ(core_.result("v11-1")->profile, lw::Profile::V1_1);
+}
+
+TEST_F(BootstrapServerCoreTest, RequestBootstrap_CrWithFinishTrue_SendsFinish) {
+  EXPECT_EQ(request(1, {"ep=cr-1", "Finish=true"}), lw::Code::Changed);
+  EXPECT_EQ(run(), kWithFinish);
+  EXPECT_EQ(outcome("cr-1"), Outcome::Success);
+  EXPECT_EQ(core_.result("cr-1")->finish_sent, 1);
+}
+
+TEST_F(BootstrapServerCoreTest,
+       RequestBootstrap_CrWithoutFinish_NoFinishSuccessAfterLastWrite) {
+  EXPECT_EQ(request(1, {"ep=cr-1"}), lw::Code::Changed);
+  std::vector<std::string> sent;
+  TimeMs last_answer = 0;
+  while (std::optional<Outgoing> out = core_.poll_request(++now_)) {
+    sent.push_back(line(out->request));
+    EXPECT_FALSE(core_.result("cr-1")->outcome)
+        << "ended before the last answer";
+    last_answer = ++now_;
+    core_.on_response(last_answer, out->request_id, answer(lw::Code::Changed));
+  }
+  EXPECT_EQ(sent, kWithoutFinish);
+  EXPECT_EQ(outcome("cr-1"), Outcome::Success);
+  EXPECT_EQ(core_.result("cr-1")->finish_sent, 0);
+  EXPECT_EQ(core_.result("cr-1")->ended_ms, last_answer);
+}
+
+TEST_F(BootstrapServerCoreTest, RequestBootstrap_CrFinishFalse_NoFinish) {
+  EXPECT_EQ(request(1, {"ep=cr-1", "Finish=false"}), lw::Code::Changed);
+  EXPECT_EQ(run(), kWithoutFinish);
+}
+
+TEST_F(BootstrapServerCoreTest, RequestBootstrap_DefaultProfile10_SendsFinish) {
+  EXPECT_EQ(request(1, {"ep=dev-1"}), lw::Code::Changed);
+  EXPECT_EQ(run(),
+            (std::vector<std::string>{"PUT /0/1", "PUT /1/0", "POST /bs"}));
+  EXPECT_EQ(core_.result("dev-1")->profile, lw::Profile::V1_0);
+}
+
+TEST_F(BootstrapServerCoreTest, RequestBootstrap_DefaultProfileCr_NoFinish) {
+  BootstrapServerCore core(config(), lw::Profile::Cr);
+  core.on_request(now_, 1, bootstrap_request({"ep=dev-1"}));
+  int finishes = 0;
+  while (std::optional<Outgoing> out = core.poll_request(now_)) {
+    finishes += out->request.method == lw::Method::Post;
+    core.on_response(now_, out->request_id, answer(lw::Code::Changed));
+  }
+  EXPECT_EQ(finishes, 0);
+  EXPECT_EQ(core.result("dev-1")->outcome, Outcome::Success);
+}
+
+TEST_F(BootstrapServerCoreTest,
+       RequestBootstrap_FinishPolicyFalse_NoFinishIn10) {
+  EXPECT_EQ(request(1, {"ep=nofinish"}), lw::Code::Changed);
+  EXPECT_EQ(run(), std::vector<std::string>{"PUT /1/0/1"});
+  EXPECT_EQ(outcome("nofinish"), Outcome::Success);
+}
+
+TEST_F(BootstrapServerCoreTest, RequestBootstrap_NothingToSend_SuccessAtOnce) {
+  EXPECT_EQ(request(1, {"ep=empty-cr"}), lw::Code::Changed);
+  EXPECT_EQ(outcome("empty-cr"), Outcome::Success);
+  EXPECT_FALSE(core_.poll_request(now_));
+}
+
+TEST_F(BootstrapServerCoreTest, Writes_Payloads_DecodeToConfiguredAccount) {
+  request(1, {"ep=dev-1"});
+  std::optional<Outgoing> out = core_.poll_request(now_);
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->peer, 1u);
+  EXPECT_EQ(out->endpoint, "dev-1");
+  EXPECT_EQ(out->request.content_format, lw::format::kTlv);
+  const lw::ObjectDef& def = *lw::ObjectRegistry::builtin().find(lw::kSecurity);
+  Result<lw::Instances> d = lw::content::decode_write(
+      def, *lw::Path::parse("/0/1"), lw::format::kTlv,
+      out->request.payload.data(), out->request.payload.size());
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  EXPECT_EQ(d->at(1).at(lw::security::kUri).values.at(0),
+            lw::Value(std::string("coap://127.0.0.1:5683")));
+  EXPECT_EQ(d->at(1).at(lw::security::kBootstrapServer).values.at(0),
+            lw::Value(false));
+}
+
+TEST_F(BootstrapServerCoreTest,
+       PollRequest_RequestInFlight_NothingMoreForThatPeer) {
+  request(1, {"ep=v10-1"});
+  std::optional<Outgoing> first = core_.poll_request(now_);
+  ASSERT_TRUE(first);
+  EXPECT_FALSE(core_.poll_request(now_));
+  core_.on_response(now_, first->request_id, answer(lw::Code::Deleted));
+  std::optional<Outgoing> second = core_.poll_request(now_);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(line(second->request), "PUT /0/1");
+  EXPECT_NE(second->request_id, first->request_id);
+}
+
+TEST_F(BootstrapServerCoreTest, PollRequest_TwoEndpoints_OneInFlightEach) {
+  request(1, {"ep=v10-1"});
+  request(2, {"ep=v10-2"});
+  std::optional<Outgoing> a = core_.poll_request(now_);
+  std::optional<Outgoing> b = core_.poll_request(now_);
+  ASSERT_TRUE(a && b);
+  EXPECT_NE(a->peer, b->peer);
+  EXPECT_FALSE(core_.poll_request(now_));
+}
+
+TEST_F(BootstrapServerCoreTest,
+       RequestBootstrap_SameEndpointAgain_CancelsOldSession) {
+  request(1, {"ep=v10-1"});
+  std::optional<Outgoing> old = core_.poll_request(now_);
+  ASSERT_TRUE(old);
+  EXPECT_EQ(request(7, {"ep=v10-1"}), lw::Code::Changed);
+  EXPECT_EQ(outcomes_, std::vector<std::string>{"v10-1 CANCELLED"});
+  core_.on_response(now_, old->request_id, answer(lw::Code::Deleted));  // stale
+  std::optional<Outgoing> next = core_.poll_request(now_);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->peer, 7u);
+  EXPECT_EQ(line(next->request), "DELETE /");  // the new session starts over
+  core_.on_response(now_, next->request_id, answer(lw::Code::Deleted));
+  EXPECT_EQ(run(),
+            (std::vector<std::string>{"PUT /0/1", "PUT /1/0", "POST /bs"}));
+  EXPECT_EQ(outcome("v10-1"), Outcome::Success);
+  EXPECT_EQ(core_.result("v10-1")->sessions, 2);
+}
+
+TEST_F(BootstrapServerCoreTest,
+       RequestBootstrap_SamePeerOtherEndpoint_CancelsOldSession) {
+  request(1, {"ep=v10-1"});
+  request(1, {"ep=v10-2"});
+  EXPECT_EQ(outcomes_, std::vector<std::string>{"v10-1 CANCELLED"});
+  EXPECT_EQ(core_.poll_request(now_)->endpoint, "v10-2");
+  EXPECT_FALSE(core_.poll_request(now_));
+}
+
+TEST_F(BootstrapServerCoreTest,
+       RequestBootstrap_UnknownEndpoint_NoBootstrapConfig) {
+  EXPECT_EQ(request(1, {"ep=stranger"}), lw::Code::BadRequest);
+  EXPECT_EQ(outcome("stranger"), Outcome::NoBootstrapConfig);
+  EXPECT_EQ(outcomes_,
+            std::vector<std::string>{"stranger NO_BOOTSTRAP_CONFIG"});
+  EXPECT_FALSE(core_.poll_request(now_));
+}
+
+TEST_F(BootstrapServerCoreTest,
+       RequestBootstrap_MissingOrEmptyEp_BadRequestNoResult) {
+  EXPECT_EQ(request(1, {}), lw::Code::BadRequest);
+  EXPECT_EQ(request(1, {"ep="}), lw::Code::BadRequest);
+  EXPECT_TRUE(core_.results().empty());
+  ASSERT_EQ(core_.events().size(), 2u);
+  EXPECT_EQ(core_.events()[0].kind, "rejected");
+}
+
+TEST_F(BootstrapServerCoreTest,
+       OnRequest_OtherPathOrMethod_NotFoundOrNotAllowed) {
+  lw::Request r = bootstrap_request({"ep=v10-1"});
+  r.path = {"rd"};
+  EXPECT_EQ(core_.on_request(now_, 1, r).code, lw::Code::NotFound);
+  r.path = {"bs"};
+  r.method = lw::Method::Get;
+  EXPECT_EQ(core_.on_request(now_, 1, r).code, lw::Code::MethodNotAllowed);
+  EXPECT_TRUE(core_.results().empty());
+}
+
+TEST_F(BootstrapServerCoreTest,
+       Authorize_Refused_UnauthorizedRunningSessionUntouched) {
+  core_.authorize = [](PeerId peer, const std::string&) { return peer != 66; };
+  EXPECT_EQ(request(66, {"ep=v10-1"}), lw::Code::BadRequest);
+  EXPECT_EQ(outcome("v10-1"), Outcome::Unauthorized);
+  request(1, {"ep=v10-1"});
+  EXPECT_EQ(request(66, {"ep=v10-1"}), lw::Code::BadRequest);
+  EXPECT_FALSE(core_.result("v10-1")->outcome);
+  EXPECT_EQ(run(), kWithFinish);
+  EXPECT_EQ(outcome("v10-1"), Outcome::Success);
+}
+
+TEST_F(BootstrapServerCoreTest, Finish_ErrorAnswer_FinishFailed) {
+  request(1, {"ep=v10-1"});
+  EXPECT_EQ(run(lw::Code::NotAcceptable), kWithFinish);
+  EXPECT_EQ(outcome("v10-1"), Outcome::FinishFailed);
+  EXPECT_NE(core_.result("v10-1")->reason.find("4.06"), std::string::npos);
+}
+
+TEST_F(BootstrapServerCoreTest, Write_ErrorAnswer_SessionContinues) {
+  request(1, {"ep=v10-1"});
+  std::vector<std::string> sent;
+  while (std::optional<Outgoing> out = core_.poll_request(now_)) {
+    sent.push_back(line(out->request));
+    const bool write = out->request.method == lw::Method::Put;
+    core_.on_response(now_, out->request_id,
+                      answer(write ? lw::Code::BadRequest : lw::Code::Changed));
+  }
+  EXPECT_EQ(sent, kWithFinish);
+  EXPECT_EQ(outcome("v10-1"), Outcome::Success);
+  const EndpointResult& r = *core_.result("v10-1");
+  EXPECT_EQ(r.error_responses, 2);
+  int failed = 0;
+  for (const Event& e : r.events) failed += e.kind == "command_failed";
+  EXPECT_EQ(failed, 2);
+}
+
+TEST_F(BootstrapServerCoreTest, Write_Timeout_SessionTimesOut) {
+  request(1, {"ep=v10-1"});
+  std::optional<Outgoing> out = core_.poll_request(now_);
+  core_.on_response(now_, out->request_id, answer(lw::Code::Deleted));
+  out = core_.poll_request(now_);
+  core_.on_failure(now_ + 93000, out->request_id, Failure::Timeout,
+                   "no answer");
+  EXPECT_EQ(outcome("v10-1"), Outcome::Timeout);
+  EXPECT_EQ(core_.result("v10-1")->ended_ms, now_ + 93000);
+  EXPECT_FALSE(core_.poll_request(now_));
+}
+
+TEST_F(BootstrapServerCoreTest, Finish_Timeout_SessionTimesOut) {
+  request(1, {"ep=v10-1"});
+  for (int i = 0; i < 3; ++i) {
+    core_.on_response(now_, core_.poll_request(now_)->request_id,
+                      answer(lw::Code::Changed));
+  }
+  std::optional<Outgoing> finish = core_.poll_request(now_);
+  ASSERT_EQ(line(finish->request), "POST /bs");
+  core_.on_failure(now_, finish->request_id, Failure::Timeout, "no answer");
+  EXPECT_EQ(outcome("v10-1"), Outcome::Timeout);
+  EXPECT_EQ(core_.result("v10-1")->finish_sent, 1);
+}
+
+TEST_F(BootstrapServerCoreTest, Request_SendError_RequestFailed) {
+  request(1, {"ep=v10-1"});
+  core_.on_failure(now_, core_.poll_request(now_)->request_id,
+                   Failure::SendError, "network unreachable");
+  EXPECT_EQ(outcome("v10-1"), Outcome::RequestFailed);
+  EXPECT_NE(core_.result("v10-1")->reason.find("network unreachable"),
+            std::string::npos);
+}
+
+TEST_F(BootstrapServerCoreTest,
+       StartSession_ServerInitiated10_CommandsThenFinish) {
+  EXPECT_TRUE(core_.start_session(now_, 3, "v10-9").ok());
+  EXPECT_EQ(run(), kWithFinish);
+  EXPECT_EQ(outcome("v10-9"), Outcome::Success);
+}
+
+TEST_F(BootstrapServerCoreTest,
+       StartSession_UnknownEndpoint_NoBootstrapConfig) {
+  EXPECT_FALSE(core_.start_session(now_, 3, "stranger").ok());
+  EXPECT_EQ(outcome("stranger"), Outcome::NoBootstrapConfig);
+}
+
+TEST_F(BootstrapServerCoreTest, Session_Events_RecordRequestTxRxOutcome) {
+  request(1, {"ep=v10-1", "pct=11542"});
+  run();
+  std::vector<std::string> kinds;
+  for (const Event& e : core_.result("v10-1")->events) kinds.push_back(e.kind);
+  EXPECT_EQ(kinds, (std::vector<std::string>{"request", "session", "tx", "rx",
+                                             "tx", "rx", "tx", "rx", "tx", "rx",
+                                             "outcome"}));
+  EXPECT_EQ(core_.result("v10-1")->events[0].detail,
+            "POST /bs?ep=v10-1&pct=11542");
+  EXPECT_EQ(core_.result("v10-1")->events.back().detail, "SUCCESS");
+}
+
+TEST(OutcomeToString, AllOutcomes_LeshanNames) {
+  EXPECT_STREQ(to_string(Outcome::Success), "SUCCESS");
+  EXPECT_STREQ(to_string(Outcome::NoBootstrapConfig), "NO_BOOTSTRAP_CONFIG");
+  EXPECT_STREQ(to_string(Outcome::Unauthorized), "UNAUTHORIZED");
+  EXPECT_STREQ(to_string(Outcome::RequestFailed), "REQUEST_FAILED");
+  EXPECT_STREQ(to_string(Outcome::FinishFailed), "FINISH_FAILED");
+  EXPECT_STREQ(to_string(Outcome::Timeout), "TIMEOUT");
+  EXPECT_STREQ(to_string(Outcome::Cancelled), "CANCELLED");
+}
+
+}  // namespace
+}  // namespace hil::server

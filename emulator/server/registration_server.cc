@@ -1,0 +1,41 @@
+#include "emulator/server/registration_server.h"
+
+#include "emulator/coap/address.h"
+
+namespace hil::server {
+
+RegistrationServer::RegistrationServer(coap::Timing timing, Timers& timers,
+                                       uint64_t seed, int shards)
+    : timers_(timers), peers_(timing), endpoint_(*this, seed, shards) {}
+
+RegistrationServer::~RegistrationServer() { timers_.cancel(expiry_timer_); }
+
+Status RegistrationServer::listen(const coap_address_t& addr) {
+  return endpoint_.listen(addr);
+}
+
+std::string RegistrationServer::uri() const {
+  return "coap://" + coap::to_string(endpoint_.address());
+}
+
+lwm2m::Response RegistrationServer::on_request(coap_session_t* s,
+                                               const lwm2m::Request& r) {
+  lwm2m::Response resp =
+      core_.on_request(timers_.clock().now_ms(), peers_.id_of(s), r);
+  arm_expiry();
+  return resp;
+}
+
+void RegistrationServer::arm_expiry() {
+  timers_.cancel(expiry_timer_);
+  expiry_timer_ = 0;
+  if (auto at = core_.next_deadline()) {
+    expiry_timer_ = timers_.at(*at, [this] {
+      expiry_timer_ = 0;
+      core_.on_timeout(timers_.clock().now_ms());
+      arm_expiry();
+    });
+  }
+}
+
+}  // namespace hil::server
