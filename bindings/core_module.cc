@@ -85,6 +85,9 @@ struct DeviceSpec {
   double finish_timeout = 247.0;
   double idle_timeout = 5.0;
   int64_t hold_off = 0;
+  std::string server_uri;
+  int64_t server_ssid = 1;
+  int64_t server_lifetime = 300;
   double retry_initial = 2.0, retry_factor = 2.0, retry_max = 120.0, retry_jitter = 0.5;
   int max_bootstrap_attempts = 0;
   int register_attempts = 3;
@@ -119,6 +122,11 @@ struct DeviceSpec {
     c.timing = timing_arg(ack_timeout, ack_random_factor, max_retransmit);
     c.bootstrap_uri = bootstrap_uri;
     c.hold_off_s = hold_off;
+    if (server_ssid < 1 || server_ssid > 65534) throw py::value_error("server_ssid: must be 1..65534");
+    if (server_lifetime < 1) throw py::value_error("server_lifetime: must be >= 1 second");
+    c.server_uri = server_uri;
+    c.server_ssid = server_ssid;
+    c.server_lifetime_s = server_lifetime;
     c.bootstrap_linger_ms = bootstrap_linger < 0 ? -1 : seconds("bootstrap_linger", bootstrap_linger);
     c.record_messages = record_messages;
     return c;
@@ -149,6 +157,7 @@ PYBIND11_MODULE(_core, m) {
       FIELD(retry_factor) FIELD(retry_max) FIELD(retry_jitter) FIELD(max_bootstrap_attempts)
       FIELD(register_attempts) FIELD(ack_timeout) FIELD(ack_random_factor)
       FIELD(max_retransmit) FIELD(bootstrap_linger) FIELD(record_messages)
+      FIELD(server_uri) FIELD(server_ssid) FIELD(server_lifetime)
 #undef FIELD
       .def("validate", [](const DeviceSpec& s) { s.build(); });
 

@@ -23,8 +23,8 @@ class DedupCache {
 
  private:
   // A client has one request in flight per server (RFC 7252 NSTART = 1), so
-  // a few entries per session cover every retransmission window.
-  static constexpr size_t kSlots = 4;
+  // the current and the previous exchange cover every retransmission.
+  static constexpr size_t kSlots = 2;
   struct Entry {
     coap_mid_t mid = COAP_INVALID_MID;
     lwm2m::Response response;

@@ -22,19 +22,30 @@ lwm2m::ObjectTree factory_config(const DeviceConfig& c) {
         c.info.serial.empty() ? c.client.endpoint : c.info.serial);
   t.set(lwm2m::kDevice, 0, dev::kFirmware, c.info.firmware);
   t.set(lwm2m::kDevice, 0, dev::kBindings, std::string("U"));
+  if (!c.server_uri.empty()) {
+    namespace srv = lwm2m::server;
+    t.set(lwm2m::kSecurity, 1, sec::kUri, c.server_uri);
+    t.set(lwm2m::kSecurity, 1, sec::kBootstrapServer, false);
+    t.set(lwm2m::kSecurity, 1, sec::kMode, sec::kModeNoSec);
+    t.set(lwm2m::kSecurity, 1, sec::kShortServerId, c.server_ssid);
+    t.set(lwm2m::kServer, 0, srv::kShortServerId, c.server_ssid);
+    t.set(lwm2m::kServer, 0, srv::kLifetime, c.server_lifetime_s);
+    t.set(lwm2m::kServer, 0, srv::kBinding, std::string("U"));
+  }
   return t;
 }
 
-Device::Device(DeviceConfig config, coap::Context& shard, Timers& timers,
+Device::Device(const DeviceConfig& config, coap::Context& shard, Timers& timers,
                std::function<void()> on_change)
-    : config_(std::move(config)),
+    : timing_(config.timing),
+      linger_ms_(config.bootstrap_linger_ms < 0 ? config.timing.max_transmit_span_ms()
+                                                : config.bootstrap_linger_ms),
+      address_index_(config.address_index),
+      record_messages_(config.record_messages),
       shard_(shard),
       timers_(timers),
       on_change_(std::move(on_change)),
-      core_(config_.client, factory_config(config_)) {
-  if (config_.bootstrap_linger_ms < 0)
-    config_.bootstrap_linger_ms = config_.timing.max_transmit_span_ms();
-}
+      core_(config.client, factory_config(config)) {}
 
 Device::~Device() {
   timers_.cancel(wake_timer_);
@@ -48,7 +59,7 @@ Device* Device::owner(coap_session_t* s) {
 }
 
 std::string Device::address() const {
-  return coap::to_string(coap::device_address(config_.address_index));
+  return coap::to_string(coap::device_address(address_index_));
 }
 
 void Device::start() {
@@ -63,16 +74,16 @@ void Device::deregister() {
 
 lwm2m::Response Device::on_request(coap_session_t* s, const lwm2m::Request& r) {
   auto* session = static_cast<Session*>(coap_session_get_app_data(s));
-  if (config_.record_messages) record("rx", coap::describe(r));
+  if (record_messages_) record("rx", coap::describe(r));
   lwm2m::Response resp = core_.on_request(timers_.clock().now_ms(), session->origin, r);
   // Commits reach flash before the answer leaves (durable before acknowledged).
   pump();
-  if (config_.record_messages) record("tx", lwm2m::to_string(resp.code));
+  if (record_messages_) record("tx", lwm2m::to_string(resp.code));
   return resp;
 }
 
 void Device::on_response(uint64_t tag, const lwm2m::Response& r) {
-  if (config_.record_messages) record("rx", lwm2m::to_string(r.code));
+  if (record_messages_) record("rx", lwm2m::to_string(r.code));
   core_.on_response(timers_.clock().now_ms(), tag, r);
   pump();
 }
@@ -118,7 +129,9 @@ void Device::pump() {
 
 void Device::after_state_change(State from) {
   TimeMs now = timers_.clock().now_ms();
-  if (state() == State::Bootstrapping) {
+  if (state() == State::Registered) {
+    timeline_.shrink_to_fit();  // a settled device stops growing its timeline
+  } else if (state() == State::Bootstrapping) {
     timers_.cancel(linger_timer_);
     linger_timer_ = 0;
     if (first_request_ms_ < 0) first_request_ms_ = now;
@@ -128,7 +141,7 @@ void Device::after_state_change(State from) {
     // One descriptor per device is the budget: the bootstrap session goes
     // once a retransmitted Finish can no longer arrive.
     timers_.cancel(linger_timer_);
-    linger_timer_ = timers_.at(now + config_.bootstrap_linger_ms, [this] {
+    linger_timer_ = timers_.at(now + linger_ms_, [this] {
       linger_timer_ = 0;
       if (state() != State::Bootstrapping) close_session(bootstrap_key_);
     });
@@ -138,7 +151,7 @@ void Device::after_state_change(State from) {
 void Device::send(lwm2m::SendRequest req) {
   std::string error;
   Session* s = session_for(req.to, &error);
-  if (config_.record_messages || s == nullptr)
+  if (record_messages_ || s == nullptr)
     record("tx", coap::describe(req.request) + (s ? "" : " (not sent: " + error + ")"));
   if (s == nullptr || !shard_.send(s->coap, req.request, req.id)) {
     core_.on_failure(timers_.clock().now_ms(), req.id, s ? "cannot send" : error);
@@ -158,15 +171,15 @@ Device::Session* Device::session_for(const lwm2m::Account& to, std::string* erro
     *error = "coaps:// needs DTLS, which this build does not have yet";
     return nullptr;
   }
-  coap_address_t local = coap::device_address(config_.address_index);
-  coap_session_t* cs = shard_.connect(local, remote->address, config_.timing);
+  coap_address_t local = coap::device_address(address_index_);
+  coap_session_t* cs = shard_.connect(local, remote->address, timing_);
   if (cs == nullptr && !to.bootstrap && sessions_.count(bootstrap_key_)) {
     // Out of descriptors (20,000 per process here): trade the lingering
     // bootstrap session for this one. A retransmitted Finish now goes
     // unanswered, and the timeline says why.
     record("bootstrap_session_closed", "early: no descriptor for " + to.uri);
     close_session(bootstrap_key_);
-    cs = shard_.connect(local, remote->address, config_.timing);
+    cs = shard_.connect(local, remote->address, timing_);
   }
   if (cs == nullptr) {
     *error = "cannot open a UDP socket from " + address() + " (descriptor limit?)";

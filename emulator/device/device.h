@@ -29,6 +29,11 @@ struct DeviceConfig {
   coap::Timing timing;
   std::string bootstrap_uri;   // the factory bootstrap account
   int64_t hold_off_s = 0;      // its Client Hold Off Time (/0/0/11)
+  // A server account provisioned at the factory (ETS 1.1-int-6): with it
+  // the device registers at once, without bootstrap. Empty: none.
+  std::string server_uri;
+  int64_t server_ssid = 1;
+  int64_t server_lifetime_s = 300;
   DeviceInfo info;
   // How long the bootstrap-server session stays open after bootstrap ends,
   // so a retransmitted Finish still gets its answer. -1: MAX_TRANSMIT_SPAN.
@@ -43,7 +48,7 @@ lwm2m::ObjectTree factory_config(const DeviceConfig& config);
 class Device {
  public:
   // `on_change` runs on the loop thread after the state or exit changed.
-  Device(DeviceConfig config, coap::Context& shard, Timers& timers,
+  Device(const DeviceConfig& config, coap::Context& shard, Timers& timers,
          std::function<void()> on_change);
   ~Device();
   Device(const Device&) = delete;
@@ -63,7 +68,7 @@ class Device {
   // Any thread.
   lwm2m::State state() const { return state_.load(std::memory_order_acquire); }
   lwm2m::BootstrapExit last_exit() const { return exit_.load(std::memory_order_acquire); }
-  const std::string& endpoint() const { return config_.client.endpoint; }
+  const std::string& endpoint() const { return core_.config().endpoint; }
 
   // Loop thread.
   const lwm2m::Client& core() const { return core_; }
@@ -86,7 +91,12 @@ class Device {
   void record(std::string kind, std::string detail);
   void after_state_change(lwm2m::State from);
 
-  DeviceConfig config_;
+  // What the device needs of its DeviceConfig after construction; the rest
+  // went into the core's factory configuration (fleets hold thousands).
+  coap::Timing timing_;
+  int64_t linger_ms_;
+  uint32_t address_index_;
+  bool record_messages_;
   coap::Context& shard_;
   Timers& timers_;
   std::function<void()> on_change_;

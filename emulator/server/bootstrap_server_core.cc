@@ -258,6 +258,7 @@ void BootstrapServerCore::end(TimeMs now, const std::string& ep,
   r.ended_ms = now;
   note(now, ep, "outcome",
        std::string(to_string(outcome)) + (reason.empty() ? "" : ": " + reason));
+  r.events.shrink_to_fit();  // an ended session's events stop growing; fleets keep thousands
   if (on_outcome) on_outcome(r);
 }
 

@@ -297,7 +297,9 @@ class Emulator:
         ``request_finish`` (cr: ask for Finish), ``finish_timeout``,
         ``idle_timeout``, ``hold_off`` (s), ``retry_initial``,
         ``retry_factor``, ``retry_max``, ``retry_jitter``,
-        ``max_bootstrap_attempts``, ``register_attempts``, ``timing``
+        ``max_bootstrap_attempts``, ``register_attempts``, ``server_uri``
+        (+ ``server_ssid``, ``server_lifetime``: a server account provisioned
+        at the factory, so the device registers without bootstrap), ``timing``
         (:class:`CoapTiming`), ``bootstrap_linger`` (s), ``record_messages``,
         ``start``.
         """

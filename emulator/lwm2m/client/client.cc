@@ -521,7 +521,9 @@ uint64_t Client::send(Pending what, const Account& to, Request request) {
 
 std::optional<Action> Client::poll() {
   if (actions_head_ == actions_.size()) {
-    actions_.clear();
+    // Released, not cleared: an idle client in a fleet of thousands should
+    // not keep the high-water mark of its queue.
+    std::vector<Action>().swap(actions_);
     actions_head_ = 0;
     return std::nullopt;
   }

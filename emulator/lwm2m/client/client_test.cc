@@ -331,6 +331,58 @@ TEST(Client, ServerWrite_SecurityObject_Unauthorized) {
   EXPECT_EQ(h.request(w, Origin{false, 7}).code, Code::Unauthorized);
 }
 
+TEST(Client, Update_AtHalfLifetime_ThenForgottenRegistrationReregisters) {
+  Harness h(config());
+  h.bootstrap_to_writes();
+  h.request(finish());
+  h.advance(h.now);
+  h.answer_last(Code::Created, {"rd", "5"});
+  TimeMs registered_at = h.now;
+  h.advance(registered_at + 149'999);
+  EXPECT_EQ(h.sent.back().request.uri_path(), "/rd");
+  h.advance(registered_at + 150'000);  // lifetime 300 s
+  EXPECT_EQ(h.sent.back().request.method, Method::Post);
+  EXPECT_EQ(h.sent.back().request.uri_path(), "/rd/5");
+  h.answer_last(Code::NotFound);
+  h.advance(h.now);
+  EXPECT_EQ(h.sent.back().request.uri_path(), "/rd");
+  EXPECT_EQ(h.sent.back().request.query[0], "ep=dev-1");
+}
+
+TEST(Client, Execute_BootstrapTrigger_RequestsBootstrapAfterAnswering) {
+  // ETS 1.1-int-5: the server triggers bootstrap with Execute /1/x/9.
+  Harness h(config(Profile::V1_1));
+  h.bootstrap_to_writes();
+  h.request(finish());
+  h.advance(h.now);
+  h.answer_last(Code::Created, {"rd", "5"});
+  Request x;
+  x.method = Method::Post;
+  x.path = {"1", "0", "9"};
+  size_t before = h.sent.size();
+  EXPECT_EQ(h.request(x, Origin{false, 7}).code, Code::Changed);
+  EXPECT_EQ(h.sent.size(), before);  // the answer leaves first
+  h.advance(h.now);
+  EXPECT_EQ(h.sent.back().request.uri_path(), "/bs");
+  EXPECT_EQ(h.client.state(), State::Bootstrapping);
+}
+
+TEST(Client, ServerRead_DeviceObject_ContentInTlv) {
+  Harness h(config());
+  h.bootstrap_to_writes();
+  h.request(finish());
+  Request g;
+  g.method = Method::Get;
+  g.path = {"3", "0"};
+  Response r = h.request(g, Origin{false, 7});
+  EXPECT_EQ(r.code, Code::Content);
+  EXPECT_EQ(r.content_format, format::kTlv);
+  auto data = content::decode_write(*ObjectRegistry::builtin().find(kDevice), Path{kDevice, 0, {}, {}},
+                                    format::kTlv, r.payload.data(), r.payload.size());
+  ASSERT_TRUE(data.ok());
+  EXPECT_EQ(std::get<std::string>(data->at(0).at(device::kManufacturer).values.at(0)), "lwm2m-hil");
+}
+
 TEST(Backoff, Next_GrowsWithJitterUpToCap) {
   Backoff b({1000, 2.0, 5000, 0.5}, 1);
   TimeMs d0 = b.next(), d1 = b.next(), d2 = b.next(), d3 = b.next(), d4 = b.next();

@@ -1,0 +1,188 @@
+"""The command line: ``python -m lwm2m_hil run | bootstrap-server | registration-server``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+import time
+from typing import Any, Sequence
+
+from ._emulator import BOOTSTRAP_EXITS, CoapTiming, Emulator
+from .config import bootstrap_config
+
+
+def _percentile(values: Sequence[float], p: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return float(ordered[min(len(ordered) - 1, int(p / 100.0 * len(ordered)))])
+
+
+def summarize(emu: Emulator, wall_s: float, args: argparse.Namespace) -> dict[str, Any]:
+    """The campaign's outcome as the --json file carries it."""
+    s = emu.summary()
+    exits = {name: int(s["exits"].get(name, 0)) for name in BOOTSTRAP_EXITS}
+    registered = int(s["states"].get("registered", 0))
+    return {
+        "devices": int(s["devices"]),
+        "exits": exits,
+        "registered": registered,
+        "failed": int(s["devices"]) - registered,
+        "states": {k: int(v) for k, v in s["states"].items()},
+        "bootstrap_ms": {"p50": _percentile(s["bootstrap_ms"], 50), "p99": _percentile(s["bootstrap_ms"], 99)},
+        "wall_s": round(wall_s, 3),
+        "profile": args.profile,
+        "seed": args.seed,
+        "finish_requested": not args.no_finish,
+    }
+
+
+def print_table(summary: dict[str, Any]) -> None:
+    exits = ", ".join(f"{k} {v}" for k, v in summary["exits"].items())
+    rows = [
+        ("devices", str(summary["devices"])),
+        ("bootstrap exits", exits),
+        ("registered", str(summary["registered"])),
+        ("failed", str(summary["failed"])),
+        ("bootstrap p50/p99", f"{summary['bootstrap_ms']['p50']:.0f} ms / {summary['bootstrap_ms']['p99']:.0f} ms"),
+        ("wall time", f"{summary['wall_s']:.2f} s"),
+    ]
+    for name, value in rows:
+        print(f"{name:<18} {value}")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    timing = CoapTiming(ack_timeout=args.ack_timeout)
+    with Emulator(seed=args.seed, threads=args.threads) as emu:
+        if args.bootstrap_uri:
+            bootstrap_uri = args.bootstrap_uri
+        else:
+            rs = emu.registration_server(timing=timing)
+            bootstrap_uri = emu.bootstrap_server(bootstrap_config(rs.uri), profile=args.profile, timing=timing).uri
+        start = time.monotonic()
+        fleet = emu.fleet(
+            args.devices,
+            bootstrap_uri,
+            prefix=args.prefix,
+            profile=args.profile,
+            request_finish=not args.no_finish,
+            idle_timeout=args.idle_timeout,
+            finish_timeout=args.finish_timeout,
+            timing=timing,
+        )
+        try:
+            fleet.wait_for("registered", timeout=args.timeout)
+        except TimeoutError as e:
+            print(f"not every device registered: {e}", file=sys.stderr)
+        summary = summarize(emu, time.monotonic() - start, args)
+    print_table(summary)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(summary, f, indent=2)
+            f.write("\n")
+    return 0 if summary["failed"] == 0 else 1
+
+
+def _serve_until_signal(announce: str) -> None:
+    print(f"listening on {announce}", flush=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(0.2):
+        pass
+
+
+def _follow(poll, emit) -> threading.Thread:
+    """Polls a server for new entries and prints them as they happen."""
+
+    def loop() -> None:
+        while True:
+            for line in poll():
+                emit(line)
+            time.sleep(0.1)
+
+    t = threading.Thread(target=loop, daemon=True)
+    t.start()
+    return t
+
+
+def cmd_bootstrap_server(args: argparse.Namespace) -> int:
+    with Emulator(seed=args.seed) as emu:
+        bs = emu.bootstrap_server(args.config, profile=args.profile, listen=args.listen)
+        seen: dict[str, tuple[int, str | None]] = {}
+
+        def new_outcomes() -> list[str]:
+            lines = []
+            for ep, r in bs.results().items():
+                key = (r["sessions"], r["outcome"])
+                if r["outcome"] and seen.get(ep) != key:
+                    seen[ep] = key
+                    reason = f" ({r['reason']})" if r["reason"] else ""
+                    lines.append(f"{ep} {r['outcome']}{reason}")
+            return lines
+
+        _follow(new_outcomes, lambda line: print(line, flush=True))
+        _serve_until_signal(bs.uri)
+    return 0
+
+
+def cmd_registration_server(args: argparse.Namespace) -> int:
+    with Emulator(seed=args.seed) as emu:
+        rs = emu.registration_server(listen=args.listen)
+        printed = 0
+
+        def new_events() -> list[str]:
+            nonlocal printed
+            events = rs.events()
+            lines = [f"{e.kind} {e.detail}" for e in events[printed:]]
+            printed = len(events)
+            return lines
+
+        _follow(new_events, lambda line: print(line, flush=True))
+        _serve_until_signal(rs.uri)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lwm2m-hil", description="LwM2M bootstrap emulator")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="bootstrap and register a fleet, print a summary")
+    run.add_argument("--devices", type=int, default=1000)
+    run.add_argument("--profile", choices=["cr", "1.0", "1.1"], default="cr")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--no-finish", action="store_true", help="devices do not ask for Finish (profile cr)")
+    run.add_argument("--bootstrap-uri", help="an external bootstrap server; the embedded ones are not started")
+    run.add_argument("--json", help="write the summary to this file")
+    run.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for registration")
+    run.add_argument("--ack-timeout", type=float, default=2.0, help="CoAP ACK_TIMEOUT, seconds")
+    run.add_argument("--idle-timeout", type=float, default=5.0, help="legacy idle timer, seconds")
+    run.add_argument("--finish-timeout", type=float, default=247.0, help="seconds after the last command")
+    run.add_argument("--threads", type=int, default=2)
+    run.add_argument("--prefix", default="dev-", help="endpoint names are PREFIX + index")
+    run.set_defaults(func=cmd_run)
+
+    bs = sub.add_parser("bootstrap-server", help="run the bootstrap server on its own")
+    bs.add_argument("--config", required=True, help="JSON configuration (emulator/server/README.md)")
+    bs.add_argument("--listen", default="127.0.0.1:5783")
+    bs.add_argument("--profile", choices=["cr", "1.0", "1.1"], default="cr")
+    bs.add_argument("--seed", type=int, default=0)
+    bs.set_defaults(func=cmd_bootstrap_server)
+
+    rs = sub.add_parser("registration-server", help="run the registration server on its own")
+    rs.add_argument("--listen", default="127.0.0.1:5784")
+    rs.add_argument("--seed", type=int, default=0)
+    rs.set_defaults(func=cmd_registration_server)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (ValueError, OSError) as e:
+        print(f"lwm2m-hil: error: {e}", file=sys.stderr)
+        return 2
