@@ -26,12 +26,15 @@ lwm2m::Profile profile_arg(const std::string& name) {
 
 coap::Timing timing_arg(double ack_timeout_s, double random_factor, int max_retransmit) {
   if (!(ack_timeout_s >= 0.001 && ack_timeout_s <= 60))
-    throw py::value_error("ack_timeout: must be 0.001..60 seconds, got " + std::to_string(ack_timeout_s));
+    throw py::value_error("ack_timeout: must be 0.001..60 seconds, got " +
+                          std::to_string(ack_timeout_s));
   if (!(random_factor >= 1.0 && random_factor <= 4.0))
-    throw py::value_error("ack_random_factor: must be 1.0..4.0, got " + std::to_string(random_factor));
+    throw py::value_error("ack_random_factor: must be 1.0..4.0, got " +
+                          std::to_string(random_factor));
   if (max_retransmit < 0 || max_retransmit > 20)
     throw py::value_error("max_retransmit: must be 0..20, got " + std::to_string(max_retransmit));
-  return coap::Timing{static_cast<int64_t>(ack_timeout_s * 1000 + 0.5), random_factor, max_retransmit};
+  return coap::Timing{static_cast<int64_t>(ack_timeout_s * 1000 + 0.5), random_factor,
+                      max_retransmit};
 }
 
 py::object to_py(const lwm2m::Value& v) {
@@ -122,12 +125,14 @@ struct DeviceSpec {
     c.timing = timing_arg(ack_timeout, ack_random_factor, max_retransmit);
     c.bootstrap_uri = bootstrap_uri;
     c.hold_off_s = hold_off;
-    if (server_ssid < 1 || server_ssid > 65534) throw py::value_error("server_ssid: must be 1..65534");
+    if (server_ssid < 1 || server_ssid > 65534)
+      throw py::value_error("server_ssid: must be 1..65534");
     if (server_lifetime < 1) throw py::value_error("server_lifetime: must be >= 1 second");
     c.server_uri = server_uri;
     c.server_ssid = server_ssid;
     c.server_lifetime_s = server_lifetime;
-    c.bootstrap_linger_ms = bootstrap_linger < 0 ? -1 : seconds("bootstrap_linger", bootstrap_linger);
+    c.bootstrap_linger_ms =
+        bootstrap_linger < 0 ? -1 : seconds("bootstrap_linger", bootstrap_linger);
     c.record_messages = record_messages;
     return c;
   }
@@ -152,67 +157,80 @@ PYBIND11_MODULE(_core, m) {
   py::class_<DeviceSpec>(m, "DeviceSpec")
       .def(py::init<>())
 #define FIELD(name) .def_readwrite(#name, &DeviceSpec::name)
-      FIELD(endpoint) FIELD(bootstrap_uri) FIELD(profile) FIELD(request_finish)
-      FIELD(finish_timeout) FIELD(idle_timeout) FIELD(hold_off) FIELD(retry_initial)
-      FIELD(retry_factor) FIELD(retry_max) FIELD(retry_jitter) FIELD(max_bootstrap_attempts)
-      FIELD(register_attempts) FIELD(ack_timeout) FIELD(ack_random_factor)
-      FIELD(max_retransmit) FIELD(bootstrap_linger) FIELD(record_messages)
-      FIELD(server_uri) FIELD(server_ssid) FIELD(server_lifetime)
+          FIELD(endpoint) FIELD(bootstrap_uri) FIELD(profile) FIELD(request_finish)
+              FIELD(finish_timeout) FIELD(idle_timeout) FIELD(hold_off) FIELD(retry_initial)
+                  FIELD(retry_factor) FIELD(retry_max) FIELD(retry_jitter)
+                      FIELD(max_bootstrap_attempts) FIELD(register_attempts) FIELD(ack_timeout)
+                          FIELD(ack_random_factor) FIELD(max_retransmit) FIELD(bootstrap_linger)
+                              FIELD(record_messages) FIELD(server_uri) FIELD(server_ssid)
+                                  FIELD(server_lifetime)
 #undef FIELD
       .def("validate", [](const DeviceSpec& s) { s.build(); });
 
   py::class_<runtime::DeviceHandle>(m, "DeviceHandle")
       .def_property_readonly("endpoint", &runtime::DeviceHandle::endpoint)
-      .def_property_readonly("state", [](const runtime::DeviceHandle& d) { return lwm2m::to_string(d.state()); })
-      .def_property_readonly("last_exit", [](const runtime::DeviceHandle& d) { return lwm2m::to_string(d.last_exit()); })
-      .def_property_readonly("address", &runtime::DeviceHandle::address, py::call_guard<py::gil_scoped_release>())
-      .def("timeline", [](const runtime::DeviceHandle& d) {
-        std::vector<Event> ev;
-        {
-          py::gil_scoped_release release;
-          ev = d.timeline();
-        }
-        return to_py(ev);
-      })
-      .def("exit_counts", &runtime::DeviceHandle::exit_counts, py::call_guard<py::gil_scoped_release>())
-      .def("bootstrap_duration_ms", &runtime::DeviceHandle::bootstrap_duration_ms, py::call_guard<py::gil_scoped_release>())
-      .def("objects", [](const runtime::DeviceHandle& d, bool staged) {
-        lwm2m::ObjectTree t;
-        {
-          py::gil_scoped_release release;
-          t = d.objects(staged);
-        }
-        return to_py(t);
-      }, py::arg("staged") = false)
+      .def_property_readonly(
+          "state", [](const runtime::DeviceHandle& d) { return lwm2m::to_string(d.state()); })
+      .def_property_readonly(
+          "last_exit",
+          [](const runtime::DeviceHandle& d) { return lwm2m::to_string(d.last_exit()); })
+      .def_property_readonly("address", &runtime::DeviceHandle::address,
+                             py::call_guard<py::gil_scoped_release>())
+      .def("timeline",
+           [](const runtime::DeviceHandle& d) {
+             std::vector<Event> ev;
+             {
+               py::gil_scoped_release release;
+               ev = d.timeline();
+             }
+             return to_py(ev);
+           })
+      .def("exit_counts", &runtime::DeviceHandle::exit_counts,
+           py::call_guard<py::gil_scoped_release>())
+      .def("bootstrap_duration_ms", &runtime::DeviceHandle::bootstrap_duration_ms,
+           py::call_guard<py::gil_scoped_release>())
+      .def(
+          "objects",
+          [](const runtime::DeviceHandle& d, bool staged) {
+            lwm2m::ObjectTree t;
+            {
+              py::gil_scoped_release release;
+              t = d.objects(staged);
+            }
+            return to_py(t);
+          },
+          py::arg("staged") = false)
       .def("start", &runtime::DeviceHandle::start, py::call_guard<py::gil_scoped_release>())
-      .def("deregister", &runtime::DeviceHandle::deregister, py::call_guard<py::gil_scoped_release>());
+      .def("deregister", &runtime::DeviceHandle::deregister,
+           py::call_guard<py::gil_scoped_release>());
 
   py::class_<runtime::BootstrapServerHandle>(m, "BootstrapServerHandle")
       .def_property_readonly("uri", &runtime::BootstrapServerHandle::uri)
-      .def("results", [](const runtime::BootstrapServerHandle& h) {
-        std::vector<server::EndpointResult> rs;
-        {
-          py::gil_scoped_release release;
-          rs = h.results();
-        }
-        py::list out;
-        for (const auto& r : rs) {
-          py::dict d;
-          d["endpoint"] = r.endpoint;
-          d["outcome"] = r.outcome ? py::cast(server::to_string(*r.outcome)) : py::none();
-          d["reason"] = r.reason;
-          d["profile"] = lwm2m::to_string(r.profile);
-          d["sessions"] = r.sessions;
-          d["requests_sent"] = r.requests_sent;
-          d["error_responses"] = r.error_responses;
-          d["finish_sent"] = r.finish_sent;
-          d["started_ms"] = r.started_ms;
-          d["ended_ms"] = r.ended_ms;
-          d["events"] = to_py(r.events);
-          out.append(d);
-        }
-        return out;
-      })
+      .def("results",
+           [](const runtime::BootstrapServerHandle& h) {
+             std::vector<server::EndpointResult> rs;
+             {
+               py::gil_scoped_release release;
+               rs = h.results();
+             }
+             py::list out;
+             for (const auto& r : rs) {
+               py::dict d;
+               d["endpoint"] = r.endpoint;
+               d["outcome"] = r.outcome ? py::cast(server::to_string(*r.outcome)) : py::none();
+               d["reason"] = r.reason;
+               d["profile"] = lwm2m::to_string(r.profile);
+               d["sessions"] = r.sessions;
+               d["requests_sent"] = r.requests_sent;
+               d["error_responses"] = r.error_responses;
+               d["finish_sent"] = r.finish_sent;
+               d["started_ms"] = r.started_ms;
+               d["ended_ms"] = r.ended_ms;
+               d["events"] = to_py(r.events);
+               out.append(d);
+             }
+             return out;
+           })
       .def("events", [](const runtime::BootstrapServerHandle& h) {
         std::vector<Event> ev;
         {
@@ -224,28 +242,29 @@ PYBIND11_MODULE(_core, m) {
 
   py::class_<runtime::RegistrationServerHandle>(m, "RegistrationServerHandle")
       .def_property_readonly("uri", &runtime::RegistrationServerHandle::uri)
-      .def("registrations", [](const runtime::RegistrationServerHandle& h) {
-        std::vector<server::Registration> rs;
-        {
-          py::gil_scoped_release release;
-          rs = h.registrations();
-        }
-        py::list out;
-        for (const auto& r : rs) {
-          py::dict d;
-          d["id"] = r.id;
-          d["endpoint"] = r.endpoint;
-          d["lwm2m_version"] = r.lwm2m_version;
-          d["binding"] = r.binding;
-          d["lifetime"] = r.lifetime_s;
-          d["object_links"] = r.object_links;
-          d["registered_ms"] = r.registered_ms;
-          d["updated_ms"] = r.updated_ms;
-          d["updates"] = r.updates;
-          out.append(d);
-        }
-        return out;
-      })
+      .def("registrations",
+           [](const runtime::RegistrationServerHandle& h) {
+             std::vector<server::Registration> rs;
+             {
+               py::gil_scoped_release release;
+               rs = h.registrations();
+             }
+             py::list out;
+             for (const auto& r : rs) {
+               py::dict d;
+               d["id"] = r.id;
+               d["endpoint"] = r.endpoint;
+               d["lwm2m_version"] = r.lwm2m_version;
+               d["binding"] = r.binding;
+               d["lifetime"] = r.lifetime_s;
+               d["object_links"] = r.object_links;
+               d["registered_ms"] = r.registered_ms;
+               d["updated_ms"] = r.updated_ms;
+               d["updates"] = r.updates;
+               out.append(d);
+             }
+             return out;
+           })
       .def("events", [](const runtime::RegistrationServerHandle& h) {
         std::vector<Event> ev;
         {
@@ -259,50 +278,58 @@ PYBIND11_MODULE(_core, m) {
       .def(py::init([](uint64_t seed, int threads, size_t per_shard) {
              if (threads < 1 || threads > 64) throw py::value_error("threads: must be 1..64");
              if (per_shard < 1) throw py::value_error("devices_per_shard: must be >= 1");
-             return std::make_unique<runtime::Runtime>(runtime::RuntimeOptions{seed, threads, per_shard});
+             return std::make_unique<runtime::Runtime>(
+                 runtime::RuntimeOptions{seed, threads, per_shard});
            }),
            py::arg("seed") = 0, py::arg("threads") = 2, py::arg("devices_per_shard") = 100)
       .def_property_readonly("seed", &runtime::Runtime::seed)
       .def("now_ms", [](const runtime::Runtime& r) { return r.clock().now_ms(); })
-      .def("add_bootstrap_server",
-           [](runtime::Runtime& r, const std::string& config_json, const std::string& profile,
-              const std::string& listen, double ack_timeout, double random_factor, int max_retransmit) {
-             auto config = unwrap(server::parse_bootstrap_config(config_json));
-             auto p = profile_arg(profile);
-             auto t = timing_arg(ack_timeout, random_factor, max_retransmit);
-             auto made = [&] {
-               py::gil_scoped_release release;
-               return r.add_bootstrap_server(std::move(config), p, t, listen);
-             }();
-             return unwrap(std::move(made));
-           },
-           py::arg("config_json"), py::arg("profile"), py::arg("listen"), py::arg("ack_timeout"),
-           py::arg("ack_random_factor"), py::arg("max_retransmit"))
-      .def("add_registration_server",
-           [](runtime::Runtime& r, const std::string& listen, double ack_timeout, double random_factor,
-              int max_retransmit) {
-             auto t = timing_arg(ack_timeout, random_factor, max_retransmit);
-             auto made = [&] {
-               py::gil_scoped_release release;
-               return r.add_registration_server(t, listen);
-             }();
-             return unwrap(std::move(made));
-           },
-           py::arg("listen"), py::arg("ack_timeout"), py::arg("ack_random_factor"), py::arg("max_retransmit"))
-      .def("add_devices",
-           [](runtime::Runtime& r, const DeviceSpec& spec, size_t count, const std::string& prefix, bool start) {
-             auto config = spec.build();
-             py::gil_scoped_release release;
-             return r.add_devices(config, count, prefix, start);
-           },
-           py::arg("spec"), py::arg("count"), py::arg("prefix"), py::arg("start"))
-      .def("wait_devices",
-           [](runtime::Runtime& r, std::vector<runtime::DeviceHandle> devices, std::vector<std::string> states,
-              std::vector<std::string> exits, double timeout) {
-             py::gil_scoped_release release;
-             return r.wait([&] { return all_devices(devices, states, exits); }, timeout);
-           },
-           py::arg("devices"), py::arg("states"), py::arg("exits"), py::arg("timeout"))
+      .def(
+          "add_bootstrap_server",
+          [](runtime::Runtime& r, const std::string& config_json, const std::string& profile,
+             const std::string& listen, double ack_timeout, double random_factor,
+             int max_retransmit) {
+            auto config = unwrap(server::parse_bootstrap_config(config_json));
+            auto p = profile_arg(profile);
+            auto t = timing_arg(ack_timeout, random_factor, max_retransmit);
+            auto made = [&] {
+              py::gil_scoped_release release;
+              return r.add_bootstrap_server(std::move(config), p, t, listen);
+            }();
+            return unwrap(std::move(made));
+          },
+          py::arg("config_json"), py::arg("profile"), py::arg("listen"), py::arg("ack_timeout"),
+          py::arg("ack_random_factor"), py::arg("max_retransmit"))
+      .def(
+          "add_registration_server",
+          [](runtime::Runtime& r, const std::string& listen, double ack_timeout,
+             double random_factor, int max_retransmit) {
+            auto t = timing_arg(ack_timeout, random_factor, max_retransmit);
+            auto made = [&] {
+              py::gil_scoped_release release;
+              return r.add_registration_server(t, listen);
+            }();
+            return unwrap(std::move(made));
+          },
+          py::arg("listen"), py::arg("ack_timeout"), py::arg("ack_random_factor"),
+          py::arg("max_retransmit"))
+      .def(
+          "add_devices",
+          [](runtime::Runtime& r, const DeviceSpec& spec, size_t count, const std::string& prefix,
+             bool start) {
+            auto config = spec.build();
+            py::gil_scoped_release release;
+            return r.add_devices(config, count, prefix, start);
+          },
+          py::arg("spec"), py::arg("count"), py::arg("prefix"), py::arg("start"))
+      .def(
+          "wait_devices",
+          [](runtime::Runtime& r, std::vector<runtime::DeviceHandle> devices,
+             std::vector<std::string> states, std::vector<std::string> exits, double timeout) {
+            py::gil_scoped_release release;
+            return r.wait([&] { return all_devices(devices, states, exits); }, timeout);
+          },
+          py::arg("devices"), py::arg("states"), py::arg("exits"), py::arg("timeout"))
       .def("summary", [](runtime::Runtime& r) {
         runtime::FleetSummary s;
         {

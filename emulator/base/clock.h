@@ -23,8 +23,8 @@ class RealClock final : public Clock {
  public:
   RealClock() : origin_(std::chrono::steady_clock::now()) {}
   TimeMs now_ms() const override {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now() - origin_)
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 origin_)
         .count();
   }
 

@@ -27,11 +27,16 @@ uint64_t token_key(coap_bin_const_t t) {
 
 const char* nack_reason(coap_nack_reason_t r) {
   switch (r) {
-    case COAP_NACK_TOO_MANY_RETRIES: return "timeout: no answer after retransmissions";
-    case COAP_NACK_RST: return "reset by the peer";
-    case COAP_NACK_ICMP_ISSUE: return "unreachable (ICMP)";
-    case COAP_NACK_TLS_FAILED: return "DTLS failure";
-    default: return "not deliverable";
+    case COAP_NACK_TOO_MANY_RETRIES:
+      return "timeout: no answer after retransmissions";
+    case COAP_NACK_RST:
+      return "reset by the peer";
+    case COAP_NACK_ICMP_ISSUE:
+      return "unreachable (ICMP)";
+    case COAP_NACK_TLS_FAILED:
+      return "DTLS failure";
+    default:
+      return "not deliverable";
   }
 }
 
@@ -44,8 +49,8 @@ int64_t Timing::max_transmit_span_ms() const {
 
 void apply_timing(coap_session_t* s, const Timing& t) {
   auto ms = static_cast<uint16_t>(t.ack_timeout_ms);
-  coap_session_set_ack_timeout(s, coap_fixed_point_t{static_cast<uint16_t>(ms / 1000),
-                                                     static_cast<uint16_t>(ms % 1000)});
+  coap_session_set_ack_timeout(
+      s, coap_fixed_point_t{static_cast<uint16_t>(ms / 1000), static_cast<uint16_t>(ms % 1000)});
   double whole = std::floor(t.ack_random_factor);
   coap_session_set_ack_random_factor(
       s, coap_fixed_point_t{static_cast<uint16_t>(whole),

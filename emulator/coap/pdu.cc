@@ -20,13 +20,14 @@ lwm2m::Bytes payload(const coap_pdu_t* pdu) {
 
 void add_strings(coap_optlist_t** chain, uint16_t number, const std::vector<std::string>& items) {
   for (const auto& s : items)
-    coap_insert_optlist(chain, coap_new_optlist(number, s.size(),
-                                                reinterpret_cast<const uint8_t*>(s.data())));
+    coap_insert_optlist(
+        chain, coap_new_optlist(number, s.size(), reinterpret_cast<const uint8_t*>(s.data())));
 }
 
 void add_uint(coap_optlist_t** chain, uint16_t number, uint16_t value) {
   uint8_t buf[4];
-  coap_insert_optlist(chain, coap_new_optlist(number, coap_encode_var_safe(buf, sizeof(buf), value), buf));
+  coap_insert_optlist(chain,
+                      coap_new_optlist(number, coap_encode_var_safe(buf, sizeof(buf), value), buf));
 }
 
 bool finish(coap_pdu_t* pdu, coap_optlist_t** chain, const lwm2m::Bytes& body) {
@@ -45,11 +46,20 @@ lwm2m::Request to_request(const coap_pdu_t* pdu) {
   coap_option_iterator_init(pdu, &it, COAP_OPT_ALL);
   while (coap_opt_t* o = coap_option_next(&it)) {
     switch (it.number) {
-      case COAP_OPTION_URI_PATH: r.path.push_back(opt_string(o)); break;
-      case COAP_OPTION_URI_QUERY: r.query.push_back(opt_string(o)); break;
-      case COAP_OPTION_CONTENT_FORMAT: r.content_format = opt_uint(o); break;
-      case COAP_OPTION_ACCEPT: r.accept = opt_uint(o); break;
-      default: break;
+      case COAP_OPTION_URI_PATH:
+        r.path.push_back(opt_string(o));
+        break;
+      case COAP_OPTION_URI_QUERY:
+        r.query.push_back(opt_string(o));
+        break;
+      case COAP_OPTION_CONTENT_FORMAT:
+        r.content_format = opt_uint(o);
+        break;
+      case COAP_OPTION_ACCEPT:
+        r.accept = opt_uint(o);
+        break;
+      default:
+        break;
     }
   }
   r.payload = payload(pdu);

@@ -18,8 +18,7 @@ lwm2m::ObjectTree factory_config(const DeviceConfig& c) {
   t.set(lwm2m::kSecurity, 0, sec::kHoldOff, c.hold_off_s);
   t.set(lwm2m::kDevice, 0, dev::kManufacturer, c.info.manufacturer);
   t.set(lwm2m::kDevice, 0, dev::kModel, c.info.model);
-  t.set(lwm2m::kDevice, 0, dev::kSerial,
-        c.info.serial.empty() ? c.client.endpoint : c.info.serial);
+  t.set(lwm2m::kDevice, 0, dev::kSerial, c.info.serial.empty() ? c.client.endpoint : c.info.serial);
   t.set(lwm2m::kDevice, 0, dev::kFirmware, c.info.firmware);
   t.set(lwm2m::kDevice, 0, dev::kBindings, std::string("U"));
   if (!c.server_uri.empty()) {

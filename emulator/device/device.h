@@ -27,8 +27,8 @@ struct DeviceInfo {
 struct DeviceConfig {
   lwm2m::ClientConfig client;  // client.endpoint names the device
   coap::Timing timing;
-  std::string bootstrap_uri;   // the factory bootstrap account
-  int64_t hold_off_s = 0;      // its Client Hold Off Time (/0/0/11)
+  std::string bootstrap_uri;  // the factory bootstrap account
+  int64_t hold_off_s = 0;     // its Client Hold Off Time (/0/0/11)
   // A server account provisioned at the factory (ETS 1.1-int-6): with it
   // the device registers at once, without bootstrap. Empty: none.
   std::string server_uri;
@@ -38,8 +38,8 @@ struct DeviceConfig {
   // How long the bootstrap-server session stays open after bootstrap ends,
   // so a retransmitted Finish still gets its answer. -1: MAX_TRANSMIT_SPAN.
   int64_t bootstrap_linger_ms = -1;
-  uint32_t address_index = 0;  // its own loopback source address
-  bool record_messages = true; // "tx"/"rx" events on the timeline
+  uint32_t address_index = 0;   // its own loopback source address
+  bool record_messages = true;  // "tx"/"rx" events on the timeline
 };
 
 // The factory configuration: a bootstrap account and the Device object.

@@ -12,7 +12,8 @@ Loop::Loop(const Clock& clock)
     : clock_(clock),
       epoll_fd_(epoll_create1(EPOLL_CLOEXEC)),
       wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
-  if (epoll_fd_ < 0 || wake_fd_ < 0) throw std::runtime_error("cannot create an event loop: out of file descriptors?");
+  if (epoll_fd_ < 0 || wake_fd_ < 0)
+    throw std::runtime_error("cannot create an event loop: out of file descriptors?");
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.ptr = nullptr;

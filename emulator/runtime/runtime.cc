@@ -170,8 +170,7 @@ std::vector<DeviceHandle> Runtime::add_devices(const device::DeviceConfig& tmpl,
       std::vector<std::unique_ptr<device::Device>> out;
       for (size_t i = 0; i < batch; ++i) {
         device::DeviceConfig c = tmpl;
-        if (count > 1 || !prefix.empty())
-          c.client.endpoint = prefix + std::to_string(made + i);
+        if (count > 1 || !prefix.empty()) c.client.endpoint = prefix + std::to_string(made + i);
         c.client.seed = mix(options_.seed, c.client.endpoint);
         c.address_index = static_cast<uint32_t>(first + i);
         out.push_back(std::make_unique<device::Device>(c, shard.shard->context(), *shard.loop,

@@ -96,8 +96,7 @@ class Runtime {
 
   // `listen` is HOST:PORT; port 0 picks a free one.
   Result<BootstrapServerHandle> add_bootstrap_server(server::BootstrapConfig config,
-                                                     lwm2m::Profile profile,
-                                                     coap::Timing timing,
+                                                     lwm2m::Profile profile, coap::Timing timing,
                                                      const std::string& listen);
   Result<RegistrationServerHandle> add_registration_server(coap::Timing timing,
                                                            const std::string& listen);

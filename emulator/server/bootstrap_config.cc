@@ -21,9 +21,7 @@ struct WriteSpec {
   lw::Instances data;
 };
 
-std::string at(const std::string& where, const char* key) {
-  return where + "." + key;
-}
+std::string at(const std::string& where, const char* key) { return where + "." + key; }
 
 std::string at(const std::string& where, size_t index) {
   return where + "[" + std::to_string(index) + "]";
@@ -36,8 +34,8 @@ const lw::ObjectDef& object_def(uint16_t obj, const std::string& where) {
   for (uint16_t id : reg.ids()) {
     known += (known.empty() ? "" : ", ") + std::to_string(id);
   }
-  fail(where, "object " + std::to_string(obj) +
-                  " has no definition (known objects: " + known + ")");
+  fail(where,
+       "object " + std::to_string(obj) + " has no definition (known objects: " + known + ")");
 }
 
 lw::Path get_path(const json& j, const std::string& where) {
@@ -71,8 +69,7 @@ json defined_only(const lw::ObjectDef& def, const json& resources) {
 // "servers": each account becomes a Security instance 1+i and a Server
 // instance i (Security 0 is commonly the bootstrap account). All Security
 // writes come first, as in Leshan.
-std::vector<WriteSpec> expand_servers(const json& servers,
-                                      const std::string& where) {
+std::vector<WriteSpec> expand_servers(const json& servers, const std::string& where) {
   config_json::expect_array(servers, where);
   std::vector<WriteSpec> security, server;
   std::set<int64_t> ssids;
@@ -80,27 +77,22 @@ std::vector<WriteSpec> expand_servers(const json& servers,
     const std::string w = at(where, i);
     const json& s = servers[i];
     config_json::expect_object(s, w);
-    config_json::check_keys(s, w,
-                            {"ssid", "uri", "lifetime", "binding",
-                             "security_mode", "psk_identity", "psk_key_hex"});
+    config_json::check_keys(
+        s, w,
+        {"ssid", "uri", "lifetime", "binding", "security_mode", "psk_identity", "psk_key_hex"});
     if (!s.contains("ssid")) fail(w, "missing \"ssid\"");
     if (!s.contains("uri")) fail(w, "missing \"uri\"");
-    const int64_t ssid =
-        config_json::get_int(s["ssid"], at(w, "ssid"), 1, 65534);
+    const int64_t ssid = config_json::get_int(s["ssid"], at(w, "ssid"), 1, 65534);
     if (!ssids.insert(ssid).second) {
       fail(at(w, "ssid"), std::to_string(ssid) + " is used by another server");
     }
     const int64_t lifetime =
         s.contains("lifetime")
-            ? config_json::get_int(s["lifetime"], at(w, "lifetime"), 1,
-                                   4294967295)
+            ? config_json::get_int(s["lifetime"], at(w, "lifetime"), 1, 4294967295)
             : 86400;
     const std::string binding =
-        s.contains("binding")
-            ? config_json::get_string(s["binding"], at(w, "binding"))
-            : "U";
-    if (binding.empty() ||
-        binding.find_first_not_of("UQSTN") != std::string::npos) {
+        s.contains("binding") ? config_json::get_string(s["binding"], at(w, "binding")) : "U";
+    if (binding.empty() || binding.find_first_not_of("UQSTN") != std::string::npos) {
       fail(at(w, "binding"),
            "expected binding letters from U, Q, S, T, N "
            "(e.g. \"U\", \"UQ\"), got \"" +
@@ -108,31 +100,26 @@ std::vector<WriteSpec> expand_servers(const json& servers,
     }
     const std::string mode =
         s.contains("security_mode")
-            ? config_json::get_string(s["security_mode"],
-                                      at(w, "security_mode"))
+            ? config_json::get_string(s["security_mode"], at(w, "security_mode"))
             : "nosec";
     if (mode != "nosec" && mode != "psk") {
-      fail(at(w, "security_mode"),
-           "expected \"nosec\" or \"psk\", got \"" + mode + "\"");
+      fail(at(w, "security_mode"), "expected \"nosec\" or \"psk\", got \"" + mode + "\"");
     }
     const std::string uri = config_json::get_string(s["uri"], at(w, "uri"));
     const std::string scheme = mode == "psk" ? "coaps://" : "coap://";
-    if (uri.compare(0, scheme.size(), scheme) != 0 ||
-        uri.size() == scheme.size()) {
-      fail(at(w, "uri"), "security_mode " + mode + " needs a " + scheme +
-                             "host:port URI, got \"" + uri + "\"");
+    if (uri.compare(0, scheme.size(), scheme) != 0 || uri.size() == scheme.size()) {
+      fail(at(w, "uri"),
+           "security_mode " + mode + " needs a " + scheme + "host:port URI, got \"" + uri + "\"");
     }
     std::string identity, key_hex;
     for (const char* k : {"psk_identity", "psk_key_hex"}) {
       if (mode != "psk" && s.contains(k)) {
         fail(at(w, k), "only allowed with security_mode \"psk\"");
       }
-      if (mode == "psk" && !s.contains(k))
-        fail(w, "psk needs \"" + std::string(k) + "\"");
+      if (mode == "psk" && !s.contains(k)) fail(w, "psk needs \"" + std::string(k) + "\"");
     }
     if (mode == "psk") {
-      identity =
-          config_json::get_string(s["psk_identity"], at(w, "psk_identity"));
+      identity = config_json::get_string(s["psk_identity"], at(w, "psk_identity"));
       key_hex = config_json::get_string(s["psk_key_hex"], at(w, "psk_key_hex"));
       if (identity.empty()) fail(at(w, "psk_identity"), "must not be empty");
       if (config_json::parse_hex(key_hex, at(w, "psk_key_hex")).empty()) {
@@ -141,26 +128,22 @@ std::vector<WriteSpec> expand_servers(const json& servers,
     }
     const json sec = {{"0", uri},
                       {"1", false},
-                      {"2", mode == "psk" ? lw::security::kModePsk
-                                          : lw::security::kModeNoSec},
+                      {"2", mode == "psk" ? lw::security::kModePsk : lw::security::kModeNoSec},
                       {"3", {{"hex", to_hex(identity)}}},
                       {"4", {{"hex", ""}}},
                       {"5", {{"hex", key_hex}}},
                       {"10", ssid}};
-    const json srv = {
-        {"0", ssid}, {"1", lifetime}, {"6", true}, {"7", binding}};
+    const json srv = {{"0", ssid}, {"1", lifetime}, {"6", true}, {"7", binding}};
     const auto sec_inst = static_cast<uint16_t>(i + 1);
     const auto srv_inst = static_cast<uint16_t>(i);
     const lw::ObjectDef& sec_def = object_def(lw::kSecurity, w);
     const lw::ObjectDef& srv_def = object_def(lw::kServer, w);
     security.push_back(
         {lw::Path{lw::kSecurity, sec_inst, {}, {}},
-         {{sec_inst, config_json::instance_from_json(
-                         sec_def, defined_only(sec_def, sec), w)}}});
+         {{sec_inst, config_json::instance_from_json(sec_def, defined_only(sec_def, sec), w)}}});
     server.push_back(
         {lw::Path{lw::kServer, srv_inst, {}, {}},
-         {{srv_inst, config_json::instance_from_json(
-                         srv_def, defined_only(srv_def, srv), w)}}});
+         {{srv_inst, config_json::instance_from_json(srv_def, defined_only(srv_def, srv), w)}}});
   }
   security.insert(security.end(), server.begin(), server.end());
   return security;
@@ -174,8 +157,7 @@ WriteSpec parse_write(const json& j, const std::string& where) {
   switch (path.depth()) {
     case 1: {
       config_json::check_keys(j, where, {"path", "instances"});
-      if (!j.contains("instances"))
-        fail(where, "a write to an object needs \"instances\"");
+      if (!j.contains("instances")) fail(where, "a write to an object needs \"instances\"");
       const std::string iw = at(where, "instances");
       config_json::expect_object(j["instances"], iw);
       const lw::ObjectDef& def = object_def(*path.obj, at(where, "path"));
@@ -188,26 +170,23 @@ WriteSpec parse_write(const json& j, const std::string& where) {
     }
     case 2: {
       config_json::check_keys(j, where, {"path", "resources"});
-      if (!j.contains("resources"))
-        fail(where, "a write to an instance needs \"resources\"");
+      if (!j.contains("resources")) fail(where, "a write to an instance needs \"resources\"");
       const lw::ObjectDef& def = object_def(*path.obj, at(where, "path"));
-      w.data[*path.inst] = config_json::instance_from_json(
-          def, j["resources"], at(where, "resources"));
+      w.data[*path.inst] =
+          config_json::instance_from_json(def, j["resources"], at(where, "resources"));
       return w;
     }
     case 3: {
       config_json::check_keys(j, where, {"path", "value"});
-      if (!j.contains("value"))
-        fail(where, "a write to a resource needs \"value\"");
+      if (!j.contains("value")) fail(where, "a write to a resource needs \"value\"");
       const lw::ObjectDef& def = object_def(*path.obj, at(where, "path"));
       const lw::ResourceDef* rdef = def.resource(*path.res);
       if (rdef == nullptr) {
-        fail(at(where, "path"), "object " + std::to_string(def.id) + " (" +
-                                    def.name + ") has no resource " +
-                                    std::to_string(*path.res));
+        fail(at(where, "path"), "object " + std::to_string(def.id) + " (" + def.name +
+                                    ") has no resource " + std::to_string(*path.res));
       }
-      w.data[*path.inst][*path.res] = config_json::resource_from_json(
-          *rdef, j["value"], at(where, "value"));
+      w.data[*path.inst][*path.res] =
+          config_json::resource_from_json(*rdef, j["value"], at(where, "value"));
       return w;
     }
     default:
@@ -219,11 +198,9 @@ WriteSpec parse_write(const json& j, const std::string& where) {
 }
 
 FinishPolicy parse_finish(const json& j, const std::string& where) {
-  if (j.is_boolean())
-    return j.get<bool>() ? FinishPolicy::Always : FinishPolicy::Never;
+  if (j.is_boolean()) return j.get<bool>() ? FinishPolicy::Always : FinishPolicy::Never;
   if (j == "auto") return FinishPolicy::Auto;
-  fail(where,
-       "expected \"auto\", true or false, got " + config_json::describe(j));
+  fail(where, "expected \"auto\", true or false, got " + config_json::describe(j));
 }
 
 uint16_t parse_content_format(const json& j, const std::string& where) {
@@ -249,8 +226,7 @@ Result<lw::Request> make_write(const WriteSpec& w, uint16_t content_format) {
   if (content_format == lw::format::kText && w.path.depth() == 3) {
     const lw::ResourceDef& rd = *def.resource(*w.path.res);
     if (!rd.multiple) {
-      format = rd.type == lw::ResourceType::Opaque ? lw::format::kOpaque
-                                                   : lw::format::kText;
+      format = rd.type == lw::ResourceType::Opaque ? lw::format::kOpaque : lw::format::kText;
     }
   }
   Result<lw::Bytes> payload = lw::content::encode(def, w.path, w.data, format);
@@ -272,28 +248,22 @@ lw::Request make_delete(const lw::Path& path) {
 
 EndpointConfig parse_endpoint(const json& j, const std::string& where) {
   config_json::expect_object(j, where);
-  config_json::check_keys(j, where,
-                          {"match", "profile", "delete", "servers", "writes",
-                           "finish", "content_format"});
+  config_json::check_keys(
+      j, where, {"match", "profile", "delete", "servers", "writes", "finish", "content_format"});
   EndpointConfig ep;
-  if (!j.contains("match"))
-    fail(where, "missing \"match\" (a glob such as \"dev-*\")");
+  if (!j.contains("match")) fail(where, "missing \"match\" (a glob such as \"dev-*\")");
   ep.match = config_json::get_string(j["match"], at(where, "match"));
   if (j.contains("profile")) {
-    const std::string text =
-        config_json::get_string(j["profile"], at(where, "profile"));
+    const std::string text = config_json::get_string(j["profile"], at(where, "profile"));
     ep.profile = lw::parse_profile(text);
     if (!ep.profile) {
-      fail(at(where, "profile"),
-           "expected \"cr\", \"1.0\" or \"1.1\", got \"" + text + "\"");
+      fail(at(where, "profile"), "expected \"cr\", \"1.0\" or \"1.1\", got \"" + text + "\"");
     }
   }
-  if (j.contains("finish"))
-    ep.finish = parse_finish(j["finish"], at(where, "finish"));
+  if (j.contains("finish")) ep.finish = parse_finish(j["finish"], at(where, "finish"));
   const uint16_t format =
       j.contains("content_format")
-          ? parse_content_format(j["content_format"],
-                                 at(where, "content_format"))
+          ? parse_content_format(j["content_format"], at(where, "content_format"))
           : lw::format::kTlv;
   if (j.contains("delete")) {
     const std::string dw = at(where, "delete");
@@ -301,15 +271,13 @@ EndpointConfig parse_endpoint(const json& j, const std::string& where) {
     for (size_t i = 0; i < j["delete"].size(); ++i) {
       const lw::Path p = get_path(j["delete"][i], at(dw, i));
       if (p.depth() > 2) {
-        fail(at(dw, i),
-             "Delete targets /, /obj or /obj/inst, got '" + p.str() + "'");
+        fail(at(dw, i), "Delete targets /, /obj or /obj/inst, got '" + p.str() + "'");
       }
       ep.commands.push_back(make_delete(p));
     }
   }
   std::vector<WriteSpec> writes;
-  if (j.contains("servers"))
-    writes = expand_servers(j["servers"], at(where, "servers"));
+  if (j.contains("servers")) writes = expand_servers(j["servers"], at(where, "servers"));
   std::vector<std::string> locations(writes.size(), at(where, "servers"));
   if (j.contains("writes")) {
     const std::string ww = at(where, "writes");
@@ -335,8 +303,7 @@ BootstrapConfig parse_config(const json& j) {
   config_json::expect_array(j["endpoints"], "endpoints");
   BootstrapConfig config;
   for (size_t i = 0; i < j["endpoints"].size(); ++i) {
-    config.endpoints.push_back(
-        parse_endpoint(j["endpoints"][i], at("endpoints", i)));
+    config.endpoints.push_back(parse_endpoint(j["endpoints"][i], at("endpoints", i)));
   }
   return config;
 }

@@ -22,7 +22,7 @@ enum class FinishPolicy {
 };
 
 struct EndpointConfig {
-  std::string match;  // glob over the endpoint name: * and ?
+  std::string match;                      // glob over the endpoint name: * and ?
   std::optional<lwm2m::Profile> profile;  // nullopt: the server's default
   // Deletes, then the servers' writes, then the explicit writes, encoded
   // and ready to send. Bootstrap-Finish is not among them: whether it

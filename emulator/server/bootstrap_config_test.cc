@@ -21,9 +21,8 @@ lw::Instances decode(const lw::Request& r) {
   Result<lw::Path> p = lw::Path::parse(uri);
   EXPECT_TRUE(p.ok());
   const lw::ObjectDef* def = lw::ObjectRegistry::builtin().find(*p->obj);
-  Result<lw::Instances> d =
-      lw::content::decode_write(*def, *p, r.content_format.value_or(0),
-                                r.payload.data(), r.payload.size());
+  Result<lw::Instances> d = lw::content::decode_write(*def, *p, r.content_format.value_or(0),
+                                                      r.payload.data(), r.payload.size());
   EXPECT_TRUE(d.ok()) << uri << ": " << (d.ok() ? "" : d.error().message);
   return d.ok() ? *d : lw::Instances{};
 }
@@ -77,8 +76,7 @@ TEST(ParseBootstrapConfig, TwoServers_SecurityWritesFirstThenServers) {
       "servers": [{"ssid": 1, "uri": "coap://a:1"},
                   {"ssid": 2, "uri": "coap://b:2"}]}]})");
   std::vector<std::string> paths;
-  for (const lw::Request& r : c.endpoints[0].commands)
-    paths.push_back(r.uri_path());
+  for (const lw::Request& r : c.endpoints[0].commands) paths.push_back(r.uri_path());
   EXPECT_EQ(paths, (std::vector<std::string>{"/0/1", "/0/2", "/1/0", "/1/1"}));
 }
 
@@ -177,24 +175,20 @@ TEST_P(ParseBootstrapConfigError, InvalidInput_ErrorNamesFieldAndAllowed) {
 
 // Wraps one endpoint entry (given without braces) into a whole config.
 #define EP(body) "{\"endpoints\": [{\"match\": \"*\", " body "}]}"
-#define SERVER(fields) \
-  EP("\"servers\": [{\"ssid\": 1, \"uri\": \"coap://a:1\", " fields "}]")
+#define SERVER(fields) EP("\"servers\": [{\"ssid\": 1, \"uri\": \"coap://a:1\", " fields "}]")
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, ParseBootstrapConfigError,
     testing::Values(
-        BadCase{"{\"endpoints\": [}",
-                "not valid JSON: parse error at line 1, column 16"},
+        BadCase{"{\"endpoints\": [}", "not valid JSON: parse error at line 1, column 16"},
         BadCase{"{\n  \"endpoints\": 5,\n}", "line 3, column 1"},
         BadCase{"[]", "config: expected an object, got []"},
         BadCase{"{}", "config: missing \"endpoints\""},
-        BadCase{"{\"endpoints\": [], \"x\": 1}",
-                "config: unknown key \"x\" (allowed: endpoints)"},
+        BadCase{"{\"endpoints\": [], \"x\": 1}", "config: unknown key \"x\" (allowed: endpoints)"},
         BadCase{"{\"endpoints\": [{}]}", "endpoints[0]: missing \"match\""},
-        BadCase{
-            EP("\"server\": []"),
-            "endpoints[0]: unknown key \"server\" (allowed: match, profile, "
-            "delete, servers, writes, finish, content_format)"},
+        BadCase{EP("\"server\": []"),
+                "endpoints[0]: unknown key \"server\" (allowed: match, profile, "
+                "delete, servers, writes, finish, content_format)"},
         BadCase{EP("\"profile\": \"1.2\""),
                 "endpoints[0].profile: expected \"cr\", \"1.0\" or \"1.1\", "
                 "got \"1.2\""},
@@ -203,17 +197,14 @@ INSTANTIATE_TEST_SUITE_P(
                 "\"yes\""},
         BadCase{EP("\"content_format\": \"json\""),
                 "endpoints[0].content_format: expected \"tlv\" or \"text\""},
-        BadCase{EP("\"delete\": \"/0\""),
-                "endpoints[0].delete: expected an array"},
+        BadCase{EP("\"delete\": \"/0\""), "endpoints[0].delete: expected an array"},
         BadCase{EP("\"delete\": [\"/0/1/2\"]"),
                 "endpoints[0].delete[0]: Delete targets /, /obj or /obj/inst"},
-        BadCase{EP("\"delete\": [\"0\"]"),
-                "endpoints[0].delete[0]: '0' is not an LwM2M path"},
+        BadCase{EP("\"delete\": [\"0\"]"), "endpoints[0].delete[0]: '0' is not an LwM2M path"},
         BadCase{SERVER("\"lifetime\": \"abc\""),
                 "endpoints[0].servers[0].lifetime: expected an integer "
                 "1..4294967295, got \"abc\""},
-        BadCase{SERVER("\"lifetime\": 0"),
-                "servers[0].lifetime: expected an integer"},
+        BadCase{SERVER("\"lifetime\": 0"), "servers[0].lifetime: expected an integer"},
         BadCase{EP("\"servers\": [{\"ssid\": 0, \"uri\": \"coap://a:1\"}]"),
                 "endpoints[0].servers[0].ssid: expected an integer 1..65534, "
                 "got 0"},
@@ -234,26 +225,23 @@ INSTANTIATE_TEST_SUITE_P(
                 "endpoints[0].servers[0]: unknown key \"port\" (allowed: ssid, "
                 "uri, "
                 "lifetime, binding, security_mode, psk_identity, psk_key_hex)"},
-        BadCase{
-            EP("\"servers\": [{\"ssid\": 1, \"uri\": \"coap://a:1\", "
-               "\"security_mode\": \"psk\", \"psk_identity\": \"i\", "
-               "\"psk_key_hex\": \"zz\"}]"),
-            "endpoints[0].servers[0].uri: security_mode psk needs a coaps://"},
-        BadCase{
-            EP("\"servers\": [{\"ssid\": 1, \"uri\": \"coaps://a:1\", "
-               "\"security_mode\": \"psk\", \"psk_identity\": \"i\", "
-               "\"psk_key_hex\": \"abc\"}]"),
-            "endpoints[0].servers[0].psk_key_hex: expected an even number of "
-            "hex digits"},
+        BadCase{EP("\"servers\": [{\"ssid\": 1, \"uri\": \"coap://a:1\", "
+                   "\"security_mode\": \"psk\", \"psk_identity\": \"i\", "
+                   "\"psk_key_hex\": \"zz\"}]"),
+                "endpoints[0].servers[0].uri: security_mode psk needs a coaps://"},
+        BadCase{EP("\"servers\": [{\"ssid\": 1, \"uri\": \"coaps://a:1\", "
+                   "\"security_mode\": \"psk\", \"psk_identity\": \"i\", "
+                   "\"psk_key_hex\": \"abc\"}]"),
+                "endpoints[0].servers[0].psk_key_hex: expected an even number of "
+                "hex digits"},
         BadCase{EP("\"servers\": [{\"ssid\": 1, \"uri\": \"coaps://a:1\", "
                    "\"security_mode\": \"psk\", \"psk_key_hex\": \"ab\"}]"),
                 "endpoints[0].servers[0]: psk needs \"psk_identity\""},
         BadCase{EP("\"writes\": [{\"path\": \"/x\", \"value\": 1}]"),
                 "endpoints[0].writes[0].path: '/x' is not an LwM2M path"},
-        BadCase{
-            EP("\"writes\": [{\"path\": \"/5/0/1\", \"value\": 1}]"),
-            "endpoints[0].writes[0].path: object 5 has no definition (known "
-            "objects: 0, 1, 2, 3)"},
+        BadCase{EP("\"writes\": [{\"path\": \"/5/0/1\", \"value\": 1}]"),
+                "endpoints[0].writes[0].path: object 5 has no definition (known "
+                "objects: 0, 1, 2, 3)"},
         BadCase{EP("\"writes\": [{\"path\": \"/1/0/99\", \"value\": 1}]"),
                 "endpoints[0].writes[0].path: object 1 (LwM2M Server) has no "
                 "resource 99"},
@@ -261,31 +249,26 @@ INSTANTIATE_TEST_SUITE_P(
                    "\"x\"}}]"),
                 "endpoints[0].writes[0].resources.1: expected a signed 64-bit "
                 "integer (Lifetime is Integer), got \"x\""},
-        BadCase{
-            EP("\"writes\": [{\"path\": \"/1/0\", \"resources\": {\"4\": 1}}]"),
-            "endpoints[0].writes[0].resources.4: resource 4 (Disable) is "
-            "executable"},
+        BadCase{EP("\"writes\": [{\"path\": \"/1/0\", \"resources\": {\"4\": 1}}]"),
+                "endpoints[0].writes[0].resources.4: resource 4 (Disable) is "
+                "executable"},
         BadCase{EP("\"writes\": [{\"path\": \"/1/0\", \"value\": 1}]"),
                 "endpoints[0].writes[0]: unknown key \"value\" (allowed: path, "
                 "resources)"},
-        BadCase{
-            EP("\"writes\": [{\"path\": \"/1/0/1\"}]"),
-            "endpoints[0].writes[0]: a write to a resource needs \"value\""},
-        BadCase{
-            EP("\"writes\": [{\"path\": \"/1/0/1/0\", \"value\": 1}]"),
-            "endpoints[0].writes[0].path: a write targets /obj, /obj/inst or "
-            "/obj/inst/res"},
+        BadCase{EP("\"writes\": [{\"path\": \"/1/0/1\"}]"),
+                "endpoints[0].writes[0]: a write to a resource needs \"value\""},
+        BadCase{EP("\"writes\": [{\"path\": \"/1/0/1/0\", \"value\": 1}]"),
+                "endpoints[0].writes[0].path: a write targets /obj, /obj/inst or "
+                "/obj/inst/res"},
         BadCase{EP("\"writes\": [{\"path\": \"/0/1/5\", \"value\": \"01\"}]"),
                 "endpoints[0].writes[0].value: expected {\"hex\": \"<hex "
                 "digits>\"}"},
-        BadCase{
-            EP("\"writes\": [{\"path\": \"/1/0/10\", \"value\": \"3-0\"}]"),
-            "endpoints[0].writes[0].value: expected \"<object>:<instance>\""},
+        BadCase{EP("\"writes\": [{\"path\": \"/1/0/10\", \"value\": \"3-0\"}]"),
+                "endpoints[0].writes[0].value: expected \"<object>:<instance>\""},
         BadCase{EP("\"writes\": [{\"path\": \"/2/0/2\", \"value\": 5}]"),
                 "endpoints[0].writes[0].value: resource 2 (ACL) is multiple"},
-        BadCase{
-            EP("\"writes\": [{\"path\": \"/1/0\", \"resources\": {\"x\": 1}}]"),
-            "endpoints[0].writes[0].resources.x: key \"x\" is not an id"}));
+        BadCase{EP("\"writes\": [{\"path\": \"/1/0\", \"resources\": {\"x\": 1}}]"),
+                "endpoints[0].writes[0].resources.x: key \"x\" is not an id"}));
 
 }  // namespace
 }  // namespace hil::server

@@ -5,25 +5,20 @@
 namespace hil::server {
 
 BootstrapServer::BootstrapServer(BootstrapConfig config, lwm2m::Profile profile,
-                                 coap::Timing timing, Timers& timers,
-                                 uint64_t seed, int shards)
+                                 coap::Timing timing, Timers& timers, uint64_t seed, int shards)
     : timers_(timers),
       core_(std::move(config), profile),
       peers_(timing),
       endpoint_(*this, seed, shards) {}
 
-Status BootstrapServer::listen(const coap_address_t& addr) {
-  return endpoint_.listen(addr);
-}
+Status BootstrapServer::listen(const coap_address_t& addr) { return endpoint_.listen(addr); }
 
 std::string BootstrapServer::uri() const {
   return "coap://" + coap::to_string(endpoint_.address());
 }
 
-lwm2m::Response BootstrapServer::on_request(coap_session_t* s,
-                                            const lwm2m::Request& r) {
-  lwm2m::Response resp =
-      core_.on_request(timers_.clock().now_ms(), peers_.id_of(s), r);
+lwm2m::Response BootstrapServer::on_request(coap_session_t* s, const lwm2m::Request& r) {
+  lwm2m::Response resp = core_.on_request(timers_.clock().now_ms(), peers_.id_of(s), r);
   // The 2.04 leaves when this handler returns, piggybacked on the ACK; the
   // first Write must follow it, never overtake it (Wakaama accepts nothing
   // else), so the commands go out from the loop's next turn.
@@ -31,14 +26,12 @@ lwm2m::Response BootstrapServer::on_request(coap_session_t* s,
   return resp;
 }
 
-void BootstrapServer::on_response(coap_session_t*, uint64_t tag,
-                                  const lwm2m::Response& r) {
+void BootstrapServer::on_response(coap_session_t*, uint64_t tag, const lwm2m::Response& r) {
   core_.on_response(timers_.clock().now_ms(), tag, r);
   pump();
 }
 
-void BootstrapServer::on_failure(coap_session_t*, uint64_t tag,
-                                 const std::string& reason) {
+void BootstrapServer::on_failure(coap_session_t*, uint64_t tag, const std::string& reason) {
   core_.on_failure(timers_.clock().now_ms(), tag, Failure::Timeout, reason);
   pump();
 }

@@ -45,25 +45,21 @@ const char* to_string(Outcome o) {
   return "?";
 }
 
-BootstrapServerCore::BootstrapServerCore(BootstrapConfig config,
-                                         lw::Profile default_profile)
+BootstrapServerCore::BootstrapServerCore(BootstrapConfig config, lw::Profile default_profile)
     : config_(std::move(config)), default_profile_(default_profile) {}
 
-lw::Response BootstrapServerCore::on_request(TimeMs now, PeerId peer,
-                                             const lw::Request& req) {
+lw::Response BootstrapServerCore::on_request(TimeMs now, PeerId peer, const lw::Request& req) {
   if (req.path != std::vector<std::string>{"bs"}) {
     events_.push_back({now, "rejected", describe(req) + ": 4.04, not /bs"});
     return answer(lw::Code::NotFound);
   }
   if (req.method != lw::Method::Post) {
-    events_.push_back(
-        {now, "rejected", describe(req) + ": 4.05, /bs takes POST"});
+    events_.push_back({now, "rejected", describe(req) + ": 4.05, /bs takes POST"});
     return answer(lw::Code::MethodNotAllowed);
   }
   const std::string ep = req.query_param("ep").value_or("");
   if (ep.empty()) {
-    events_.push_back(
-        {now, "rejected", describe(req) + ": 4.00, no endpoint name"});
+    events_.push_back({now, "rejected", describe(req) + ": 4.00, no endpoint name"});
     return answer(lw::Code::BadRequest);
   }
   if (authorize && !authorize(peer, ep)) {
@@ -81,18 +77,15 @@ lw::Response BootstrapServerCore::on_request(TimeMs now, PeerId peer,
   note(now, ep, "request", describe(req));
   const EndpointConfig* cfg = config_.find(ep);
   if (cfg == nullptr) {
-    end(now, ep, Outcome::NoBootstrapConfig,
-        "no configuration entry matches " + ep);
+    end(now, ep, Outcome::NoBootstrapConfig, "no configuration entry matches " + ep);
     return answer(lw::Code::BadRequest);
   }
   start(now, peer, ep, *cfg, req.query_param("Finish") == "true");
   return answer(lw::Code::Changed);
 }
 
-Status BootstrapServerCore::start_session(TimeMs now, PeerId peer,
-                                          const std::string& endpoint) {
-  cancel_conflicting(now, peer, endpoint,
-                     "replaced by a server-initiated bootstrap");
+Status BootstrapServerCore::start_session(TimeMs now, PeerId peer, const std::string& endpoint) {
+  cancel_conflicting(now, peer, endpoint, "replaced by a server-initiated bootstrap");
   begin_result(now, peer, endpoint);
   note(now, endpoint, "request", "server-initiated bootstrap");
   const EndpointConfig* cfg = config_.find(endpoint);
@@ -105,8 +98,7 @@ Status BootstrapServerCore::start_session(TimeMs now, PeerId peer,
   return ok_status();
 }
 
-std::optional<BootstrapServerCore::Outgoing> BootstrapServerCore::poll_request(
-    TimeMs now) {
+std::optional<BootstrapServerCore::Outgoing> BootstrapServerCore::poll_request(TimeMs now) {
   while (!ready_.empty()) {
     const std::string ep = std::move(ready_.front());
     ready_.pop_front();
@@ -130,8 +122,7 @@ std::optional<BootstrapServerCore::Outgoing> BootstrapServerCore::poll_request(
   return std::nullopt;
 }
 
-void BootstrapServerCore::on_response(TimeMs now, uint64_t request_id,
-                                      const lw::Response& resp) {
+void BootstrapServerCore::on_response(TimeMs now, uint64_t request_id, const lw::Response& resp) {
   auto req_it = requests_.find(request_id);
   if (req_it == requests_.end()) return;  // its session has ended
   const std::string ep = req_it->second;
@@ -145,16 +136,14 @@ void BootstrapServerCore::on_response(TimeMs now, uint64_t request_id,
     if (lw::is_success(resp.code)) {
       end(now, ep, Outcome::Success, "");
     } else {
-      end(now, ep, Outcome::FinishFailed,
-          "Finish answered " + lw::to_string(resp.code));
+      end(now, ep, Outcome::FinishFailed, "Finish answered " + lw::to_string(resp.code));
     }
     return;
   }
   if (!lw::is_success(resp.code)) {
     ++results_[ep].error_responses;
     note(now, ep, "command_failed",
-         describe(sent) + " answered " + lw::to_string(resp.code) +
-             "; continuing");
+         describe(sent) + " answered " + lw::to_string(resp.code) + "; continuing");
   }
   if (s.next == s.commands.size()) {
     end(now, ep, Outcome::Success, "");
@@ -163,8 +152,8 @@ void BootstrapServerCore::on_response(TimeMs now, uint64_t request_id,
   }
 }
 
-void BootstrapServerCore::on_failure(TimeMs now, uint64_t request_id,
-                                     Failure kind, const std::string& reason) {
+void BootstrapServerCore::on_failure(TimeMs now, uint64_t request_id, Failure kind,
+                                     const std::string& reason) {
   auto req_it = requests_.find(request_id);
   if (req_it == requests_.end()) return;
   const std::string ep = req_it->second;
@@ -172,19 +161,15 @@ void BootstrapServerCore::on_failure(TimeMs now, uint64_t request_id,
   const Session& s = sessions_.at(ep);
   const std::string what = describe(s.commands[s.next - 1]) + ": " + reason;
   note(now, ep, "failure", what);
-  end(now, ep,
-      kind == Failure::Timeout ? Outcome::Timeout : Outcome::RequestFailed,
-      what);
+  end(now, ep, kind == Failure::Timeout ? Outcome::Timeout : Outcome::RequestFailed, what);
 }
 
-const EndpointResult* BootstrapServerCore::result(
-    const std::string& endpoint) const {
+const EndpointResult* BootstrapServerCore::result(const std::string& endpoint) const {
   auto it = results_.find(endpoint);
   return it == results_.end() ? nullptr : &it->second;
 }
 
-EndpointResult& BootstrapServerCore::begin_result(TimeMs now, PeerId peer,
-                                                  const std::string& ep) {
+EndpointResult& BootstrapServerCore::begin_result(TimeMs now, PeerId peer, const std::string& ep) {
   EndpointResult& r = results_[ep];
   const int sessions = r.sessions;
   r = EndpointResult{};
@@ -197,8 +182,7 @@ EndpointResult& BootstrapServerCore::begin_result(TimeMs now, PeerId peer,
 }
 
 void BootstrapServerCore::start(TimeMs now, PeerId peer, const std::string& ep,
-                                const EndpointConfig& cfg,
-                                bool finish_requested) {
+                                const EndpointConfig& cfg, bool finish_requested) {
   EndpointResult& r = results_[ep];
   r.profile = cfg.profile.value_or(default_profile_);
   Session s{peer, cfg.commands, false, 0, std::nullopt};
@@ -231,8 +215,7 @@ void BootstrapServerCore::start(TimeMs now, PeerId peer, const std::string& ep,
   ready_.push_back(ep);
 }
 
-void BootstrapServerCore::cancel_conflicting(TimeMs now, PeerId peer,
-                                             const std::string& ep,
+void BootstrapServerCore::cancel_conflicting(TimeMs now, PeerId peer, const std::string& ep,
                                              const std::string& reason) {
   // One session per endpoint, and per peer: that keeps one request in
   // flight per peer.
@@ -243,8 +226,8 @@ void BootstrapServerCore::cancel_conflicting(TimeMs now, PeerId peer,
   }
 }
 
-void BootstrapServerCore::end(TimeMs now, const std::string& ep,
-                              Outcome outcome, const std::string& reason) {
+void BootstrapServerCore::end(TimeMs now, const std::string& ep, Outcome outcome,
+                              const std::string& reason) {
   auto it = sessions_.find(ep);
   if (it != sessions_.end()) {
     if (it->second.in_flight) requests_.erase(*it->second.in_flight);
@@ -256,14 +239,13 @@ void BootstrapServerCore::end(TimeMs now, const std::string& ep,
   r.outcome = outcome;
   r.reason = reason;
   r.ended_ms = now;
-  note(now, ep, "outcome",
-       std::string(to_string(outcome)) + (reason.empty() ? "" : ": " + reason));
+  note(now, ep, "outcome", std::string(to_string(outcome)) + (reason.empty() ? "" : ": " + reason));
   r.events.shrink_to_fit();  // an ended session's events stop growing; fleets keep thousands
   if (on_outcome) on_outcome(r);
 }
 
-void BootstrapServerCore::note(TimeMs now, const std::string& ep,
-                               const char* kind, std::string detail) {
+void BootstrapServerCore::note(TimeMs now, const std::string& ep, const char* kind,
+                               std::string detail) {
   results_[ep].events.push_back({now, kind, std::move(detail)});
 }
 

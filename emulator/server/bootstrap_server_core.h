@@ -75,24 +75,19 @@ class BootstrapServerCore {
 
   // Request Bootstrap (POST /bs?ep=...). Answer it before sending what
   // poll_request() then returns: clients expect 2.04 first.
-  lwm2m::Response on_request(TimeMs now, PeerId peer,
-                             const lwm2m::Request& req);
+  lwm2m::Response on_request(TimeMs now, PeerId peer, const lwm2m::Request& req);
   // Server-initiated bootstrap (1.0): the same commands, no request.
   // Fails, with outcome NO_BOOTSTRAP_CONFIG, when no entry matches.
   Status start_session(TimeMs now, PeerId peer, const std::string& endpoint);
 
   // The next request to send, if any session has one ready.
   std::optional<Outgoing> poll_request(TimeMs now);
-  void on_response(TimeMs now, uint64_t request_id,
-                   const lwm2m::Response& resp);
+  void on_response(TimeMs now, uint64_t request_id, const lwm2m::Response& resp);
   // Any request that gets no answer fails its session (TIMEOUT or
   // REQUEST_FAILED), as in Leshan.
-  void on_failure(TimeMs now, uint64_t request_id, Failure kind,
-                  const std::string& reason);
+  void on_failure(TimeMs now, uint64_t request_id, Failure kind, const std::string& reason);
 
-  const std::map<std::string, EndpointResult>& results() const {
-    return results_;
-  }
+  const std::map<std::string, EndpointResult>& results() const { return results_; }
   const EndpointResult* result(const std::string& endpoint) const;
   // Requests that name no endpoint, so belong to no result.
   const std::vector<Event>& events() const { return events_; }
@@ -112,14 +107,12 @@ class BootstrapServerCore {
   };
 
   EndpointResult& begin_result(TimeMs now, PeerId peer, const std::string& ep);
-  void start(TimeMs now, PeerId peer, const std::string& ep,
-             const EndpointConfig& cfg, bool finish_requested);
+  void start(TimeMs now, PeerId peer, const std::string& ep, const EndpointConfig& cfg,
+             bool finish_requested);
   void cancel_conflicting(TimeMs now, PeerId peer, const std::string& ep,
                           const std::string& reason);
-  void end(TimeMs now, const std::string& ep, Outcome outcome,
-           const std::string& reason);
-  void note(TimeMs now, const std::string& ep, const char* kind,
-            std::string detail);
+  void end(TimeMs now, const std::string& ep, Outcome outcome, const std::string& reason);
+  void note(TimeMs now, const std::string& ep, const char* kind, std::string detail);
 
   BootstrapConfig config_;
   lwm2m::Profile default_profile_;

@@ -45,9 +45,7 @@ lw::Response answer(lw::Code code) {
   return r;
 }
 
-std::string line(const lw::Request& r) {
-  return lw::to_string(r.method) + " " + r.uri_path();
-}
+std::string line(const lw::Request& r) { return lw::to_string(r.method) + " " + r.uri_path(); }
 
 class BootstrapServerCoreTest : public testing::Test {
  protected:
@@ -67,9 +65,8 @@ class BootstrapServerCoreTest : public testing::Test {
     std::vector<std::string> sent;
     while (std::optional<Outgoing> out = core_.poll_request(++now_)) {
       sent.push_back(line(out->request));
-      lw::Code code = out->request.method == lw::Method::Delete
-                          ? lw::Code::Deleted
-                          : lw::Code::Changed;
+      lw::Code code =
+          out->request.method == lw::Method::Delete ? lw::Code::Deleted : lw::Code::Changed;
       if (out->request.method == lw::Method::Post) code = finish_code;
       core_.on_response(++now_, out->request_id, answer(code));
     }
@@ -88,13 +85,10 @@ class BootstrapServerCoreTest : public testing::Test {
   TimeMs now_ = 1000;
 };
 
-const std::vector<std::string> kWithFinish = {"DELETE /", "PUT /0/1",
-                                              "PUT /1/0", "POST /bs"};
-const std::vector<std::string> kWithoutFinish = {"DELETE /", "PUT /0/1",
-                                                 "PUT /1/0"};
+const std::vector<std::string> kWithFinish = {"DELETE /", "PUT /0/1", "PUT /1/0", "POST /bs"};
+const std::vector<std::string> kWithoutFinish = {"DELETE /", "PUT /0/1", "PUT /1/0"};
 
-TEST_F(BootstrapServerCoreTest,
-       RequestBootstrap_Profile10_DeletesWritesThenFinish) {
+TEST_F(BootstrapServerCoreTest, RequestBootstrap_Profile10_DeletesWritesThenFinish) {
   EXPECT_EQ(request(1, {"ep=v10-1"}), lw::Code::Changed);
   EXPECT_EQ(run(), kWithFinish);
   EXPECT_EQ(outcome("v10-1"), Outcome::Success);
@@ -117,15 +111,13 @@ TEST_F(BootstrapServerCoreTest, RequestBootstrap_CrWithFinishTrue_SendsFinish) {
   EXPECT_EQ(core_.result("cr-1")->finish_sent, 1);
 }
 
-TEST_F(BootstrapServerCoreTest,
-       RequestBootstrap_CrWithoutFinish_NoFinishSuccessAfterLastWrite) {
+TEST_F(BootstrapServerCoreTest, RequestBootstrap_CrWithoutFinish_NoFinishSuccessAfterLastWrite) {
   EXPECT_EQ(request(1, {"ep=cr-1"}), lw::Code::Changed);
   std::vector<std::string> sent;
   TimeMs last_answer = 0;
   while (std::optional<Outgoing> out = core_.poll_request(++now_)) {
     sent.push_back(line(out->request));
-    EXPECT_FALSE(core_.result("cr-1")->outcome)
-        << "ended before the last answer";
+    EXPECT_FALSE(core_.result("cr-1")->outcome) << "ended before the last answer";
     last_answer = ++now_;
     core_.on_response(last_answer, out->request_id, answer(lw::Code::Changed));
   }
@@ -142,8 +134,7 @@ TEST_F(BootstrapServerCoreTest, RequestBootstrap_CrFinishFalse_NoFinish) {
 
 TEST_F(BootstrapServerCoreTest, RequestBootstrap_DefaultProfile10_SendsFinish) {
   EXPECT_EQ(request(1, {"ep=dev-1"}), lw::Code::Changed);
-  EXPECT_EQ(run(),
-            (std::vector<std::string>{"PUT /0/1", "PUT /1/0", "POST /bs"}));
+  EXPECT_EQ(run(), (std::vector<std::string>{"PUT /0/1", "PUT /1/0", "POST /bs"}));
   EXPECT_EQ(core_.result("dev-1")->profile, lw::Profile::V1_0);
 }
 
@@ -159,8 +150,7 @@ TEST_F(BootstrapServerCoreTest, RequestBootstrap_DefaultProfileCr_NoFinish) {
   EXPECT_EQ(core.result("dev-1")->outcome, Outcome::Success);
 }
 
-TEST_F(BootstrapServerCoreTest,
-       RequestBootstrap_FinishPolicyFalse_NoFinishIn10) {
+TEST_F(BootstrapServerCoreTest, RequestBootstrap_FinishPolicyFalse_NoFinishIn10) {
   EXPECT_EQ(request(1, {"ep=nofinish"}), lw::Code::Changed);
   EXPECT_EQ(run(), std::vector<std::string>{"PUT /1/0/1"});
   EXPECT_EQ(outcome("nofinish"), Outcome::Success);
@@ -180,18 +170,16 @@ TEST_F(BootstrapServerCoreTest, Writes_Payloads_DecodeToConfiguredAccount) {
   EXPECT_EQ(out->endpoint, "dev-1");
   EXPECT_EQ(out->request.content_format, lw::format::kTlv);
   const lw::ObjectDef& def = *lw::ObjectRegistry::builtin().find(lw::kSecurity);
-  Result<lw::Instances> d = lw::content::decode_write(
-      def, *lw::Path::parse("/0/1"), lw::format::kTlv,
-      out->request.payload.data(), out->request.payload.size());
+  Result<lw::Instances> d =
+      lw::content::decode_write(def, *lw::Path::parse("/0/1"), lw::format::kTlv,
+                                out->request.payload.data(), out->request.payload.size());
   ASSERT_TRUE(d.ok()) << d.error().message;
   EXPECT_EQ(d->at(1).at(lw::security::kUri).values.at(0),
             lw::Value(std::string("coap://127.0.0.1:5683")));
-  EXPECT_EQ(d->at(1).at(lw::security::kBootstrapServer).values.at(0),
-            lw::Value(false));
+  EXPECT_EQ(d->at(1).at(lw::security::kBootstrapServer).values.at(0), lw::Value(false));
 }
 
-TEST_F(BootstrapServerCoreTest,
-       PollRequest_RequestInFlight_NothingMoreForThatPeer) {
+TEST_F(BootstrapServerCoreTest, PollRequest_RequestInFlight_NothingMoreForThatPeer) {
   request(1, {"ep=v10-1"});
   std::optional<Outgoing> first = core_.poll_request(now_);
   ASSERT_TRUE(first);
@@ -213,8 +201,7 @@ TEST_F(BootstrapServerCoreTest, PollRequest_TwoEndpoints_OneInFlightEach) {
   EXPECT_FALSE(core_.poll_request(now_));
 }
 
-TEST_F(BootstrapServerCoreTest,
-       RequestBootstrap_SameEndpointAgain_CancelsOldSession) {
+TEST_F(BootstrapServerCoreTest, RequestBootstrap_SameEndpointAgain_CancelsOldSession) {
   request(1, {"ep=v10-1"});
   std::optional<Outgoing> old = core_.poll_request(now_);
   ASSERT_TRUE(old);
@@ -226,14 +213,12 @@ TEST_F(BootstrapServerCoreTest,
   EXPECT_EQ(next->peer, 7u);
   EXPECT_EQ(line(next->request), "DELETE /");  // the new session starts over
   core_.on_response(now_, next->request_id, answer(lw::Code::Deleted));
-  EXPECT_EQ(run(),
-            (std::vector<std::string>{"PUT /0/1", "PUT /1/0", "POST /bs"}));
+  EXPECT_EQ(run(), (std::vector<std::string>{"PUT /0/1", "PUT /1/0", "POST /bs"}));
   EXPECT_EQ(outcome("v10-1"), Outcome::Success);
   EXPECT_EQ(core_.result("v10-1")->sessions, 2);
 }
 
-TEST_F(BootstrapServerCoreTest,
-       RequestBootstrap_SamePeerOtherEndpoint_CancelsOldSession) {
+TEST_F(BootstrapServerCoreTest, RequestBootstrap_SamePeerOtherEndpoint_CancelsOldSession) {
   request(1, {"ep=v10-1"});
   request(1, {"ep=v10-2"});
   EXPECT_EQ(outcomes_, std::vector<std::string>{"v10-1 CANCELLED"});
@@ -241,17 +226,14 @@ TEST_F(BootstrapServerCoreTest,
   EXPECT_FALSE(core_.poll_request(now_));
 }
 
-TEST_F(BootstrapServerCoreTest,
-       RequestBootstrap_UnknownEndpoint_NoBootstrapConfig) {
+TEST_F(BootstrapServerCoreTest, RequestBootstrap_UnknownEndpoint_NoBootstrapConfig) {
   EXPECT_EQ(request(1, {"ep=stranger"}), lw::Code::BadRequest);
   EXPECT_EQ(outcome("stranger"), Outcome::NoBootstrapConfig);
-  EXPECT_EQ(outcomes_,
-            std::vector<std::string>{"stranger NO_BOOTSTRAP_CONFIG"});
+  EXPECT_EQ(outcomes_, std::vector<std::string>{"stranger NO_BOOTSTRAP_CONFIG"});
   EXPECT_FALSE(core_.poll_request(now_));
 }
 
-TEST_F(BootstrapServerCoreTest,
-       RequestBootstrap_MissingOrEmptyEp_BadRequestNoResult) {
+TEST_F(BootstrapServerCoreTest, RequestBootstrap_MissingOrEmptyEp_BadRequestNoResult) {
   EXPECT_EQ(request(1, {}), lw::Code::BadRequest);
   EXPECT_EQ(request(1, {"ep="}), lw::Code::BadRequest);
   EXPECT_TRUE(core_.results().empty());
@@ -259,8 +241,7 @@ TEST_F(BootstrapServerCoreTest,
   EXPECT_EQ(core_.events()[0].kind, "rejected");
 }
 
-TEST_F(BootstrapServerCoreTest,
-       OnRequest_OtherPathOrMethod_NotFoundOrNotAllowed) {
+TEST_F(BootstrapServerCoreTest, OnRequest_OtherPathOrMethod_NotFoundOrNotAllowed) {
   lw::Request r = bootstrap_request({"ep=v10-1"});
   r.path = {"rd"};
   EXPECT_EQ(core_.on_request(now_, 1, r).code, lw::Code::NotFound);
@@ -270,8 +251,7 @@ TEST_F(BootstrapServerCoreTest,
   EXPECT_TRUE(core_.results().empty());
 }
 
-TEST_F(BootstrapServerCoreTest,
-       Authorize_Refused_UnauthorizedRunningSessionUntouched) {
+TEST_F(BootstrapServerCoreTest, Authorize_Refused_UnauthorizedRunningSessionUntouched) {
   core_.authorize = [](PeerId peer, const std::string&) { return peer != 66; };
   EXPECT_EQ(request(66, {"ep=v10-1"}), lw::Code::BadRequest);
   EXPECT_EQ(outcome("v10-1"), Outcome::Unauthorized);
@@ -312,8 +292,7 @@ TEST_F(BootstrapServerCoreTest, Write_Timeout_SessionTimesOut) {
   std::optional<Outgoing> out = core_.poll_request(now_);
   core_.on_response(now_, out->request_id, answer(lw::Code::Deleted));
   out = core_.poll_request(now_);
-  core_.on_failure(now_ + 93000, out->request_id, Failure::Timeout,
-                   "no answer");
+  core_.on_failure(now_ + 93000, out->request_id, Failure::Timeout, "no answer");
   EXPECT_EQ(outcome("v10-1"), Outcome::Timeout);
   EXPECT_EQ(core_.result("v10-1")->ended_ms, now_ + 93000);
   EXPECT_FALSE(core_.poll_request(now_));
@@ -322,8 +301,7 @@ TEST_F(BootstrapServerCoreTest, Write_Timeout_SessionTimesOut) {
 TEST_F(BootstrapServerCoreTest, Finish_Timeout_SessionTimesOut) {
   request(1, {"ep=v10-1"});
   for (int i = 0; i < 3; ++i) {
-    core_.on_response(now_, core_.poll_request(now_)->request_id,
-                      answer(lw::Code::Changed));
+    core_.on_response(now_, core_.poll_request(now_)->request_id, answer(lw::Code::Changed));
   }
   std::optional<Outgoing> finish = core_.poll_request(now_);
   ASSERT_EQ(line(finish->request), "POST /bs");
@@ -334,22 +312,19 @@ TEST_F(BootstrapServerCoreTest, Finish_Timeout_SessionTimesOut) {
 
 TEST_F(BootstrapServerCoreTest, Request_SendError_RequestFailed) {
   request(1, {"ep=v10-1"});
-  core_.on_failure(now_, core_.poll_request(now_)->request_id,
-                   Failure::SendError, "network unreachable");
+  core_.on_failure(now_, core_.poll_request(now_)->request_id, Failure::SendError,
+                   "network unreachable");
   EXPECT_EQ(outcome("v10-1"), Outcome::RequestFailed);
-  EXPECT_NE(core_.result("v10-1")->reason.find("network unreachable"),
-            std::string::npos);
+  EXPECT_NE(core_.result("v10-1")->reason.find("network unreachable"), std::string::npos);
 }
 
-TEST_F(BootstrapServerCoreTest,
-       StartSession_ServerInitiated10_CommandsThenFinish) {
+TEST_F(BootstrapServerCoreTest, StartSession_ServerInitiated10_CommandsThenFinish) {
   EXPECT_TRUE(core_.start_session(now_, 3, "v10-9").ok());
   EXPECT_EQ(run(), kWithFinish);
   EXPECT_EQ(outcome("v10-9"), Outcome::Success);
 }
 
-TEST_F(BootstrapServerCoreTest,
-       StartSession_UnknownEndpoint_NoBootstrapConfig) {
+TEST_F(BootstrapServerCoreTest, StartSession_UnknownEndpoint_NoBootstrapConfig) {
   EXPECT_FALSE(core_.start_session(now_, 3, "stranger").ok());
   EXPECT_EQ(outcome("stranger"), Outcome::NoBootstrapConfig);
 }
@@ -359,11 +334,9 @@ TEST_F(BootstrapServerCoreTest, Session_Events_RecordRequestTxRxOutcome) {
   run();
   std::vector<std::string> kinds;
   for (const Event& e : core_.result("v10-1")->events) kinds.push_back(e.kind);
-  EXPECT_EQ(kinds, (std::vector<std::string>{"request", "session", "tx", "rx",
-                                             "tx", "rx", "tx", "rx", "tx", "rx",
-                                             "outcome"}));
-  EXPECT_EQ(core_.result("v10-1")->events[0].detail,
-            "POST /bs?ep=v10-1&pct=11542");
+  EXPECT_EQ(kinds, (std::vector<std::string>{"request", "session", "tx", "rx", "tx", "rx", "tx",
+                                             "rx", "tx", "rx", "outcome"}));
+  EXPECT_EQ(core_.result("v10-1")->events[0].detail, "POST /bs?ep=v10-1&pct=11542");
   EXPECT_EQ(core_.result("v10-1")->events.back().detail, "SUCCESS");
 }
 

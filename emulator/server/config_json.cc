@@ -43,8 +43,7 @@ std::string get_string(const json& j, const std::string& where) {
   return j.get<std::string>();
 }
 
-int64_t get_int(const json& j, const std::string& where, int64_t lo,
-                int64_t hi) {
+int64_t get_int(const json& j, const std::string& where, int64_t lo, int64_t hi) {
   const std::string expected =
       "expected an integer " + std::to_string(lo) + ".." + std::to_string(hi);
   // Unsigned values above INT64_MAX are out of every range we accept.
@@ -67,8 +66,7 @@ uint16_t parse_id_key(const std::string& key, const std::string& where) {
   return static_cast<uint16_t>(std::stoul(key));
 }
 
-std::vector<uint8_t> parse_hex(const std::string& hex,
-                               const std::string& where) {
+std::vector<uint8_t> parse_hex(const std::string& hex, const std::string& where) {
   auto nibble = [](char c) -> int {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -93,8 +91,7 @@ namespace {
 lwm2m::Value value_from_json(const lwm2m::ResourceDef& def, const json& j,
                              const std::string& where) {
   using lwm2m::ResourceType;
-  const std::string about =
-      " (" + def.name + " is " + to_string(def.type) + ")";
+  const std::string about = " (" + def.name + " is " + to_string(def.type) + ")";
   auto mismatch = [&](const std::string& expected) {
     fail(where, "expected " + expected + about + ", got " + describe(j));
   };
@@ -121,8 +118,7 @@ lwm2m::Value value_from_json(const lwm2m::ResourceDef& def, const json& j,
       if (!j.is_boolean()) mismatch("true or false");
       return j.get<bool>();
     case ResourceType::Opaque:
-      if (!j.is_object() || j.size() != 1 || !j.contains("hex") ||
-          !j["hex"].is_string()) {
+      if (!j.is_object() || j.size() != 1 || !j.contains("hex") || !j["hex"].is_string()) {
         mismatch("{\"hex\": \"<hex digits>\"}");
       }
       return parse_hex(j["hex"].get<std::string>(), where + ".hex");
@@ -139,8 +135,7 @@ lwm2m::Value value_from_json(const lwm2m::ResourceDef& def, const json& j,
         }
         return static_cast<uint16_t>(std::stoul(p));
       };
-      return lwm2m::ObjLink{part(s.substr(0, colon)),
-                            part(s.substr(colon + 1))};
+      return lwm2m::ObjLink{part(s.substr(0, colon)), part(s.substr(colon + 1))};
     }
     case ResourceType::None:
       break;
@@ -153,8 +148,7 @@ lwm2m::Value value_from_json(const lwm2m::ResourceDef& def, const json& j,
 
 lwm2m::Resource resource_from_json(const lwm2m::ResourceDef& def, const json& j,
                                    const std::string& where) {
-  if (!def.multiple)
-    return lwm2m::Resource::single(value_from_json(def, j, where));
+  if (!def.multiple) return lwm2m::Resource::single(value_from_json(def, j, where));
   lwm2m::Resource r{true, {}};
   if (j.is_array()) {
     for (size_t i = 0; i < j.size(); ++i) {
@@ -164,8 +158,7 @@ lwm2m::Resource resource_from_json(const lwm2m::ResourceDef& def, const json& j,
   } else if (j.is_object()) {
     for (const auto& item : j.items()) {
       const std::string at = where + "." + item.key();
-      r.values[parse_id_key(item.key(), at)] =
-          value_from_json(def, item.value(), at);
+      r.values[parse_id_key(item.key(), at)] = value_from_json(def, item.value(), at);
     }
   } else {
     fail(where, "resource " + std::to_string(def.id) + " (" + def.name +
@@ -185,8 +178,8 @@ lwm2m::Instance instance_from_json(const lwm2m::ObjectDef& obj, const json& j,
     const uint16_t rid = parse_id_key(item.key(), at);
     const lwm2m::ResourceDef* def = obj.resource(rid);
     if (def == nullptr) {
-      fail(at, "object " + std::to_string(obj.id) + " (" + obj.name +
-                   ") has no resource " + std::to_string(rid));
+      fail(at, "object " + std::to_string(obj.id) + " (" + obj.name + ") has no resource " +
+                   std::to_string(rid));
     }
     inst[rid] = resource_from_json(*def, item.value(), at);
   }

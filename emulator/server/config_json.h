@@ -32,12 +32,10 @@ void check_keys(const json& obj, const std::string& where,
 
 std::string get_string(const json& j, const std::string& where);
 // An integer in [lo, hi].
-int64_t get_int(const json& j, const std::string& where, int64_t lo,
-                int64_t hi);
+int64_t get_int(const json& j, const std::string& where, int64_t lo, int64_t hi);
 // An id 0..65534 written as a JSON object key ("0", "7").
 uint16_t parse_id_key(const std::string& key, const std::string& where);
-std::vector<uint8_t> parse_hex(const std::string& hex,
-                               const std::string& where);
+std::vector<uint8_t> parse_hex(const std::string& hex, const std::string& where);
 
 // A resource value typed by its definition: see README.md for the JSON
 // form of each LwM2M type. Multiple resources take an object of

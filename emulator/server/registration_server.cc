@@ -4,24 +4,20 @@
 
 namespace hil::server {
 
-RegistrationServer::RegistrationServer(coap::Timing timing, Timers& timers,
-                                       uint64_t seed, int shards)
+RegistrationServer::RegistrationServer(coap::Timing timing, Timers& timers, uint64_t seed,
+                                       int shards)
     : timers_(timers), peers_(timing), endpoint_(*this, seed, shards) {}
 
 RegistrationServer::~RegistrationServer() { timers_.cancel(expiry_timer_); }
 
-Status RegistrationServer::listen(const coap_address_t& addr) {
-  return endpoint_.listen(addr);
-}
+Status RegistrationServer::listen(const coap_address_t& addr) { return endpoint_.listen(addr); }
 
 std::string RegistrationServer::uri() const {
   return "coap://" + coap::to_string(endpoint_.address());
 }
 
-lwm2m::Response RegistrationServer::on_request(coap_session_t* s,
-                                               const lwm2m::Request& r) {
-  lwm2m::Response resp =
-      core_.on_request(timers_.clock().now_ms(), peers_.id_of(s), r);
+lwm2m::Response RegistrationServer::on_request(coap_session_t* s, const lwm2m::Request& r) {
+  lwm2m::Response resp = core_.on_request(timers_.clock().now_ms(), peers_.id_of(s), r);
   arm_expiry();
   return resp;
 }

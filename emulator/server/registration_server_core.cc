@@ -34,11 +34,9 @@ std::string describe(const lw::Request& r) {
 
 }  // namespace
 
-RegistrationServerCore::RegistrationServerCore(TimeMs grace_ms)
-    : grace_ms_(grace_ms) {}
+RegistrationServerCore::RegistrationServerCore(TimeMs grace_ms) : grace_ms_(grace_ms) {}
 
-lw::Response RegistrationServerCore::on_request(TimeMs now, PeerId peer,
-                                                const lw::Request& req) {
+lw::Response RegistrationServerCore::on_request(TimeMs now, PeerId peer, const lw::Request& req) {
   if (req.path.empty() || req.path[0] != "rd" || req.path.size() > 2) {
     return reject(now, req, lw::Code::NotFound, "not a registration path");
   }
@@ -54,8 +52,7 @@ lw::Response RegistrationServerCore::on_request(TimeMs now, PeerId peer,
   }
   if (req.method == lw::Method::Post) return update(now, peer, req);
   if (req.method != lw::Method::Delete) {
-    return reject(now, req, lw::Code::MethodNotAllowed,
-                  "/rd/{id} takes POST (Update) or DELETE");
+    return reject(now, req, lw::Code::MethodNotAllowed, "/rd/{id} takes POST (Update) or DELETE");
   }
   const Registration gone = it->second;
   remove(gone.id);
@@ -63,8 +60,7 @@ lw::Response RegistrationServerCore::on_request(TimeMs now, PeerId peer,
   return answer(lw::Code::Deleted);
 }
 
-lw::Response RegistrationServerCore::reg(TimeMs now, PeerId peer,
-                                         const lw::Request& req) {
+lw::Response RegistrationServerCore::reg(TimeMs now, PeerId peer, const lw::Request& req) {
   Registration r;
   r.endpoint = req.query_param("ep").value_or("");
   if (r.endpoint.empty()) {
@@ -77,8 +73,7 @@ lw::Response RegistrationServerCore::reg(TimeMs now, PeerId peer,
     return reject(now, req, lw::Code::BadRequest, "lt must be 1..4294967295");
   }
   if (req.content_format && *req.content_format != lw::format::kLinkFormat) {
-    return reject(now, req, lw::Code::BadRequest,
-                  "object links must be link format (40)");
+    return reject(now, req, lw::Code::BadRequest, "object links must be link format (40)");
   }
   r.lwm2m_version = req.query_param("lwm2m").value_or("1.0");
   r.binding = req.query_param("b").value_or("U");
@@ -99,8 +94,7 @@ lw::Response RegistrationServerCore::reg(TimeMs now, PeerId peer,
   return resp;
 }
 
-lw::Response RegistrationServerCore::update(TimeMs now, PeerId peer,
-                                            const lw::Request& req) {
+lw::Response RegistrationServerCore::update(TimeMs now, PeerId peer, const lw::Request& req) {
   const std::optional<std::string> lt = req.query_param("lt");
   std::optional<uint32_t> lifetime;
   if (lt && !(lifetime = parse_lifetime(*lt))) {
@@ -110,8 +104,7 @@ lw::Response RegistrationServerCore::update(TimeMs now, PeerId peer,
   remove(r.id);
   if (lifetime) r.lifetime_s = *lifetime;
   if (auto b = req.query_param("b")) r.binding = *b;
-  if (!req.payload.empty())
-    r.object_links.assign(req.payload.begin(), req.payload.end());
+  if (!req.payload.empty()) r.object_links.assign(req.payload.begin(), req.payload.end());
   r.updated_ms = now;
   r.peer = peer;  // a NAT may have rebound the client's address
   ++r.updates;
@@ -120,11 +113,9 @@ lw::Response RegistrationServerCore::update(TimeMs now, PeerId peer,
   return answer(lw::Code::Changed);
 }
 
-lw::Response RegistrationServerCore::reject(TimeMs now, const lw::Request& req,
-                                            lw::Code code,
+lw::Response RegistrationServerCore::reject(TimeMs now, const lw::Request& req, lw::Code code,
                                             const std::string& why) {
-  events_.push_back({now, "rejected",
-                     describe(req) + ": " + lw::to_string(code) + ", " + why});
+  events_.push_back({now, "rejected", describe(req) + ": " + lw::to_string(code) + ", " + why});
   return answer(code);
 }
 
@@ -134,8 +125,7 @@ std::vector<Registration> RegistrationServerCore::registrations() const {
   return out;
 }
 
-const Registration* RegistrationServerCore::find(
-    const std::string& endpoint) const {
+const Registration* RegistrationServerCore::find(const std::string& endpoint) const {
   auto it = id_by_endpoint_.find(endpoint);
   return it == id_by_endpoint_.end() ? nullptr : &by_id_.at(it->second);
 }
@@ -149,8 +139,7 @@ void RegistrationServerCore::on_timeout(TimeMs now) {
   while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
     const Registration gone = by_id_.at(deadlines_.begin()->second);
     remove(gone.id);
-    record(now, "expired", gone,
-           "no update for " + std::to_string(gone.lifetime_s) + " s");
+    record(now, "expired", gone, "no update for " + std::to_string(gone.lifetime_s) + " s");
   }
 }
 
@@ -168,11 +157,10 @@ void RegistrationServerCore::remove(std::string id) {
   by_id_.erase(id);
 }
 
-void RegistrationServerCore::record(TimeMs now, const char* kind,
-                                    const Registration& r,
+void RegistrationServerCore::record(TimeMs now, const char* kind, const Registration& r,
                                     const std::string& detail) {
-  std::string text = "ep=" + r.endpoint + " id=" + r.id +
-                     " lt=" + std::to_string(r.lifetime_s) + " b=" + r.binding;
+  std::string text = "ep=" + r.endpoint + " id=" + r.id + " lt=" + std::to_string(r.lifetime_s) +
+                     " b=" + r.binding;
   if (!detail.empty()) text += " (" + detail + ")";
   events_.push_back({now, kind, text});
   if (on_change) on_change(events_.back(), r);

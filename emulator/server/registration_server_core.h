@@ -35,8 +35,7 @@ class RegistrationServerCore {
   // Updates delayed by the network.
   explicit RegistrationServerCore(TimeMs grace_ms = 0);
 
-  lwm2m::Response on_request(TimeMs now, PeerId peer,
-                             const lwm2m::Request& req);
+  lwm2m::Response on_request(TimeMs now, PeerId peer, const lwm2m::Request& req);
 
   // Current registrations, ordered by endpoint.
   std::vector<Registration> registrations() const;
@@ -56,10 +55,9 @@ class RegistrationServerCore {
  private:
   lwm2m::Response reg(TimeMs now, PeerId peer, const lwm2m::Request& req);
   lwm2m::Response update(TimeMs now, PeerId peer, const lwm2m::Request& req);
-  lwm2m::Response reject(TimeMs now, const lwm2m::Request& req,
-                         lwm2m::Code code, const std::string& why);
-  void record(TimeMs now, const char* kind, const Registration& r,
-              const std::string& detail);
+  lwm2m::Response reject(TimeMs now, const lwm2m::Request& req, lwm2m::Code code,
+                         const std::string& why);
+  void record(TimeMs now, const char* kind, const Registration& r, const std::string& detail);
   TimeMs deadline(const Registration& r) const;
   void add(Registration r);
   void remove(std::string id);  // by value: callers pass strings it erases

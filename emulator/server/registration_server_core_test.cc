@@ -8,8 +8,7 @@ namespace {
 namespace lw = hil::lwm2m;
 
 lw::Request request(lw::Method method, std::vector<std::string> path,
-                    std::vector<std::string> query,
-                    const std::string& payload = "") {
+                    std::vector<std::string> query, const std::string& payload = "") {
   lw::Request r;
   r.method = method;
   r.path = std::move(path);
@@ -28,24 +27,19 @@ class RegistrationServerCoreTest : public testing::Test {
   }
 
   // Registers `ep` and returns its id.
-  std::string reg(const std::string& ep, const std::string& lt = "300",
-                  PeerId peer = 1) {
-    lw::Response resp = core_.on_request(
-        now_, peer,
-        request(lw::Method::Post, {"rd"},
-                {"ep=" + ep, "lt=" + lt, "lwm2m=1.1", "b=U"}, "</1/0>,</3/0>"));
+  std::string reg(const std::string& ep, const std::string& lt = "300", PeerId peer = 1) {
+    lw::Response resp =
+        core_.on_request(now_, peer,
+                         request(lw::Method::Post, {"rd"},
+                                 {"ep=" + ep, "lt=" + lt, "lwm2m=1.1", "b=U"}, "</1/0>,</3/0>"));
     EXPECT_EQ(resp.code, lw::Code::Created);
     EXPECT_EQ(resp.location_path.size(), 2u);
     return resp.location_path.size() == 2 ? resp.location_path[1] : "";
   }
 
-  lw::Code send(lw::Method m, std::vector<std::string> path,
-                std::vector<std::string> query = {},
+  lw::Code send(lw::Method m, std::vector<std::string> path, std::vector<std::string> query = {},
                 const std::string& payload = "") {
-    return core_
-        .on_request(now_, 2,
-                    request(m, std::move(path), std::move(query), payload))
-        .code;
+    return core_.on_request(now_, 2, request(m, std::move(path), std::move(query), payload)).code;
   }
 
   RegistrationServerCore core_;
@@ -54,10 +48,10 @@ class RegistrationServerCoreTest : public testing::Test {
 };
 
 TEST_F(RegistrationServerCoreTest, Register_ValidRequest_CreatedWithLocation) {
-  lw::Response resp = core_.on_request(
-      now_, 9,
-      request(lw::Method::Post, {"rd"},
-              {"ep=dev-1", "lt=300", "lwm2m=1.1", "b=UQ"}, "</1/0>,</3/0>"));
+  lw::Response resp =
+      core_.on_request(now_, 9,
+                       request(lw::Method::Post, {"rd"},
+                               {"ep=dev-1", "lt=300", "lwm2m=1.1", "b=UQ"}, "</1/0>,</3/0>"));
   EXPECT_EQ(resp.code, lw::Code::Created);
   ASSERT_EQ(resp.location_path.size(), 2u);
   EXPECT_EQ(resp.location_path[0], "rd");
@@ -84,20 +78,16 @@ TEST_F(RegistrationServerCoreTest, Register_OnlyEp_DefaultsApply) {
 
 TEST_F(RegistrationServerCoreTest, Register_MissingEp_BadRequest) {
   EXPECT_EQ(send(lw::Method::Post, {"rd"}, {"lt=300"}), lw::Code::BadRequest);
-  EXPECT_EQ(send(lw::Method::Post, {"rd"}, {"ep=", "lt=300"}),
-            lw::Code::BadRequest);
+  EXPECT_EQ(send(lw::Method::Post, {"rd"}, {"ep=", "lt=300"}), lw::Code::BadRequest);
   EXPECT_TRUE(core_.registrations().empty());
   EXPECT_EQ(core_.events().back().kind, "rejected");
 }
 
 TEST_F(RegistrationServerCoreTest, Register_BadLifetime_BadRequest) {
   for (const char* lt : {"lt=abc", "lt=0", "lt=-5", "lt=4294967296", "lt="}) {
-    EXPECT_EQ(send(lw::Method::Post, {"rd"}, {"ep=dev-1", lt}),
-              lw::Code::BadRequest)
-        << lt;
+    EXPECT_EQ(send(lw::Method::Post, {"rd"}, {"ep=dev-1", lt}), lw::Code::BadRequest) << lt;
   }
-  EXPECT_EQ(send(lw::Method::Post, {"rd"}, {"ep=dev-1", "lt=4294967295"}),
-            lw::Code::Created);
+  EXPECT_EQ(send(lw::Method::Post, {"rd"}, {"ep=dev-1", "lt=4294967295"}), lw::Code::Created);
 }
 
 TEST_F(RegistrationServerCoreTest, Register_WrongContentFormat_BadRequest) {
@@ -113,15 +103,13 @@ TEST_F(RegistrationServerCoreTest, Register_SameEndpointAgain_ReplacesOld) {
   ASSERT_EQ(core_.registrations().size(), 1u);
   EXPECT_EQ(core_.registrations()[0].id, second);
   EXPECT_EQ(send(lw::Method::Post, {"rd", first}), lw::Code::NotFound);
-  EXPECT_NE(core_.events()[1].detail.find("replaces /rd/" + first),
-            std::string::npos);
+  EXPECT_NE(core_.events()[1].detail.find("replaces /rd/" + first), std::string::npos);
 }
 
 TEST_F(RegistrationServerCoreTest, Update_KnownId_ChangesLifetimeBindingLinks) {
   const std::string id = reg("dev-1");
   now_ += 1000;
-  EXPECT_EQ(send(lw::Method::Post, {"rd", id}, {"lt=600", "b=UQ"}, "</3/0>"),
-            lw::Code::Changed);
+  EXPECT_EQ(send(lw::Method::Post, {"rd", id}, {"lt=600", "b=UQ"}, "</3/0>"), lw::Code::Changed);
   const Registration* r = core_.find("dev-1");
   EXPECT_EQ(r->lifetime_s, 600u);
   EXPECT_EQ(r->binding, "UQ");
@@ -156,12 +144,10 @@ TEST_F(RegistrationServerCoreTest, Deregister_KnownId_DeletedAndGone) {
   EXPECT_EQ(core_.find("dev-1"), nullptr);
   EXPECT_FALSE(core_.next_deadline());
   EXPECT_EQ(send(lw::Method::Delete, {"rd", id}), lw::Code::NotFound);
-  EXPECT_EQ(changes_, (std::vector<std::string>{"registered dev-1",
-                                                "deregistered dev-1"}));
+  EXPECT_EQ(changes_, (std::vector<std::string>{"registered dev-1", "deregistered dev-1"}));
 }
 
-TEST_F(RegistrationServerCoreTest,
-       OnRequest_OtherMethodOrPath_NotAllowedOrNotFound) {
+TEST_F(RegistrationServerCoreTest, OnRequest_OtherMethodOrPath_NotAllowedOrNotFound) {
   const std::string id = reg("dev-1");
   EXPECT_EQ(send(lw::Method::Get, {"rd"}), lw::Code::MethodNotAllowed);
   EXPECT_EQ(send(lw::Method::Put, {"rd", id}), lw::Code::MethodNotAllowed);

@@ -28,8 +28,7 @@ std::optional<Account> account_of(const ObjectTree& t, uint16_t inst) {
       return a;
     case security::kModeRpk:
     case security::kModeCert:
-      if (a.psk_key.empty() ||
-          !t.get<Bytes>(kSecurity, inst, security::kServerKey))
+      if (a.psk_key.empty() || !t.get<Bytes>(kSecurity, inst, security::kServerKey))
         return std::nullopt;
       return a;
     default:

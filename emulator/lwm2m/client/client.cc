@@ -8,23 +8,34 @@ namespace hil::lwm2m {
 
 const char* to_string(State s) {
   switch (s) {
-    case State::Factory: return "factory";
-    case State::Bootstrapping: return "bootstrapping";
-    case State::Bootstrapped: return "bootstrapped";
-    case State::Registering: return "registering";
-    case State::Registered: return "registered";
-    case State::Failed: return "failed";
+    case State::Factory:
+      return "factory";
+    case State::Bootstrapping:
+      return "bootstrapping";
+    case State::Bootstrapped:
+      return "bootstrapped";
+    case State::Registering:
+      return "registering";
+    case State::Registered:
+      return "registered";
+    case State::Failed:
+      return "failed";
   }
   return "?";
 }
 
 const char* to_string(BootstrapExit e) {
   switch (e) {
-    case BootstrapExit::None: return "none";
-    case BootstrapExit::Finish: return "finish";
-    case BootstrapExit::IdleTimeout: return "idle_timeout";
-    case BootstrapExit::FinishTimeout: return "finish_timeout";
-    case BootstrapExit::Rejected: return "rejected";
+    case BootstrapExit::None:
+      return "none";
+    case BootstrapExit::Finish:
+      return "finish";
+    case BootstrapExit::IdleTimeout:
+      return "idle_timeout";
+    case BootstrapExit::FinishTimeout:
+      return "finish_timeout";
+    case BootstrapExit::Rejected:
+      return "rejected";
   }
   return "?";
 }
@@ -157,8 +168,7 @@ void Client::bootstrap_failed(TimeMs now, BootstrapExit how, const std::string& 
     ++exit_counts_[how];
     event(now, "bootstrap_exit", to_string(how));
   }
-  if (config_.max_bootstrap_attempts > 0 &&
-      bootstrap_attempts_ >= config_.max_bootstrap_attempts) {
+  if (config_.max_bootstrap_attempts > 0 && bootstrap_attempts_ >= config_.max_bootstrap_attempts) {
     set_state(now, State::Failed);
     return;
   }
@@ -176,8 +186,9 @@ Code Client::bootstrap_refusal() const {
 Response Client::bootstrap_command(TimeMs now, const Request& req) {
   if (state_ != State::Bootstrapping || !staged_) {
     // A late or repeated Finish must never run the exit again.
-    event(now, "ignored", to_string(req.method) + " " + req.uri_path() +
-                              " from the bootstrap server outside bootstrap");
+    event(now, "ignored",
+          to_string(req.method) + " " + req.uri_path() +
+              " from the bootstrap server outside bootstrap");
     return {Code::MethodNotAllowed, {}, {}, {}};
   }
   touch_bootstrap(now);
@@ -210,8 +221,10 @@ Response Client::bootstrap_write(const Path& path, const Request& req) {
   if (!data) {
     bool unsupported = data.error().message.rfind("unsupported content format", 0) == 0;
     std::string msg = data.error().message;
-    return {unsupported ? Code::UnsupportedFormat : Code::BadRequest, format::kText,
-            Bytes(msg.begin(), msg.end()), {}};
+    return {unsupported ? Code::UnsupportedFormat : Code::BadRequest,
+            format::kText,
+            Bytes(msg.begin(), msg.end()),
+            {}};
   }
   // Decoded in full before anything is applied: a bad payload leaves the
   // staged configuration as it was.
@@ -321,8 +334,8 @@ void Client::begin_registration(TimeMs now) {
 void Client::send_register(TimeMs now) {
   set_state(now, State::Registering);
   auto inst = server_instance(live_, server_->ssid);
-  lifetime_s_ = static_cast<uint32_t>(
-      live_.get<int64_t>(kServer, *inst, server::kLifetime).value_or(86400));
+  lifetime_s_ =
+      static_cast<uint32_t>(live_.get<int64_t>(kServer, *inst, server::kLifetime).value_or(86400));
   std::string binding = live_.get<std::string>(kServer, *inst, server::kBinding).value_or("U");
   Request r;
   r.method = Method::Post;
@@ -348,11 +361,12 @@ void Client::send_update(TimeMs now) {
   Request r;
   r.method = Method::Post;
   r.path = location_;
-  event(now, "update", "/" + [&] {
-    std::string s;
-    for (const auto& p : location_) s += (s.empty() ? "" : "/") + p;
-    return s;
-  }());
+  event(
+      now, "update", "/" + [&] {
+        std::string s;
+        for (const auto& p : location_) s += (s.empty() ? "" : "/") + p;
+        return s;
+      }());
   send(Pending::Update, *server_, std::move(r));
 }
 
@@ -376,8 +390,8 @@ void Client::registration_failed(TimeMs now, const std::string& why) {
     // to its bootstrap server.
     server_.reset();
     if (bootstrap_account(live_)) {
-      event(now, "fallback", "to bootstrap after " + std::to_string(register_failures_) +
-                                 " failed registrations");
+      event(now, "fallback",
+            "to bootstrap after " + std::to_string(register_failures_) + " failed registrations");
       begin_bootstrap(now, 0);
     } else {
       set_state(now, State::Failed);
@@ -399,8 +413,9 @@ Response Client::server_command(TimeMs now, Origin from, const Request& req) {
   } else if (*path->obj == kSecurity) {
     // Only the bootstrap server may touch credentials.
     resp.code = Code::Unauthorized;
-    event(now, "refused", "server " + std::to_string(from.ssid) + " " +
-                              to_string(req.method) + " " + req.uri_path());
+    event(
+        now, "refused",
+        "server " + std::to_string(from.ssid) + " " + to_string(req.method) + " " + req.uri_path());
   } else if (const ObjectDef* def = registry_.find(*path->obj); def == nullptr) {
     resp.code = Code::NotFound;
   } else if (req.method == Method::Get) {
@@ -415,7 +430,7 @@ Response Client::server_command(TimeMs now, Origin from, const Request& req) {
     }
   } else if ((req.method == Method::Put || req.method == Method::Post) && path->depth() < 3) {
     auto data = content::decode_write(*def, *path, req.content_format.value_or(format::kTlv),
-                             req.payload.data(), req.payload.size());
+                                      req.payload.data(), req.payload.size());
     if (!data || (path->depth() == 2 && !live_.instance(*path->obj, *path->inst))) {
       resp.code = data ? Code::NotFound : Code::BadRequest;
     } else {
@@ -424,7 +439,8 @@ Response Client::server_command(TimeMs now, Origin from, const Request& req) {
     }
   } else if (req.method == Method::Post && path->depth() == 3) {
     resp.code = Code::Changed;
-    if (*path->obj == kServer && *path->res == server::kUpdateTrigger && state_ == State::Registered) {
+    if (*path->obj == kServer && *path->res == server::kUpdateTrigger &&
+        state_ == State::Registered) {
       update_timer_.at = now;
     } else if (*path->obj == kServer && *path->res == server::kBootstrapTrigger) {
       event(now, "bootstrap_trigger", "server-initiated bootstrap (ETS 1.1-int-5)");
@@ -435,8 +451,8 @@ Response Client::server_command(TimeMs now, Origin from, const Request& req) {
       resp.code = Code::MethodNotAllowed;
     }
   }
-  event(now, "server_command", to_string(req.method) + " " + req.uri_path() + " -> " +
-                                   to_string(resp.code));
+  event(now, "server_command",
+        to_string(req.method) + " " + req.uri_path() + " -> " + to_string(resp.code));
   return resp;
 }
 

@@ -48,8 +48,8 @@ struct ClientConfig {
   Backoff::Params bootstrap_retry{};   // after a failed or rejected bootstrap
   int max_bootstrap_attempts = 0;      // 0: retry forever; else `failed` after
   Backoff::Params register_retry{};
-  int register_attempts = 3;           // then fall back to bootstrap (ETS int-7)
-  uint64_t seed = 0;                   // jitter of retries
+  int register_attempts = 3;  // then fall back to bootstrap (ETS int-7)
+  uint64_t seed = 0;          // jitter of retries
 };
 
 // Who a request came from, as the transport knows it: a request arrives on

@@ -34,7 +34,7 @@ Instance server_instance(int64_t ssid) {
 Request put(uint16_t obj, uint16_t inst, const Instance& data) {
   Path p{obj, inst, {}, {}};
   auto body = content::encode(*ObjectRegistry::builtin().find(obj), p, Instances{{inst, data}},
-                     format::kTlv);
+                              format::kTlv);
   EXPECT_TRUE(body.ok());
   Request r;
   r.method = Method::Put;
@@ -377,8 +377,9 @@ TEST(Client, ServerRead_DeviceObject_ContentInTlv) {
   Response r = h.request(g, Origin{false, 7});
   EXPECT_EQ(r.code, Code::Content);
   EXPECT_EQ(r.content_format, format::kTlv);
-  auto data = content::decode_write(*ObjectRegistry::builtin().find(kDevice), Path{kDevice, 0, {}, {}},
-                                    format::kTlv, r.payload.data(), r.payload.size());
+  auto data =
+      content::decode_write(*ObjectRegistry::builtin().find(kDevice), Path{kDevice, 0, {}, {}},
+                            format::kTlv, r.payload.data(), r.payload.size());
   ASSERT_TRUE(data.ok());
   EXPECT_EQ(std::get<std::string>(data->at(0).at(device::kManufacturer).values.at(0)), "lwm2m-hil");
 }

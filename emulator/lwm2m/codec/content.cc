@@ -20,9 +20,7 @@ std::string path_str(uint16_t obj, uint16_t inst, uint16_t res) {
   return Path{obj, inst, res, std::nullopt}.str();
 }
 
-Error at(const std::string& path, const std::string& what) {
-  return Error{path + ": " + what};
-}
+Error at(const std::string& path, const std::string& what) { return Error{path + ": " + what}; }
 
 Status check_target(const ObjectDef& def, const Path& target) {
   if (target.depth() < 1 || target.depth() > 3) {
@@ -31,29 +29,26 @@ Status check_target(const ObjectDef& def, const Path& target) {
                  "/obj/inst/res"};
   }
   if (*target.obj != def.id) {
-    return Error{"'" + target.str() + "' is not in object " +
-                 std::to_string(def.id) + " (" + def.name + ")"};
+    return Error{"'" + target.str() + "' is not in object " + std::to_string(def.id) + " (" +
+                 def.name + ")"};
   }
   return ok_status();
 }
 
 // The definition of the resource a /o/i/r target names; unlike resources
 // inside an instance, a missing one cannot be skipped.
-Result<const ResourceDef*> target_resource(const ObjectDef& def,
-                                           const Path& target) {
+Result<const ResourceDef*> target_resource(const ObjectDef& def, const Path& target) {
   const ResourceDef* rd = def.resource(*target.res);
   if (rd == nullptr) {
-    return at(target.str(), "object " + std::to_string(def.id) + " (" +
-                                def.name + ") has no resource " +
-                                std::to_string(*target.res));
+    return at(target.str(), "object " + std::to_string(def.id) + " (" + def.name +
+                                ") has no resource " + std::to_string(*target.res));
   }
   return rd;
 }
 
 // --- TLV decoding ---
 
-Result<Value> decode_leaf(const ResourceDef& rd, const Record& r,
-                          const std::string& path) {
+Result<Value> decode_leaf(const ResourceDef& rd, const Record& r, const std::string& path) {
   Result<Value> v = tlv::decode_value(rd.type, r.value);
   if (!v) return at(path, v.error().message);
   return v;
@@ -61,8 +56,7 @@ Result<Value> decode_leaf(const ResourceDef& rd, const Record& r,
 
 // Adds `r` (a Resource or Multiple Resource record) to `inst`, or skips it
 // when the definition lacks it.
-Status add_resource(const ObjectDef& def, uint16_t inst_id, const Record& r,
-                    Instance& inst) {
+Status add_resource(const ObjectDef& def, uint16_t inst_id, const Record& r, Instance& inst) {
   const std::string path = path_str(def.id, inst_id, r.id);
   if (r.type != Type::Resource && r.type != Type::MultipleResource) {
     return at(path, std::string("expected a Resource or Multiple Resource "
@@ -76,10 +70,8 @@ Status add_resource(const ObjectDef& def, uint16_t inst_id, const Record& r,
   }
   const bool multiple = r.type == Type::MultipleResource;
   if (multiple != rd->multiple) {
-    return at(path, std::string("is a ") +
-                        (rd->multiple ? "multiple" : "single") +
-                        " resource but the payload has a " +
-                        tlv::to_string(r.type) + " record");
+    return at(path, std::string("is a ") + (rd->multiple ? "multiple" : "single") +
+                        " resource but the payload has a " + tlv::to_string(r.type) + " record");
   }
   if (inst.count(r.id) != 0) return at(path, "appears twice");
   Resource res;
@@ -122,8 +114,7 @@ Result<Instances> decode_tlv(const ObjectDef& def, const Path& target,
         if (r.type != Type::ObjectInstance) {
           return at(where, std::string("a Write on an object needs Object "
                                        "Instance records, got ") +
-                               tlv::to_string(r.type) + " " +
-                               std::to_string(r.id));
+                               tlv::to_string(r.type) + " " + std::to_string(r.id));
         }
         if (out.count(r.id) != 0) {
           return at(where + "/" + std::to_string(r.id), "appears twice");
@@ -152,8 +143,8 @@ Result<Instances> decode_tlv(const ObjectDef& def, const Path& target,
       Result<const ResourceDef*> rd = target_resource(def, target);
       if (!rd) return rd.error();
       if (records.size() != 1) {
-        return at(where, "a Write on a resource takes one record, got " +
-                             std::to_string(records.size()));
+        return at(where,
+                  "a Write on a resource takes one record, got " + std::to_string(records.size()));
       }
       if (records[0].id != *target.res) {
         return at(where, "the record's id " + std::to_string(records[0].id) +
@@ -170,8 +161,8 @@ Result<Instances> decode_tlv(const ObjectDef& def, const Path& target,
 
 // --- TLV encoding ---
 
-Result<Record> encode_resource(const ObjectDef& def, uint16_t inst_id,
-                               uint16_t rid, const Resource& res) {
+Result<Record> encode_resource(const ObjectDef& def, uint16_t inst_id, uint16_t rid,
+                               const Resource& res) {
   const std::string path = path_str(def.id, inst_id, rid);
   const ResourceDef* rd = def.resource(rid);
   if (rd == nullptr) return at(path, "is not in the object definition");
@@ -193,14 +184,12 @@ Result<Record> encode_resource(const ObjectDef& def, uint16_t inst_id,
   for (const auto& [riid, value] : res.values) {
     Result<Bytes> b = tlv::encode_value(rd->type, value);
     if (!b) return at(path + "/" + std::to_string(riid), b.error().message);
-    r.children.push_back(
-        {Type::ResourceInstance, riid, std::move(b).value(), {}});
+    r.children.push_back({Type::ResourceInstance, riid, std::move(b).value(), {}});
   }
   return r;
 }
 
-Result<std::vector<Record>> encode_instance(const ObjectDef& def,
-                                            uint16_t inst_id,
+Result<std::vector<Record>> encode_instance(const ObjectDef& def, uint16_t inst_id,
                                             const Instance& inst) {
   std::vector<Record> out;
   for (const auto& [rid, res] : inst) {
@@ -211,8 +200,7 @@ Result<std::vector<Record>> encode_instance(const ObjectDef& def,
   return out;
 }
 
-Result<const Instance*> find_instance(const Path& target,
-                                      const Instances& data) {
+Result<const Instance*> find_instance(const Path& target, const Instances& data) {
   auto it = data.find(*target.inst);
   if (it == data.end()) {
     return at(target.str(), "no such instance in the data to encode");
@@ -220,8 +208,7 @@ Result<const Instance*> find_instance(const Path& target,
   return &it->second;
 }
 
-Result<const Resource*> find_resource(const Path& target,
-                                      const Instances& data) {
+Result<const Resource*> find_resource(const Path& target, const Instances& data) {
   Result<const Instance*> inst = find_instance(target, data);
   if (!inst) return inst.error();
   auto it = (*inst)->find(*target.res);
@@ -231,16 +218,14 @@ Result<const Resource*> find_resource(const Path& target,
   return &it->second;
 }
 
-Result<std::vector<Record>> tlv_records(const ObjectDef& def,
-                                        const Path& target,
+Result<std::vector<Record>> tlv_records(const ObjectDef& def, const Path& target,
                                         const Instances& data) {
   if (target.depth() == 1) {
     std::vector<Record> out;
     for (const auto& [iid, inst] : data) {
       Result<std::vector<Record>> children = encode_instance(def, iid, inst);
       if (!children) return children.error();
-      out.push_back(
-          {Type::ObjectInstance, iid, {}, std::move(children).value()});
+      out.push_back({Type::ObjectInstance, iid, {}, std::move(children).value()});
     }
     return out;
   }
@@ -260,11 +245,10 @@ Result<std::vector<Record>> tlv_records(const ObjectDef& def,
 // long as anything inside it, so checking the top level suffices.
 Status check_lengths(const std::vector<Record>& records) {
   for (const Record& r : records) {
-    const size_t len =
-        r.children.empty() ? r.value.size() : tlv::encode(r.children).size();
+    const size_t len = r.children.empty() ? r.value.size() : tlv::encode(r.children).size();
     if (len > tlv::kMaxValueLength) {
-      return Error{"TLV cannot carry " + std::string(tlv::to_string(r.type)) +
-                   " " + std::to_string(r.id) + " of " + std::to_string(len) +
+      return Error{"TLV cannot carry " + std::string(tlv::to_string(r.type)) + " " +
+                   std::to_string(r.id) + " of " + std::to_string(len) +
                    " bytes (at most 16 MiB - 1)"};
     }
   }
@@ -273,12 +257,9 @@ Status check_lengths(const std::vector<Record>& records) {
 
 // --- single values: plain text and opaque ---
 
-bool is_single_value_format(uint16_t f) {
-  return f == format::kText || f == format::kOpaque;
-}
+bool is_single_value_format(uint16_t f) { return f == format::kText || f == format::kOpaque; }
 
-Result<const ResourceDef*> single_value_resource(const ObjectDef& def,
-                                                 const Path& target,
+Result<const ResourceDef*> single_value_resource(const ObjectDef& def, const Path& target,
                                                  uint16_t content_format) {
   if (target.depth() != 3) {
     return at(target.str(), format_name(content_format) +
@@ -288,8 +269,7 @@ Result<const ResourceDef*> single_value_resource(const ObjectDef& def,
   Result<const ResourceDef*> rd = target_resource(def, target);
   if (!rd) return rd;
   if ((*rd)->multiple) {
-    return at(target.str(), format_name(content_format) +
-                                " cannot carry a multiple resource");
+    return at(target.str(), format_name(content_format) + " cannot carry a multiple resource");
   }
   return rd;
 }
@@ -314,11 +294,9 @@ std::string format_name(uint16_t f) {
   return "content format " + std::to_string(f);
 }
 
-Result<Instances> decode_write(const ObjectDef& def, const Path& target,
-                               uint16_t content_format, const uint8_t* data,
-                               size_t len) {
-  if (content_format != format::kTlv &&
-      !is_single_value_format(content_format)) {
+Result<Instances> decode_write(const ObjectDef& def, const Path& target, uint16_t content_format,
+                               const uint8_t* data, size_t len) {
+  if (content_format != format::kTlv && !is_single_value_format(content_format)) {
     return unsupported(content_format);
   }
   Status t = check_target(def, target);
@@ -328,24 +306,20 @@ Result<Instances> decode_write(const ObjectDef& def, const Path& target,
     if (!records) return at(target.str(), records.error().message);
     return decode_tlv(def, target, *records);
   }
-  Result<const ResourceDef*> rd =
-      single_value_resource(def, target, content_format);
+  Result<const ResourceDef*> rd = single_value_resource(def, target, content_format);
   if (!rd) return rd.error();
   if ((*rd)->type == ResourceType::None) {
     return at(target.str(), "is executable and carries no value");
   }
-  Result<Value> v = content_format == format::kText
-                        ? text::decode((*rd)->type, data, len)
-                        : opaque::decode((*rd)->type, data, len);
+  Result<Value> v = content_format == format::kText ? text::decode((*rd)->type, data, len)
+                                                    : opaque::decode((*rd)->type, data, len);
   if (!v) return at(target.str(), v.error().message);
-  return Instances{
-      {*target.inst, {{*target.res, Resource::single(std::move(v).value())}}}};
+  return Instances{{*target.inst, {{*target.res, Resource::single(std::move(v).value())}}}};
 }
 
-Result<Bytes> encode(const ObjectDef& def, const Path& target,
-                     const Instances& data, uint16_t content_format) {
-  if (content_format != format::kTlv &&
-      !is_single_value_format(content_format)) {
+Result<Bytes> encode(const ObjectDef& def, const Path& target, const Instances& data,
+                     uint16_t content_format) {
+  if (content_format != format::kTlv && !is_single_value_format(content_format)) {
     return unsupported(content_format);
   }
   Status t = check_target(def, target);
@@ -357,19 +331,16 @@ Result<Bytes> encode(const ObjectDef& def, const Path& target,
     if (!lengths) return lengths.error();
     return tlv::encode(*records);
   }
-  Result<const ResourceDef*> rd =
-      single_value_resource(def, target, content_format);
+  Result<const ResourceDef*> rd = single_value_resource(def, target, content_format);
   if (!rd) return rd.error();
   Result<const Resource*> res = find_resource(target, data);
   if (!res) return res.error();
   auto value = (*res)->values.find(0);
   if ((*res)->values.size() != 1 || value == (*res)->values.end()) {
-    return at(target.str(),
-              "a single resource needs exactly one value, at key 0");
+    return at(target.str(), "a single resource needs exactly one value, at key 0");
   }
-  Result<Bytes> b = content_format == format::kText
-                        ? text::encode((*rd)->type, value->second)
-                        : opaque::encode((*rd)->type, value->second);
+  Result<Bytes> b = content_format == format::kText ? text::encode((*rd)->type, value->second)
+                                                    : opaque::encode((*rd)->type, value->second);
   if (!b) return at(target.str(), b.error().message);
   return b;
 }

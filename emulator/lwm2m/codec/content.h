@@ -28,16 +28,15 @@ std::string format_name(uint16_t content_format);
 // as the target itself. Errors name the path: type mismatches, single versus
 // multiple records, executable resources, duplicate ids. An empty TLV payload
 // gives no instances for /o and one empty instance for /o/i.
-Result<Instances> decode_write(const ObjectDef& def, const Path& target,
-                               uint16_t content_format, const uint8_t* data,
-                               size_t len);
+Result<Instances> decode_write(const ObjectDef& def, const Path& target, uint16_t content_format,
+                               const uint8_t* data, size_t len);
 
 // Encodes `data` for `target` (/o, /o/i or /o/i/r): TLV Object Instance
 // records for /o, resource records for /o/i (as a Read answer carries them),
 // one record for /o/i/r; plain text and opaque only for a single-instance
 // /o/i/r. Every resource must be in `def`, hold its type's alternative and,
 // when the definition says single, keep its value under key 0.
-Result<Bytes> encode(const ObjectDef& def, const Path& target,
-                     const Instances& data, uint16_t content_format);
+Result<Bytes> encode(const ObjectDef& def, const Path& target, const Instances& data,
+                     uint16_t content_format);
 
 }  // namespace hil::lwm2m::content

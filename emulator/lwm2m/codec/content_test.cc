@@ -10,43 +10,34 @@ namespace {
 using tlv::Record;
 using tlv::Type;
 
-const ObjectDef& def(uint16_t id) {
-  return *ObjectRegistry::builtin().find(id);
-}
+const ObjectDef& def(uint16_t id) { return *ObjectRegistry::builtin().find(id); }
 
 Path path(const char* text) { return *Path::parse(text); }
 
-Record res(uint16_t id, Bytes v) {
-  return {Type::Resource, id, std::move(v), {}};
-}
+Record res(uint16_t id, Bytes v) { return {Type::Resource, id, std::move(v), {}}; }
 Record multi(uint16_t id, std::vector<Record> c) {
   return {Type::MultipleResource, id, {}, std::move(c)};
 }
-Record ri(uint16_t id, Bytes v) {
-  return {Type::ResourceInstance, id, std::move(v), {}};
-}
+Record ri(uint16_t id, Bytes v) { return {Type::ResourceInstance, id, std::move(v), {}}; }
 Record inst(uint16_t id, std::vector<Record> c) {
   return {Type::ObjectInstance, id, {}, std::move(c)};
 }
 Bytes str(const std::string& s) { return Bytes(s.begin(), s.end()); }
 
-Result<Instances> decode(uint16_t obj, const char* target, uint16_t fmt,
-                         const Bytes& b) {
+Result<Instances> decode(uint16_t obj, const char* target, uint16_t fmt, const Bytes& b) {
   return decode_write(def(obj), path(target), fmt, b.data(), b.size());
 }
 
-Result<Instances> decode_tlv(uint16_t obj, const char* target,
-                             const std::vector<Record>& records) {
+Result<Instances> decode_tlv(uint16_t obj, const char* target, const std::vector<Record>& records) {
   return decode(obj, target, format::kTlv, tlv::encode(records));
 }
 
 // What a bootstrap server writes to /0: a server account and the BS account.
 std::vector<Record> security_write() {
-  return {inst(0, {res(0, str("coap://lwm2m.example:5683")), res(1, {0}),
-                   res(2, {3}), res(3, {}), res(4, {}), res(5, {}),
-                   res(10, {101})}),
-          inst(1, {res(0, str("coap://bs.example:5693")), res(1, {1}),
-                   res(2, {0}), res(3, str("id")), res(5, {0xAA, 0xBB})})};
+  return {inst(0, {res(0, str("coap://lwm2m.example:5683")), res(1, {0}), res(2, {3}), res(3, {}),
+                   res(4, {}), res(5, {}), res(10, {101})}),
+          inst(1, {res(0, str("coap://bs.example:5693")), res(1, {1}), res(2, {0}),
+                   res(3, str("id")), res(5, {0xAA, 0xBB})})};
 }
 
 TEST(Content, DecodeWrite_SecurityObjectTlv_TypedInstances) {
@@ -54,8 +45,7 @@ TEST(Content, DecodeWrite_SecurityObjectTlv_TypedInstances) {
   ASSERT_TRUE(r.ok()) << r.error().message;
   ASSERT_EQ(r->size(), 2u);
   const Instance& a = r->at(0);
-  EXPECT_EQ(a.at(0),
-            Resource::single(std::string("coap://lwm2m.example:5683")));
+  EXPECT_EQ(a.at(0), Resource::single(std::string("coap://lwm2m.example:5683")));
   EXPECT_EQ(a.at(1), Resource::single(false));
   EXPECT_EQ(a.at(2), Resource::single(int64_t{3}));
   EXPECT_EQ(a.at(3), Resource::single(Bytes{}));
@@ -65,8 +55,8 @@ TEST(Content, DecodeWrite_SecurityObjectTlv_TypedInstances) {
 }
 
 TEST(Content, DecodeWrite_InstanceTargetResourceRecords_ImplicitInstance) {
-  Result<Instances> r = decode_tlv(
-      1, "/1/4", {res(0, {101}), res(1, {0x01, 0x2C}), res(7, str("U"))});
+  Result<Instances> r =
+      decode_tlv(1, "/1/4", {res(0, {101}), res(1, {0x01, 0x2C}), res(7, str("U"))});
   ASSERT_TRUE(r.ok()) << r.error().message;
   ASSERT_EQ(r->count(4), 1u);
   EXPECT_EQ(r->at(4).at(1), Resource::single(int64_t{300}));
@@ -99,28 +89,24 @@ TEST(Content, DecodeWrite_ResourceTargetSingle_OneResource) {
 }
 
 TEST(Content, DecodeWrite_ResourceTargetMultiple_AllInstances) {
-  Result<Instances> r =
-      decode_tlv(2, "/2/0/2", {multi(2, {ri(101, {15}), ri(0, {1})})});
+  Result<Instances> r = decode_tlv(2, "/2/0/2", {multi(2, {ri(101, {15}), ri(0, {1})})});
   ASSERT_TRUE(r.ok()) << r.error().message;
   const Resource& acl = r->at(0).at(2);
   EXPECT_TRUE(acl.multiple);
-  EXPECT_EQ(acl.values,
-            (std::map<uint16_t, Value>{{0, int64_t{1}}, {101, int64_t{15}}}));
+  EXPECT_EQ(acl.values, (std::map<uint16_t, Value>{{0, int64_t{1}}, {101, int64_t{15}}}));
 }
 
 TEST(Content, DecodeWrite_ResourceTargetRecordMismatch_ReturnsError) {
   Result<Instances> other = decode_tlv(1, "/1/0/1", {res(2, {1})});
   ASSERT_FALSE(other.ok());
-  EXPECT_EQ(other.error().message,
-            "/1/0/1: the record's id 2 differs from the target resource");
+  EXPECT_EQ(other.error().message, "/1/0/1: the record's id 2 differs from the target resource");
   EXPECT_FALSE(decode_tlv(1, "/1/0/1", {res(1, {1}), res(1, {1})}).ok());
   EXPECT_FALSE(decode_tlv(1, "/1/0/1", {}).ok());
   EXPECT_FALSE(decode_tlv(1, "/1/0/1", {inst(0, {res(1, {1})})}).ok());
 }
 
 TEST(Content, DecodeWrite_UnknownResourceInInstance_Skipped) {
-  Result<Instances> r =
-      decode_tlv(3, "/3/0", {res(0, str("acme")), res(999, {1, 2, 3})});
+  Result<Instances> r = decode_tlv(3, "/3/0", {res(0, str("acme")), res(999, {1, 2, 3})});
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->at(0).size(), 1u);
   EXPECT_EQ(r->at(0).count(999), 0u);
@@ -129,15 +115,13 @@ TEST(Content, DecodeWrite_UnknownResourceInInstance_Skipped) {
 TEST(Content, DecodeWrite_UnknownTargetResource_ReturnsError) {
   Result<Instances> r = decode_tlv(3, "/3/0/999", {res(999, {1})});
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().message,
-            "/3/0/999: object 3 (Device) has no resource 999");
+  EXPECT_EQ(r.error().message, "/3/0/999: object 3 (Device) has no resource 999");
 }
 
 TEST(Content, DecodeWrite_ThreeByteInteger_ErrorNamesPath) {
   Result<Instances> r = decode_tlv(1, "/1/0", {res(1, {0, 1, 2})});
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().message,
-            "/1/0/1: an Integer needs 1, 2, 4 or 8 bytes, got 3");
+  EXPECT_EQ(r.error().message, "/1/0/1: an Integer needs 1, 2, 4 or 8 bytes, got 3");
 }
 
 TEST(Content, DecodeWrite_BoolNotZeroOne_ErrorNamesPath) {
@@ -153,8 +137,7 @@ TEST(Content, DecodeWrite_BadValueInMultipleResource_ErrorNamesInstance) {
 }
 
 TEST(Content, DecodeWrite_SingleVersusMultipleMismatch_ReturnsError) {
-  Result<Instances> single_as_multi =
-      decode_tlv(1, "/1/0", {multi(1, {ri(0, {1})})});
+  Result<Instances> single_as_multi = decode_tlv(1, "/1/0", {multi(1, {ri(0, {1})})});
   ASSERT_FALSE(single_as_multi.ok());
   EXPECT_EQ(single_as_multi.error().message,
             "/1/0/1: is a single resource but the payload has a Multiple "
@@ -174,8 +157,7 @@ TEST(Content, DecodeWrite_DuplicateIds_ReturnsError) {
   ASSERT_FALSE(dup_res.ok());
   EXPECT_EQ(dup_res.error().message, "/1/0/0: appears twice");
   EXPECT_FALSE(decode_tlv(1, "/1", {inst(0, {}), inst(0, {})}).ok());
-  EXPECT_FALSE(
-      decode_tlv(2, "/2/0/2", {multi(2, {ri(1, {1}), ri(1, {2})})}).ok());
+  EXPECT_FALSE(decode_tlv(2, "/2/0/2", {multi(2, {ri(1, {1}), ri(1, {2})})}).ok());
 }
 
 TEST(Content, DecodeWrite_ResourceRecordsOnObjectTarget_ReturnsError) {
@@ -199,12 +181,10 @@ TEST(Content, DecodeWrite_BadTargets_ReturnsError) {
 }
 
 TEST(Content, DecodeWrite_UnsupportedFormat_ErrorPrefix) {
-  for (uint16_t f : {format::kSenmlJson, format::kSenmlCbor,
-                     format::kLinkFormat, uint16_t{1234}}) {
+  for (uint16_t f : {format::kSenmlJson, format::kSenmlCbor, format::kLinkFormat, uint16_t{1234}}) {
     Result<Instances> r = decode(1, "/1/0", f, {});
     ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.error().message.rfind("unsupported content format", 0), 0u)
-        << r.error().message;
+    EXPECT_EQ(r.error().message.rfind("unsupported content format", 0), 0u) << r.error().message;
   }
 }
 
@@ -220,8 +200,7 @@ TEST(Content, DecodeWrite_EmptyTlv_NoInstancesOrEmptyInstance) {
 TEST(Content, DecodeWrite_TruncatedAtEveryByte_ReturnsError) {
   const Bytes full = tlv::encode({security_write()[0]});
   for (size_t n = 1; n < full.size(); ++n) {
-    Result<Instances> r =
-        decode_write(def(0), path("/0"), format::kTlv, full.data(), n);
+    Result<Instances> r = decode_write(def(0), path("/0"), format::kTlv, full.data(), n);
     ASSERT_FALSE(r.ok()) << n;
     EXPECT_EQ(r.error().message.rfind("/0: TLV ", 0), 0u) << r.error().message;
   }
@@ -273,8 +252,7 @@ TEST(Content, Encode_DeviceInstance_SpecTlvBytes) {
   Result<std::vector<Record>> records = tlv::decode(b->data(), b->size());
   ASSERT_TRUE(records.ok());
   ASSERT_EQ(records->size(), 7u);
-  EXPECT_EQ((*records)[3],
-            multi(7, {ri(0, {0x0E, 0xD8}), ri(1, {0x13, 0x88})}));
+  EXPECT_EQ((*records)[3], multi(7, {ri(0, {0x0E, 0xD8}), ri(1, {0x13, 0x88})}));
   EXPECT_EQ((*records)[5], res(13, {0x51, 0x82, 0x42, 0x8F}));
 }
 
@@ -303,13 +281,10 @@ TEST(Content, Encode_ObjectTarget_ObjectInstanceRecords) {
 }
 
 TEST(Content, Encode_TextAndOpaque_SingleValue) {
-  const Instances sec = {{1,
-                          {{0, Resource::single(std::string("coap://x"))},
-                           {5, Resource::single(Bytes{7, 8})}}}};
-  EXPECT_EQ(*encode(def(0), path("/0/1/0"), sec, format::kText),
-            str("coap://x"));
-  EXPECT_EQ(*encode(def(0), path("/0/1/5"), sec, format::kOpaque),
-            (Bytes{7, 8}));
+  const Instances sec = {
+      {1, {{0, Resource::single(std::string("coap://x"))}, {5, Resource::single(Bytes{7, 8})}}}};
+  EXPECT_EQ(*encode(def(0), path("/0/1/0"), sec, format::kText), str("coap://x"));
+  EXPECT_EQ(*encode(def(0), path("/0/1/5"), sec, format::kOpaque), (Bytes{7, 8}));
   EXPECT_FALSE(encode(def(0), path("/0/1/5"), sec, format::kText).ok());
   EXPECT_FALSE(encode(def(0), path("/0/1"), sec, format::kText).ok());
 }
@@ -329,8 +304,7 @@ TEST(Content, Encode_BadData_ReturnsError) {
   EXPECT_EQ(u.error().message, "/1/0/99: is not in the object definition");
   const Instances exec = {{0, {{8, Resource::single(int64_t{1})}}}};
   EXPECT_FALSE(encode(def(1), path("/1/0"), exec, format::kTlv).ok());
-  const Instances single_at_1 = {
-      {0, {{1, Resource{false, {{1, int64_t{1}}}}}}}};
+  const Instances single_at_1 = {{0, {{1, Resource{false, {{1, int64_t{1}}}}}}}};
   EXPECT_FALSE(encode(def(1), path("/1/0"), single_at_1, format::kTlv).ok());
   const Instances bad_multi = {{0, {{2, Resource{true, {{1, true}}}}}}};
   Result<Bytes> m = encode(def(2), path("/2/0"), bad_multi, format::kTlv);
@@ -350,8 +324,7 @@ TEST(Content, Encode_MissingTarget_ReturnsError) {
 TEST(Content, Encode_UnsupportedFormatOrTarget_ReturnsError) {
   Result<Bytes> f = encode(def(1), path("/1"), {}, format::kSenmlCbor);
   ASSERT_FALSE(f.ok());
-  EXPECT_EQ(f.error().message.rfind("unsupported content format SenML-CBOR", 0),
-            0u);
+  EXPECT_EQ(f.error().message.rfind("unsupported content format SenML-CBOR", 0), 0u);
   EXPECT_FALSE(encode(def(1), path("/"), {}, format::kTlv).ok());
   EXPECT_FALSE(encode(def(1), path("/3"), {}, format::kTlv).ok());
 }
@@ -363,8 +336,7 @@ TEST(Content, Encode_EmptyObject_EmptyPayload) {
 }
 
 TEST(Content, Encode_ValueOver24BitLength_ReturnsError) {
-  const Instances big = {
-      {0, {{3, Resource::single(Bytes(tlv::kMaxValueLength + 1, 0))}}}};
+  const Instances big = {{0, {{3, Resource::single(Bytes(tlv::kMaxValueLength + 1, 0))}}}};
   Result<Bytes> b = encode(def(0), path("/0/0"), big, format::kTlv);
   ASSERT_FALSE(b.ok());
   EXPECT_NE(b.error().message.find("at most 16 MiB - 1"), std::string::npos);

@@ -6,8 +6,7 @@ namespace hil::lwm2m {
 namespace {
 
 bool is_alnum(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9');
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
 bool is_parmname_char(char c) {  // RFC 5987 attr-char
@@ -15,13 +14,10 @@ bool is_parmname_char(char c) {  // RFC 5987 attr-char
 }
 
 bool is_ptoken_char(char c) {  // RFC 6690 ptokenchar
-  return is_alnum(c) ||
-         (c != '\0' && std::strchr("!#$%&'()*+-.:<=>?@[]^_`{|}~/", c));
+  return is_alnum(c) || (c != '\0' && std::strchr("!#$%&'()*+-.:<=>?@[]^_`{|}~/", c));
 }
 
-bool is_space(char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
 bool is_integer(const std::string& v) {
   size_t i = (!v.empty() && v[0] == '-') ? 1 : 0;
@@ -136,8 +132,7 @@ class Parser {
   }
 
   Error fail(const char* what) const {
-    return Error{"bad link format at offset " + std::to_string(pos_) + ": " +
-                 what};
+    return Error{"bad link format at offset " + std::to_string(pos_) + ": " + what};
   }
 
   std::string_view s_;
@@ -160,8 +155,6 @@ std::string encode_links(const std::vector<Link>& links) {
   return out;
 }
 
-Result<std::vector<Link>> parse_links(std::string_view text) {
-  return Parser(text).links();
-}
+Result<std::vector<Link>> parse_links(std::string_view text) { return Parser(text).links(); }
 
 }  // namespace hil::lwm2m

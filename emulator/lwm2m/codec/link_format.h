@@ -16,9 +16,7 @@ struct Link {
   // In order; an empty value is written as a bare name (";obs").
   std::vector<std::pair<std::string, std::string>> attrs;
 
-  bool operator==(const Link& o) const {
-    return target == o.target && attrs == o.attrs;
-  }
+  bool operator==(const Link& o) const { return target == o.target && attrs == o.attrs; }
 };
 
 // Integer values go bare (ct=11543, ssid=101), all others quoted

@@ -8,8 +8,7 @@ namespace {
 using Attrs = std::vector<std::pair<std::string, std::string>>;
 
 TEST(LinkFormat, EncodeLinks_BootstrapDiscover_LwM2MExampleForm) {
-  const std::vector<Link> links = {
-      {"/", {{"lwm2m", "1.0"}}}, {"/1/0", {}}, {"/3/0", {}}};
+  const std::vector<Link> links = {{"/", {{"lwm2m", "1.0"}}}, {"/1/0", {}}, {"/3/0", {}}};
   EXPECT_EQ(encode_links(links), "</>;lwm2m=\"1.0\",</1/0>,</3/0>");
 }
 
@@ -24,13 +23,10 @@ TEST(LinkFormat, EncodeLinks_IntegersBareOthersQuoted) {
             "</3>;obs;title=\"a \\\"b\\\" \\\\c\"");
 }
 
-TEST(LinkFormat, EncodeLinks_Empty_EmptyString) {
-  EXPECT_EQ(encode_links({}), "");
-}
+TEST(LinkFormat, EncodeLinks_Empty_EmptyString) { EXPECT_EQ(encode_links({}), ""); }
 
 TEST(LinkFormat, ParseLinks_RegisterPayload_Links) {
-  Result<std::vector<Link>> r =
-      parse_links("</>;rt=\"oma.lwm2m\";ct=11543,</1/0>,</3>;ver=1.1");
+  Result<std::vector<Link>> r = parse_links("</>;rt=\"oma.lwm2m\";ct=11543,</1/0>,</3>;ver=1.1");
   ASSERT_TRUE(r.ok()) << r.error().message;
   ASSERT_EQ(r->size(), 3u);
   EXPECT_EQ((*r)[0].target, "/");
@@ -40,11 +36,9 @@ TEST(LinkFormat, ParseLinks_RegisterPayload_Links) {
 }
 
 TEST(LinkFormat, ParseLinks_WhitespaceAroundSeparators_Accepted) {
-  Result<std::vector<Link>> r =
-      parse_links("  </1/0> ; ssid = 101 ;obs ,\n\t</3/0>  ");
+  Result<std::vector<Link>> r = parse_links("  </1/0> ; ssid = 101 ;obs ,\n\t</3/0>  ");
   ASSERT_TRUE(r.ok()) << r.error().message;
-  EXPECT_EQ(*r, (std::vector<Link>{{"/1/0", {{"ssid", "101"}, {"obs", ""}}},
-                                   {"/3/0", {}}}));
+  EXPECT_EQ(*r, (std::vector<Link>{{"/1/0", {{"ssid", "101"}, {"obs", ""}}}, {"/3/0", {}}}));
 }
 
 TEST(LinkFormat, ParseLinks_EscapesInQuotes_Unescaped) {
@@ -61,11 +55,10 @@ TEST(LinkFormat, ParseLinks_Empty_NoLinks) {
 
 TEST(LinkFormat, ParseLinks_Garbage_ReturnsError) {
   for (const char* s :
-       {"hello",        "/1/0",          "<",          "</1/0",
-        "<>",           "</1 0>",        "</1>,",      ",</1>",
-        "</1>;",        "</1>;=5",       "</1>;a=",    "</1>;a=\"x",
-        "</1>;a=\"x\\", "</1> </2>",     "</1>;a=b c", "</1>;a b",
-        "</1>x",        "</1>;a=\"x\"y", "<<1>",       "</1>;a=,</2>"}) {
+       {"hello",        "/1/0",        "<",          "</1/0",    "<>",      "</1 0>",
+        "</1>,",        ",</1>",       "</1>;",      "</1>;=5",  "</1>;a=", "</1>;a=\"x",
+        "</1>;a=\"x\\", "</1> </2>",   "</1>;a=b c", "</1>;a b", "</1>x",   "</1>;a=\"x\"y",
+        "<<1>",         "</1>;a=,</2>"}) {
     EXPECT_FALSE(parse_links(s).ok()) << s;
   }
 }
@@ -73,13 +66,11 @@ TEST(LinkFormat, ParseLinks_Garbage_ReturnsError) {
 TEST(LinkFormat, ParseLinks_Garbage_ErrorNamesOffset) {
   Result<std::vector<Link>> r = parse_links("</1>;ct=11543 x");
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().message,
-            "bad link format at offset 14: expected ',' or ';'");
+  EXPECT_EQ(r.error().message, "bad link format at offset 14: expected ',' or ';'");
 }
 
 TEST(LinkFormat, ParseLinks_TruncatedAtEveryByte_ValidOnlyAfterWholeItems) {
-  const std::string full =
-      "</>;lwm2m=\"1.0\",</0/1>;ssid=101;uri=\"coap://h\",</3/0>";
+  const std::string full = "</>;lwm2m=\"1.0\",</0/1>;ssid=101;uri=\"coap://h\",</3/0>";
   // A cut inside <...> or "..." or right after ';', ',' or '=' leaves a
   // broken item; any other cut ends after a link, a name or a whole value.
   bool in_target = false, in_quote = false;
@@ -88,8 +79,7 @@ TEST(LinkFormat, ParseLinks_TruncatedAtEveryByte_ValidOnlyAfterWholeItems) {
     if (!in_quote && c == '<') in_target = true;
     if (!in_quote && c == '>') in_target = false;
     if (!in_target && c == '"') in_quote = !in_quote;
-    const bool whole =
-        !in_target && !in_quote && c != ';' && c != ',' && c != '=';
+    const bool whole = !in_target && !in_quote && c != ';' && c != ',' && c != '=';
     EXPECT_EQ(parse_links(full.substr(0, n)).ok(), whole) << full.substr(0, n);
   }
 }

@@ -8,8 +8,7 @@ namespace hil::lwm2m {
 namespace {
 
 Error not_for_type(const char* format, ResourceType t) {
-  return Error{std::string(format) + " cannot carry " + to_string(t) +
-               " values"};
+  return Error{std::string(format) + " cannot carry " + to_string(t) + " values"};
 }
 
 Error not_a(const std::string& text, const char* what) {
@@ -82,13 +81,11 @@ Result<Value> parse_float(const std::string& s) {
 Result<Value> parse_objlink(const std::string& s) {
   const size_t colon = s.find(':');
   uint64_t obj, inst;
-  if (colon == std::string::npos ||
-      !parse_unsigned(s.substr(0, colon), 0xffff, &obj) ||
+  if (colon == std::string::npos || !parse_unsigned(s.substr(0, colon), 0xffff, &obj) ||
       !parse_unsigned(s.substr(colon + 1), 0xffff, &inst)) {
     return not_a(s, "an Objlnk (obj:inst, each 0..65535)");
   }
-  return Value(
-      ObjLink{static_cast<uint16_t>(obj), static_cast<uint16_t>(inst)});
+  return Value(ObjLink{static_cast<uint16_t>(obj), static_cast<uint16_t>(inst)});
 }
 
 Bytes bytes_of(const std::string& s) { return Bytes(s.begin(), s.end()); }

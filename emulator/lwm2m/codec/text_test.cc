@@ -21,42 +21,35 @@ std::string encode_text(ResourceType t, const Value& v) {
 TEST(Text, Encode_EachType_LwM2MTextForm) {
   EXPECT_EQ(encode_text(ResourceType::Integer, int64_t{-42}), "-42");
   EXPECT_EQ(encode_text(ResourceType::Time, int64_t{1367491215}), "1367491215");
-  EXPECT_EQ(encode_text(ResourceType::UnsignedInteger, UINT64_MAX),
-            "18446744073709551615");
+  EXPECT_EQ(encode_text(ResourceType::UnsignedInteger, UINT64_MAX), "18446744073709551615");
   EXPECT_EQ(encode_text(ResourceType::Float, 0.1), "0.1");
   EXPECT_EQ(encode_text(ResourceType::Boolean, true), "1");
   EXPECT_EQ(encode_text(ResourceType::Boolean, false), "0");
   EXPECT_EQ(encode_text(ResourceType::ObjLink, ObjLink{3, 0}), "3:0");
-  EXPECT_EQ(encode_text(ResourceType::String, std::string("coap://h:5683")),
-            "coap://h:5683");
+  EXPECT_EQ(encode_text(ResourceType::String, std::string("coap://h:5683")), "coap://h:5683");
 }
 
 TEST(Text, Decode_EachType_Value) {
   EXPECT_EQ(*decode_text(ResourceType::Integer, "-42"), Value(int64_t{-42}));
-  EXPECT_EQ(*decode_text(ResourceType::Integer, "-9223372036854775808"),
-            Value(INT64_MIN));
-  EXPECT_EQ(*decode_text(ResourceType::Integer, "9223372036854775807"),
-            Value(INT64_MAX));
-  EXPECT_EQ(*decode_text(ResourceType::UnsignedInteger, "18446744073709551615"),
-            Value(UINT64_MAX));
+  EXPECT_EQ(*decode_text(ResourceType::Integer, "-9223372036854775808"), Value(INT64_MIN));
+  EXPECT_EQ(*decode_text(ResourceType::Integer, "9223372036854775807"), Value(INT64_MAX));
+  EXPECT_EQ(*decode_text(ResourceType::UnsignedInteger, "18446744073709551615"), Value(UINT64_MAX));
   EXPECT_EQ(*decode_text(ResourceType::Float, "-2.5e3"), Value(-2500.0));
   EXPECT_EQ(*decode_text(ResourceType::Float, "7"), Value(7.0));
   EXPECT_EQ(*decode_text(ResourceType::Boolean, "1"), Value(true));
-  EXPECT_EQ(*decode_text(ResourceType::ObjLink, "65535:0"),
-            Value(ObjLink{65535, 0}));
+  EXPECT_EQ(*decode_text(ResourceType::ObjLink, "65535:0"), Value(ObjLink{65535, 0}));
   EXPECT_EQ(*decode_text(ResourceType::String, ""), Value(std::string()));
 }
 
 TEST(Text, Decode_BadNumbers_ReturnsError) {
-  for (const char* s : {"", "+1", " 1", "1 ", "1.0", "0x10", "--1", "-",
-                        "9223372036854775808", "-9223372036854775809"}) {
+  for (const char* s : {"", "+1", " 1", "1 ", "1.0", "0x10", "--1", "-", "9223372036854775808",
+                        "-9223372036854775809"}) {
     EXPECT_FALSE(decode_text(ResourceType::Integer, s).ok()) << s;
   }
   for (const char* s : {"", "-1", "18446744073709551616"}) {
     EXPECT_FALSE(decode_text(ResourceType::UnsignedInteger, s).ok()) << s;
   }
-  for (const char* s :
-       {"", "nan", "inf", "1.", ".5", "1e", "0x1p3", "1e999", " 1"}) {
+  for (const char* s : {"", "nan", "inf", "1.", ".5", "1e", "0x1p3", "1e999", " 1"}) {
     EXPECT_FALSE(decode_text(ResourceType::Float, s).ok()) << s;
   }
 }
@@ -96,17 +89,14 @@ TEST(Text, Encode_WrongAlternative_ReturnsError) {
 
 TEST(Text, Float_ManyValues_RoundTrip) {
   for (double d : {0.0, -0.0, 1e-300, 123456.789, 1.0 / 3, -1e300}) {
-    EXPECT_EQ(
-        *decode_text(ResourceType::Float, encode_text(ResourceType::Float, d)),
-        Value(d));
+    EXPECT_EQ(*decode_text(ResourceType::Float, encode_text(ResourceType::Float, d)), Value(d));
   }
 }
 
 TEST(Opaque, EncodeDecode_OpaqueResource_RawBytes) {
   const Bytes key = {0x00, 0xFF, 0x10};
   EXPECT_EQ(*opaque::encode(ResourceType::Opaque, key), key);
-  EXPECT_EQ(*opaque::decode(ResourceType::Opaque, key.data(), key.size()),
-            Value(key));
+  EXPECT_EQ(*opaque::decode(ResourceType::Opaque, key.data(), key.size()), Value(key));
   EXPECT_EQ(*opaque::decode(ResourceType::Opaque, nullptr, 0), Value(Bytes{}));
 }
 

@@ -19,8 +19,8 @@ std::string describe(Type t, uint16_t id) {
 
 // Decodes records in data[begin, end). `parent` is the container they nest in,
 // null at the top level; offsets in messages count from the start of `data`.
-Result<std::vector<Record>> decode_range(const uint8_t* data, size_t begin,
-                                         size_t end, const Record* parent) {
+Result<std::vector<Record>> decode_range(const uint8_t* data, size_t begin, size_t end,
+                                         const Record* parent) {
   std::vector<Record> out;
   size_t pos = begin;
   while (pos < end) {
@@ -31,8 +31,7 @@ Result<std::vector<Record>> decode_range(const uint8_t* data, size_t begin,
     const size_t header_len = 1 + id_len + len_len;
     if (end - pos < header_len) {
       return Error{"TLV record at offset " + std::to_string(start) +
-                   " is truncated: its header needs " +
-                   std::to_string(header_len) + " bytes, " +
+                   " is truncated: its header needs " + std::to_string(header_len) + " bytes, " +
                    std::to_string(end - pos) + " left"};
     }
     Record r;
@@ -43,27 +42,23 @@ Result<std::vector<Record>> decode_range(const uint8_t* data, size_t begin,
     size_t value_len = head & 0x7;
     if (len_len > 0) {
       value_len = 0;
-      for (size_t i = 0; i < len_len; ++i)
-        value_len = value_len << 8 | data[pos++];
+      for (size_t i = 0; i < len_len; ++i) value_len = value_len << 8 | data[pos++];
     }
     if (parent != nullptr && !may_contain(parent->type, r.type)) {
       return Error{"TLV " + describe(parent->type, parent->id) + " contains " +
-                   describe(r.type, r.id) + " at offset " +
-                   std::to_string(start) + "; " +
+                   describe(r.type, r.id) + " at offset " + std::to_string(start) + "; " +
                    (parent->type == Type::ObjectInstance
                         ? "only Resource and Multiple Resource records"
                         : "only Resource Instance records") +
                    " may nest there"};
     }
     if (end - pos < value_len) {
-      return Error{"TLV " + describe(r.type, r.id) + " at offset " +
-                   std::to_string(start) + " claims " +
-                   std::to_string(value_len) + " value bytes, only " +
+      return Error{"TLV " + describe(r.type, r.id) + " at offset " + std::to_string(start) +
+                   " claims " + std::to_string(value_len) + " value bytes, only " +
                    std::to_string(end - pos) + " left"};
     }
     if (r.type == Type::ObjectInstance || r.type == Type::MultipleResource) {
-      Result<std::vector<Record>> children =
-          decode_range(data, pos, pos + value_len, &r);
+      Result<std::vector<Record>> children = decode_range(data, pos, pos + value_len, &r);
       if (!children) return children.error();
       r.children = std::move(children).value();
     } else {
@@ -103,15 +98,13 @@ void append_record(const Record& r, Bytes& out) {
 
 Bytes big_endian(uint64_t v, size_t n) {
   Bytes b(n);
-  for (size_t i = 0; i < n; ++i)
-    b[n - 1 - i] = static_cast<uint8_t>(v >> (8 * i));
+  for (size_t i = 0; i < n; ++i) b[n - 1 - i] = static_cast<uint8_t>(v >> (8 * i));
   return b;
 }
 
 Result<uint64_t> read_big_endian(const Bytes& b, const char* what) {
   if (b.size() != 1 && b.size() != 2 && b.size() != 4 && b.size() != 8) {
-    return Error{std::string(what) + " needs 1, 2, 4 or 8 bytes, got " +
-                 std::to_string(b.size())};
+    return Error{std::string(what) + " needs 1, 2, 4 or 8 bytes, got " + std::to_string(b.size())};
   }
   uint64_t v = 0;
   for (uint8_t byte : b) v = v << 8 | byte;
@@ -119,8 +112,7 @@ Result<uint64_t> read_big_endian(const Bytes& b, const char* what) {
 }
 
 Error type_mismatch(ResourceType t, const Value& v) {
-  return Error{std::string("value ") + to_display(v) + " is not of type " +
-               to_string(t)};
+  return Error{std::string("value ") + to_display(v) + " is not of type " + to_string(t)};
 }
 
 template <typename T>
@@ -178,9 +170,7 @@ Bytes encode_uint(uint64_t v) {
   return big_endian(v, 8);
 }
 
-Result<uint64_t> decode_uint(const Bytes& b) {
-  return read_big_endian(b, "an Unsigned Integer");
-}
+Result<uint64_t> decode_uint(const Bytes& b) { return read_big_endian(b, "an Unsigned Integer"); }
 
 Bytes encode_float(double v) {
   const float f = static_cast<float>(v);
@@ -224,16 +214,13 @@ Result<bool> decode_bool(const Bytes& b) {
   return b[0] == 1;
 }
 
-Bytes encode_objlink(ObjLink v) {
-  return big_endian(uint64_t{v.obj} << 16 | v.inst, 4);
-}
+Bytes encode_objlink(ObjLink v) { return big_endian(uint64_t{v.obj} << 16 | v.inst, 4); }
 
 Result<ObjLink> decode_objlink(const Bytes& b) {
   if (b.size() != 4) {
     return Error{"an Objlnk needs 4 bytes, got " + std::to_string(b.size())};
   }
-  return ObjLink{static_cast<uint16_t>(b[0] << 8 | b[1]),
-                 static_cast<uint16_t>(b[2] << 8 | b[3])};
+  return ObjLink{static_cast<uint16_t>(b[0] << 8 | b[1]), static_cast<uint16_t>(b[2] << 8 | b[3])};
 }
 
 Result<Bytes> encode_value(ResourceType t, const Value& v) {

@@ -29,8 +29,7 @@ struct Record {
   std::vector<Record> children;  // ObjectInstance and MultipleResource only
 
   bool operator==(const Record& o) const {
-    return type == o.type && id == o.id && value == o.value &&
-           children == o.children;
+    return type == o.type && id == o.id && value == o.value && children == o.children;
   }
 };
 

@@ -8,8 +8,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   hil::Result<std::vector<tlv::Record>> records = tlv::decode(data, size);
   if (!records) return 0;
   const Bytes again = tlv::encode(*records);
-  hil::Result<std::vector<tlv::Record>> back =
-      tlv::decode(again.data(), again.size());
+  hil::Result<std::vector<tlv::Record>> back = tlv::decode(again.data(), again.size());
   if (!back || *back != *records) std::abort();
   return 0;
 }

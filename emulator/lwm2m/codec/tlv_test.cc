@@ -10,10 +10,10 @@ namespace {
 
 // /3/0 from the LwM2M TS 1.0 TLV example (section 6.4.3.1), trimmed.
 const Bytes kDevice = {
-    0xC8, 0x00, 0x14, 'O',  'p',  'e',  'n', ' ', 'M', 'o', 'b', 'i',
-    'l',  'e',  ' ',  'A',  'l',  'l',  'i', 'a', 'n', 'c', 'e',  // 0:
-                                                                  // Manufacturer
-    0xC3, 0x03, '1',  '.',  '0',         // 3: Firmware Version
+    0xC8, 0x00, 0x14, 'O', 'p', 'e', 'n', ' ', 'M', 'o', 'b', 'i', 'l', 'e', ' ', 'A', 'l', 'l',
+    'i', 'a', 'n', 'c', 'e',             // 0:
+                                         // Manufacturer
+    0xC3, 0x03, '1', '.', '0',           // 3: Firmware Version
     0x86, 0x06,                          // 6: Power Sources
     0x41, 0x00, 0x01,                    //   [0] = 1
     0x41, 0x01, 0x05,                    //   [1] = 5
@@ -26,9 +26,7 @@ const Bytes kDevice = {
 };
 
 Record leaf(Type t, uint16_t id, Bytes v) { return {t, id, std::move(v), {}}; }
-Record node(Type t, uint16_t id, std::vector<Record> c) {
-  return {t, id, {}, std::move(c)};
-}
+Record node(Type t, uint16_t id, std::vector<Record> c) { return {t, id, {}, std::move(c)}; }
 
 Bytes wrapped_device() {
   Result<std::vector<Record>> inner = decode(kDevice.data(), kDevice.size());
@@ -41,12 +39,11 @@ TEST(Tlv, Decode_SpecDeviceExample_Records) {
   ASSERT_TRUE(r.ok()) << r.error().message;
   ASSERT_EQ(r->size(), 7u);
   EXPECT_EQ((*r)[0],
-            leaf(Type::Resource, 0,
-                 Bytes{'O', 'p', 'e', 'n', ' ', 'M', 'o', 'b', 'i', 'l',
-                       'e', ' ', 'A', 'l', 'l', 'i', 'a', 'n', 'c', 'e'}));
-  EXPECT_EQ((*r)[2], node(Type::MultipleResource, 6,
-                          {leaf(Type::ResourceInstance, 0, {1}),
-                           leaf(Type::ResourceInstance, 1, {5})}));
+            leaf(Type::Resource, 0, Bytes{'O', 'p', 'e', 'n', ' ', 'M', 'o', 'b', 'i', 'l',
+                                          'e', ' ', 'A', 'l', 'l', 'i', 'a', 'n', 'c', 'e'}));
+  EXPECT_EQ((*r)[2],
+            node(Type::MultipleResource, 6,
+                 {leaf(Type::ResourceInstance, 0, {1}), leaf(Type::ResourceInstance, 1, {5})}));
   EXPECT_EQ((*r)[3].children[1].value, (Bytes{0x13, 0x88}));
   EXPECT_EQ((*r)[6], leaf(Type::Resource, 16, {'U'}));
 }
@@ -79,8 +76,7 @@ TEST(Tlv, Encode_ValueLengths_MinimalLengthField) {
   for (const Case& c : cases) {
     const Bytes out = encode({leaf(Type::Resource, 1, Bytes(c.len, 0xAA))});
     ASSERT_EQ(out.size(), c.header.size() + c.len) << c.len;
-    EXPECT_EQ(Bytes(out.begin(), out.begin() + c.header.size()), c.header)
-        << c.len;
+    EXPECT_EQ(Bytes(out.begin(), out.begin() + c.header.size()), c.header) << c.len;
     Result<std::vector<Record>> back = decode(out.data(), out.size());
     ASSERT_TRUE(back.ok()) << c.len;
     EXPECT_EQ((*back)[0].value.size(), c.len);
@@ -90,8 +86,7 @@ TEST(Tlv, Encode_ValueLengths_MinimalLengthField) {
 TEST(Tlv, Encode_Ids_EightBitUpTo255SixteenAbove) {
   EXPECT_EQ(encode({leaf(Type::Resource, 255, {})}), (Bytes{0xC0, 0xFF}));
   EXPECT_EQ(encode({leaf(Type::Resource, 256, {})}), (Bytes{0xE0, 0x01, 0x00}));
-  EXPECT_EQ(encode({leaf(Type::ResourceInstance, 65534, {7})}),
-            (Bytes{0x61, 0xFF, 0xFE, 0x07}));
+  EXPECT_EQ(encode({leaf(Type::ResourceInstance, 65534, {7})}), (Bytes{0x61, 0xFF, 0xFE, 0x07}));
 }
 
 TEST(Tlv, Decode_NonMinimalEncodings_Accepted) {
@@ -106,8 +101,7 @@ TEST(Tlv, EncodeDecode_NestedObjectInstances_RoundTrip) {
   const std::vector<Record> records = {
       node(Type::ObjectInstance, 0,
            {leaf(Type::Resource, 0, {'c', 'o', 'a', 'p'}),
-            node(Type::MultipleResource, 300,
-                 {leaf(Type::ResourceInstance, 0, Bytes(300, 1))})}),
+            node(Type::MultipleResource, 300, {leaf(Type::ResourceInstance, 0, Bytes(300, 1))})}),
       node(Type::ObjectInstance, 1, {}),
   };
   const Bytes b = encode(records);
@@ -138,8 +132,7 @@ TEST(Tlv, Decode_LengthOverrunsBuffer_ReturnsError) {
   const Bytes in = {0xC8, 0x00, 0x10, 'a', 'b'};
   Result<std::vector<Record>> r = decode(in.data(), in.size());
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().message,
-            "TLV Resource 0 at offset 0 claims 16 value bytes, only 2 left");
+  EXPECT_EQ(r.error().message, "TLV Resource 0 at offset 0 claims 16 value bytes, only 2 left");
 }
 
 TEST(Tlv, Decode_ChildOverrunsContainer_ReturnsError) {
@@ -148,8 +141,7 @@ TEST(Tlv, Decode_ChildOverrunsContainer_ReturnsError) {
   const Bytes in = {0x83, 0x06, 0x42, 0x00, 0x01, 0xC1, 0x01, 0x01};
   Result<std::vector<Record>> r = decode(in.data(), in.size());
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().message.find("Resource Instance 0 at offset 2 claims 2"),
-            std::string::npos)
+  EXPECT_NE(r.error().message.find("Resource Instance 0 at offset 2 claims 2"), std::string::npos)
       << r.error().message;
 }
 
@@ -166,8 +158,7 @@ TEST(Tlv, Decode_ResourceInMultipleResource_ReturnsError) {
   const Bytes in = {0x83, 0x06, 0xC1, 0x00, 0x01};
   Result<std::vector<Record>> r = decode(in.data(), in.size());
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().message.find("only Resource Instance records"),
-            std::string::npos);
+  EXPECT_NE(r.error().message.find("only Resource Instance records"), std::string::npos);
 }
 
 TEST(Tlv, Decode_ResourceInstanceDirectlyInObjectInstance_ReturnsError) {
@@ -215,8 +206,7 @@ TEST(Tlv, DecodeInt_BadWidths_ReturnsError) {
   for (size_t n : {0, 3, 5, 6, 7, 9}) {
     Result<int64_t> r = decode_int(Bytes(n, 0));
     ASSERT_FALSE(r.ok()) << n;
-    EXPECT_EQ(r.error().message,
-              "an Integer needs 1, 2, 4 or 8 bytes, got " + std::to_string(n));
+    EXPECT_EQ(r.error().message, "an Integer needs 1, 2, 4 or 8 bytes, got " + std::to_string(n));
   }
 }
 
@@ -269,8 +259,7 @@ TEST(Tlv, ObjLink_FourBytes_RoundTrip) {
 }
 
 TEST(Tlv, EncodeValue_EachType_Bytes) {
-  EXPECT_EQ(*encode_value(ResourceType::String, std::string("ab")),
-            (Bytes{'a', 'b'}));
+  EXPECT_EQ(*encode_value(ResourceType::String, std::string("ab")), (Bytes{'a', 'b'}));
   EXPECT_EQ(*encode_value(ResourceType::Opaque, Bytes{9}), Bytes{9});
   EXPECT_EQ(*encode_value(ResourceType::Time, int64_t{1}), Bytes{1});
   EXPECT_EQ(*encode_value(ResourceType::Boolean, false), Bytes{0});
@@ -284,10 +273,8 @@ TEST(Tlv, EncodeValue_WrongAlternativeOrNone_ReturnsError) {
 }
 
 TEST(Tlv, DecodeValue_EachType_Alternative) {
-  EXPECT_EQ(*decode_value(ResourceType::CoreLink, {'<', '>'}),
-            Value(std::string("<>")));
-  EXPECT_EQ(*decode_value(ResourceType::UnsignedInteger, {0xFF}),
-            Value(uint64_t{255}));
+  EXPECT_EQ(*decode_value(ResourceType::CoreLink, {'<', '>'}), Value(std::string("<>")));
+  EXPECT_EQ(*decode_value(ResourceType::UnsignedInteger, {0xFF}), Value(uint64_t{255}));
   EXPECT_EQ(*decode_value(ResourceType::Integer, {0xFF}), Value(int64_t{-1}));
   EXPECT_FALSE(decode_value(ResourceType::None, {}).ok());
 }

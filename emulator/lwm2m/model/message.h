@@ -16,17 +16,17 @@ enum class Method : uint8_t { Get = 1, Post = 2, Put = 3, Delete = 4 };
 
 // CoAP response codes as class * 32 + detail (RFC 7252, 12.1.2).
 enum class Code : uint8_t {
-  Created = 65,          // 2.01
-  Deleted = 66,          // 2.02
-  Changed = 68,          // 2.04
-  Content = 69,          // 2.05
-  BadRequest = 128,      // 4.00
-  Unauthorized = 129,    // 4.01
-  NotFound = 132,        // 4.04
-  MethodNotAllowed = 133,// 4.05
-  NotAcceptable = 134,   // 4.06
-  UnsupportedFormat = 143,// 4.15
-  InternalError = 160,   // 5.00
+  Created = 65,             // 2.01
+  Deleted = 66,             // 2.02
+  Changed = 68,             // 2.04
+  Content = 69,             // 2.05
+  BadRequest = 128,         // 4.00
+  Unauthorized = 129,       // 4.01
+  NotFound = 132,           // 4.04
+  MethodNotAllowed = 133,   // 4.05
+  NotAcceptable = 134,      // 4.06
+  UnsupportedFormat = 143,  // 4.15
+  InternalError = 160,      // 5.00
 };
 
 constexpr bool is_success(Code c) { return (static_cast<uint8_t>(c) >> 5) == 2; }

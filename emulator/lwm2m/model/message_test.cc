@@ -28,9 +28,7 @@ TEST(Message, ToStringMethod_AllMethods_CoapNames) {
   EXPECT_EQ(to_string(Method::Delete), "DELETE");
 }
 
-TEST(Message, UriPath_NoSegments_Slash) {
-  EXPECT_EQ(Request{}.uri_path(), "/");
-}
+TEST(Message, UriPath_NoSegments_Slash) { EXPECT_EQ(Request{}.uri_path(), "/"); }
 
 TEST(Message, UriPath_Segments_JoinedWithSlashes) {
   Request r;

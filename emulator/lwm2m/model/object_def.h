@@ -46,18 +46,18 @@ class ObjectRegistry {
 
 // Resource ids the core refers to by name.
 namespace security {
-constexpr uint16_t kUri = 0, kBootstrapServer = 1, kMode = 2, kIdentity = 3,
-                   kServerKey = 4, kSecretKey = 5, kShortServerId = 10,
-                   kHoldOff = 11, kBootstrapAccountTimeout = 12;
+constexpr uint16_t kUri = 0, kBootstrapServer = 1, kMode = 2, kIdentity = 3, kServerKey = 4,
+                   kSecretKey = 5, kShortServerId = 10, kHoldOff = 11,
+                   kBootstrapAccountTimeout = 12;
 constexpr int64_t kModePsk = 0, kModeRpk = 1, kModeCert = 2, kModeNoSec = 3;
 }  // namespace security
 namespace server {
-constexpr uint16_t kShortServerId = 0, kLifetime = 1, kBinding = 7,
-                   kUpdateTrigger = 8, kBootstrapTrigger = 9;
+constexpr uint16_t kShortServerId = 0, kLifetime = 1, kBinding = 7, kUpdateTrigger = 8,
+                   kBootstrapTrigger = 9;
 }
 namespace device {
-constexpr uint16_t kManufacturer = 0, kModel = 1, kSerial = 2, kFirmware = 3,
-                   kReboot = 4, kFactoryReset = 5, kBindings = 16;
+constexpr uint16_t kManufacturer = 0, kModel = 1, kSerial = 2, kFirmware = 3, kReboot = 4,
+                   kFactoryReset = 5, kBindings = 16;
 }
 constexpr uint16_t kSecurity = 0, kServer = 1, kAccessControl = 2, kDevice = 3;
 

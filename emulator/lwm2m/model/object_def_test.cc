@@ -12,8 +12,7 @@ const ObjectDef& def(uint16_t id) {
 }
 
 TEST(ObjectDef, Builtin_Ids_SecurityServerAclDevice) {
-  EXPECT_EQ(ObjectRegistry::builtin().ids(),
-            (std::vector<uint16_t>{0, 1, 2, 3}));
+  EXPECT_EQ(ObjectRegistry::builtin().ids(), (std::vector<uint16_t>{0, 1, 2, 3}));
   EXPECT_EQ(ObjectRegistry::builtin().find(4), nullptr);
 }
 
@@ -24,8 +23,7 @@ TEST(ObjectDef, Builtin_Security_OmaTable) {
     ASSERT_NE(s.resource(rid), nullptr) << rid;
   }
   EXPECT_EQ(s.resource(security::kUri)->type, ResourceType::String);
-  EXPECT_EQ(s.resource(security::kBootstrapServer)->type,
-            ResourceType::Boolean);
+  EXPECT_EQ(s.resource(security::kBootstrapServer)->type, ResourceType::Boolean);
   EXPECT_EQ(s.resource(security::kMode)->type, ResourceType::Integer);
   EXPECT_EQ(s.resource(security::kIdentity)->type, ResourceType::Opaque);
   EXPECT_EQ(s.resource(security::kSecretKey)->type, ResourceType::Opaque);
@@ -75,9 +73,7 @@ TEST(ObjectDef, Builtin_Device_Lwm2m10Table) {
   EXPECT_EQ(d.resource(22)->type, ResourceType::ObjLink);
 }
 
-TEST(ObjectDef, Resource_UnknownId_Null) {
-  EXPECT_EQ(def(kDevice).resource(99), nullptr);
-}
+TEST(ObjectDef, Resource_UnknownId_Null) { EXPECT_EQ(def(kDevice).resource(99), nullptr); }
 
 TEST(ObjectRegistry, Add_NewObject_Found) {
   ObjectRegistry r;

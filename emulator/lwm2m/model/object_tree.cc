@@ -21,16 +21,14 @@ Instance* ObjectTree::instance(uint16_t obj, uint16_t inst) {
   return it == o->second.end() ? nullptr : &it->second;
 }
 
-const Resource* ObjectTree::resource(uint16_t obj, uint16_t inst,
-                                     uint16_t res) const {
+const Resource* ObjectTree::resource(uint16_t obj, uint16_t inst, uint16_t res) const {
   const Instance* i = instance(obj, inst);
   if (i == nullptr) return nullptr;
   auto it = i->find(res);
   return it == i->end() ? nullptr : &it->second;
 }
 
-const Value* ObjectTree::value(uint16_t obj, uint16_t inst,
-                               uint16_t res) const {
+const Value* ObjectTree::value(uint16_t obj, uint16_t inst, uint16_t res) const {
   const Resource* r = resource(obj, inst, res);
   if (r == nullptr || r->multiple) return nullptr;
   auto it = r->values.find(0);
@@ -41,8 +39,7 @@ void ObjectTree::set(uint16_t obj, uint16_t inst, uint16_t res, Value v) {
   objects_[obj][inst][res] = Resource::single(std::move(v));
 }
 
-void ObjectTree::merge_instance(uint16_t obj, uint16_t inst,
-                                const Instance& data) {
+void ObjectTree::merge_instance(uint16_t obj, uint16_t inst, const Instance& data) {
   Instance& target = objects_[obj][inst];
   for (const auto& [rid, resource] : data) target[rid] = resource;
 }

@@ -16,13 +16,11 @@ struct Resource {
   std::map<uint16_t, Value> values;
 
   static Resource single(Value v) { return Resource{false, {{0, std::move(v)}}}; }
-  bool operator==(const Resource& o) const {
-    return multiple == o.multiple && values == o.values;
-  }
+  bool operator==(const Resource& o) const { return multiple == o.multiple && values == o.values; }
 };
 
-using Instance = std::map<uint16_t, Resource>;      // resource id -> resource
-using Instances = std::map<uint16_t, Instance>;     // instance id -> instance
+using Instance = std::map<uint16_t, Resource>;   // resource id -> resource
+using Instances = std::map<uint16_t, Instance>;  // instance id -> instance
 
 class ObjectTree {
  public:

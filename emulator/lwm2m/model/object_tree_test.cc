@@ -28,8 +28,7 @@ TEST(ObjectTree, MergeInstance_Existing_ReplacesOnlyCarriedResources) {
   t.set(1, 0, 0, int64_t{101});
   t.set(1, 0, 1, int64_t{300});
   t.merge_instance(1, 0,
-                   {{1, Resource::single(int64_t{60})},
-                    {7, Resource::single(std::string("U"))}});
+                   {{1, Resource::single(int64_t{60})}, {7, Resource::single(std::string("U"))}});
   EXPECT_EQ(t.get<int64_t>(1, 0, 0), 101);
   EXPECT_EQ(t.get<int64_t>(1, 0, 1), 60);
   EXPECT_EQ(t.get<std::string>(1, 0, 7), "U");

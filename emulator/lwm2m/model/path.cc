@@ -33,8 +33,7 @@ Result<Path> Path::from_segments(const std::vector<std::string>& segments) {
   for (size_t i = 0; i < segments.size(); ++i) {
     Result<uint16_t> id = parse_id(segments[i]);
     if (!id) {
-      return Error{prefix + "segment '" + segments[i] +
-                   "' is not a number 0..65534"};
+      return Error{prefix + "segment '" + segments[i] + "' is not a number 0..65534"};
     }
     *slots[i] = *id;
   }

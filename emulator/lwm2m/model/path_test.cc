@@ -43,9 +43,8 @@ TEST(Path, Parse_NonNumericSegment_ErrorNamesSegment) {
 }
 
 TEST(Path, Parse_BadInputs_Error) {
-  for (const char* text :
-       {"", "3/0", "/65535", "/99999", "/123456", "/3/", "//3", "/3//1", "/-1",
-        "/+1", "/1 ", "/1/2/3/4/5", "/0x1"}) {
+  for (const char* text : {"", "3/0", "/65535", "/99999", "/123456", "/3/", "//3", "/3//1", "/-1",
+                           "/+1", "/1 ", "/1/2/3/4/5", "/0x1"}) {
     Result<Path> p = Path::parse(text);
     EXPECT_FALSE(p.ok()) << text;
   }
@@ -54,8 +53,7 @@ TEST(Path, Parse_BadInputs_Error) {
 TEST(Path, Parse_MissingSlash_ErrorSaysSo) {
   Result<Path> p = Path::parse("3/0");
   ASSERT_FALSE(p.ok());
-  EXPECT_EQ(p.error().message,
-            "'3/0' is not an LwM2M path: it must start with '/'");
+  EXPECT_EQ(p.error().message, "'3/0' is not an LwM2M path: it must start with '/'");
 }
 
 TEST(Path, Parse_TooDeep_ErrorCountsSegments) {

@@ -15,7 +15,7 @@ enum class ResourceType : uint8_t {
   Float,
   Boolean,
   Opaque,
-  Time,      // seconds since the epoch, held as Integer
+  Time,  // seconds since the epoch, held as Integer
   ObjLink,
   CoreLink,  // held as String
   None,      // executable resources carry no value
@@ -32,8 +32,8 @@ struct ObjLink {
 // The held alternative follows the resource's type: Integer and Time hold
 // int64_t, UnsignedInteger uint64_t, Float double, Boolean bool, String and
 // CoreLink std::string, Opaque Bytes, ObjLink ObjLink.
-using Value = std::variant<int64_t, uint64_t, double, bool, std::string,
-                           std::vector<uint8_t>, ObjLink>;
+using Value =
+    std::variant<int64_t, uint64_t, double, bool, std::string, std::vector<uint8_t>, ObjLink>;
 
 // True when `v` holds the alternative that `t` calls for.
 bool holds_type(const Value& v, ResourceType t);

@@ -33,8 +33,7 @@ TEST(Value, ToDisplay_EachAlternative_Readable) {
   EXPECT_EQ(to_display(Value(false)), "false");
   EXPECT_EQ(to_display(Value(std::string("coap://x"))), "\"coap://x\"");
   EXPECT_EQ(to_display(Value(ObjLink{3, 0})), "3:0");
-  EXPECT_EQ(to_display(Value(std::vector<uint8_t>{0xab, 0x01})),
-            "0xab01 (2 bytes)");
+  EXPECT_EQ(to_display(Value(std::vector<uint8_t>{0xab, 0x01})), "0xab01 (2 bytes)");
 }
 
 TEST(Value, ToDisplay_LongOpaque_Truncated) {
