@@ -18,6 +18,17 @@ T unwrap(Result<T> r) {
   return std::move(r.value());
 }
 
+void check(const Status& s) {
+  if (!s) throw py::value_error(s.error().message);
+}
+
+// Runs `fn` without the GIL (it waits on an event loop) and returns its result.
+template <typename F>
+auto release_gil(F&& fn) {
+  py::gil_scoped_release release;
+  return fn();
+}
+
 lwm2m::Profile profile_arg(const std::string& name) {
   auto p = lwm2m::parse_profile(name);
   if (!p) throw py::value_error("profile: '" + name + "' is not one of 'cr', '1.0', '1.1'");
@@ -37,6 +48,14 @@ coap::Timing timing_arg(double ack_timeout_s, double random_factor, int max_retr
                       max_retransmit};
 }
 
+// Peers may send bytes that are not UTF-8 (endpoint names, event details);
+// Python gets them escaped rather than an exception.
+py::str text(const std::string& s) {
+  PyObject* o = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "backslashreplace");
+  if (o == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::str>(o);
+}
+
 py::object to_py(const lwm2m::Value& v) {
   return std::visit(
       [](const auto& x) -> py::object {
@@ -45,6 +64,8 @@ py::object to_py(const lwm2m::Value& v) {
           return py::bytes(reinterpret_cast<const char*>(x.data()), x.size());
         } else if constexpr (std::is_same_v<T, lwm2m::ObjLink>) {
           return py::make_tuple(x.obj, x.inst);
+        } else if constexpr (std::is_same_v<T, std::string>) {
+          return text(x);
         } else {
           return py::cast(x);
         }
@@ -75,7 +96,7 @@ py::dict to_py(const lwm2m::ObjectTree& t) {
 
 py::list to_py(const std::vector<Event>& events) {
   py::list out;
-  for (const auto& e : events) out.append(py::make_tuple(e.time_ms, e.kind, e.detail));
+  for (const auto& e : events) out.append(py::make_tuple(e.time_ms, text(e.kind), text(e.detail)));
   return out;
 }
 
@@ -91,6 +112,13 @@ struct DeviceSpec {
   std::string server_uri;
   int64_t server_ssid = 1;
   int64_t server_lifetime = 300;
+  uint32_t flash_size = 0;  // 0: no flash
+  uint32_t flash_sector_size = 4096;
+  uint32_t flash_page_size = 256;
+  std::string flash_image;
+  std::string flash_violation = "and";
+  uint32_t flash_endurance = 100000;
+  double reboot_after_power_cut = 0.1;
   double retry_initial = 2.0, retry_factor = 2.0, retry_max = 120.0, retry_jitter = 0.5;
   int max_bootstrap_attempts = 0;
   int register_attempts = 3;
@@ -131,6 +159,24 @@ struct DeviceSpec {
     c.server_uri = server_uri;
     c.server_ssid = server_ssid;
     c.server_lifetime_s = server_lifetime;
+    if (flash_size > 0) {
+      device::FlashConfig f;
+      f.geometry = {flash_size, flash_sector_size, flash_page_size};
+      if (auto valid = flash::NorFlash::validate(f.geometry); !valid)
+        throw py::value_error("flash: " + valid.error().message);
+      if (f.geometry.sectors() < 2)
+        throw py::value_error(
+            "flash: the configuration store needs at least 2 sectors (size >= 2 * sector_size)");
+      if (flash_violation != "and" && flash_violation != "error")
+        throw py::value_error("flash_violation: '" + flash_violation + "' is not 'and' or 'error'");
+      f.on_violation =
+          flash_violation == "and" ? flash::ViolationPolicy::kAnd : flash::ViolationPolicy::kError;
+      f.endurance = flash_endurance;
+      f.image_path = flash_image;
+      c.flash = f;
+    }
+    c.reboot_after_power_cut_ms =
+        reboot_after_power_cut < 0 ? -1 : seconds("reboot_after_power_cut", reboot_after_power_cut);
     c.bootstrap_linger_ms =
         bootstrap_linger < 0 ? -1 : seconds("bootstrap_linger", bootstrap_linger);
     c.record_messages = record_messages;
@@ -154,18 +200,39 @@ bool all_devices(const std::vector<runtime::DeviceHandle>& devices,
 PYBIND11_MODULE(_core, m) {
   m.doc() = "lwm2m-hil emulator core (use the lwm2m_hil package, not this module)";
 
-  py::class_<DeviceSpec>(m, "DeviceSpec")
-      .def(py::init<>())
-#define FIELD(name) .def_readwrite(#name, &DeviceSpec::name)
-          FIELD(endpoint) FIELD(bootstrap_uri) FIELD(profile) FIELD(request_finish)
-              FIELD(finish_timeout) FIELD(idle_timeout) FIELD(hold_off) FIELD(retry_initial)
-                  FIELD(retry_factor) FIELD(retry_max) FIELD(retry_jitter)
-                      FIELD(max_bootstrap_attempts) FIELD(register_attempts) FIELD(ack_timeout)
-                          FIELD(ack_random_factor) FIELD(max_retransmit) FIELD(bootstrap_linger)
-                              FIELD(record_messages) FIELD(server_uri) FIELD(server_ssid)
-                                  FIELD(server_lifetime)
+  py::class_<DeviceSpec> spec(m, "DeviceSpec");
+  spec.def(py::init<>());
+  spec.def("validate", [](const DeviceSpec& s) { s.build(); });
+#define FIELD(name) spec.def_readwrite(#name, &DeviceSpec::name)
+  FIELD(endpoint);
+  FIELD(bootstrap_uri);
+  FIELD(profile);
+  FIELD(request_finish);
+  FIELD(finish_timeout);
+  FIELD(idle_timeout);
+  FIELD(hold_off);
+  FIELD(retry_initial);
+  FIELD(retry_factor);
+  FIELD(retry_max);
+  FIELD(retry_jitter);
+  FIELD(max_bootstrap_attempts);
+  FIELD(register_attempts);
+  FIELD(ack_timeout);
+  FIELD(ack_random_factor);
+  FIELD(max_retransmit);
+  FIELD(bootstrap_linger);
+  FIELD(record_messages);
+  FIELD(server_uri);
+  FIELD(server_ssid);
+  FIELD(server_lifetime);
+  FIELD(flash_size);
+  FIELD(flash_sector_size);
+  FIELD(flash_page_size);
+  FIELD(flash_image);
+  FIELD(flash_violation);
+  FIELD(flash_endurance);
+  FIELD(reboot_after_power_cut);
 #undef FIELD
-      .def("validate", [](const DeviceSpec& s) { s.build(); });
 
   py::class_<runtime::DeviceHandle>(m, "DeviceHandle")
       .def_property_readonly("endpoint", &runtime::DeviceHandle::endpoint)
@@ -200,7 +267,90 @@ PYBIND11_MODULE(_core, m) {
             return to_py(t);
           },
           py::arg("staged") = false)
-      .def("start", &runtime::DeviceHandle::start, py::call_guard<py::gil_scoped_release>())
+      .def("start", [](runtime::DeviceHandle& d) { check(release_gil([&] { return d.start(); })); })
+      .def_property_readonly("powered", &runtime::DeviceHandle::powered)
+      .def("reboot",
+           [](runtime::DeviceHandle& d) { check(release_gil([&] { return d.reboot(); })); })
+      .def("power_cut", &runtime::DeviceHandle::power_cut, py::call_guard<py::gil_scoped_release>())
+      .def("factory_reset",
+           [](runtime::DeviceHandle& d) { check(release_gil([&] { return d.factory_reset(); })); })
+      .def("power_cuts", &runtime::DeviceHandle::power_cuts,
+           py::call_guard<py::gil_scoped_release>())
+      .def("torn_configs", &runtime::DeviceHandle::torn_configs,
+           py::call_guard<py::gil_scoped_release>())
+      .def(
+          "arm_power_cut",
+          [](runtime::DeviceHandle& d, uint64_t op, std::optional<uint32_t> byte) {
+            check(release_gil([&] { return d.arm_power_cut(op, byte); }));
+          },
+          py::arg("op"), py::arg("byte") = py::none())
+      .def("arm_random_power_cut",
+           [](runtime::DeviceHandle& d, uint64_t within) {
+             check(release_gil([&] { return d.arm_random_power_cut(within); }));
+           })
+      .def("flip_bit",
+           [](runtime::DeviceHandle& d, uint32_t addr, uint8_t bit) {
+             check(release_gil([&] { return d.flip_bit(addr, bit); }));
+           })
+      .def("flip_random_bits",
+           [](runtime::DeviceHandle& d, uint32_t addr, uint32_t len, uint32_t count) {
+             check(release_gil([&] { return d.flip_random_bits(addr, len, count); }));
+           })
+      .def("flash_image",
+           [](runtime::DeviceHandle& d) {
+             auto image = unwrap(release_gil([&] { return d.flash_image(); }));
+             return py::bytes(reinterpret_cast<const char*>(image.data()), image.size());
+           })
+      .def("flash_erase_counts",
+           [](runtime::DeviceHandle& d) {
+             return unwrap(release_gil([&] { return d.flash_erase_counts(); }));
+           })
+      .def("flash_counters",
+           [](runtime::DeviceHandle& d) {
+             auto c = unwrap(release_gil([&] { return d.flash_counters(); }));
+             py::dict out;
+             out["programs"] = c.programs;
+             out["erases"] = c.erases;
+             out["bytes_programmed"] = c.bytes_programmed;
+             out["violations"] = c.violations;
+             out["power_cuts"] = c.power_cuts;
+             out["bit_flips"] = c.bit_flips;
+             out["worn_erases"] = c.worn_erases;
+             return out;
+           })
+      .def("flash_store",
+           [](runtime::DeviceHandle& d) {
+             auto v = unwrap(release_gil([&] { return d.flash_store(); }));
+             py::list sectors, records;
+             for (const auto& s : v.sectors) {
+               py::dict x;
+               x["sector"] = s.sector;
+               x["header_ok"] = s.header_ok;
+               x["generation"] = s.generation;
+               x["active"] = s.active;
+               x["bad"] = s.bad;
+               x["write_offset"] = s.write_offset;
+               sectors.append(x);
+             }
+             for (const auto& r : v.records) {
+               py::dict x;
+               x["sector"] = r.sector;
+               x["offset"] = r.offset;
+               x["header_ok"] = r.header_ok;
+               x["seq"] = r.seq;
+               x["kind"] = r.kind == flash::RecordKind::kPayload ? "payload" : "boot";
+               x["length"] = r.length;
+               x["boot_count"] = r.boot_count;
+               x["committed"] = r.committed;
+               x["crc_ok"] = r.crc_ok;
+               x["live"] = r.live;
+               records.append(x);
+             }
+             py::dict out;
+             out["sectors"] = sectors;
+             out["records"] = records;
+             return out;
+           })
       .def("deregister", &runtime::DeviceHandle::deregister,
            py::call_guard<py::gil_scoped_release>());
 
@@ -216,9 +366,9 @@ PYBIND11_MODULE(_core, m) {
              py::list out;
              for (const auto& r : rs) {
                py::dict d;
-               d["endpoint"] = r.endpoint;
+               d["endpoint"] = text(r.endpoint);
                d["outcome"] = r.outcome ? py::cast(server::to_string(*r.outcome)) : py::none();
-               d["reason"] = r.reason;
+               d["reason"] = text(r.reason);
                d["profile"] = lwm2m::to_string(r.profile);
                d["sessions"] = r.sessions;
                d["requests_sent"] = r.requests_sent;
@@ -252,12 +402,12 @@ PYBIND11_MODULE(_core, m) {
              py::list out;
              for (const auto& r : rs) {
                py::dict d;
-               d["id"] = r.id;
-               d["endpoint"] = r.endpoint;
-               d["lwm2m_version"] = r.lwm2m_version;
-               d["binding"] = r.binding;
+               d["id"] = text(r.id);
+               d["endpoint"] = text(r.endpoint);
+               d["lwm2m_version"] = text(r.lwm2m_version);
+               d["binding"] = text(r.binding);
                d["lifetime"] = r.lifetime_s;
-               d["object_links"] = r.object_links;
+               d["object_links"] = text(r.object_links);
                d["registered_ms"] = r.registered_ms;
                d["updated_ms"] = r.updated_ms;
                d["updates"] = r.updates;
@@ -341,6 +491,8 @@ PYBIND11_MODULE(_core, m) {
         d["states"] = s.states;
         d["exits"] = s.exits;
         d["bootstrap_ms"] = s.bootstrap_ms;
+        d["power_cuts"] = s.power_cuts;
+        d["torn_configs"] = s.torn_configs;
         return d;
       });
 }

@@ -172,9 +172,13 @@ void Context::on_request_cb(coap_resource_t*, coap_session_t* s, const coap_pdu_
     fill(response, *cached);
     return;
   }
-  lwm2m::Response r = self.handler_.on_request(s, to_request(request));
-  self.dedup_.remember(s, mid, r);
-  fill(response, r);
+  std::optional<lwm2m::Response> r = self.handler_.on_request(s, to_request(request));
+  if (!r) {
+    coap_pdu_set_type(response, COAP_MESSAGE_NON);
+    return;
+  }
+  self.dedup_.remember(s, mid, *r);
+  fill(response, *r);
 }
 
 coap_response_t Context::on_response_cb(coap_session_t* s, const coap_pdu_t*,

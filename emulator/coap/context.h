@@ -9,6 +9,7 @@
 #include <coap3/coap.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -34,7 +35,10 @@ class Context {
   class Handler {
    public:
     virtual ~Handler() = default;
-    virtual lwm2m::Response on_request(coap_session_t* s, const lwm2m::Request& r) = 0;
+    // nullopt leaves the request unanswered, as a device that lost power
+    // while handling it would (patch 0004).
+    virtual std::optional<lwm2m::Response> on_request(coap_session_t* s,
+                                                      const lwm2m::Request& r) = 0;
     virtual void on_response(coap_session_t* s, uint64_t tag, const lwm2m::Response& r) = 0;
     // No answer after the retransmissions, a reset, or an ICMP error.
     virtual void on_failure(coap_session_t* s, uint64_t tag, const std::string& reason) = 0;

@@ -15,9 +15,9 @@ namespace hil::coap {
 namespace {
 
 struct Recorder : Context::Handler {
-  lwm2m::Response on_request(coap_session_t*, const lwm2m::Request& r) override {
+  std::optional<lwm2m::Response> on_request(coap_session_t*, const lwm2m::Request& r) override {
     requests.push_back(r);
-    return {lwm2m::Code::Changed,
+    return lwm2m::Response{lwm2m::Code::Changed,
             lwm2m::format::kText,
             lwm2m::Bytes{'n', static_cast<uint8_t>('0' + requests.size())},
             {"rd", "7"}};

@@ -44,12 +44,25 @@ Device::Device(const DeviceConfig& config, coap::Context& shard, Timers& timers,
       shard_(shard),
       timers_(timers),
       on_change_(std::move(on_change)),
-      core_(config.client, factory_config(config)) {}
+      client_config_(config.client),
+      factory_(factory_config(config)),
+      reboot_after_power_cut_ms_(config.reboot_after_power_cut_ms) {
+  if (config.flash) {
+    lwm2m::ObjectTree stored = factory_;
+    stored.erase(lwm2m::kDevice);  // the Device object is firmware, not configuration
+    auto storage = Storage::open(*config.flash, std::move(stored));
+    if (storage) {
+      storage_ = std::move(*storage);
+    } else {
+      init_error_ = storage.error().message;
+    }
+  }
+}
 
 Device::~Device() {
-  timers_.cancel(wake_timer_);
-  timers_.cancel(linger_timer_);
-  for (auto& [key, s] : sessions_) shard_.release(s->coap);
+  shutdown();
+  timers_.cancel(reboot_timer_);
+  timers_.cancel(off_timer_);
 }
 
 Device* Device::owner(coap_session_t* s) {
@@ -58,57 +71,175 @@ Device* Device::owner(coap_session_t* s) {
 }
 
 std::string Device::address() const {
-  return coap::to_string(coap::device_address(address_index_));
+  std::string ip = coap::to_string(coap::device_address(address_index_));
+  return ip.substr(0, ip.rfind(':'));  // each session has a port of its own
 }
 
-void Device::start() {
-  core_.start(timers_.clock().now_ms());
+Status Device::start() {
+  if (!init_error_.empty()) return Error{init_error_};
+  return boot();
+}
+
+Status Device::boot() {
+  timers_.cancel(reboot_timer_);
+  reboot_timer_ = 0;
+  lwm2m::ObjectTree config = factory_;
+  if (storage_) {
+    auto stored = storage_->boot();
+    take_storage_events();
+    if (!stored) {
+      record("boot_failed", stored.error().message);
+      return stored.error();
+    }
+    config = std::move(*stored);
+    if (const lwm2m::Instances* dev = factory_.object(lwm2m::kDevice))
+      config.objects()[lwm2m::kDevice] = *dev;
+    record("boot", "boot " + std::to_string(storage_->store().boot_count()) + ", configuration from flash");
+  } else {
+    record("boot", "factory configuration (no flash)");
+  }
+  powered_.store(true, std::memory_order_release);
+  core_.emplace(client_config_, std::move(config));
+  core_->start(timers_.clock().now_ms());
   pump();
+  return ok_status();
+}
+
+void Device::shutdown() {
+  timers_.cancel(wake_timer_);
+  timers_.cancel(linger_timer_);
+  wake_timer_ = linger_timer_ = 0;
+  wake_at_ = -1;
+  for (auto& [key, s] : sessions_) shard_.release(s->coap);
+  sessions_.clear();
+  bootstrap_key_.clear();
+}
+
+Status Device::reboot() {
+  record("reboot", "RAM lost, booting from flash");
+  shutdown();
+  return boot();
+}
+
+void Device::power_cut() {
+  if (storage_) storage_->flash().cut_power();
+  lose_power();
+}
+
+Status Device::factory_reset() {
+  record("factory_reset", "configuration erased back to the factory image");
+  shutdown();
+  if (storage_) {
+    storage_->flash().power_on();
+    auto st = storage_->factory_reset();
+    take_storage_events();
+    if (!st) return st;
+  }
+  return boot();
+}
+
+// The device stops at once; its sessions go on the loop's next turn, since
+// this may run inside a libcoap handler of one of them.
+void Device::lose_power() {
+  if (!powered()) return;
+  powered_.store(false, std::memory_order_release);
+  ++power_cuts_;
+  take_storage_events();
+  record("power_cut", "RAM lost; flash as it was at the cut");
+  TimeMs now = timers_.clock().now_ms();
+  off_timer_ = timers_.at(now, [this] {
+    off_timer_ = 0;
+    shutdown();
+  });
+  if (reboot_after_power_cut_ms_ >= 0) {
+    reboot_timer_ = timers_.at(now + reboot_after_power_cut_ms_, [this] {
+      reboot_timer_ = 0;
+      (void)boot();  // a failed boot is on the timeline; nobody else to tell
+    });
+  }
+  on_change_();
+}
+
+void Device::commit(const lwm2m::ObjectTree& config) {
+  if (!storage_) return;  // RAM only: the core's live tree is all there is
+  Status st = storage_->commit(config);
+  take_storage_events();
+  if (st) return;
+  if (flash::is_power_lost(st.error())) {
+    lose_power();
+  } else {
+    // Not durable, so not acknowledged: on_request answers 5.00.
+    commit_failed_ = true;
+    record("commit_failed", st.error().message);
+  }
+}
+
+void Device::take_storage_events() {
+  if (!storage_) return;
+  TimeMs now = timers_.clock().now_ms();
+  for (Event& e : storage_->take_events()) {
+    e.time_ms = now;
+    timeline_.push_back(std::move(e));
+  }
 }
 
 void Device::deregister() {
-  core_.deregister(timers_.clock().now_ms());
+  if (!powered()) return;
+  core_->deregister(timers_.clock().now_ms());
   pump();
 }
 
-lwm2m::Response Device::on_request(coap_session_t* s, const lwm2m::Request& r) {
+std::optional<lwm2m::Response> Device::on_request(coap_session_t* s, const lwm2m::Request& r) {
+  if (!powered()) return std::nullopt;
   auto* session = static_cast<Session*>(coap_session_get_app_data(s));
   if (record_messages_) record("rx", coap::describe(r));
-  lwm2m::Response resp = core_.on_request(timers_.clock().now_ms(), session->origin, r);
+  lwm2m::Response resp = core_->on_request(timers_.clock().now_ms(), session->origin, r);
   // Commits reach flash before the answer leaves (durable before acknowledged).
   pump();
+  if (!powered()) return std::nullopt;
+  if (commit_failed_) {
+    commit_failed_ = false;
+    resp = lwm2m::Response{lwm2m::Code::InternalError, {}, {}, {}};
+  }
   if (record_messages_) record("tx", lwm2m::to_string(resp.code));
   return resp;
 }
 
 void Device::on_response(uint64_t tag, const lwm2m::Response& r) {
+  if (!powered()) return;
   if (record_messages_) record("rx", lwm2m::to_string(r.code));
-  core_.on_response(timers_.clock().now_ms(), tag, r);
+  core_->on_response(timers_.clock().now_ms(), tag, r);
   pump();
 }
 
 void Device::on_failure(uint64_t tag, const std::string& reason) {
+  if (!powered()) return;
   record("tx_failed", reason);
-  core_.on_failure(timers_.clock().now_ms(), tag, reason);
+  core_->on_failure(timers_.clock().now_ms(), tag, reason);
   pump();
 }
 
 void Device::pump() {
   State before = state();
   BootstrapExit exit_before = last_exit();
-  while (auto action = core_.poll()) {
+  while (powered()) {
+    auto action = core_->poll();
+    if (!action) break;
     if (auto* send_req = std::get_if<lwm2m::SendRequest>(&*action)) {
       send(std::move(*send_req));
     } else if (auto* e = std::get_if<Event>(&*action)) {
+      // Bootstrap time runs from the first request, after any hold-off.
+      if (first_request_ms_ < 0 && e->kind == "bootstrap_request") first_request_ms_ = e->time_ms;
       timeline_.push_back(std::move(*e));
+    } else if (auto* c = std::get_if<lwm2m::Commit>(&*action)) {
+      commit(c->config);
     }
-    // A Commit needs no work until the flash model holds the configuration:
-    // the core's live tree already is what a reboot would load.
   }
-  state_.store(core_.state(), std::memory_order_release);
-  exit_.store(core_.last_exit(), std::memory_order_release);
+  if (!powered()) return;  // what the core still wanted died with its RAM
+  state_.store(core_->state(), std::memory_order_release);
+  exit_.store(core_->last_exit(), std::memory_order_release);
   if (state() != before) after_state_change(before);
-  auto deadline = core_.next_deadline();
+  auto deadline = core_->next_deadline();
   TimeMs want = deadline ? *deadline : -1;
   if (want != wake_at_) {
     timers_.cancel(wake_timer_);
@@ -118,7 +249,7 @@ void Device::pump() {
       wake_timer_ = timers_.at(*deadline, [this] {
         wake_timer_ = 0;
         wake_at_ = -1;
-        core_.on_timeout(timers_.clock().now_ms());
+        core_->on_timeout(timers_.clock().now_ms());
         pump();
       });
     }
@@ -133,9 +264,8 @@ void Device::after_state_change(State from) {
   } else if (state() == State::Bootstrapping) {
     timers_.cancel(linger_timer_);
     linger_timer_ = 0;
-    if (first_request_ms_ < 0) first_request_ms_ = now;
   } else if (from == State::Bootstrapping && !bootstrap_key_.empty()) {
-    if (bootstrap_ms_ < 0 && core_.last_exit() != BootstrapExit::None)
+    if (bootstrap_ms_ < 0 && core_->last_exit() != BootstrapExit::None)
       bootstrap_ms_ = now - first_request_ms_;
     // One descriptor per device is the budget: the bootstrap session goes
     // once a retransmitted Finish can no longer arrive.
@@ -153,7 +283,7 @@ void Device::send(lwm2m::SendRequest req) {
   if (record_messages_ || s == nullptr)
     record("tx", coap::describe(req.request) + (s ? "" : " (not sent: " + error + ")"));
   if (s == nullptr || !shard_.send(s->coap, req.request, req.id)) {
-    core_.on_failure(timers_.clock().now_ms(), req.id, s ? "cannot send" : error);
+    core_->on_failure(timers_.clock().now_ms(), req.id, s ? "cannot send" : error);
   }
 }
 

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "emulator/base/event.h"
 #include "emulator/base/timers.h"
 #include "emulator/coap/context.h"
+#include "emulator/device/storage.h"
 #include "emulator/lwm2m/client/client.h"
 
 namespace hil::device {
@@ -40,6 +42,10 @@ struct DeviceConfig {
   int64_t bootstrap_linger_ms = -1;
   uint32_t address_index = 0;   // its own loopback source address
   bool record_messages = true;  // "tx"/"rx" events on the timeline
+  // Persistent storage. Without it the device keeps its configuration in
+  // RAM only, and a reboot brings back the factory configuration.
+  std::optional<FlashConfig> flash;
+  int64_t reboot_after_power_cut_ms = 100;  // -1: stay off until reboot()
 };
 
 // The factory configuration: a bootstrap account and the Device object.
@@ -54,24 +60,36 @@ class Device {
   Device(const Device&) = delete;
   Device& operator=(const Device&) = delete;
 
-  void start();
+  // Boots: loads the configuration from flash and runs the client.
+  Status start();
   void deregister();
+  // Loses RAM and boots again from flash (ETS 1.1-int-6).
+  Status reboot();
+  // Power off now, between two flash operations; boots again after
+  // reboot_after_power_cut_ms.
+  void power_cut();
+  // Erases the configuration back to the factory image, then reboots.
+  Status factory_reset();
+  Storage* storage() { return storage_.get(); }
 
   // The device a session belongs to, or null once it was closed.
   static Device* owner(coap_session_t* s);
 
-  // From the shard, on the loop thread.
-  lwm2m::Response on_request(coap_session_t* s, const lwm2m::Request& r);
+  // From the shard, on the loop thread. nullopt: the device lost power
+  // while handling the request and answers nothing.
+  std::optional<lwm2m::Response> on_request(coap_session_t* s, const lwm2m::Request& r);
   void on_response(uint64_t tag, const lwm2m::Response& r);
   void on_failure(uint64_t tag, const std::string& reason);
 
   // Any thread.
   lwm2m::State state() const { return state_.load(std::memory_order_acquire); }
   lwm2m::BootstrapExit last_exit() const { return exit_.load(std::memory_order_acquire); }
-  const std::string& endpoint() const { return core_.config().endpoint; }
+  const std::string& endpoint() const { return client_config_.endpoint; }
+  bool powered() const { return powered_.load(std::memory_order_acquire); }
 
   // Loop thread.
-  const lwm2m::Client& core() const { return core_; }
+  const lwm2m::Client& core() const { return *core_; }
+  int power_cuts() const { return power_cuts_; }
   const std::vector<Event>& timeline() const { return timeline_; }
   std::string address() const;
   // From the first Request Bootstrap to the first exit; -1 until then.
@@ -84,6 +102,11 @@ class Device {
     coap_session_t* coap = nullptr;
   };
 
+  Status boot();
+  void shutdown();
+  void lose_power();
+  void commit(const lwm2m::ObjectTree& config);
+  void take_storage_events();
   void pump();
   void send(lwm2m::SendRequest req);
   Session* session_for(const lwm2m::Account& to, std::string* error);
@@ -100,7 +123,16 @@ class Device {
   coap::Context& shard_;
   Timers& timers_;
   std::function<void()> on_change_;
-  lwm2m::Client core_;
+  lwm2m::ClientConfig client_config_;
+  lwm2m::ObjectTree factory_;  // objects 0 and 1 as shipped, and the Device object
+  std::unique_ptr<Storage> storage_;
+  int64_t reboot_after_power_cut_ms_;
+  std::optional<lwm2m::Client> core_;  // RAM: gone at a power cut
+  int power_cuts_ = 0;
+  Timers::Id reboot_timer_ = 0;
+  Timers::Id off_timer_ = 0;
+  std::string init_error_;     // why the storage could not be opened
+  bool commit_failed_ = false;  // a commit failed, not for lack of power
   std::map<std::string, std::unique_ptr<Session>> sessions_;  // by account URI
   std::string bootstrap_key_;
   std::vector<Event> timeline_;
@@ -111,6 +143,7 @@ class Device {
   TimeMs bootstrap_ms_ = -1;
   std::atomic<lwm2m::State> state_{lwm2m::State::Factory};
   std::atomic<lwm2m::BootstrapExit> exit_{lwm2m::BootstrapExit::None};
+  std::atomic<bool> powered_{false};
 };
 
 }  // namespace hil::device

@@ -2,9 +2,9 @@
 
 namespace hil::device {
 
-lwm2m::Response DeviceShard::on_request(coap_session_t* s, const lwm2m::Request& r) {
+std::optional<lwm2m::Response> DeviceShard::on_request(coap_session_t* s, const lwm2m::Request& r) {
   if (Device* d = Device::owner(s)) return d->on_request(s, r);
-  return {lwm2m::Code::NotFound, {}, {}, {}};
+  return lwm2m::Response{lwm2m::Code::NotFound, {}, {}, {}};
 }
 
 void DeviceShard::on_response(coap_session_t* s, uint64_t tag, const lwm2m::Response& r) {

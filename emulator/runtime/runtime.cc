@@ -45,8 +45,88 @@ lwm2m::ObjectTree DeviceHandle::objects(bool staged) const {
   });
 }
 
-void DeviceHandle::start() {
-  loop_->call([&] { device_->start(); });
+Status DeviceHandle::start() {
+  return loop_->call([&] { return device_->start(); });
+}
+
+Status DeviceHandle::reboot() {
+  return loop_->call([&] { return device_->reboot(); });
+}
+
+void DeviceHandle::power_cut() {
+  loop_->call([&] { device_->power_cut(); });
+}
+
+Status DeviceHandle::factory_reset() {
+  return loop_->call([&] { return device_->factory_reset(); });
+}
+
+int DeviceHandle::power_cuts() const {
+  return loop_->call([&] { return device_->power_cuts(); });
+}
+
+int DeviceHandle::torn_configs() const {
+  return loop_->call([&] { return device_->storage() ? device_->storage()->torn_configs() : 0; });
+}
+
+namespace {
+
+constexpr const char* kNoFlash = "this device has no flash; create it with a flash geometry";
+
+}  // namespace
+
+// Runs `fn` on the device's storage on its loop thread; an Error without one.
+template <typename T, typename F>
+static Result<T> with_storage(Loop* loop, device::Device* d, F&& fn) {
+  return loop->call([&]() -> Result<T> {
+    if (d->storage() == nullptr) return Error{kNoFlash};
+    return fn(*d->storage());
+  });
+}
+
+Status DeviceHandle::arm_power_cut(uint64_t op, std::optional<uint32_t> byte) {
+  return with_storage<Ok>(loop_, device_, [&](device::Storage& s) -> Status {
+    s.flash().arm_power_cut(s.flash().ops() + op, byte);
+    return ok_status();
+  });
+}
+
+Status DeviceHandle::arm_random_power_cut(uint64_t within_ops) {
+  return with_storage<Ok>(loop_, device_, [&](device::Storage& s) -> Status {
+    s.flash().arm_random_power_cut(within_ops);
+    return ok_status();
+  });
+}
+
+Status DeviceHandle::flip_bit(uint32_t addr, uint8_t bit) {
+  return with_storage<Ok>(loop_, device_,
+                          [&](device::Storage& s) { return s.flash().flip_bit(addr, bit); });
+}
+
+Status DeviceHandle::flip_random_bits(uint32_t addr, uint32_t len, uint32_t count) {
+  return with_storage<Ok>(loop_, device_, [&](device::Storage& s) {
+    return s.flash().flip_random_bits(addr, len, count);
+  });
+}
+
+Result<std::vector<uint8_t>> DeviceHandle::flash_image() const {
+  return with_storage<std::vector<uint8_t>>(loop_, device_,
+                                            [](device::Storage& s) { return s.flash().image(); });
+}
+
+Result<flash::StoreView> DeviceHandle::flash_store() const {
+  return with_storage<flash::StoreView>(loop_, device_,
+                                        [](device::Storage& s) { return s.store().inspect(); });
+}
+
+Result<flash::NorCounters> DeviceHandle::flash_counters() const {
+  return with_storage<flash::NorCounters>(loop_, device_,
+                                          [](device::Storage& s) { return s.flash().counters(); });
+}
+
+Result<std::vector<uint32_t>> DeviceHandle::flash_erase_counts() const {
+  return with_storage<std::vector<uint32_t>>(
+      loop_, device_, [](device::Storage& s) { return s.flash().erase_counts(); });
 }
 
 void DeviceHandle::deregister() {
@@ -173,6 +253,11 @@ std::vector<DeviceHandle> Runtime::add_devices(const device::DeviceConfig& tmpl,
         if (count > 1 || !prefix.empty()) c.client.endpoint = prefix + std::to_string(made + i);
         c.client.seed = mix(options_.seed, c.client.endpoint);
         c.address_index = static_cast<uint32_t>(first + i);
+        if (c.flash) {
+          c.flash->seed = c.client.seed ^ 0xf1a5f1a5ULL;
+          auto at = c.flash->image_path.find("{endpoint}");
+          if (at != std::string::npos) c.flash->image_path.replace(at, 10, c.client.endpoint);
+        }
         out.push_back(std::make_unique<device::Device>(c, shard.shard->context(), *shard.loop,
                                                        [this] { notify(); }));
       }
@@ -237,6 +322,8 @@ FleetSummary Runtime::summary() const {
         ++s.states[lwm2m::to_string(d.state())];
         ++s.exits[lwm2m::to_string(d.last_exit())];
         if (d.bootstrap_duration_ms() >= 0) s.bootstrap_ms.push_back(d.bootstrap_duration_ms());
+        s.power_cuts += static_cast<size_t>(d.power_cuts());
+        if (slot.device->storage()) s.torn_configs += slot.device->storage()->torn_configs();
       }
     });
   }

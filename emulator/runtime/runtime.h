@@ -40,8 +40,27 @@ class DeviceHandle {
   TimeMs bootstrap_duration_ms() const;
   // The live object tree, or the staged one while bootstrapping if asked.
   lwm2m::ObjectTree objects(bool staged = false) const;
-  void start();
+  Status start();
   void deregister();
+  bool powered() const { return device_->powered(); }
+
+  // Power and flash (ETS 1.1-int-6, issue "emulated flash").
+  Status reboot();
+  void power_cut();
+  Status factory_reset();
+  int power_cuts() const;
+  int torn_configs() const;
+  // Errors below: the device has no flash, or the flash refuses the fault.
+  // Cut the power at the `op`-th flash operation from now (0: the next
+  // one), before it or at byte `byte` inside it.
+  Status arm_power_cut(uint64_t op, std::optional<uint32_t> byte);
+  Status arm_random_power_cut(uint64_t within_ops);
+  Status flip_bit(uint32_t addr, uint8_t bit);
+  Status flip_random_bits(uint32_t addr, uint32_t len, uint32_t count);
+  Result<std::vector<uint8_t>> flash_image() const;
+  Result<flash::StoreView> flash_store() const;
+  Result<flash::NorCounters> flash_counters() const;
+  Result<std::vector<uint32_t>> flash_erase_counts() const;
 
  private:
   friend class Runtime;
@@ -85,6 +104,8 @@ struct FleetSummary {
   std::map<std::string, size_t> states;  // by state name
   std::map<std::string, size_t> exits;   // by last bootstrap exit
   std::vector<TimeMs> bootstrap_ms;      // of devices that left bootstrap
+  size_t power_cuts = 0;                 // that fired, over all devices
+  size_t torn_configs = 0;               // boots with neither old nor new: must be 0
 };
 
 class Runtime {

@@ -17,7 +17,7 @@ std::string BootstrapServer::uri() const {
   return "coap://" + coap::to_string(endpoint_.address());
 }
 
-lwm2m::Response BootstrapServer::on_request(coap_session_t* s, const lwm2m::Request& r) {
+std::optional<lwm2m::Response> BootstrapServer::on_request(coap_session_t* s, const lwm2m::Request& r) {
   lwm2m::Response resp = core_.on_request(timers_.clock().now_ms(), peers_.id_of(s), r);
   // The 2.04 leaves when this handler returns, piggybacked on the ACK; the
   // first Write must follow it, never overtake it (Wakaama accepts nothing
@@ -32,7 +32,10 @@ void BootstrapServer::on_response(coap_session_t*, uint64_t tag, const lwm2m::Re
 }
 
 void BootstrapServer::on_failure(coap_session_t*, uint64_t tag, const std::string& reason) {
-  core_.on_failure(timers_.clock().now_ms(), tag, Failure::Timeout, reason);
+  // libcoap gave up: after its retransmissions (TIMEOUT), or at once on a
+  // reset or an ICMP error (REQUEST_FAILED).
+  Failure kind = reason.rfind("timeout", 0) == 0 ? Failure::Timeout : Failure::SendError;
+  core_.on_failure(timers_.clock().now_ms(), tag, kind, reason);
   pump();
 }
 

@@ -20,6 +20,7 @@ from ._emulator import (
     DeviceTimeout,
     Emulator,
     Event,
+    FlashGeometry,
     Fleet,
     RegistrationServer,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "DeviceTimeout",
     "Emulator",
     "Event",
+    "FlashGeometry",
     "Fleet",
     "RegistrationServer",
     "bootstrap_config",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 from dataclasses import dataclass
@@ -36,6 +37,18 @@ class CoapTiming:
     max_retransmit: int = 4
 
 
+@dataclass(frozen=True)
+class FlashGeometry:
+    """A NOR flash: ``size`` bytes in erase sectors of ``sector_size``,
+    programmed in pages of ``page_size``. The configuration store needs at
+    least two sectors. The default is small on purpose: a fleet keeps one
+    image per device in memory."""
+
+    size: int = 8 * 1024
+    sector_size: int = 4 * 1024
+    page_size: int = 256
+
+
 def _events(raw: Iterable[tuple[int, str, str]]) -> list[Event]:
     return [Event(t / 1000.0, kind, detail) for t, kind, detail in raw]
 
@@ -45,6 +58,27 @@ def _check_names(name: str, values: Sequence[str], allowed: Sequence[str]) -> li
         if v not in allowed:
             raise ValueError(f"{name}: {v!r} is not one of {', '.join(allowed)}")
     return list(values)
+
+
+def _check_device_uri(name: str, uri: object) -> None:
+    """A URI a device can reach: coap:// or coaps://, an IPv4 address or
+    localhost (devices send from 127.1.x.y), a port 1..65535."""
+    if not isinstance(uri, str):
+        raise TypeError(f"{name}: expected a URI string, got {type(uri).__name__} {uri!r}")
+    hint = "(e.g. coap://127.0.0.1:5683)"
+    scheme, sep, rest = uri.partition("://")
+    host, colon, port = rest.rstrip("/").rpartition(":")
+    if scheme not in ("coap", "coaps") or not sep or not colon or not host:
+        raise ValueError(f"{name}: {uri!r} is not coap://HOST:PORT or coaps://HOST:PORT {hint}")
+    if not (port.isdigit() and 1 <= int(port) <= 65535):
+        raise ValueError(f"{name}: {uri!r} has no port 1..65535 {hint}")
+    if host != "localhost":
+        try:
+            ip = ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            raise ValueError(f"{name}: {uri!r}: the host must be a numeric address or localhost {hint}") from None
+        if ip.version != 4:
+            raise ValueError(f"{name}: {uri!r}: devices send from 127.1.x.y, so the server must be IPv4 {hint}")
 
 
 def _as_list(value: str | Sequence[str] | None) -> list[str]:
@@ -58,7 +92,13 @@ class Device:
 
     def __init__(self, emulator: Emulator, handle: _core.DeviceHandle) -> None:
         self._emu = emulator
-        self._h = handle
+        self._handle = handle
+
+    @property
+    def _h(self) -> _core.DeviceHandle:
+        # The handle points into the runtime: never touch it once closed.
+        self._emu._runtime
+        return self._handle
 
     @property
     def endpoint(self) -> str:
@@ -76,7 +116,8 @@ class Device:
 
     @property
     def address(self) -> str:
-        """The UDP source address servers see, ``127.1.x.y:port``-style."""
+        """The IP address servers see this device at (``127.1.x.y``); each
+        of its sessions has an ephemeral port of its own."""
         return self._h.address
 
     def exit_counts(self) -> dict[str, int]:
@@ -129,7 +170,86 @@ class Device:
         """Send De-register to the registration server."""
         self._h.deregister()
 
+    def start(self) -> None:
+        """Boot a device created with ``start=False``."""
+        self._h.start()
+
+    # --- power and flash --------------------------------------------------
+
+    @property
+    def powered(self) -> bool:
+        """False between a power cut and the reboot that follows it."""
+        return self._h.powered
+
+    @property
+    def power_cuts(self) -> int:
+        """Power cuts that fired on this device (armed or immediate)."""
+        return self._h.power_cuts()
+
+    @property
+    def torn_configs(self) -> int:
+        """Boots that found neither the old nor the new configuration: the
+        configuration store promises 0."""
+        return self._h.torn_configs()
+
+    def reboot(self) -> None:
+        """Lose RAM and boot from flash: a bootstrapped device registers
+        again without bootstrap (ETS 1.1-int-6), a factory one bootstraps."""
+        self._h.reboot()
+
+    def power_cut(self) -> None:
+        """Cut the power now (between flash operations); the device boots
+        again after its ``reboot_after_power_cut`` delay."""
+        self._h.power_cut()
+
+    def factory_reset(self) -> None:
+        """Erase the configuration back to the factory image and reboot."""
+        self._h.factory_reset()
+
+    def arm_power_cut(self, op: int = 0, byte: int | None = None) -> None:
+        """Cut the power at the ``op``-th flash operation from now (0: the
+        next one): before it, or at ``byte`` inside it (a torn program or a
+        half-erased sector; emulator/flash/README.md says which bits land)."""
+        if op < 0 or (byte is not None and byte < 0):
+            raise ValueError("arm_power_cut: op and byte must be >= 0")
+        self._h.arm_power_cut(op, byte)
+
+    def arm_random_power_cut(self, within_ops: int) -> None:
+        """Cut the power at a seeded random byte of one of the next
+        ``within_ops`` flash operations."""
+        if within_ops < 1:
+            raise ValueError("within_ops: must be >= 1")
+        self._h.arm_random_power_cut(within_ops)
+
+    def flip_bit(self, addr: int, bit: int) -> None:
+        """Flip one bit of the flash (a retention error)."""
+        if not 0 <= bit <= 7:
+            raise ValueError(f"bit: must be 0..7, got {bit}")
+        self._h.flip_bit(addr, bit)
+
+    def flip_random_bits(self, count: int, addr: int = 0, length: int | None = None) -> None:
+        """Flip ``count`` seeded random bits in ``[addr, addr + length)``."""
+        size = len(self.flash_image())
+        self._h.flip_random_bits(addr, size - addr if length is None else length, count)
+
+    def flash_image(self) -> bytes:
+        """The raw flash image, as a chip programmer would read it."""
+        return self._h.flash_image()
+
+    def flash_store(self) -> dict[str, Any]:
+        """The configuration store decoded: ``sectors`` and ``records``
+        (seq, kind, length, boot_count, committed, crc_ok, live)."""
+        return self._h.flash_store()
+
+    def flash_counters(self) -> dict[str, int]:
+        """programs, erases, bytes_programmed, violations, power_cuts, ..."""
+        counters = self._h.flash_counters()
+        counters["erases_per_sector"] = self._h.flash_erase_counts()
+        return counters
+
     def __repr__(self) -> str:
+        if self._emu._rt is None:
+            return "<Device (emulator closed)>"
         return f"<Device {self.endpoint} {self.state} exit={self.bootstrap_exit}>"
 
 
@@ -159,6 +279,11 @@ class Fleet(Sequence[Device]):
         """Block until every device is in ``state`` / has exited with ``exit``."""
         self._emu._wait(self._devices, state, exit, timeout)
 
+    def start(self) -> None:
+        """Boot every device of a fleet created with ``start=False``."""
+        for d in self._devices:
+            d.start()
+
     def states(self) -> dict[str, int]:
         """How many devices are in each state."""
         out: dict[str, int] = {}
@@ -177,12 +302,18 @@ class Fleet(Sequence[Device]):
 class BootstrapServer:
     """The embedded bootstrap server."""
 
-    def __init__(self, handle: _core.BootstrapServerHandle) -> None:
-        self._h = handle
+    def __init__(self, emulator: Emulator, handle: _core.BootstrapServerHandle) -> None:
+        self._emu = emulator
+        self._handle = handle
+
+    @property
+    def _h(self) -> _core.BootstrapServerHandle:
+        self._emu._runtime  # RuntimeError once the emulator is closed
+        return self._handle
 
     @property
     def uri(self) -> str:
-        return self._h.uri
+        return self._handle.uri  # a copy held by the handle: safe after close
 
     def results(self) -> dict[str, dict[str, Any]]:
         """Per endpoint: ``outcome`` (``SUCCESS``, ``NO_BOOTSTRAP_CONFIG``,
@@ -206,12 +337,18 @@ class BootstrapServer:
 class RegistrationServer:
     """The embedded registration (LwM2M) server."""
 
-    def __init__(self, handle: _core.RegistrationServerHandle) -> None:
-        self._h = handle
+    def __init__(self, emulator: Emulator, handle: _core.RegistrationServerHandle) -> None:
+        self._emu = emulator
+        self._handle = handle
+
+    @property
+    def _h(self) -> _core.RegistrationServerHandle:
+        self._emu._runtime  # RuntimeError once the emulator is closed
+        return self._handle
 
     @property
     def uri(self) -> str:
-        return self._h.uri
+        return self._handle.uri  # a copy held by the handle: safe after close
 
     def registrations(self) -> dict[str, dict[str, Any]]:
         """Endpoint -> its current registration (lifetime, version, links...)."""
@@ -272,7 +409,7 @@ class Emulator:
         h = self._runtime.add_bootstrap_server(
             text, profile, listen, timing.ack_timeout, timing.ack_random_factor, timing.max_retransmit
         )
-        return BootstrapServer(h)
+        return BootstrapServer(self, h)
 
     def registration_server(
         self, *, listen: str = "127.0.0.1:0", timing: CoapTiming = CoapTiming()
@@ -281,7 +418,7 @@ class Emulator:
         h = self._runtime.add_registration_server(
             listen, timing.ack_timeout, timing.ack_random_factor, timing.max_retransmit
         )
-        return RegistrationServer(h)
+        return RegistrationServer(self, h)
 
     def device(self, endpoint: str, bootstrap_uri: str, **options: Any) -> Device:
         """Create and start one device. Options: see :meth:`fleet`."""
@@ -301,7 +438,12 @@ class Emulator:
         (+ ``server_ssid``, ``server_lifetime``: a server account provisioned
         at the factory, so the device registers without bootstrap), ``timing``
         (:class:`CoapTiming`), ``bootstrap_linger`` (s), ``record_messages``,
-        ``start``.
+        ``flash`` (:class:`FlashGeometry`, default on; None: no flash, the
+        configuration lives in RAM only), ``flash_image`` (a file backing
+        the flash; ``{endpoint}`` in it is replaced per device),
+        ``flash_violation`` ('and' as chips do, or 'error'),
+        ``flash_endurance`` (erases per sector), ``reboot_after_power_cut``
+        (s; -1 stays off), ``start``.
         """
         if count < 1:
             raise ValueError("count: must be >= 1")
@@ -315,10 +457,20 @@ class Emulator:
         return dict(self._runtime.summary())
 
     def _spec(self, bootstrap_uri: str, **options: Any) -> _core.DeviceSpec:
+        _check_device_uri("bootstrap_uri", bootstrap_uri)
+        if options.get("server_uri"):
+            _check_device_uri("server_uri", options["server_uri"])
         spec = _core.DeviceSpec()
         spec.bootstrap_uri = bootstrap_uri
         timing = options.pop("timing", None)
         options.pop("start", None)
+        flash = options.pop("flash", FlashGeometry())
+        if flash is not None:
+            if not isinstance(flash, FlashGeometry):
+                raise TypeError("flash: expected a FlashGeometry or None")
+            spec.flash_size = flash.size
+            spec.flash_sector_size = flash.sector_size
+            spec.flash_page_size = flash.page_size
         if timing is not None:
             spec.ack_timeout = timing.ack_timeout
             spec.ack_random_factor = timing.ack_random_factor
@@ -326,8 +478,12 @@ class Emulator:
         for key, value in options.items():
             if key.startswith("_") or not hasattr(spec, key) or key in ("validate",):
                 allowed = sorted(k for k in dir(spec) if not k.startswith("_") and k != "validate")
-                raise TypeError(f"unknown device option {key!r}; allowed: {', '.join(allowed)}, timing, start")
-            setattr(spec, key, value)
+                raise TypeError(f"unknown device option {key!r}; allowed: {', '.join(allowed)}, timing, flash, start")
+            try:
+                setattr(spec, key, value)
+            except TypeError:
+                want = type(getattr(spec, key)).__name__
+                raise TypeError(f"{key}: expected {want}, got {type(value).__name__} {value!r}") from None
         spec.validate()
         return spec
 

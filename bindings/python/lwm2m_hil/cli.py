@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import signal
 import sys
 import threading
@@ -37,6 +38,8 @@ def summarize(emu: Emulator, wall_s: float, args: argparse.Namespace) -> dict[st
         "profile": args.profile,
         "seed": args.seed,
         "finish_requested": not args.no_finish,
+        "power_cuts": int(s["power_cuts"]),
+        "torn_configs": int(s["torn_configs"]),
     }
 
 
@@ -48,10 +51,27 @@ def print_table(summary: dict[str, Any]) -> None:
         ("registered", str(summary["registered"])),
         ("failed", str(summary["failed"])),
         ("bootstrap p50/p99", f"{summary['bootstrap_ms']['p50']:.0f} ms / {summary['bootstrap_ms']['p99']:.0f} ms"),
+        ("power cuts", f"{summary['power_cuts']} fired, {summary['torn_configs']} torn configurations"),
         ("wall time", f"{summary['wall_s']:.2f} s"),
     ]
     for name, value in rows:
         print(f"{name:<18} {value}")
+
+
+def _flash_ops(device: Any) -> int:
+    c = device.flash_counters()
+    return int(c["programs"] + c["erases"])
+
+
+def flash_ops_of_bootstrap(bootstrap_uri: str, **device_options: Any) -> tuple[int, int]:
+    """Flash operations of a first boot, and of the bootstrap commit that
+    follows, measured on probe devices of an emulator of their own (so they
+    show in no summary): one that only boots, one that bootstraps."""
+    with Emulator(seed=0) as probe:
+        booted = probe.device("probe-boot", "coap://127.0.0.1:9", **device_options)
+        full = probe.device("probe-commit", bootstrap_uri, **device_options)
+        full.wait_for("registered", timeout=30)
+        return _flash_ops(booted), max(1, _flash_ops(full) - _flash_ops(booted))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -62,17 +82,26 @@ def cmd_run(args: argparse.Namespace) -> int:
         else:
             rs = emu.registration_server(timing=timing)
             bootstrap_uri = emu.bootstrap_server(bootstrap_config(rs.uri), profile=args.profile, timing=timing).uri
-        start = time.monotonic()
-        fleet = emu.fleet(
-            args.devices,
-            bootstrap_uri,
-            prefix=args.prefix,
+        options: dict[str, Any] = dict(
             profile=args.profile,
             request_finish=not args.no_finish,
             idle_timeout=args.idle_timeout,
             finish_timeout=args.finish_timeout,
             timing=timing,
         )
+        cuts: tuple[int, int] | None = None
+        if args.power_cut > 0:
+            cuts = flash_ops_of_bootstrap(bootstrap_uri, **options)
+        start = time.monotonic()
+        fleet = emu.fleet(args.devices, bootstrap_uri, prefix=args.prefix, start=False, **options)
+        if cuts:
+            boot_ops, commit_ops = cuts
+            rng = random.Random(args.seed)
+            for device in fleet:
+                if rng.random() < args.power_cut:
+                    byte = rng.choice([None, rng.randrange(64)])
+                    device.arm_power_cut(boot_ops + rng.randrange(commit_ops), byte)
+        fleet.start()
         try:
             fleet.wait_for("registered", timeout=args.timeout)
         except TimeoutError as e:
@@ -95,18 +124,30 @@ def _serve_until_signal(announce: str) -> None:
         pass
 
 
-def _follow(poll, emit) -> threading.Thread:
-    """Polls a server for new entries and prints them as they happen."""
+def _follow(poll, emit) -> tuple[threading.Thread, threading.Event]:
+    """Polls a server for new entries and prints them as they happen, until
+    the returned event is set (before the emulator closes)."""
+    stop = threading.Event()
 
     def loop() -> None:
-        while True:
+        while not stop.wait(0.1):
             for line in poll():
                 emit(line)
-            time.sleep(0.1)
 
     t = threading.Thread(target=loop, daemon=True)
     t.start()
-    return t
+    return t, stop
+
+
+def _serve(announce: str, poll, emit) -> None:
+    follower, stop = _follow(poll, emit)
+    try:
+        _serve_until_signal(announce)
+    finally:
+        stop.set()
+        follower.join()
+        for line in poll():
+            emit(line)
 
 
 def cmd_bootstrap_server(args: argparse.Namespace) -> int:
@@ -124,8 +165,7 @@ def cmd_bootstrap_server(args: argparse.Namespace) -> int:
                     lines.append(f"{ep} {r['outcome']}{reason}")
             return lines
 
-        _follow(new_outcomes, lambda line: print(line, flush=True))
-        _serve_until_signal(bs.uri)
+        _serve(bs.uri, new_outcomes, lambda line: print(line, flush=True))
     return 0
 
 
@@ -141,8 +181,7 @@ def cmd_registration_server(args: argparse.Namespace) -> int:
             printed = len(events)
             return lines
 
-        _follow(new_events, lambda line: print(line, flush=True))
-        _serve_until_signal(rs.uri)
+        _serve(rs.uri, new_events, lambda line: print(line, flush=True))
     return 0
 
 
@@ -162,6 +201,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--idle-timeout", type=float, default=5.0, help="legacy idle timer, seconds")
     run.add_argument("--finish-timeout", type=float, default=247.0, help="seconds after the last command")
     run.add_argument("--threads", type=int, default=2)
+    run.add_argument("--power-cut", type=float, default=0.0, metavar="P",
+                     help="cut power on a fraction P of the devices at a random flash operation of their commit")
     run.add_argument("--prefix", default="dev-", help="endpoint names are PREFIX + index")
     run.set_defaults(func=cmd_run)
 

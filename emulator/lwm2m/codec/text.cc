@@ -120,6 +120,7 @@ Result<Value> decode(ResourceType t, const uint8_t* data, size_t len) {
   switch (t) {
     case ResourceType::String:
     case ResourceType::CoreLink:
+      if (!is_utf8(s)) return Error{"a String must be UTF-8"};
       return Value(s);
     case ResourceType::Integer:
     case ResourceType::Time:

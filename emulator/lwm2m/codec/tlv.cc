@@ -262,8 +262,11 @@ Result<Value> decode_value(ResourceType t, const Bytes& b) {
     case ResourceType::Boolean:
       return widen(decode_bool(b));
     case ResourceType::String:
-    case ResourceType::CoreLink:
-      return Value(std::string(b.begin(), b.end()));
+    case ResourceType::CoreLink: {
+      std::string s(b.begin(), b.end());
+      if (!is_utf8(s)) return Error{"a String must be UTF-8"};
+      return Value(std::move(s));
+    }
     case ResourceType::Opaque:
       return Value(b);
     case ResourceType::ObjLink:

@@ -42,4 +42,7 @@ std::string to_display(const Value& v);  // for timelines and errors
 // so plain text and displays do not show float noise like 0.10000000000000001.
 std::string shortest_decimal(double d);
 
+// LwM2M strings are UTF-8 (RFC 3629: no overlongs, no surrogates, <= U+10FFFF).
+bool is_utf8(const std::string& s);
+
 }  // namespace hil::lwm2m

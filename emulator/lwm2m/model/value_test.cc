@@ -55,5 +55,17 @@ TEST(Value, ToString_Types_DdfNames) {
   EXPECT_STREQ(to_string(ResourceType::ObjLink), "Objlnk");
 }
 
+TEST(Value, IsUtf8_ValidAndInvalidSequences_Classified) {
+  EXPECT_TRUE(is_utf8(""));
+  EXPECT_TRUE(is_utf8("plain"));
+  EXPECT_TRUE(is_utf8("gr\xC3\xBC\xC3\x9F \xE2\x82\xAC \xF0\x9F\x98\x80"));
+  EXPECT_FALSE(is_utf8("\xFF"));
+  EXPECT_FALSE(is_utf8("\xC3"));              // truncated
+  EXPECT_FALSE(is_utf8("\xC0\xAF"));          // overlong '/'
+  EXPECT_FALSE(is_utf8("\xED\xA0\x80"));      // surrogate
+  EXPECT_FALSE(is_utf8("\xF4\x90\x80\x80"));  // above U+10FFFF
+  EXPECT_FALSE(is_utf8("a\x80" "b"));          // lone continuation
+}
+
 }  // namespace
 }  // namespace hil::lwm2m

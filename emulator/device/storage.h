@@ -1,0 +1,66 @@
+// A device's persistent storage: the NOR flash model (optionally backed by an
+// image file), the power-safe configuration store on it, and the encoding of
+// the configuration (objects 0, 1, 2) into the store's payload. It outlives
+// reboots and power cuts, as a chip does; the device's RAM does not.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "emulator/base/event.h"
+#include "emulator/flash/config_store.h"
+#include "emulator/flash/file_image.h"
+#include "emulator/flash/nor_flash.h"
+#include "emulator/lwm2m/model/object_tree.h"
+
+namespace hil::device {
+
+struct FlashConfig {
+  // Two 4 KiB sectors: the smallest the store works on, since fleets hold
+  // one image per device in memory.
+  flash::Geometry geometry{8 * 1024, 4 * 1024, 256};
+  flash::ViolationPolicy on_violation = flash::ViolationPolicy::kAnd;
+  uint32_t endurance = 100'000;  // erases per sector; 0: unlimited
+  std::string image_path;        // empty: in memory only
+  uint64_t seed = 1;             // torn bits, random cuts and flips
+};
+
+class Storage {
+ public:
+  // Errors: a bad geometry, an image file that cannot be used.
+  static Result<std::unique_ptr<Storage>> open(const FlashConfig& config,
+                                               lwm2m::ObjectTree factory);
+
+  // Power on, mount, write the factory image on a blank chip, count the
+  // boot, and return the configuration to boot with: the last committed one.
+  Result<lwm2m::ObjectTree> boot();
+  // Durable before acknowledged: ok only once the commit landed whole. A
+  // power cut gives an Error for which flash::is_power_lost() holds.
+  Status commit(const lwm2m::ObjectTree& config);
+  Status factory_reset();
+
+  flash::NorFlash& flash() { return *flash_; }
+  flash::ConfigStore& store() { return store_; }
+  // Flash faults and store findings since the last call, unstamped.
+  std::vector<Event> take_events();
+  // Boots that found neither the configuration committed last nor the one
+  // being committed when the power went: must stay 0.
+  int torn_configs() const { return torn_configs_; }
+
+ private:
+  Storage(const FlashConfig& config, lwm2m::ObjectTree factory);
+
+  std::unique_ptr<flash::NorFlash> flash_;
+  std::unique_ptr<flash::FileImage> image_;
+  flash::ConfigStore store_;
+  std::vector<uint8_t> factory_payload_;
+  // The emulator's own bookkeeping, not the device's RAM: what a boot may
+  // legally find.
+  std::optional<std::vector<uint8_t>> committed_, attempted_;
+  int torn_configs_ = 0;
+  std::vector<Event> notes_;
+};
+
+}  // namespace hil::device

@@ -1,0 +1,192 @@
+"""The embedded bootstrap server against a scripted raw-CoAP client
+(PROTOCOL.md, "Bootstrap server behaviour")."""
+
+from __future__ import annotations
+
+import pytest
+
+from coap_peer import (
+    CON,
+    DELETE,
+    POST,
+    PUT,
+    RST,
+    TLV,
+    TLV_RESOURCE,
+    Address,
+    CoapPeer,
+    Message,
+    request,
+    tlv_decode,
+)
+from helpers import FAST, outcome_of
+from lwm2m_hil import BootstrapServer, CoapTiming, Emulator, bootstrap_config
+
+RS_URI = "coap://127.0.0.1:5999"
+
+
+def address_of(uri: str) -> Address:
+    host, port = uri.removeprefix("coap://").rsplit(":", 1)
+    return host, int(port)
+
+
+def request_bootstrap(client: CoapPeer, bs: BootstrapServer, ep: str, *query: str) -> Message:
+    """POST /bs?ep=EP[&query...] from the raw client; the server's answer."""
+    return client.call(address_of(bs.uri), POST, "/bs", query=[f"ep={ep}", *query])
+
+
+def next_command(client: CoapPeer, bs: BootstrapServer) -> tuple[Message, Address]:
+    msg, addr = client.wait_request()
+    # Wakaama's client accepts commands only from the address it contacted.
+    assert addr == address_of(bs.uri)
+    assert msg.type == CON
+    return msg, addr
+
+
+def test_server_sends_deletes_writes_then_finish_one_at_a_time(emulator: Emulator) -> None:
+    """After 2.04 to Request Bootstrap (piggybacked), the server sends, from
+    its own address and one CON at a time: DELETE /, PUT /0/1 (TLV Security:
+    URI, bootstrap false, NoSec, ssid), PUT /1/0 (TLV Server: ssid, lifetime),
+    then Finish (POST /bs, no payload); all answered: SUCCESS."""
+    bs = emulator.bootstrap_server(bootstrap_config(RS_URI, ssid=3, lifetime=77), timing=FAST)
+    with CoapPeer() as client:
+        ack = request_bootstrap(client, bs, "raw-1", "Finish=true")
+        assert (ack.type, ack.code_text) == (2, "2.04")
+
+        seen = []
+        answers = {DELETE: "2.02", PUT: "2.04", POST: "2.04"}
+        bodies = {}
+        while not seen or seen[-1] != "POST /bs":
+            msg, addr = next_command(client, bs)
+            what = f"{'GET POST PUT DELETE'.split()[msg.code - 1]} {msg.uri_path}"
+            seen.append(what)
+            if msg.code == PUT:
+                assert msg.content_format == TLV
+                bodies[msg.uri_path] = {rid: value for kind, rid, value in tlv_decode(msg.payload)
+                                        if kind == TLV_RESOURCE}
+            # One request in flight: nothing else comes until this is answered.
+            client.expect_silence(0.1, lambda m, a: m.is_request and m.mid != msg.mid)
+            client.respond(msg, addr, answers[msg.code])
+        assert seen == ["DELETE /", "PUT /0/1", "PUT /1/0", "POST /bs"]
+
+    assert bodies["/0/1"][0] == RS_URI.encode()
+    assert bodies["/0/1"][1] == b"\x00"  # not a bootstrap server
+    assert bodies["/0/1"][2] == b"\x03"  # NoSec
+    assert bodies["/0/1"][10] == b"\x03"  # ssid
+    assert bodies["/1/0"][0] == b"\x03"
+    assert int.from_bytes(bodies["/1/0"][1], "big") == 77
+    result = outcome_of(bs, "raw-1")
+    assert result["outcome"] == "SUCCESS"
+    assert result["requests_sent"] == 4
+
+
+def test_error_answers_to_writes_do_not_stop_the_session(emulator: Emulator) -> None:
+    """A client that answers every Write with 4.00 still gets the rest of the
+    session and Finish; the errors are counted; a 4.06 to Finish makes the
+    outcome FINISH_FAILED."""
+    bs = emulator.bootstrap_server(bootstrap_config(RS_URI, finish=True), timing=FAST)
+    with CoapPeer() as client:
+        request_bootstrap(client, bs, "raw-2")
+        while True:
+            msg, addr = next_command(client, bs)
+            if msg.code == POST:
+                client.respond(msg, addr, "4.06")
+                break
+            client.respond(msg, addr, "4.00" if msg.code == PUT else "2.02")
+    result = outcome_of(bs, "raw-2")
+    assert result["outcome"] == "FINISH_FAILED"
+    assert result["error_responses"] == 2
+    assert len([e for e in result["events"] if e.kind == "command_failed"]) == 2
+
+
+def test_unanswered_command_ends_the_session_with_timeout(emulator: Emulator) -> None:
+    """A client that never answers the first command: after the server's
+    retransmissions (same message id each time) the outcome is TIMEOUT."""
+    timing = CoapTiming(ack_timeout=0.05, max_retransmit=2)
+    bs = emulator.bootstrap_server(bootstrap_config(RS_URI), timing=timing)
+    with CoapPeer() as client:
+        request_bootstrap(client, bs, "raw-3", "Finish=true")
+        first, _ = next_command(client, bs)
+        again, _ = client.wait_request(DELETE, "/", dedup=False)
+        assert again.mid == first.mid and again.token == first.token
+        result = outcome_of(bs, "raw-3", timeout=10)
+    assert result["outcome"] == "TIMEOUT"
+    assert "DELETE /" in result["reason"]
+
+
+def test_reset_to_a_command_fails_the_session(emulator: Emulator) -> None:
+    """A client that answers a command with RST ends the session (it got no
+    usable answer): the outcome is a failure, not SUCCESS."""
+    bs = emulator.bootstrap_server(bootstrap_config(RS_URI), timing=FAST)
+    with CoapPeer() as client:
+        request_bootstrap(client, bs, "raw-4", "Finish=true")
+        msg, addr = next_command(client, bs)
+        client.send(Message(RST, 0, msg.mid), addr)
+        result = outcome_of(bs, "raw-4")
+    assert result["outcome"] in ("TIMEOUT", "REQUEST_FAILED")
+
+
+def test_retransmitted_request_bootstrap_is_deduplicated(emulator: Emulator) -> None:
+    """A Request Bootstrap sent twice with one message id (its ACK was lost)
+    gets the same 2.04 again and does not start a second session: one
+    session, no CANCELLED, the commands go on."""
+    bs = emulator.bootstrap_server(bootstrap_config(RS_URI), timing=FAST)
+    server = address_of(bs.uri)
+    with CoapPeer() as client:
+        req = request(POST, "/bs", mid=client.new_mid(), token=client.new_token(), query=["ep=raw-5", "Finish=true"])
+        client.send(req, server)
+        first = client.wait_response(req)
+        cmd, addr = next_command(client, bs)
+        client.send(req.encode(), server)
+        second = client.wait_response(req)
+        assert first.encode() == second.encode()
+        client.respond(cmd, addr, "2.02")
+        next_command(client, bs)  # the session goes on: PUT /0/1
+    result = bs.results()["raw-5"]
+    assert result["sessions"] == 1
+    assert result["outcome"] is None  # still running
+    assert not any("CANCELLED" in e.detail for e in result["events"])
+
+
+def test_new_request_bootstrap_cancels_the_running_session(emulator: Emulator) -> None:
+    """A new Request Bootstrap (new message id) from the same endpoint while
+    its session runs replaces the old session (a second session, running)
+    and starts again from the first command. (The old DELETE is still the transport's outstanding CON,
+    NSTART = 1: the new session's DELETE follows once it is answered.)"""
+    bs = emulator.bootstrap_server(bootstrap_config(RS_URI), timing=CoapTiming(ack_timeout=2.0))
+    with CoapPeer() as client:
+        request_bootstrap(client, bs, "raw-6", "Finish=true")
+        old, addr = next_command(client, bs)  # DELETE /, not answered yet
+        request_bootstrap(client, bs, "raw-6", "Finish=true")
+        result = bs.results()["raw-6"]
+        assert result["sessions"] == 2
+        # results() holds the latest session only: the new one, running.
+        assert result["outcome"] is None
+        assert [e.kind for e in result["events"]][:2] == ["request", "session"]
+        client.respond(old, addr, "2.02")  # a late answer for the cancelled session: ignored
+        fresh, _ = client.wait_request(DELETE, "/")
+        assert fresh.mid != old.mid
+        assert bs.results()["raw-6"]["requests_sent"] == 1  # counted for the new session only
+
+
+@pytest.mark.parametrize("content_format", ["tlv", "text"])
+def test_config_content_format_text_sends_single_resources_as_plain_text(
+    emulator: Emulator, content_format: str
+) -> None:
+    """"content_format": "text" sends a single-resource write (/1/0/2) as plain
+    text (format 0, "10"); "tlv" (the default) as TLV."""
+    config = bootstrap_config(RS_URI, writes=[{"path": "/1/0/2", "value": 10}])
+    config["endpoints"][0]["content_format"] = content_format
+    bs = emulator.bootstrap_server(config, timing=FAST)
+    with CoapPeer() as client:
+        request_bootstrap(client, bs, "raw-7", "Finish=true")
+        while True:
+            msg, addr = next_command(client, bs)
+            if msg.uri_path == "/1/0/2":
+                break
+            client.respond(msg, addr, "2.02" if msg.code == DELETE else "2.04")
+    if content_format == "text":
+        assert (msg.content_format, msg.payload) == (0, b"10")
+    else:
+        assert msg.content_format == TLV
+        assert tlv_decode(msg.payload) == [(TLV_RESOURCE, 2, b"\x0a")]

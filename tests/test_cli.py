@@ -1,0 +1,216 @@
+"""The command line, `python -m lwm2m_hil`, run as a user runs it: a child process."""
+
+from __future__ import annotations
+
+import json
+import queue
+import re
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import IO, Callable, Iterator
+
+import pytest
+
+from helpers import FAST, outcome_of
+from lwm2m_hil import Emulator, bootstrap_config
+
+EXIT_NAMES = {"finish", "idle_timeout", "finish_timeout", "rejected", "none"}
+
+
+def cli(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lwm2m_hil", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def run_fast(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`run` with loopback timing, so failures show up in seconds."""
+    return cli(env, "run", "--ack-timeout", "0.05", "--timeout", "30", *args)
+
+
+def test_run_50_devices_writes_summary_json(package_env: dict[str, str], tmp_path: Path) -> None:
+    """`run --devices 50 --json F` exits 0, prints the summary table, and the
+    JSON says 50 devices, 50 Finish exits (every other exit 0), 50
+    registered, 0 failed, bootstrap p50 <= p99, and the wall time."""
+    out = tmp_path / "summary.json"
+    proc = run_fast(package_env, "--devices", "50", "--json", str(out))
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(out.read_text())
+    assert summary["devices"] == 50
+    assert summary["exits"] == {"finish": 50, "idle_timeout": 0, "finish_timeout": 0, "rejected": 0, "none": 0}
+    assert summary["registered"] == 50
+    assert summary["failed"] == 0
+    assert 0 <= summary["bootstrap_ms"]["p50"] <= summary["bootstrap_ms"]["p99"]
+    assert summary["wall_s"] > 0
+    assert re.search(r"^registered\s+50$", proc.stdout, re.MULTILINE), proc.stdout
+    assert re.search(r"^devices\s+50$", proc.stdout, re.MULTILINE), proc.stdout
+
+
+def test_run_no_finish_devices_leave_by_idle_timer(package_env: dict[str, str], tmp_path: Path) -> None:
+    """`run --devices 20 --no-finish`: no device asks for Finish, so every
+    one leaves bootstrap by the idle timer (--idle-timeout 0.3) and still
+    registers: exits idle_timeout == 20, finish == 0."""
+    out = tmp_path / "summary.json"
+    proc = run_fast(package_env, "--devices", "20", "--no-finish", "--idle-timeout", "0.3", "--json", str(out))
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(out.read_text())
+    assert summary["exits"]["idle_timeout"] == 20
+    assert summary["exits"]["finish"] == 0
+    assert summary["registered"] == 20
+
+
+@pytest.mark.parametrize("profile", ["1.0", "1.1"])
+def test_run_with_published_profiles(package_env: dict[str, str], tmp_path: Path, profile: str) -> None:
+    """`run --profile 1.0|1.1` bootstraps by Finish as well."""
+    out = tmp_path / "summary.json"
+    proc = run_fast(package_env, "--devices", "10", "--profile", profile, "--json", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(out.read_text())["exits"]["finish"] == 10
+
+
+def test_run_exits_nonzero_when_devices_do_not_register(package_env: dict[str, str], tmp_path: Path) -> None:
+    """`run` exits non-zero when not every device registered: here the
+    --bootstrap-uri points where nothing listens."""
+    from helpers import dead_port
+
+    out = tmp_path / "summary.json"
+    proc = cli(
+        package_env, "run", "--devices", "3", "--ack-timeout", "0.05", "--timeout", "1",
+        "--bootstrap-uri", f"coap://127.0.0.1:{dead_port()}", "--json", str(out),
+    )
+    assert proc.returncode != 0
+    summary = json.loads(out.read_text())
+    assert (summary["registered"], summary["failed"]) == (0, 3)
+
+
+def test_run_against_external_bootstrap_server(package_env: dict[str, str], tmp_path: Path) -> None:
+    """`run --bootstrap-uri` aims the fleet at a bootstrap server this test
+    process started (with its registration server): all devices register
+    there, and that server records a SUCCESS per device."""
+    with Emulator() as emu:
+        rs = emu.registration_server(timing=FAST)
+        bs = emu.bootstrap_server(bootstrap_config(rs.uri), timing=FAST)
+        out = tmp_path / "summary.json"
+        proc = run_fast(package_env, "--devices", "10", "--bootstrap-uri", bs.uri, "--json", str(out))
+        assert proc.returncode == 0, proc.stderr
+        summary = json.loads(out.read_text())
+        assert summary["registered"] == 10
+        names = {f"dev-{i}" for i in range(10)}
+        assert set(rs.registrations()) == names
+        assert all(outcome_of(bs, n)["outcome"] == "SUCCESS" for n in names)
+
+
+def test_bootstrap_server_with_bad_config_exits_2_naming_the_field(
+    package_env: dict[str, str], tmp_path: Path
+) -> None:
+    """`bootstrap-server --config BAD.json` exits 2 and stderr names the field."""
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"endpoints": [{"match": "*", "servers": [{"ssid": 1, "uri": "coap://x:1", "lifetime": 0}]}]}))
+    proc = cli(package_env, "bootstrap-server", "--config", str(bad), "--listen", "127.0.0.1:0", timeout=30)
+    assert proc.returncode == 2
+    assert "endpoints[0].servers[0].lifetime" in proc.stderr
+
+
+def test_run_with_bad_arguments_exits_2(package_env: dict[str, str]) -> None:
+    """argparse refuses an unknown profile with exit 2, naming the option."""
+    proc = cli(package_env, "run", "--profile", "2.0", timeout=30)
+    assert proc.returncode == 2
+    assert "--profile" in proc.stderr
+
+
+class Server:
+    """A CLI server in a child process; its stdout lines arrive on a queue."""
+
+    def __init__(self, env: dict[str, str], *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "lwm2m_hil", *args],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        assert self.proc.stdout is not None
+        threading.Thread(target=self._pump, args=(self.proc.stdout,), daemon=True).start()
+
+    def _pump(self, stream: IO[str]) -> None:
+        for line in stream:
+            self.lines.put(line.rstrip("\n"))
+
+    def wait_line(self, pattern: str, timeout: float = 20.0) -> re.Match[str]:
+        seen = []
+        while True:
+            try:
+                line = self.lines.get(timeout=timeout)
+            except queue.Empty:
+                raise AssertionError(f"no line matching {pattern!r} in {timeout} s; saw {seen}") from None
+            seen.append(line)
+            if m := re.search(pattern, line):
+                return m
+
+    def stop(self) -> tuple[int, str]:
+        """Terminate by PID (SIGTERM), kill if it lingers; exit status and stderr."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        err = ""
+        if self.proc.stderr and not self.proc.stderr.closed:
+            err = self.proc.stderr.read()
+            self.proc.stderr.close()
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        return self.proc.returncode, err
+
+
+@pytest.fixture
+def cli_server(package_env: dict[str, str]) -> Iterator[Callable[..., Server]]:
+    """Starts CLI servers; stops every one of them (by PID) after the test."""
+    started: list[Server] = []
+
+    def start(*args: str) -> Server:
+        s = Server(package_env, *args)
+        started.append(s)
+        return s
+
+    try:
+        yield start
+    finally:
+        for s in started:
+            s.stop()
+
+
+def test_standalone_bootstrap_server_logs_outcome_per_endpoint(
+    cli_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    """`bootstrap-server --config F --listen 127.0.0.1:0` prints "listening on
+    coap://127.0.0.1:PORT" first; a device bootstrapping against that port
+    registers, and the server logs "dev-x SUCCESS"; SIGTERM ends it with 0
+    and nothing on stderr."""
+    with Emulator() as emu:
+        rs = emu.registration_server(timing=FAST)
+        config = tmp_path / "bs.json"
+        config.write_text(json.dumps(bootstrap_config(rs.uri)))
+        server = cli_server("bootstrap-server", "--config", str(config), "--listen", "127.0.0.1:0")
+        uri = server.wait_line(r"^listening on (coap://127\.0\.0\.1:(\d+))$").group(1)
+        assert not uri.endswith(":0")
+
+        dev = emu.device("dev-x", uri, timing=FAST)
+        dev.wait_for("registered", exit="finish", timeout=20)
+        server.wait_line(r"^dev-x SUCCESS$")
+        assert "dev-x" in rs.registrations()
+    assert server.stop() == (0, "")
+
+
+def test_standalone_registration_server_registers_devices(cli_server: Callable[..., Server]) -> None:
+    """`registration-server --listen 127.0.0.1:0` prints its URI first; a
+    device provisioned with it registers, and the server logs it."""
+    server = cli_server("registration-server", "--listen", "127.0.0.1:0")
+    uri = server.wait_line(r"^listening on (coap://127\.0\.0\.1:\d+)$").group(1)
+    with Emulator() as emu:
+        dev = emu.device("dev-r", "coap://127.0.0.1:9", timing=FAST, server_uri=uri)
+        dev.wait_for("registered", timeout=20)
+        server.wait_line(r"registered.*dev-r")
+    assert server.stop() == (0, "")

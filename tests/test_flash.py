@@ -1,0 +1,180 @@
+"""The emulated flash under a device: power cuts at every flash operation of
+a bootstrap commit, bit flips, reboots, factory reset and image files.
+
+PROTOCOL.md, "durable before acknowledged": a power cut before the commit
+leaves the old configuration, after it the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from helpers import FAST, wait_until
+from lwm2m_hil import Emulator, FlashGeometry, bootstrap_config
+
+# Byte offsets inside the cut operation: None cuts before it; a huge one
+# lets the operation land whole but the device never hears back.
+CUT_BYTES = [None, 0, 1, 13, 31, 32, 100, 1 << 20]
+
+
+def kinds_after(timeline, kind):
+    """Event kinds that follow the first event of ``kind``."""
+    kinds = [e.kind for e in timeline]
+    return kinds[kinds.index(kind) + 1 :]
+
+
+def commit_ops(emu: Emulator, bs_uri: str) -> tuple[int, int]:
+    """Flash operations of a first boot, and of the bootstrap commit, as one
+    reference device performs them."""
+    idle = emu.device("ref-boot", "coap://127.0.0.1:9", timing=FAST)
+    c = idle.flash_counters()
+    boot_ops = c["programs"] + c["erases"]
+    ref = emu.device("ref-commit", bs_uri, timing=FAST)
+    ref.wait_for("registered", timeout=20)
+    c = ref.flash_counters()
+    return boot_ops, c["programs"] + c["erases"] - boot_ops
+
+
+def test_power_cut_at_every_flash_operation_of_the_commit_leaves_old_or_new_and_registers():
+    """Exhaustive sweep: cut power before and inside every program and erase
+    of the bootstrap commit; after each cut the device boots with exactly
+    the old (factory) or the new configuration, and ends registered."""
+    with Emulator(seed=11) as emu:
+        rs = emu.registration_server(timing=FAST)
+        bs = emu.bootstrap_server(bootstrap_config(rs.uri), timing=FAST)
+        boot_ops, ops = commit_ops(emu, bs.uri)
+        assert ops >= 2, "a commit programs at least a record and its commit marker"
+        devices = []
+        for op in range(ops):
+            for byte in CUT_BYTES:
+                name = f"cut-{op}-{'before' if byte is None else byte}"
+                d = emu.device(name, bs.uri, timing=FAST, reboot_after_power_cut=0.0, start=False)
+                d.arm_power_cut(boot_ops + op, byte)
+                devices.append(d)
+        for d in devices:
+            d._h.start()
+        outcomes = {"old": 0, "new": 0}
+        for d in devices:
+            d.wait_for("registered", timeout=30)
+            assert d.power_cuts == 1, d.endpoint
+            assert d.torn_configs == 0, d.endpoint
+            after = kinds_after(d.timeline(), "power_cut")
+            assert after[after.index("boot") + 1] in ("bootstrap_request", "state"), after
+            outcomes["old" if "bootstrap_request" in after else "new"] += 1
+            assert d.read("/0/1/0") == rs.uri  # in the end, the new configuration
+        print(f"power-cut sweep: {len(devices)} cut points over {ops} flash operations: {outcomes}")
+        assert outcomes["old"] > 0 and outcomes["new"] > 0
+
+
+def test_cut_between_commit_and_answer_device_registers_and_server_times_out():
+    """The commit lands, the power goes before the 2.04: the server hears
+    nothing and retransmits Finish to a device that no longer has that
+    session; it records TIMEOUT. The rebooted device holds the new
+    configuration and registers without bootstrapping again."""
+    with Emulator(seed=12) as emu:
+        rs = emu.registration_server(timing=FAST)
+        bs = emu.bootstrap_server(bootstrap_config(rs.uri), timing=FAST)
+        boot_ops, ops = commit_ops(emu, bs.uri)
+        d = emu.device("late-cut", bs.uri, timing=FAST, reboot_after_power_cut=0.0, start=False)
+        d.arm_power_cut(boot_ops + ops - 1, 1 << 20)
+        d._h.start()
+        d.wait_for("registered", timeout=20)
+        after = kinds_after(d.timeline(), "power_cut")
+        assert "bootstrap_request" not in after
+        assert d.read("/0/1/0") == rs.uri
+        outcome = wait_until(lambda: bs.outcomes()["late-cut"], what="the Finish to give up")
+        assert outcome == "TIMEOUT"
+        assert "late-cut" in rs.registrations()
+
+
+def test_bit_flip_in_the_live_record_falls_back_to_the_previous_good_copy():
+    """A flipped bit in the stored configuration is caught by its CRC at
+    boot; the device falls back to the previous good copy (here the factory
+    one) and bootstraps again, never using the corrupt one."""
+    with Emulator(seed=13) as emu:
+        rs = emu.registration_server(timing=FAST)
+        bs = emu.bootstrap_server(bootstrap_config(rs.uri), timing=FAST)
+        d = emu.device("flip", bs.uri, timing=FAST)
+        d.wait_for("registered", timeout=20)
+        live = next(r for r in d.flash_store()["records"] if r["live"] and r["kind"] == "payload")
+        sector_size = FlashGeometry().sector_size
+        d.flip_bit(live["sector"] * sector_size + live["offset"] + 32 + 3, 2)
+        d.reboot()
+        d.wait_for("registered", timeout=20)
+        after = kinds_after(d.timeline(), "reboot")
+        assert "bootstrap_request" in after
+        assert d.torn_configs == 0
+        records = d.flash_store()["records"]
+        assert any(not r["crc_ok"] for r in records)
+
+
+def test_reboot_of_bootstrapped_device_registers_without_bootstrap():
+    """ETS 1.1-int-6 across a reboot: the configuration comes from flash."""
+    with Emulator(seed=14) as emu:
+        rs = emu.registration_server(timing=FAST)
+        bs = emu.bootstrap_server(bootstrap_config(rs.uri), timing=FAST)
+        d = emu.device("rebooter", bs.uri, timing=FAST)
+        d.wait_for("registered", timeout=20)
+        d.reboot()
+        d.wait_for("registered", timeout=20)
+        after = kinds_after(d.timeline(), "reboot")
+        assert "register" in after and "bootstrap_request" not in after
+
+
+def test_factory_reset_erases_back_to_the_bootstrap_account():
+    """After a factory reset the device holds only its bootstrap account and
+    bootstraps again."""
+    with Emulator(seed=15) as emu:
+        rs = emu.registration_server(timing=FAST)
+        bs = emu.bootstrap_server(bootstrap_config(rs.uri), timing=FAST)
+        d = emu.device("reset", bs.uri, timing=FAST)
+        d.wait_for("registered", timeout=20)
+        d.factory_reset()
+        d.wait_for("registered", timeout=20)
+        assert "bootstrap_request" in kinds_after(d.timeline(), "factory_reset")
+
+
+def test_flash_image_file_outlives_the_emulator(tmp_path: Path):
+    """The raw image is a file: a second emulator process-lifetime later,
+    the same device boots from it and registers without bootstrap."""
+    image = tmp_path / "{endpoint}.bin"
+    with Emulator(seed=16) as emu:
+        rs = emu.registration_server(timing=FAST, listen="127.0.0.1:0")
+        bs = emu.bootstrap_server(bootstrap_config(rs.uri), timing=FAST)
+        d = emu.device("kept", bs.uri, timing=FAST, flash_image=str(image))
+        d.wait_for("registered", timeout=20)
+        raw = d.flash_image()
+    on_disk = (tmp_path / "kept.bin").read_bytes()
+    assert on_disk == raw and len(on_disk) == FlashGeometry().size
+    with Emulator(seed=17) as emu:
+        d = emu.device("kept", "coap://127.0.0.1:9", timing=FAST, flash_image=str(image))
+        d.wait_for("registering", timeout=20)
+        kinds = [e.kind for e in d.timeline()]
+        assert "register" in kinds and "bootstrap_request" not in kinds
+
+
+def test_bad_flash_geometry_is_refused_with_the_field_named():
+    with Emulator() as emu:
+        with pytest.raises(ValueError, match="at least 2 sectors"):
+            emu.device("g", "coap://127.0.0.1:9", flash=FlashGeometry(4096, 4096, 256))
+        with pytest.raises(ValueError, match="flash"):
+            emu.device("g", "coap://127.0.0.1:9", flash=FlashGeometry(8192, 4096, 300))
+        with pytest.raises(ValueError, match="flash_violation"):
+            emu.device("g", "coap://127.0.0.1:9", flash_violation="or")
+
+
+def test_device_without_flash_forgets_its_configuration_at_reboot():
+    """flash=None keeps the configuration in RAM only: a reboot brings back
+    the factory configuration, so the device bootstraps again."""
+    with Emulator(seed=18) as emu:
+        rs = emu.registration_server(timing=FAST)
+        bs = emu.bootstrap_server(bootstrap_config(rs.uri), timing=FAST)
+        d = emu.device("ram", bs.uri, timing=FAST, flash=None)
+        d.wait_for("registered", timeout=20)
+        with pytest.raises(ValueError, match="no flash"):
+            d.flash_image()
+        d.reboot()
+        d.wait_for("registered", timeout=20)
+        assert "bootstrap_request" in kinds_after(d.timeline(), "reboot")

@@ -1,0 +1,68 @@
+"""Fleets: many devices against one bootstrap and one registration server."""
+
+from __future__ import annotations
+
+from helpers import FAST, wait_until
+from lwm2m_hil import Emulator, bootstrap_config
+
+
+def test_500_devices_all_finish_and_register(emulator: Emulator) -> None:
+    """500 devices bootstrap at once: every one leaves bootstrap by Finish and
+    registers; the bootstrap server records 500 SUCCESS outcomes and the
+    registration server lists all 500 endpoints; the summary agrees."""
+    rs = emulator.registration_server(timing=FAST)
+    bs = emulator.bootstrap_server(bootstrap_config(rs.uri), timing=FAST)
+    fleet = emulator.fleet(500, bs.uri, prefix="node-", timing=FAST)
+    fleet.wait_for("registered", exit="finish", timeout=60)
+
+    assert len(fleet) == 500
+    assert fleet.exits() == {"finish": 500}
+    assert fleet.states() == {"registered": 500}
+    assert all(d.exit_counts() == {"finish": 1} for d in fleet)
+    names = {d.endpoint for d in fleet}
+    assert names == {f"node-{i}" for i in range(500)}
+    assert set(rs.registrations()) == names
+    outcomes = wait_until(
+        lambda: (o := bs.outcomes()) and list(o.values()).count("SUCCESS") == 500 and o, 30, "500 outcomes"
+    )
+    assert set(outcomes) == names
+
+    summary = emulator.summary()
+    assert summary["devices"] == 500
+    assert summary["exits"] == {"finish": 500}
+    assert len(summary["bootstrap_ms"]) == 500
+    # Each device its own source address, as a server sees it.
+    assert len({d.address.rsplit(":", 1)[0] for d in fleet}) == 500
+
+
+def test_fleet_of_legacy_and_finish_devices_side_by_side(emulator: Emulator) -> None:
+    """Two fleets on one cr server: the ones asking for Finish exit "finish",
+    the legacy ones exit "idle_timeout"; Fleet.exits() counts each."""
+    rs = emulator.registration_server(timing=FAST)
+    bs = emulator.bootstrap_server(bootstrap_config(rs.uri), timing=FAST)
+    modern = emulator.fleet(20, bs.uri, prefix="new-", timing=FAST)
+    legacy = emulator.fleet(20, bs.uri, prefix="old-", timing=FAST, request_finish=False, idle_timeout=0.3)
+    modern.wait_for("registered")
+    legacy.wait_for("registered")
+    assert modern.exits() == {"finish": 20}
+    assert legacy.exits() == {"idle_timeout": 20}
+    assert emulator.summary()["exits"] == {"finish": 20, "idle_timeout": 20}
+    assert len(rs.registrations()) == 40
+
+
+def test_same_seed_gives_same_device_behaviour() -> None:
+    """Two emulators with one seed and one scenario end the same way, device
+    by device (state, exit, commands seen)."""
+
+    def run(seed: int) -> list[tuple[str, str, str, list[str]]]:
+        with Emulator(seed=seed) as emu:
+            rs = emu.registration_server(timing=FAST)
+            bs = emu.bootstrap_server(bootstrap_config(rs.uri), timing=FAST)
+            fleet = emu.fleet(10, bs.uri, timing=FAST)
+            fleet.wait_for("registered")
+            return [
+                (d.endpoint, d.state, d.bootstrap_exit, [e.detail for e in d.timeline() if e.kind == "bootstrap_command"])
+                for d in fleet
+            ]
+
+    assert run(7) == run(7)
