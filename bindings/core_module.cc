@@ -51,7 +51,8 @@ coap::Timing timing_arg(double ack_timeout_s, double random_factor, int max_retr
 // Peers may send bytes that are not UTF-8 (endpoint names, event details);
 // Python gets them escaped rather than an exception.
 py::str text(const std::string& s) {
-  PyObject* o = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "backslashreplace");
+  PyObject* o =
+      PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "backslashreplace");
   if (o == nullptr) throw py::error_already_set();
   return py::reinterpret_steal<py::str>(o);
 }
@@ -92,6 +93,28 @@ py::dict to_py(const lwm2m::ObjectTree& t) {
     objects[py::int_(obj)] = insts;
   }
   return objects;
+}
+
+py::dict to_py(const radio::DirectionCounters& c) {
+  py::dict d;
+  d["sent"] = c.sent;
+  d["delivered"] = c.delivered;
+  d["dropped"] = c.dropped;
+  py::dict by_cause;
+  by_cause["loss"] = c.dropped_loss;
+  by_cause["burst"] = c.dropped_burst;
+  by_cause["partition"] = c.dropped_partition;
+  by_cause["asleep"] = c.dropped_asleep;
+  by_cause["mtu"] = c.dropped_mtu;
+  by_cause["rule"] = c.dropped_rule;
+  by_cause["nat"] = c.dropped_nat;
+  d["dropped_by"] = by_cause;
+  d["duplicated"] = c.duplicated;
+  d["corrupted"] = c.corrupted;
+  d["delayed"] = c.delayed;
+  d["reordered"] = c.reordered;
+  d["nat_rebinds"] = c.nat_rebinds;
+  return d;
 }
 
 py::list to_py(const std::vector<Event>& events) {
@@ -234,6 +257,38 @@ PYBIND11_MODULE(_core, m) {
   FIELD(reboot_after_power_cut);
 #undef FIELD
 
+  py::class_<radio::Partition>(m, "Partition")
+      .def(py::init<>())
+      .def_readwrite("start_ms", &radio::Partition::start_ms)
+      .def_readwrite("end_ms", &radio::Partition::end_ms)
+      .def_readwrite("uplink", &radio::Partition::uplink)
+      .def_readwrite("downlink", &radio::Partition::downlink);
+  py::class_<radio::SleepWindow>(m, "SleepWindow")
+      .def(py::init<>())
+      .def_readwrite("start_ms", &radio::SleepWindow::start_ms)
+      .def_readwrite("end_ms", &radio::SleepWindow::end_ms);
+  py::class_<radio::LinkConfig> link(m, "LinkConfig");
+  link.def(py::init<>());
+#define LINK(name) link.def_readwrite(#name, &radio::LinkConfig::name)
+  LINK(loss);
+  LINK(delay_ms);
+  LINK(jitter_ms);
+  LINK(duplicate);
+  LINK(reorder);
+  LINK(reorder_ms);
+  LINK(corrupt);
+  LINK(bandwidth_bps);
+  LINK(mtu);
+  LINK(nat_idle_ms);
+  LINK(partitions);
+  LINK(sleeps);
+#undef LINK
+  link.def("set_burst",
+           [](radio::LinkConfig& c, double p_gb, double p_bg, double loss_good, double loss_bad) {
+             c.burst = radio::GilbertElliott{true, p_gb, p_bg, loss_good, loss_bad};
+           });
+  link.def("validate", [](const radio::LinkConfig& c) { check(radio::validate(c)); });
+
   py::class_<runtime::DeviceHandle>(m, "DeviceHandle")
       .def_property_readonly("endpoint", &runtime::DeviceHandle::endpoint)
       .def_property_readonly(
@@ -317,6 +372,34 @@ PYBIND11_MODULE(_core, m) {
              out["bit_flips"] = c.bit_flips;
              out["worn_erases"] = c.worn_erases;
              return out;
+           })
+      .def("configure_link",
+           [](runtime::DeviceHandle& d, const radio::LinkConfig& c) {
+             check(release_gil([&] { return d.configure_link(c); }));
+           })
+      .def("add_rule",
+           [](runtime::DeviceHandle& d, const std::vector<std::pair<std::string, std::string>>& f) {
+             auto rule = unwrap(radio::parse_rule(f));
+             check(release_gil([&] { return d.add_rule(rule); }));
+           })
+      .def("clear_rules", &runtime::DeviceHandle::clear_rules,
+           py::call_guard<py::gil_scoped_release>())
+      .def("rebind_nat", &runtime::DeviceHandle::rebind_nat,
+           py::call_guard<py::gil_scoped_release>())
+      .def("link_decisions", &runtime::DeviceHandle::link_decisions,
+           py::call_guard<py::gil_scoped_release>())
+      .def("link_counters",
+           [](runtime::DeviceHandle& d) {
+             auto c = release_gil([&] { return d.link_counters(); });
+             py::dict out;
+             out["total"] = to_py(c.total);
+             out["uplink"] = to_py(c.uplink);
+             out["downlink"] = to_py(c.downlink);
+             return out;
+           })
+      .def("capture",
+           [](runtime::DeviceHandle& d, const std::string& path) {
+             check(release_gil([&] { return d.capture(path); }));
            })
       .def("flash_store",
            [](runtime::DeviceHandle& d) {
@@ -425,13 +508,15 @@ PYBIND11_MODULE(_core, m) {
       });
 
   py::class_<runtime::Runtime>(m, "Runtime")
-      .def(py::init([](uint64_t seed, int threads, size_t per_shard) {
+      .def(py::init([](uint64_t seed, int threads, size_t per_shard, bool radio) {
              if (threads < 1 || threads > 64) throw py::value_error("threads: must be 1..64");
              if (per_shard < 1) throw py::value_error("devices_per_shard: must be >= 1");
-             return std::make_unique<runtime::Runtime>(
-                 runtime::RuntimeOptions{seed, threads, per_shard});
+             runtime::RuntimeOptions o{seed, threads, per_shard};
+             o.radio = radio;
+             return std::make_unique<runtime::Runtime>(o);
            }),
-           py::arg("seed") = 0, py::arg("threads") = 2, py::arg("devices_per_shard") = 100)
+           py::arg("seed") = 0, py::arg("threads") = 2, py::arg("devices_per_shard") = 100,
+           py::arg("radio") = true)
       .def_property_readonly("seed", &runtime::Runtime::seed)
       .def("now_ms", [](const runtime::Runtime& r) { return r.clock().now_ms(); })
       .def(
@@ -480,6 +565,10 @@ PYBIND11_MODULE(_core, m) {
             return r.wait([&] { return all_devices(devices, states, exits); }, timeout);
           },
           py::arg("devices"), py::arg("states"), py::arg("exits"), py::arg("timeout"))
+      .def("capture",
+           [](runtime::Runtime& r, const std::string& path) {
+             check(release_gil([&] { return r.capture(path); }));
+           })
       .def("summary", [](runtime::Runtime& r) {
         runtime::FleetSummary s;
         {
@@ -493,6 +582,7 @@ PYBIND11_MODULE(_core, m) {
         d["bootstrap_ms"] = s.bootstrap_ms;
         d["power_cuts"] = s.power_cuts;
         d["torn_configs"] = s.torn_configs;
+        d["radio"] = to_py(s.radio);
         return d;
       });
 }

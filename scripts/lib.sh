@@ -10,10 +10,12 @@ DEPS=$BUILD/deps
 PYTHON=/usr/bin/python3
 
 PACKAGES=(
-  build-essential cmake ninja-build pkg-config dpkg-dev
+  build-essential cmake ninja-build pkg-config
+  dpkg-dev patch xz-utils bzip2  # apt-get source: unpack and patch libcoap
   python3 python3-dev python3-pytest pybind11-dev
-  libmbedtls-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
-  clang libclang-rt-14-dev tshark
+  libmbedtls-dev nlohmann-json3-dev libgtest-dev libgmock-dev
+  clang libclang-rt-14-dev  # ASan/UBSan and libFuzzer builds
+  tshark
 )
 
 log() { printf '\033[1m[lwm2m-hil]\033[0m %s\n' "$*" >&2; }

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import struct
 import time
-from typing import Any, Callable, TypeVar
+from pathlib import Path
+from typing import Any, Callable, NamedTuple, TypeVar
 
 from lwm2m_hil import CoapTiming, Device, Event
 
@@ -58,3 +61,48 @@ def dead_port() -> int:
 # than 50 ms to answer, and a retransmitted request would then turn up as a
 # duplicate in the script. Loopback loses nothing, so nothing is slower.
 PATIENT = CoapTiming(ack_timeout=2.0)
+
+
+class Datagram(NamedTuple):
+    """One packet of a pcapng capture written by the emulator's radio."""
+
+    time: float  # seconds (pcapng timestamp, microsecond resolution)
+    src: tuple[str, int]
+    dst: tuple[str, int]
+    payload: bytes
+    comment: str  # the radio's verdict: "passed", "dropped by ...", ...
+
+
+def read_pcapng(path: str | os.PathLike[str]) -> list[Datagram]:
+    """The UDP datagrams of a little-endian pcapng file with LINKTYPE_RAW
+    (IPv4) packets, as the radio's PcapngWriter writes them, with each
+    packet's opt_comment. Independent of the C++ writer: a check on it."""
+    data = Path(path).read_bytes()
+    out: list[Datagram] = []
+    pos = 0
+    while pos + 12 <= len(data):
+        block_type, total = struct.unpack_from("<II", data, pos)
+        if total < 12 or pos + total > len(data):
+            raise ValueError(f"{path}: truncated block at offset {pos}")
+        body = data[pos + 8 : pos + total - 4]
+        pos += total
+        if block_type != 6:  # only Enhanced Packet Blocks carry packets
+            continue
+        _iface, ts_hi, ts_lo, caplen, _origlen = struct.unpack_from("<IIIII", body, 0)
+        packet = body[20 : 20 + caplen]
+        opts = 20 + ((caplen + 3) & ~3)
+        comment = ""
+        while opts + 4 <= len(body):
+            code, length = struct.unpack_from("<HH", body, opts)
+            if code == 0:
+                break
+            if code == 1:
+                comment = body[opts + 4 : opts + 4 + length].decode()
+            opts += 4 + ((length + 3) & ~3)
+        ihl = (packet[0] & 15) * 4
+        src_ip = socket.inet_ntoa(packet[12:16])
+        dst_ip = socket.inet_ntoa(packet[16:20])
+        sport, dport, ulen = struct.unpack_from("!HHH", packet, ihl)
+        payload = packet[ihl + 8 : ihl + ulen]
+        out.append(Datagram(((ts_hi << 32) | ts_lo) / 1e6, (src_ip, sport), (dst_ip, dport), payload, comment))
+    return out

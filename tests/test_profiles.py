@@ -162,11 +162,6 @@ def test_finish_client_waits_for_a_slow_server(scripted_bs: ScriptedBootstrapSer
         dev.wait_for("registered", exit="finish")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not implemented: PROTOCOL.md lists SenML-JSON (110) and SenML-CBOR (112) writes "
-    "for profile 1.1; the client answers 4.15 (it decodes TLV, text and opaque only)",
-)
 def test_profile_1_1_accepts_senml_json_writes(scripted_bs: ScriptedBootstrapServer) -> None:
     """Profile 1.1: a bootstrap Write in SenML-JSON (110) is decoded: 2.04 and
     the value lands in the staged configuration."""

@@ -18,9 +18,9 @@ struct Recorder : Context::Handler {
   std::optional<lwm2m::Response> on_request(coap_session_t*, const lwm2m::Request& r) override {
     requests.push_back(r);
     return lwm2m::Response{lwm2m::Code::Changed,
-            lwm2m::format::kText,
-            lwm2m::Bytes{'n', static_cast<uint8_t>('0' + requests.size())},
-            {"rd", "7"}};
+                           lwm2m::format::kText,
+                           lwm2m::Bytes{'n', static_cast<uint8_t>('0' + requests.size())},
+                           {"rd", "7"}};
   }
   void on_response(coap_session_t*, uint64_t tag, const lwm2m::Response& r) override {
     responses.emplace_back(tag, r);

@@ -2,6 +2,7 @@
 
 #include "emulator/coap/address.h"
 #include "emulator/coap/pdu.h"
+#include "emulator/lwm2m/codec/tree.h"
 
 namespace hil::device {
 
@@ -35,7 +36,7 @@ lwm2m::ObjectTree factory_config(const DeviceConfig& c) {
 }
 
 Device::Device(const DeviceConfig& config, coap::Context& shard, Timers& timers,
-               std::function<void()> on_change)
+               radio::Radio* radio, std::function<void()> on_change)
     : timing_(config.timing),
       linger_ms_(config.bootstrap_linger_ms < 0 ? config.timing.max_transmit_span_ms()
                                                 : config.bootstrap_linger_ms),
@@ -43,12 +44,15 @@ Device::Device(const DeviceConfig& config, coap::Context& shard, Timers& timers,
       record_messages_(config.record_messages),
       shard_(shard),
       timers_(timers),
+      radio_(radio),
+      link_(config.link, config.link_seed),
       on_change_(std::move(on_change)),
       client_config_(config.client),
-      factory_(factory_config(config)),
+      factory_(
+          lwm2m::tree::encode(factory_config(config), lwm2m::ObjectRegistry::builtin()).value()),
       reboot_after_power_cut_ms_(config.reboot_after_power_cut_ms) {
   if (config.flash) {
-    lwm2m::ObjectTree stored = factory_;
+    lwm2m::ObjectTree stored = factory_tree();
     stored.erase(lwm2m::kDevice);  // the Device object is firmware, not configuration
     auto storage = Storage::open(*config.flash, std::move(stored));
     if (storage) {
@@ -75,6 +79,12 @@ std::string Device::address() const {
   return ip.substr(0, ip.rfind(':'));  // each session has a port of its own
 }
 
+lwm2m::ObjectTree Device::factory_tree() const {
+  // Encoded by this program from a tree it built, so it decodes.
+  return lwm2m::tree::decode(factory_.data(), factory_.size(), lwm2m::ObjectRegistry::builtin())
+      .value();
+}
+
 Status Device::start() {
   if (!init_error_.empty()) return Error{init_error_};
   return boot();
@@ -83,22 +93,27 @@ Status Device::start() {
 Status Device::boot() {
   timers_.cancel(reboot_timer_);
   reboot_timer_ = 0;
-  lwm2m::ObjectTree config = factory_;
+  lwm2m::ObjectTree config = factory_tree();
+  powered_.store(true, std::memory_order_release);
   if (storage_) {
     auto stored = storage_->boot();
     take_storage_events();
+    if (!stored && flash::is_power_lost(stored.error())) {
+      lose_power();  // a cut armed in the boot's own flash writes
+      return ok_status();
+    }
     if (!stored) {
+      powered_.store(false, std::memory_order_release);
       record("boot_failed", stored.error().message);
       return stored.error();
     }
+    stored->objects()[lwm2m::kDevice] = std::move(config.objects()[lwm2m::kDevice]);
     config = std::move(*stored);
-    if (const lwm2m::Instances* dev = factory_.object(lwm2m::kDevice))
-      config.objects()[lwm2m::kDevice] = *dev;
-    record("boot", "boot " + std::to_string(storage_->store().boot_count()) + ", configuration from flash");
+    record("boot",
+           "boot " + std::to_string(storage_->store().boot_count()) + ", configuration from flash");
   } else {
     record("boot", "factory configuration (no flash)");
   }
-  powered_.store(true, std::memory_order_release);
   core_.emplace(client_config_, std::move(config));
   core_->start(timers_.clock().now_ms());
   pump();
@@ -110,7 +125,7 @@ void Device::shutdown() {
   timers_.cancel(linger_timer_);
   wake_timer_ = linger_timer_ = 0;
   wake_at_ = -1;
-  for (auto& [key, s] : sessions_) shard_.release(s->coap);
+  for (auto& [key, s] : sessions_) release(*s);
   sessions_.clear();
   bootstrap_key_.clear();
 }
@@ -301,21 +316,30 @@ Device::Session* Device::session_for(const lwm2m::Account& to, std::string* erro
     return nullptr;
   }
   coap_address_t local = coap::device_address(address_index_);
-  coap_session_t* cs = shard_.connect(local, remote->address, timing_);
+  // With a radio, the session talks to the radio, which carries its
+  // datagrams to and from the server through the device's link.
+  bool via_radio = radio_ != nullptr && remote->address.addr.sa.sa_family == AF_INET;
+  const coap_address_t& peer = via_radio ? radio_->device_facing() : remote->address;
+  coap_session_t* cs = shard_.connect(local, peer, timing_);
   if (cs == nullptr && !to.bootstrap && sessions_.count(bootstrap_key_)) {
     // Out of descriptors (20,000 per process here): trade the lingering
     // bootstrap session for this one. A retransmitted Finish now goes
     // unanswered, and the timeline says why.
     record("bootstrap_session_closed", "early: no descriptor for " + to.uri);
     close_session(bootstrap_key_);
-    cs = shard_.connect(local, remote->address, timing_);
+    cs = shard_.connect(local, peer, timing_);
   }
   if (cs == nullptr) {
     *error = "cannot open a UDP socket from " + address() + " (descriptor limit?)";
     return nullptr;
   }
-  auto s = std::make_unique<Session>(Session{this, {to.bootstrap, to.ssid}, cs});
+  auto s = std::make_unique<Session>(Session{this, {to.bootstrap, to.ssid}, cs, via_radio});
   coap_session_set_app_data(cs, s.get());
+  if (via_radio) {
+    radio_->attach(
+        *coap_session_get_addr_local(cs), remote->address,
+        radio::Route{&link_, [this](Event e) { timeline_.push_back(std::move(e)); }, capture_});
+  }
   if (to.bootstrap) bootstrap_key_ = key;
   return sessions_.emplace(key, std::move(s)).first->second.get();
 }
@@ -323,8 +347,13 @@ Device::Session* Device::session_for(const lwm2m::Account& to, std::string* erro
 void Device::close_session(const std::string& key) {
   auto it = sessions_.find(key);
   if (it == sessions_.end()) return;
-  shard_.release(it->second->coap);
+  release(*it->second);
   sessions_.erase(it);
+}
+
+void Device::release(Session& s) {
+  if (s.via_radio) radio_->detach(*coap_session_get_addr_local(s.coap));
+  shard_.release(s.coap);
 }
 
 void Device::record(std::string kind, std::string detail) {

@@ -6,8 +6,8 @@
 #include <atomic>
 #include <functional>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +16,7 @@
 #include "emulator/coap/context.h"
 #include "emulator/device/storage.h"
 #include "emulator/lwm2m/client/client.h"
+#include "emulator/radio/radio.h"
 
 namespace hil::device {
 
@@ -46,6 +47,9 @@ struct DeviceConfig {
   // RAM only, and a reboot brings back the factory configuration.
   std::optional<FlashConfig> flash;
   int64_t reboot_after_power_cut_ms = 100;  // -1: stay off until reboot()
+  // The device's radio link: what happens to its datagrams on the way.
+  radio::LinkConfig link;
+  uint64_t link_seed = 0;
 };
 
 // The factory configuration: a bootstrap account and the Device object.
@@ -54,7 +58,9 @@ lwm2m::ObjectTree factory_config(const DeviceConfig& config);
 class Device {
  public:
   // `on_change` runs on the loop thread after the state or exit changed.
-  Device(const DeviceConfig& config, coap::Context& shard, Timers& timers,
+  // With a radio, every datagram passes it; without one (null), sessions
+  // talk to servers directly.
+  Device(const DeviceConfig& config, coap::Context& shard, Timers& timers, radio::Radio* radio,
          std::function<void()> on_change);
   ~Device();
   Device(const Device&) = delete;
@@ -71,6 +77,10 @@ class Device {
   // Erases the configuration back to the factory image, then reboots.
   Status factory_reset();
   Storage* storage() { return storage_.get(); }
+  radio::Link& link() { return link_; }
+  // Capture this device's datagrams into a pcapng file; null stops it.
+  // Takes effect for sessions opened from now on.
+  void set_capture(std::shared_ptr<radio::Capture> capture) { capture_ = std::move(capture); }
 
   // The device a session belongs to, or null once it was closed.
   static Device* owner(coap_session_t* s);
@@ -100,9 +110,11 @@ class Device {
     Device* device;
     lwm2m::Origin origin;
     coap_session_t* coap = nullptr;
+    bool via_radio = false;
   };
 
   Status boot();
+  lwm2m::ObjectTree factory_tree() const;
   void shutdown();
   void lose_power();
   void commit(const lwm2m::ObjectTree& config);
@@ -111,6 +123,7 @@ class Device {
   void send(lwm2m::SendRequest req);
   Session* session_for(const lwm2m::Account& to, std::string* error);
   void close_session(const std::string& key);
+  void release(Session& s);
   void record(std::string kind, std::string detail);
   void after_state_change(lwm2m::State from);
 
@@ -122,16 +135,21 @@ class Device {
   bool record_messages_;
   coap::Context& shard_;
   Timers& timers_;
+  radio::Radio* radio_;
+  radio::Link link_;
+  std::shared_ptr<radio::Capture> capture_;
   std::function<void()> on_change_;
   lwm2m::ClientConfig client_config_;
-  lwm2m::ObjectTree factory_;  // objects 0 and 1 as shipped, and the Device object
+  // Objects 0 and 1 as shipped, and the Device object, TLV-encoded: a
+  // fleet holds thousands, and a tree of maps costs ten times the bytes.
+  std::vector<uint8_t> factory_;
   std::unique_ptr<Storage> storage_;
   int64_t reboot_after_power_cut_ms_;
   std::optional<lwm2m::Client> core_;  // RAM: gone at a power cut
   int power_cuts_ = 0;
   Timers::Id reboot_timer_ = 0;
   Timers::Id off_timer_ = 0;
-  std::string init_error_;     // why the storage could not be opened
+  std::string init_error_;      // why the storage could not be opened
   bool commit_failed_ = false;  // a commit failed, not for lack of power
   std::map<std::string, std::unique_ptr<Session>> sessions_;  // by account URI
   std::string bootstrap_key_;

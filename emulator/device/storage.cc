@@ -32,7 +32,8 @@ Result<lwm2m::ObjectTree> Storage::boot() {
   flash_->power_on();
   if (auto st = store_.mount(); !st) return st.error();
   if (!store_.load()) {
-    notes_.push_back({0, "flash_factory_image", "blank configuration store: factory image written"});
+    notes_.push_back(
+        {0, "flash_factory_image", "blank configuration store: factory image written"});
     if (auto st = store_.factory_reset(factory_payload_); !st) return st.error();
   }
   if (auto st = store_.count_boot(); !st) return st.error();
@@ -43,8 +44,7 @@ Result<lwm2m::ObjectTree> Storage::boot() {
   }
   committed_ = payload;
   attempted_.reset();
-  auto tree =
-      lwm2m::tree::decode(payload.data(), payload.size(), lwm2m::ObjectRegistry::builtin());
+  auto tree = lwm2m::tree::decode(payload.data(), payload.size(), lwm2m::ObjectRegistry::builtin());
   if (!tree) return Error{"stored configuration does not decode: " + tree.error().message};
   return tree;
 }

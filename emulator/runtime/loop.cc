@@ -48,13 +48,24 @@ void Loop::post(std::function<void()> fn) {
 }
 
 void Loop::add(coap::Context& ctx) {
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.ptr = &ctx;
-  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, ctx.fd(), &ev);
+  watch(ctx.fd(), [&ctx] { ctx.process(); });
 }
 
-void Loop::remove(coap::Context& ctx) { epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, ctx.fd(), nullptr); }
+void Loop::remove(coap::Context& ctx) { unwatch(ctx.fd()); }
+
+void Loop::watch(int fd, std::function<void()> on_readable) {
+  auto& slot = watched_[fd];
+  slot = std::make_unique<std::function<void()>>(std::move(on_readable));
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = slot.get();
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+}
+
+void Loop::unwatch(int fd) {
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  watched_.erase(fd);
+}
 
 Timers::Id Loop::at(TimeMs when, std::function<void()> fn) {
   Id id = next_timer_++;
@@ -105,7 +116,7 @@ void Loop::run() {
       if (events[i].data.ptr == nullptr) {
         run_posted();
       } else {
-        static_cast<coap::Context*>(events[i].data.ptr)->process();
+        (*static_cast<std::function<void()>*>(events[i].data.ptr))();
       }
     }
   }

@@ -5,18 +5,19 @@
 #include <atomic>
 #include <functional>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <queue>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
-#include "emulator/base/timers.h"
+#include "emulator/base/reactor.h"
 #include "emulator/coap/context.h"
 
 namespace hil::runtime {
 
-class Loop final : public Timers {
+class Loop final : public Reactor {
  public:
   explicit Loop(const Clock& clock);
   ~Loop() override;  // stops and joins the thread
@@ -41,6 +42,9 @@ class Loop final : public Timers {
   // Loop thread only.
   void add(coap::Context& ctx);
   void remove(coap::Context& ctx);
+  // Calls `on_readable` whenever `fd` is readable (level-triggered).
+  void watch(int fd, std::function<void()> on_readable) override;
+  void unwatch(int fd) override;
   Id at(TimeMs when, std::function<void()> fn) override;
   void cancel(Id id) override;
   const Clock& clock() const override { return clock_; }
@@ -62,6 +66,8 @@ class Loop final : public Timers {
   using Entry = std::pair<TimeMs, Id>;
   std::priority_queue<Entry, std::vector<Entry>, std::greater<>> timer_queue_;
   std::unordered_map<Id, std::function<void()>> timers_;
+  // By descriptor; epoll's data.ptr points at the callback.
+  std::unordered_map<int, std::unique_ptr<std::function<void()>>> watched_;
   Id next_timer_ = 1;
 };
 

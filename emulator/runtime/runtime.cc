@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <functional>
+#include <stdexcept>
 
 #include "emulator/coap/address.h"
 
@@ -12,6 +13,24 @@ namespace {
 // adding a device never changes what another one does.
 uint64_t mix(uint64_t seed, const std::string& name) {
   return seed * 0x9e3779b97f4a7c15ULL ^ std::hash<std::string>{}(name);
+}
+
+void add(radio::DirectionCounters& sum, const radio::DirectionCounters& c) {
+  sum.sent += c.sent;
+  sum.delivered += c.delivered;
+  sum.dropped += c.dropped;
+  sum.dropped_loss += c.dropped_loss;
+  sum.dropped_burst += c.dropped_burst;
+  sum.dropped_partition += c.dropped_partition;
+  sum.dropped_asleep += c.dropped_asleep;
+  sum.dropped_mtu += c.dropped_mtu;
+  sum.dropped_rule += c.dropped_rule;
+  sum.dropped_nat += c.dropped_nat;
+  sum.duplicated += c.duplicated;
+  sum.corrupted += c.corrupted;
+  sum.delayed += c.delayed;
+  sum.reordered += c.reordered;
+  sum.nat_rebinds += c.nat_rebinds;
 }
 
 }  // namespace
@@ -124,6 +143,41 @@ Result<flash::NorCounters> DeviceHandle::flash_counters() const {
                                           [](device::Storage& s) { return s.flash().counters(); });
 }
 
+Status DeviceHandle::configure_link(const radio::LinkConfig& config) {
+  return loop_->call([&] { return device_->link().configure(config); });
+}
+
+Status DeviceHandle::add_rule(const radio::Rule& rule) {
+  return loop_->call([&] { return device_->link().add_rule(rule); });
+}
+
+void DeviceHandle::clear_rules() {
+  loop_->call([&] { device_->link().clear_rules(); });
+}
+
+void DeviceHandle::rebind_nat() {
+  loop_->call([&] { device_->link().rebind_nat(); });
+}
+
+radio::LinkCounters DeviceHandle::link_counters() const {
+  return loop_->call([&] { return device_->link().counters(); });
+}
+
+std::vector<std::string> DeviceHandle::link_decisions() const {
+  return loop_->call([&] { return device_->link().decisions(); });
+}
+
+Status DeviceHandle::capture(const std::string& path) {
+  std::shared_ptr<radio::Capture> c;
+  if (!path.empty()) {
+    auto opened = radio::Capture::open(path, loop_->clock());
+    if (!opened) return Error{"capture: " + opened.error().message};
+    c = *opened;
+  }
+  loop_->call([&] { device_->set_capture(c); });
+  return ok_status();
+}
+
 Result<std::vector<uint32_t>> DeviceHandle::flash_erase_counts() const {
   return with_storage<std::vector<uint32_t>>(
       loop_, device_, [](device::Storage& s) { return s.flash().erase_counts(); });
@@ -161,12 +215,18 @@ Runtime::Runtime(RuntimeOptions options) : options_(options) {
   for (int i = 0; i < threads; ++i) {
     loops_.push_back(std::make_unique<Loop>(clock_));
     loops_.back()->start();
+    if (!options_.radio) continue;
+    Loop* loop = loops_.back().get();
+    auto radio = loop->call([&] { return radio::Radio::open(*loop); });
+    if (!radio) throw std::runtime_error(radio.error().message);
+    radios_.push_back(std::move(*radio));
   }
 }
 
 Runtime::~Runtime() {
   // Each object dies on the thread that owns its libcoap context.
   for (auto& slot : devices_) slot.loop->call([&] { slot.device.reset(); });
+  for (size_t i = 0; i < radios_.size(); ++i) loops_[i]->call([&] { radios_[i].reset(); });
   for (auto& shard : shards_)
     shard.loop->call([&] {
       shard.loop->remove(shard.shard->context());
@@ -221,6 +281,24 @@ Result<RegistrationServerHandle> Runtime::add_registration_server(coap::Timing t
   });
 }
 
+radio::Radio* Runtime::radio_of(const Loop* loop) const {
+  for (size_t i = 0; i < radios_.size(); ++i)
+    if (loops_[i].get() == loop) return radios_[i].get();
+  return nullptr;
+}
+
+Status Runtime::capture(const std::string& path) {
+  std::shared_ptr<radio::Capture> c;
+  if (!path.empty()) {
+    if (radios_.empty()) return Error{"capture: this emulator runs without a radio"};
+    auto opened = radio::Capture::open(path, clock_);
+    if (!opened) return Error{"capture: " + opened.error().message};
+    c = *opened;
+  }
+  for (size_t i = 0; i < radios_.size(); ++i) loops_[i]->call([&] { radios_[i]->set_capture(c); });
+  return ok_status();
+}
+
 Runtime::Shard& Runtime::shard_with_room() {
   if (shards_.empty() || shards_.back().devices >= options_.devices_per_shard) {
     Loop* loop = loops_[shards_.size() % loops_.size()].get();
@@ -252,6 +330,7 @@ std::vector<DeviceHandle> Runtime::add_devices(const device::DeviceConfig& tmpl,
         device::DeviceConfig c = tmpl;
         if (count > 1 || !prefix.empty()) c.client.endpoint = prefix + std::to_string(made + i);
         c.client.seed = mix(options_.seed, c.client.endpoint);
+        c.link_seed = mix(options_.seed, "link " + c.client.endpoint);
         c.address_index = static_cast<uint32_t>(first + i);
         if (c.flash) {
           c.flash->seed = c.client.seed ^ 0xf1a5f1a5ULL;
@@ -259,7 +338,7 @@ std::vector<DeviceHandle> Runtime::add_devices(const device::DeviceConfig& tmpl,
           if (at != std::string::npos) c.flash->image_path.replace(at, 10, c.client.endpoint);
         }
         out.push_back(std::make_unique<device::Device>(c, shard.shard->context(), *shard.loop,
-                                                       [this] { notify(); }));
+                                                       radio_of(shard.loop), [this] { notify(); }));
       }
       return out;
     });
@@ -323,6 +402,7 @@ FleetSummary Runtime::summary() const {
         ++s.exits[lwm2m::to_string(d.last_exit())];
         if (d.bootstrap_duration_ms() >= 0) s.bootstrap_ms.push_back(d.bootstrap_duration_ms());
         s.power_cuts += static_cast<size_t>(d.power_cuts());
+        add(s.radio, slot.device->link().counters().total);
         if (slot.device->storage()) s.torn_configs += slot.device->storage()->torn_configs();
       }
     });

@@ -24,6 +24,7 @@ struct RuntimeOptions {
   int threads = 2;                 // event-loop threads
   size_t devices_per_shard = 100;  // sessions per libcoap context
   int server_shards = 16;          // contexts behind each server's address
+  bool radio = true;               // every datagram through the emulated radio
 };
 
 class Runtime;
@@ -61,6 +62,16 @@ class DeviceHandle {
   Result<flash::StoreView> flash_store() const;
   Result<flash::NorCounters> flash_counters() const;
   Result<std::vector<uint32_t>> flash_erase_counts() const;
+
+  // The radio link (issue "emulated radio").
+  Status configure_link(const radio::LinkConfig& config);
+  Status add_rule(const radio::Rule& rule);
+  void clear_rules();
+  void rebind_nat();
+  radio::LinkCounters link_counters() const;
+  std::vector<std::string> link_decisions() const;
+  // Capture this device's datagrams (sessions opened from now on); "" stops.
+  Status capture(const std::string& path);
 
  private:
   friend class Runtime;
@@ -106,6 +117,7 @@ struct FleetSummary {
   std::vector<TimeMs> bootstrap_ms;      // of devices that left bootstrap
   size_t power_cuts = 0;                 // that fired, over all devices
   size_t torn_configs = 0;               // boots with neither old nor new: must be 0
+  radio::DirectionCounters radio;        // all links, both directions
 };
 
 class Runtime {
@@ -130,6 +142,8 @@ class Runtime {
   // Blocks the caller until `pred` holds or `timeout_s` passes; `pred` runs
   // on the caller's thread and should read only thread-safe state.
   bool wait(const std::function<bool()>& pred, double timeout_s);
+  // Capture every datagram of the run into a pcapng file; "" stops.
+  Status capture(const std::string& path);
   FleetSummary summary() const;
   const Clock& clock() const { return clock_; }
   uint64_t seed() const { return options_.seed; }
@@ -147,10 +161,12 @@ class Runtime {
   };
   void notify();
   Shard& shard_with_room();
+  radio::Radio* radio_of(const Loop* loop) const;
 
   RuntimeOptions options_;
   RealClock clock_;
   std::vector<std::unique_ptr<Loop>> loops_;
+  std::vector<std::unique_ptr<radio::Radio>> radios_;  // one per loop, if any
   std::vector<std::unique_ptr<server::BootstrapServer>> bootstrap_servers_;
   std::vector<std::unique_ptr<server::RegistrationServer>> registration_servers_;
   std::vector<Shard> shards_;

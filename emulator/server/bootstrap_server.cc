@@ -17,7 +17,8 @@ std::string BootstrapServer::uri() const {
   return "coap://" + coap::to_string(endpoint_.address());
 }
 
-std::optional<lwm2m::Response> BootstrapServer::on_request(coap_session_t* s, const lwm2m::Request& r) {
+std::optional<lwm2m::Response> BootstrapServer::on_request(coap_session_t* s,
+                                                           const lwm2m::Request& r) {
   lwm2m::Response resp = core_.on_request(timers_.clock().now_ms(), peers_.id_of(s), r);
   // The 2.04 leaves when this handler returns, piggybacked on the ACK; the
   // first Write must follow it, never overtake it (Wakaama accepts nothing

@@ -21,8 +21,7 @@ class BootstrapServer final : public coap::Context::Handler {
   const coap::ShardedEndpoint& endpoint() const { return endpoint_; }
   BootstrapServerCore& core() { return core_; }
 
-  std::optional<lwm2m::Response> on_request(coap_session_t* s,
-                                            const lwm2m::Request& r) override;
+  std::optional<lwm2m::Response> on_request(coap_session_t* s, const lwm2m::Request& r) override;
   void on_response(coap_session_t* s, uint64_t tag, const lwm2m::Response& r) override;
   void on_failure(coap_session_t* s, uint64_t tag, const std::string& reason) override;
   void on_session_closed(coap_session_t* s) override { peers_.forget(s); }

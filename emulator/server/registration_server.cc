@@ -16,7 +16,8 @@ std::string RegistrationServer::uri() const {
   return "coap://" + coap::to_string(endpoint_.address());
 }
 
-std::optional<lwm2m::Response> RegistrationServer::on_request(coap_session_t* s, const lwm2m::Request& r) {
+std::optional<lwm2m::Response> RegistrationServer::on_request(coap_session_t* s,
+                                                              const lwm2m::Request& r) {
   lwm2m::Response resp = core_.on_request(timers_.clock().now_ms(), peers_.id_of(s), r);
   arm_expiry();
   return resp;

@@ -34,6 +34,8 @@ constexpr double kTargetKibPerDevice = 16.0;
 struct Options {
   std::vector<size_t> devices{1000, 10000};
   std::vector<size_t> no_timeline{10000};  // runs with record_messages=false
+  std::vector<size_t> flash{10000};        // runs with the flash model on every device
+  std::vector<size_t> no_radio{10000};     // runs with devices talking to servers directly
   int raw_peers = 1000;
   double raw_seconds = 1.0;
   double timeout_s = 120;
@@ -41,6 +43,8 @@ struct Options {
   // Internal: this process is a child measuring one fleet.
   size_t child_devices = 0;
   bool child_record = true;
+  bool child_flash = false;
+  bool child_radio = true;
 };
 
 struct Run {
@@ -50,12 +54,14 @@ struct Run {
 };
 
 [[noreturn]] void usage(const char* why) {
-  std::fprintf(stderr,
-               "fleet_bench: %s\n"
-               "usage: fleet_bench [--devices N,N...] [--no-timeline N,N...|none]\n"
-               "                   [--raw-peers K] [--raw-seconds S] [--timeout S]\n"
-               "                   [--json FILE]\n",
-               why);
+  std::fprintf(
+      stderr,
+      "fleet_bench: %s\n"
+      "usage: fleet_bench [--devices N,N...] [--no-timeline N,N...|none] [--flash N,N...|none]\n"
+      "                   [--no-radio N,N...|none]\n"
+      "                   [--raw-peers K] [--raw-seconds S] [--timeout S]\n"
+      "                   [--json FILE]\n",
+      why);
   std::exit(2);
 }
 
@@ -83,6 +89,10 @@ Options parse_options(int argc, char** argv) {
       o.devices = parse_list(v);
     else if (a == "--no-timeline")
       o.no_timeline = parse_list(v);
+    else if (a == "--flash")
+      o.flash = parse_list(v);
+    else if (a == "--no-radio")
+      o.no_radio = parse_list(v);
     else if (a == "--raw-peers")
       o.raw_peers = std::atoi(v.c_str());
     else if (a == "--raw-seconds")
@@ -95,6 +105,10 @@ Options parse_options(int argc, char** argv) {
       o.child_devices = std::strtoull(v.c_str(), nullptr, 10);
     else if (a == "--child-record")
       o.child_record = v != "0";
+    else if (a == "--child-flash")
+      o.child_flash = v != "0";
+    else if (a == "--child-radio")
+      o.child_radio = v != "0";
     else
       usage(("unknown option " + a).c_str());
   }
@@ -105,7 +119,8 @@ Options parse_options(int argc, char** argv) {
 // --- one fleet per child process --------------------------------------
 
 int child_main(const Options& o) {
-  FleetResult r = run_fleet(FleetParams{o.child_devices, o.child_record, o.timeout_s});
+  FleetResult r = run_fleet(
+      FleetParams{o.child_devices, o.child_record, o.child_flash, o.child_radio, o.timeout_s});
   std::string text = serialize(r);
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fflush(stdout);
@@ -114,7 +129,7 @@ int child_main(const Options& o) {
 
 // Re-executes this program, so each fleet starts from a fresh heap and the
 // RSS difference is the fleet's alone.
-Run spawn_fleet(size_t devices, bool record, double timeout_s) {
+Run spawn_fleet(size_t devices, bool record, bool flash, bool radio, double timeout_s) {
   Run run;
   int fds[2];
   if (pipe(fds) != 0) return Run{{}, std::string("pipe: ") + std::strerror(errno), {}};
@@ -124,8 +139,9 @@ Run spawn_fleet(size_t devices, bool record, double timeout_s) {
     dup2(fds[1], STDOUT_FILENO);
     close(fds[0]);
     close(fds[1]);
-    const char* args[] = {"fleet_bench",      "--child",   n.c_str(), "--child-record",
-                          record ? "1" : "0", "--timeout", t.c_str(), nullptr};
+    const char* args[] = {"fleet_bench",      "--child",       n.c_str(),         "--child-record",
+                          record ? "1" : "0", "--child-flash", flash ? "1" : "0", "--child-radio",
+                          radio ? "1" : "0",  "--timeout",     t.c_str(),         nullptr};
     execv("/proc/self/exe", const_cast<char* const*>(args));
     _exit(127);
   }
@@ -156,6 +172,8 @@ std::string join(const std::map<std::string, size_t>& m) {
 std::string label(const FleetResult& r) {
   std::string s = "fleet N=" + std::to_string(r.devices);
   if (!r.record_messages) s += " (record_messages=false: no tx/rx on the timelines)";
+  if (r.flash) s += " (with the default 8 KiB flash model and configuration store per device)";
+  if (!r.radio) s += " (no radio: sessions talk to the servers directly)";
   return s;
 }
 
@@ -230,8 +248,8 @@ void print_fleet(const Run& run) {
 
 const FleetResult* find(const std::vector<Run>& runs, size_t n, bool record) {
   for (const auto& run : runs)
-    if (run.result.devices == n && run.result.record_messages == record &&
-        run.result.error.empty() && run.failure.empty())
+    if (run.result.devices == n && run.result.record_messages == record && !run.result.flash &&
+        run.result.radio && run.result.error.empty() && run.failure.empty())
       return &run.result;
   return nullptr;
 }
@@ -282,6 +300,8 @@ void write_json(const std::string& path, const std::vector<Run>& runs) {
     const RawUdpResult& raw = runs[i].raw;
     out << (i ? ",\n" : "\n") << "    {\"devices\": " << r.devices
         << ", \"record_messages\": " << (r.record_messages ? "true" : "false")
+        << ", \"flash\": " << (r.flash ? "true" : "false")
+        << ", \"radio\": " << (r.radio ? "true" : "false")
         << ", \"all_registered\": " << (r.all_registered ? "true" : "false")
         << ", \"wall_s\": " << r.wall_s << ", \"create_s\": " << r.create_s
         << ", \"devices_per_s\": " << r.devices_per_s()
@@ -304,19 +324,23 @@ int parent_main(const Options& o) {
   // The machine is shared and noisy (raw UDP has read 100,000/s and
   // 190,000/s minutes apart), so each fleet gets its own ceiling, measured
   // right before it.
-  auto measure = [&](size_t n, bool record) {
+  auto measure = [&](size_t n, bool record, bool flash, bool radio) {
     RawUdpResult raw = measure_raw_udp(o.raw_peers, o.raw_seconds);
     print_raw(raw);
-    runs.push_back(spawn_fleet(n, record, o.timeout_s));
+    runs.push_back(spawn_fleet(n, record, flash, radio, o.timeout_s));
     Run& run = runs.back();
     run.raw = raw;
     if (run.result.devices == 0) run.result.devices = n;
     run.result.record_messages = record;
+    run.result.flash = flash;
+    run.result.radio = radio;
     print_fleet(run);
     std::fflush(stdout);
   };
-  for (size_t n : o.devices) measure(n, true);
-  for (size_t n : o.no_timeline) measure(n, false);
+  for (size_t n : o.devices) measure(n, true, false, true);
+  for (size_t n : o.no_radio) measure(n, true, false, false);
+  for (size_t n : o.no_timeline) measure(n, false, false, true);
+  for (size_t n : o.flash) measure(n, true, true, true);
   if (runs.empty()) print_raw(measure_raw_udp(o.raw_peers, o.raw_seconds));
   print_targets(runs);
   if (!o.json.empty()) write_json(o.json, runs);

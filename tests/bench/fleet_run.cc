@@ -93,12 +93,13 @@ std::string bootstrap_json(const std::string& registration_uri) {
          registration_uri + R"(", "lifetime": 300}]}]})";
 }
 
-device::DeviceConfig device_template(const std::string& bootstrap_uri, bool record) {
+device::DeviceConfig device_template(const std::string& bootstrap_uri, bool record, bool flash) {
   device::DeviceConfig c;
   c.client.profile = lwm2m::Profile::Cr;
   c.client.request_finish = true;
   c.bootstrap_uri = bootstrap_uri;
   c.record_messages = record;
+  if (flash) c.flash = device::FlashConfig{};
   return c;  // default coap::Timing: ACK_TIMEOUT 2 s
 }
 
@@ -175,8 +176,12 @@ FleetResult run_fleet(const FleetParams& p) {
   FleetResult r;
   r.devices = p.devices;
   r.record_messages = p.record_messages;
+  r.flash = p.flash;
+  r.radio = p.radio;
   r.fd_limit = fd_limit();
-  runtime::Runtime rt(runtime::RuntimeOptions{/*seed=*/1, /*threads=*/2});
+  runtime::RuntimeOptions options{/*seed=*/1, /*threads=*/2};
+  options.radio = p.radio;
+  runtime::Runtime rt(options);
   auto rs = rt.add_registration_server(coap::Timing{}, "127.0.0.1:0");
   if (!rs) return failed(r, "registration server: " + rs.error().message);
   auto config = server::parse_bootstrap_config(bootstrap_json(rs->uri()));
@@ -189,8 +194,9 @@ FleetResult run_fleet(const FleetParams& p) {
   r.rss_before_kib = proc.rss_kib();
   r.heap_before_b = heap_bytes();
   auto start = SteadyClock::now();
-  auto devices = rt.add_devices(device_template(bs->uri(), p.record_messages), p.devices, "dev-",
-                                /*start=*/true);
+  auto devices =
+      rt.add_devices(device_template(bs->uri(), p.record_messages, p.flash), p.devices, "dev-",
+                     /*start=*/true);
   r.create_s = seconds_since(start);
   r.all_registered = rt.wait([&] { return all_registered(devices); }, p.timeout_s);
   r.wall_s = seconds_since(start);
@@ -232,6 +238,8 @@ template <typename R, typename Visit>
 void fields(R& r, Visit&& v) {
   v("devices", r.devices);
   v("record_messages", r.record_messages);
+  v("flash", r.flash);
+  v("radio", r.radio);
   v("all_registered", r.all_registered);
   v("create_s", r.create_s);
   v("wall_s", r.wall_s);

@@ -14,12 +14,16 @@ namespace hil::bench {
 struct FleetParams {
   size_t devices = 1000;
   bool record_messages = true;  // DeviceConfig.record_messages
+  bool flash = false;           // each device with the default flash model
+  bool radio = true;            // every datagram through the emulated radio
   double timeout_s = 120;
 };
 
 struct FleetResult {
   size_t devices = 0;
   bool record_messages = true;
+  bool flash = false;
+  bool radio = true;
   bool all_registered = false;
   std::string error;  // set up failed; nothing else is meaningful
 

@@ -49,6 +49,92 @@ class FlashGeometry:
     page_size: int = 256
 
 
+@dataclass(frozen=True)
+class Burst:
+    """Gilbert-Elliott bursty loss: a good and a bad state, each with its
+    own loss probability; the mean burst lasts 1 / p_bad_to_good datagrams."""
+
+    p_good_to_bad: float
+    p_bad_to_good: float
+    loss_in_good: float = 0.0
+    loss_in_bad: float = 1.0
+
+
+_DIRECTIONS = {"both": (True, True), "up": (True, False), "down": (False, True)}
+
+
+def _probability(name: str, value: float) -> float:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name}: must be a probability 0..1, got {value}")
+    return float(value)
+
+
+def _seconds_ms(name: str, value: float) -> int:
+    if value < 0:
+        raise ValueError(f"{name}: must be >= 0 seconds, got {value}")
+    return int(round(value * 1000))
+
+
+def _link_config(now_ms: int, **settings: Any) -> _core.LinkConfig:
+    """A LinkConfig from Python settings (seconds; windows relative to now)."""
+    allowed = {"loss", "burst", "delay", "jitter", "duplicate", "reorder", "reorder_delay",
+               "corrupt", "bandwidth_bps", "mtu", "nat_idle", "partitions", "sleeps"}
+    unknown = set(settings) - allowed
+    if unknown:
+        raise TypeError(f"unknown link setting(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+    c = _core.LinkConfig()
+    for name in ("loss", "duplicate", "reorder", "corrupt"):
+        setattr(c, name, _probability(name, settings.get(name, 0.0)))
+    c.delay_ms = _seconds_ms("delay", settings.get("delay", 0.0))
+    c.jitter_ms = _seconds_ms("jitter", settings.get("jitter", 0.0))
+    c.reorder_ms = _seconds_ms("reorder_delay", settings.get("reorder_delay", 0.0))
+    c.nat_idle_ms = _seconds_ms("nat_idle", settings.get("nat_idle", 0.0))
+    for name in ("bandwidth_bps", "mtu"):
+        value = settings.get(name, 0)
+        if value < 0:
+            raise ValueError(f"{name}: must be >= 0 (0: unlimited), got {value}")
+        setattr(c, name, int(value))
+    burst = settings.get("burst")
+    if burst is not None:
+        for name in ("p_good_to_bad", "p_bad_to_good", "loss_in_good", "loss_in_bad"):
+            _probability(f"burst.{name}", getattr(burst, name))
+        c.set_burst(burst.p_good_to_bad, burst.p_bad_to_good, burst.loss_in_good, burst.loss_in_bad)
+    windows = []
+    for w in settings.get("partitions", ()):
+        start, duration, *rest = w
+        direction = rest[0] if rest else "both"
+        if direction not in _DIRECTIONS:
+            raise ValueError(f"partitions: direction {direction!r} is not one of both, up, down")
+        p = _core.Partition()
+        p.start_ms = now_ms + _seconds_ms("partitions.start", start)
+        p.end_ms = p.start_ms + _seconds_ms("partitions.duration", duration)
+        p.uplink, p.downlink = _DIRECTIONS[direction]
+        windows.append(p)
+    c.partitions = windows
+    sleeps = []
+    for start, duration in settings.get("sleeps", ()):
+        w = _core.SleepWindow()
+        w.start_ms = now_ms + _seconds_ms("sleeps.start", start)
+        w.end_ms = w.start_ms + _seconds_ms("sleeps.duration", duration)
+        sleeps.append(w)
+    c.sleeps = sleeps
+    c.validate()
+    return c
+
+
+def _rule_fields(action: str, **match: Any) -> list[tuple[str, str]]:
+    """Rule keys for the C++ parser; ``delay`` in seconds becomes delay_ms."""
+    fields = [("action", str(action))]
+    for key, value in match.items():
+        if value is None:
+            continue
+        if key == "delay":
+            fields.append(("delay_ms", str(_seconds_ms("delay", value))))
+        else:
+            fields.append((key, str(value)))
+    return fields
+
+
 def _events(raw: Iterable[tuple[int, str, str]]) -> list[Event]:
     return [Event(t / 1000.0, kind, detail) for t, kind, detail in raw]
 
@@ -174,6 +260,50 @@ class Device:
         """Boot a device created with ``start=False``."""
         self._h.start()
 
+    # --- radio ----------------------------------------------------------
+
+    def link(self, **settings: Any) -> None:
+        """Set this device's radio link (replaces the previous settings):
+        ``loss``, ``burst`` (:class:`Burst`), ``delay`` and ``jitter`` (s),
+        ``duplicate``, ``reorder`` (+ ``reorder_delay`` s), ``corrupt``
+        (probabilities), ``bandwidth_bps``, ``mtu`` (bytes),
+        ``nat_idle`` (s of silence after which the NAT binding expires),
+        ``partitions`` [(start_s, duration_s, 'both'|'up'|'down')] and
+        ``sleeps`` [(start_s, duration_s)], both relative to now.
+        Faults are seeded by the emulator's seed and the device's name."""
+        self._h.configure_link(_link_config(self._emu._runtime.now_ms(), **settings))
+
+    def add_rule(self, action: str, **match: Any) -> None:
+        """A message-aware fault: ``action`` drop | delay | duplicate |
+        corrupt on the ``nth`` datagram matching ``direction`` (up/down),
+        ``type`` (CON/NON/ACK/RST), ``code`` (POST, 2.04, ...), ``path``
+        (/bs, /1/*), or ``dtls`` (handshake, application_data, alert), for
+        ``count`` datagrams (0: all) with ``probability``; ``delay`` in s;
+        ``name`` for the capture. emulator/radio/README.md has the details."""
+        self._h.add_rule(_rule_fields(action, **match))
+
+    def clear_rules(self) -> None:
+        self._h.clear_rules()
+
+    def rebind_nat(self) -> None:
+        """The NAT binding expires now: the next uplink leaves from a new
+        port, and downlinks to the old one are lost."""
+        self._h.rebind_nat()
+
+    def link_counters(self) -> dict[str, Any]:
+        """``total``, ``uplink`` and ``downlink``: sent, delivered, dropped
+        (and ``dropped_by`` cause), duplicated, corrupted, delayed, ..."""
+        return self._h.link_counters()
+
+    def link_decisions(self) -> list[str]:
+        """One line per datagram: what the link did (for replay checks)."""
+        return self._h.link_decisions()
+
+    def capture(self, path: str | os.PathLike[str] | None) -> None:
+        """Write this device's datagrams (sessions opened from now on) to a
+        pcapng file, with the radio's verdict as each packet's comment."""
+        self._h.capture("" if path is None else os.fspath(path))
+
     # --- power and flash --------------------------------------------------
 
     @property
@@ -279,6 +409,25 @@ class Fleet(Sequence[Device]):
         """Block until every device is in ``state`` / has exited with ``exit``."""
         self._emu._wait(self._devices, state, exit, timeout)
 
+    def link(self, **settings: Any) -> None:
+        """Set the radio link of every device (see :meth:`Device.link`)."""
+        for d in self._devices:
+            d.link(**settings)
+
+    def add_rule(self, action: str, **match: Any) -> None:
+        """Add a message-aware fault to every device's link."""
+        for d in self._devices:
+            d.add_rule(action, **match)
+
+    def link_counters(self) -> dict[str, int]:
+        """sent, delivered and dropped over all the fleet's links."""
+        out = {"sent": 0, "delivered": 0, "dropped": 0}
+        for d in self._devices:
+            total = d.link_counters()["total"]
+            for k in out:
+                out[k] += total[k]
+        return out
+
     def start(self) -> None:
         """Boot every device of a fleet created with ``start=False``."""
         for d in self._devices:
@@ -363,10 +512,12 @@ class Emulator:
     """Owns the event loops, servers and devices. Use it as a context
     manager: leaving the ``with`` block stops everything it started."""
 
-    def __init__(self, seed: int = 0, *, threads: int = 2, devices_per_shard: int = 100) -> None:
+    def __init__(
+        self, seed: int = 0, *, threads: int = 2, devices_per_shard: int = 100, radio: bool = True
+    ) -> None:
         if seed < 0:
             raise ValueError("seed: must be >= 0")
-        self._rt: _core.Runtime | None = _core.Runtime(seed, threads, devices_per_shard)
+        self._rt: _core.Runtime | None = _core.Runtime(seed, threads, devices_per_shard, radio)
         self._devices = 0
 
     @property
@@ -451,6 +602,12 @@ class Emulator:
         start = bool(options.get("start", True))
         handles = self._runtime.add_devices(spec, count, prefix, start)
         return Fleet(self, [Device(self, h) for h in handles])
+
+    def capture(self, path: str | os.PathLike[str] | None) -> None:
+        """Capture every datagram of the run into a pcapng file (None
+        stops). tshark decodes it as CoAP with ``-d udp.port==PORT,coap``
+        for the servers' ports."""
+        self._runtime.capture("" if path is None else os.fspath(path))
 
     def summary(self) -> dict[str, Any]:
         """Devices by state and by bootstrap exit, and bootstrap durations (ms)."""

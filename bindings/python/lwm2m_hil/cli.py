@@ -38,6 +38,8 @@ def summarize(emu: Emulator, wall_s: float, args: argparse.Namespace) -> dict[st
         "profile": args.profile,
         "seed": args.seed,
         "finish_requested": not args.no_finish,
+        "radio": {k: s["radio"][k] for k in ("sent", "delivered", "dropped")}
+        | {"dropped_by": dict(s["radio"]["dropped_by"]), "duplicated": s["radio"]["duplicated"]},
         "power_cuts": int(s["power_cuts"]),
         "torn_configs": int(s["torn_configs"]),
     }
@@ -52,6 +54,8 @@ def print_table(summary: dict[str, Any]) -> None:
         ("failed", str(summary["failed"])),
         ("bootstrap p50/p99", f"{summary['bootstrap_ms']['p50']:.0f} ms / {summary['bootstrap_ms']['p99']:.0f} ms"),
         ("power cuts", f"{summary['power_cuts']} fired, {summary['torn_configs']} torn configurations"),
+        ("radio", f"{summary['radio']['sent']} datagrams, {summary['radio']['delivered']} delivered, "
+                  f"{summary['radio']['dropped']} dropped"),
         ("wall time", f"{summary['wall_s']:.2f} s"),
     ]
     for name, value in rows:
@@ -74,6 +78,26 @@ def flash_ops_of_bootstrap(bootstrap_uri: str, **device_options: Any) -> tuple[i
         return _flash_ops(booted), max(1, _flash_ops(full) - _flash_ops(booted))
 
 
+def link_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The radio link every device gets, from --loss/--delay/..."""
+    link: dict[str, Any] = {}
+    if args.loss:
+        link["loss"] = args.loss
+    if args.delay:
+        delay, _, jitter = args.delay.partition(":")
+        try:
+            link["delay"] = float(delay) / 1000.0
+            link["jitter"] = float(jitter or 0) / 1000.0
+        except ValueError:
+            raise ValueError(f"--delay: expected MS or MS:JITTER_MS, got {args.delay!r}") from None
+    if args.duplicate:
+        link["duplicate"] = args.duplicate
+    if args.reorder:
+        link["reorder"] = args.reorder
+        link["reorder_delay"] = max(link.get("delay", 0.0), 0.05)
+    return link
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     timing = CoapTiming(ack_timeout=args.ack_timeout)
     with Emulator(seed=args.seed, threads=args.threads) as emu:
@@ -94,6 +118,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             cuts = flash_ops_of_bootstrap(bootstrap_uri, **options)
         start = time.monotonic()
         fleet = emu.fleet(args.devices, bootstrap_uri, prefix=args.prefix, start=False, **options)
+        link = link_settings(args)
+        if link:
+            fleet.link(**link)
+        if args.capture:
+            emu.capture(args.capture)
         if cuts:
             boot_ops, commit_ops = cuts
             rng = random.Random(args.seed)
@@ -201,6 +230,11 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--idle-timeout", type=float, default=5.0, help="legacy idle timer, seconds")
     run.add_argument("--finish-timeout", type=float, default=247.0, help="seconds after the last command")
     run.add_argument("--threads", type=int, default=2)
+    run.add_argument("--loss", type=float, default=0.0, metavar="P", help="radio loss, both directions")
+    run.add_argument("--delay", metavar="MS[:JITTER_MS]", help="radio delay, one way")
+    run.add_argument("--duplicate", type=float, default=0.0, metavar="P")
+    run.add_argument("--reorder", type=float, default=0.0, metavar="P")
+    run.add_argument("--capture", metavar="FILE", help="write every datagram to a pcapng file")
     run.add_argument("--power-cut", type=float, default=0.0, metavar="P",
                      help="cut power on a fraction P of the devices at a random flash operation of their commit")
     run.add_argument("--prefix", default="dev-", help="endpoint names are PREFIX + index")

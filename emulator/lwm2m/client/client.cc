@@ -177,6 +177,13 @@ void Client::bootstrap_failed(TimeMs now, BootstrapExit how, const std::string& 
   begin_bootstrap(now, delay);
 }
 
+// SenML arrived with LwM2M 1.1; a 1.0 (or change-request) client does not
+// speak it.
+bool Client::format_allowed(uint16_t fmt) const {
+  bool senml = fmt == format::kSenmlJson || fmt == format::kSenmlCbor;
+  return !senml || config_.profile == Profile::V1_1;
+}
+
 Code Client::bootstrap_refusal() const {
   // The change request's table answers a refused Delete with 4.05; the
   // published 1.0 and 1.1 use 4.00.
@@ -217,6 +224,7 @@ Response Client::bootstrap_write(const Path& path, const Request& req) {
   const ObjectDef* def = registry_.find(*path.obj);
   if (def == nullptr) return {Code::NotFound, {}, {}, {}};
   uint16_t fmt = req.content_format.value_or(path.depth() == 3 ? format::kText : format::kTlv);
+  if (!format_allowed(fmt)) return {Code::UnsupportedFormat, {}, {}, {}};
   auto data = content::decode_write(*def, path, fmt, req.payload.data(), req.payload.size());
   if (!data) {
     bool unsupported = data.error().message.rfind("unsupported content format", 0) == 0;
@@ -428,6 +436,9 @@ Response Client::server_command(TimeMs now, Origin from, const Request& req) {
     } else {
       resp.code = Code::NotAcceptable;
     }
+  } else if ((req.method == Method::Put || req.method == Method::Post) && path->depth() < 3 &&
+             !format_allowed(req.content_format.value_or(format::kTlv))) {
+    resp.code = Code::UnsupportedFormat;
   } else if ((req.method == Method::Put || req.method == Method::Post) && path->depth() < 3) {
     auto data = content::decode_write(*def, *path, req.content_format.value_or(format::kTlv),
                                       req.payload.data(), req.payload.size());

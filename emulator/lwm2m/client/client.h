@@ -125,6 +125,7 @@ class Client {
   Response bootstrap_get(const Path& path, const Request& request);
   Response bootstrap_finish(TimeMs now, const Request& request);
   Code bootstrap_refusal() const;
+  bool format_allowed(uint16_t fmt) const;
 
   // registration
   void begin_registration(TimeMs now);

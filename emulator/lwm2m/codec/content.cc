@@ -2,6 +2,9 @@
 
 #include <string>
 
+#include "emulator/lwm2m/codec/senml.h"
+#include "emulator/lwm2m/codec/senml_cbor.h"
+#include "emulator/lwm2m/codec/senml_json.h"
 #include "emulator/lwm2m/codec/text.h"
 #include "emulator/lwm2m/codec/tlv.h"
 
@@ -13,7 +16,8 @@ using tlv::Type;
 
 Error unsupported(uint16_t content_format) {
   return Error{"unsupported content format " + format_name(content_format) +
-               "; supported: TLV (11542), plain text (0), opaque (42)"};
+               "; supported: TLV (11542), plain text (0), opaque (42), SenML-JSON (110), "
+               "SenML-CBOR (112)"};
 }
 
 std::string path_str(uint16_t obj, uint16_t inst, uint16_t res) {
@@ -274,6 +278,132 @@ Result<const ResourceDef*> single_value_resource(const ObjectDef& def, const Pat
   return rd;
 }
 
+// --- SenML-JSON and SenML-CBOR ---
+
+bool is_senml_format(uint16_t f) { return f == format::kSenmlJson || f == format::kSenmlCbor; }
+
+// Adds one record to `out`: its resolved name is /o/i/r for a single
+// resource or /o/i/r/ri for an instance of a multiple one, inside `target`.
+Status add_senml_record(const ObjectDef& def, const Path& target, size_t index,
+                        const senml::Record& r, Instances& out) {
+  Result<Path> parsed = Path::parse(r.name);
+  if (!parsed)
+    return at(target.str(), "record " + std::to_string(index) + ": " + parsed.error().message);
+  const Path& p = *parsed;
+  const std::string path = p.str();
+  if (p.depth() < 3) {
+    return at(path,
+              "a Write record must name a resource (/obj/inst/res) or a resource "
+              "instance (/obj/inst/res/res-inst)");
+  }
+  if (*p.obj != def.id || (target.depth() >= 2 && *p.inst != *target.inst) ||
+      (target.depth() == 3 && *p.res != *target.res)) {
+    return at(path, "is outside the target " + target.str());
+  }
+  const ResourceDef* rd = def.resource(*p.res);
+  if (rd == nullptr) return ok_status();  // a /o/i/r target was checked already
+  const std::string res_path = path_str(def.id, *p.inst, *p.res);
+  if (rd->type == ResourceType::None) return at(res_path, "is executable and carries no value");
+  if (rd->multiple && p.depth() == 3) {
+    return at(path,
+              "is a multiple resource; records must name its instances (" + path + "/<res-inst>)");
+  }
+  if (!rd->multiple && p.depth() == 4) {
+    return at(path, "names an instance of " + res_path + ", which is a single resource");
+  }
+  Result<Value> v = senml::to_value(rd->type, r);
+  if (!v) return at(path, v.error().message);
+  Instance& inst = out[*p.inst];
+  auto [it, fresh] = inst.try_emplace(*p.res);
+  Resource& res = it->second;
+  if (fresh) res.multiple = rd->multiple;
+  const uint16_t key = rd->multiple ? *p.riid : 0;
+  if (!res.values.emplace(key, std::move(v).value()).second) return at(path, "appears twice");
+  return ok_status();
+}
+
+// SenML names every value by its full path, so the same records serve /o,
+// /o/i and /o/i/r; the target only bounds them.
+Result<Instances> decode_senml(const ObjectDef& def, const Path& target,
+                               const std::vector<senml::Record>& records) {
+  Instances out;
+  if (target.depth() == 2) out[*target.inst];
+  if (target.depth() == 3) {
+    Result<const ResourceDef*> rd = target_resource(def, target);
+    if (!rd) return rd.error();
+    if (records.empty()) return at(target.str(), "a Write on a resource needs a record");
+  }
+  for (size_t i = 0; i < records.size(); ++i) {
+    Status s = add_senml_record(def, target, i, records[i], out);
+    if (!s) return s.error();
+  }
+  return out;
+}
+
+Status senml_resource(const ObjectDef& def, uint16_t inst_id, uint16_t rid, const Resource& res,
+                      std::vector<senml::Record>& out) {
+  const std::string path = path_str(def.id, inst_id, rid);
+  const ResourceDef* rd = def.resource(rid);
+  if (rd == nullptr) return at(path, "is not in the object definition");
+  if (rd->type == ResourceType::None) {
+    return at(path, "is executable and carries no value");
+  }
+  if (!rd->multiple && (res.values.size() != 1 || res.values.count(0) == 0)) {
+    return at(path, "a single resource needs exactly one value, at key 0");
+  }
+  for (const auto& [riid, value] : res.values) {
+    senml::Record r;
+    r.name = rd->multiple ? path + "/" + std::to_string(riid) : path;
+    Status s = senml::set_value(rd->type, value, r);
+    if (!s) return at(r.name, s.error().message);
+    out.push_back(std::move(r));
+  }
+  return ok_status();
+}
+
+Status senml_instance(const ObjectDef& def, uint16_t inst_id, const Instance& inst,
+                      std::vector<senml::Record>& out) {
+  for (const auto& [rid, res] : inst) {
+    Status s = senml_resource(def, inst_id, rid, res, out);
+    if (!s) return s;
+  }
+  return ok_status();
+}
+
+Result<std::vector<senml::Record>> senml_records(const ObjectDef& def, const Path& target,
+                                                 const Instances& data) {
+  std::vector<senml::Record> out;
+  if (target.depth() == 1) {
+    for (const auto& [iid, inst] : data) {
+      Status s = senml_instance(def, iid, inst, out);
+      if (!s) return s.error();
+    }
+    return out;
+  }
+  if (target.depth() == 2) {
+    Result<const Instance*> inst = find_instance(target, data);
+    if (!inst) return inst.error();
+    Status s = senml_instance(def, *target.inst, **inst, out);
+    if (!s) return s.error();
+    return out;
+  }
+  Result<const ResourceDef*> rd = target_resource(def, target);
+  if (!rd) return rd.error();
+  Result<const Resource*> res = find_resource(target, data);
+  if (!res) return res.error();
+  Status s = senml_resource(def, *target.inst, *target.res, **res, out);
+  if (!s) return s.error();
+  return out;
+}
+
+// "/3/" for an object, "/3/0/" for an instance or a resource in it: the
+// names then read "0/1" or "1" as in the examples of TS Core 7.4.4.
+std::string senml_base_name(const Path& target) {
+  Path base = target;
+  base.res.reset();
+  return base.str() + "/";
+}
+
 }  // namespace
 
 std::string format_name(uint16_t f) {
@@ -296,7 +426,8 @@ std::string format_name(uint16_t f) {
 
 Result<Instances> decode_write(const ObjectDef& def, const Path& target, uint16_t content_format,
                                const uint8_t* data, size_t len) {
-  if (content_format != format::kTlv && !is_single_value_format(content_format)) {
+  if (content_format != format::kTlv && !is_single_value_format(content_format) &&
+      !is_senml_format(content_format)) {
     return unsupported(content_format);
   }
   Status t = check_target(def, target);
@@ -305,6 +436,13 @@ Result<Instances> decode_write(const ObjectDef& def, const Path& target, uint16_
     Result<std::vector<Record>> records = tlv::decode(data, len);
     if (!records) return at(target.str(), records.error().message);
     return decode_tlv(def, target, *records);
+  }
+  if (is_senml_format(content_format)) {
+    Result<std::vector<senml::Record>> records = content_format == format::kSenmlJson
+                                                     ? senml_json::decode(data, len)
+                                                     : senml_cbor::decode(data, len);
+    if (!records) return at(target.str(), records.error().message);
+    return decode_senml(def, target, *records);
   }
   Result<const ResourceDef*> rd = single_value_resource(def, target, content_format);
   if (!rd) return rd.error();
@@ -319,7 +457,8 @@ Result<Instances> decode_write(const ObjectDef& def, const Path& target, uint16_
 
 Result<Bytes> encode(const ObjectDef& def, const Path& target, const Instances& data,
                      uint16_t content_format) {
-  if (content_format != format::kTlv && !is_single_value_format(content_format)) {
+  if (content_format != format::kTlv && !is_single_value_format(content_format) &&
+      !is_senml_format(content_format)) {
     return unsupported(content_format);
   }
   Status t = check_target(def, target);
@@ -330,6 +469,15 @@ Result<Bytes> encode(const ObjectDef& def, const Path& target, const Instances& 
     Status lengths = check_lengths(*records);
     if (!lengths) return lengths.error();
     return tlv::encode(*records);
+  }
+  if (is_senml_format(content_format)) {
+    Result<std::vector<senml::Record>> records = senml_records(def, target, data);
+    if (!records) return records.error();
+    const std::string base = senml_base_name(target);
+    Result<Bytes> b = content_format == format::kSenmlJson ? senml_json::encode(*records, base)
+                                                           : senml_cbor::encode(*records, base);
+    if (!b) return at(target.str(), b.error().message);
+    return b;
   }
   Result<const ResourceDef*> rd = single_value_resource(def, target, content_format);
   if (!rd) return rd.error();

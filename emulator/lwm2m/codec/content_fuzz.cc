@@ -11,7 +11,8 @@ namespace {
 using namespace hil::lwm2m;
 
 constexpr uint16_t kObjects[] = {kSecurity, kServer, kDevice};
-constexpr uint16_t kFormats[] = {format::kTlv, format::kText, format::kOpaque, format::kSenmlCbor};
+constexpr uint16_t kFormats[] = {format::kTlv, format::kText, format::kOpaque, format::kSenmlCbor,
+                                 format::kSenmlJson};
 
 Path target(uint16_t obj, uint8_t shape) {
   Path p;
@@ -28,7 +29,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 3) return 0;
   const ObjectDef& def = *ObjectRegistry::builtin().find(kObjects[data[0] % 3]);
   const Path path = target(def.id, data[1]);
-  const uint16_t fmt = kFormats[data[2] % 4];
+  const uint16_t fmt = kFormats[data[2] % 5];
   hil::Result<Instances> decoded = content::decode_write(def, path, fmt, data + 3, size - 3);
   if (!decoded) return 0;
   hil::Result<Bytes> encoded = content::encode(def, path, *decoded, fmt);

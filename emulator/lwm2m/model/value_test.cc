@@ -64,7 +64,9 @@ TEST(Value, IsUtf8_ValidAndInvalidSequences_Classified) {
   EXPECT_FALSE(is_utf8("\xC0\xAF"));          // overlong '/'
   EXPECT_FALSE(is_utf8("\xED\xA0\x80"));      // surrogate
   EXPECT_FALSE(is_utf8("\xF4\x90\x80\x80"));  // above U+10FFFF
-  EXPECT_FALSE(is_utf8("a\x80" "b"));          // lone continuation
+  EXPECT_FALSE(
+      is_utf8("a\x80"
+              "b"));  // lone continuation
 }
 
 }  // namespace

@@ -1,0 +1,237 @@
+#include "emulator/radio/radio.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+namespace hil::radio {
+namespace {
+
+// One socket carries the traffic of thousands of devices, whose bursts
+// (a fleet registering at once) overflow the kernel's default limits. Root
+// may exceed net.core.rmem_max with SO_RCVBUFFORCE; others get the capped
+// SO_RCVBUF size.
+constexpr int kBufferBytes = 64 * 1024 * 1024;
+constexpr int kMaxBurst = 1024;  // datagrams per readable event, so other work gets a turn
+constexpr size_t kMaxDatagram = 65536;
+
+std::string key_of(const sockaddr_in& a) {
+  return std::to_string(a.sin_addr.s_addr) + ":" + std::to_string(a.sin_port);
+}
+
+std::string server_key(size_t port, uint32_t device_ip, const sockaddr_in& server) {
+  return std::to_string(port) + "|" + std::to_string(device_ip) + "|" + key_of(server);
+}
+
+Result<int> udp_socket(uint32_t ip, bool pktinfo, sockaddr_in* bound) {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Error{std::string("radio: cannot create a socket: ") + std::strerror(errno)};
+  int size = kBufferBytes, on = 1;
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) != 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) != 0)
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+  if (pktinfo) setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(ip);
+  socklen_t len = sizeof(a);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(bound), &len) != 0) {
+    int err = errno;
+    close(fd);
+    return Error{std::string("radio: cannot bind a socket: ") + std::strerror(err)};
+  }
+  return fd;
+}
+
+Endpoint4 endpoint(const sockaddr_in& a) { return {ntohl(a.sin_addr.s_addr), ntohs(a.sin_port)}; }
+
+}  // namespace
+
+struct Radio::Path {
+  sockaddr_in session;  // the device's socket
+  sockaddr_in server;
+  Route route;
+  size_t port;  // which server-facing socket the server sees
+};
+
+// --- capture ------------------------------------------------------------------
+
+Result<std::shared_ptr<Capture>> Capture::open(const std::string& path, const Clock& clock) {
+  auto w = PcapngWriter::open(path);
+  if (!w) return w.error();
+  int64_t wall_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+  return std::shared_ptr<Capture>(new Capture(std::move(*w), wall_us - clock.now_ms() * 1000));
+}
+
+void Capture::write(TimeMs now, const Endpoint4& src, const Endpoint4& dst, const uint8_t* data,
+                    size_t len, const std::string& comment) {
+  std::lock_guard<std::mutex> lock(mu_);
+  (void)writer_->write(static_cast<uint64_t>(epoch_us_ + now * 1000), src, dst, data, len, comment);
+  (void)writer_->flush();
+}
+
+// --- radio --------------------------------------------------------------------
+
+Result<std::unique_ptr<Radio>> Radio::open(Reactor& reactor, int nat_ports) {
+  std::unique_ptr<Radio> r(new Radio(reactor));
+  sockaddr_in bound{};
+  auto dev = udp_socket(INADDR_LOOPBACK, false, &bound);
+  if (!dev) return dev.error();
+  r->device_fd_ = *dev;
+  coap_address_init(&r->device_facing_);
+  r->device_facing_.addr.sin = bound;
+  r->device_facing_.size = sizeof(bound);
+  for (int i = 0; i < (nat_ports < 1 ? 1 : nat_ports); ++i) {
+    auto fd = udp_socket(INADDR_ANY, true, &bound);
+    if (!fd) return fd.error();
+    r->server_fds_.push_back(*fd);
+    r->server_ports_.push_back(ntohs(bound.sin_port));
+  }
+  Radio* self = r.get();
+  reactor.watch(r->device_fd_, [self] { self->on_uplink(); });
+  for (size_t i = 0; i < r->server_fds_.size(); ++i)
+    reactor.watch(r->server_fds_[i], [self, i] { self->on_downlink(i); });
+  return r;
+}
+
+Radio::Radio(Reactor& reactor) : reactor_(reactor) {}
+
+Radio::~Radio() {
+  for (int fd : server_fds_) {
+    reactor_.unwatch(fd);
+    close(fd);
+  }
+  if (device_fd_ >= 0) {
+    reactor_.unwatch(device_fd_);
+    close(device_fd_);
+  }
+}
+
+void Radio::attach(const coap_address_t& session, const coap_address_t& server, Route route) {
+  auto p = std::make_unique<Path>(
+      Path{session.addr.sin, server.addr.sin, std::move(route), next_port_++ % server_fds_.size()});
+  by_server_[server_key(p->port, p->session.sin_addr.s_addr, p->server)] = p.get();
+  by_session_[key_of(p->session)] = std::move(p);
+}
+
+void Radio::detach(const coap_address_t& session) {
+  auto it = by_session_.find(key_of(session.addr.sin));
+  if (it == by_session_.end()) return;
+  const Path& p = *it->second;
+  by_server_.erase(server_key(p.port, p.session.sin_addr.s_addr, p.server));
+  by_session_.erase(it);
+}
+
+void Radio::on_uplink() {
+  uint8_t buf[kMaxDatagram];
+  for (int i = 0; i < kMaxBurst; ++i) {
+    sockaddr_in from{};
+    socklen_t len = sizeof(from);
+    ssize_t n = recvfrom(device_fd_, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &len);
+    if (n < 0) return;
+    auto it = by_session_.find(key_of(from));
+    if (it != by_session_.end())
+      forward(*it->second, Direction::Uplink, buf, static_cast<size_t>(n));
+  }
+}
+
+void Radio::on_downlink(size_t port) {
+  uint8_t buf[kMaxDatagram];
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in_pktinfo))];
+  for (int i = 0; i < kMaxBurst; ++i) {
+    sockaddr_in from{};
+    iovec iov{buf, sizeof(buf)};
+    msghdr msg{};
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof(from);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    ssize_t n = recvmsg(server_fds_[port], &msg, 0);
+    if (n < 0) return;
+    uint32_t device_ip = 0;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO)
+        device_ip = reinterpret_cast<in_pktinfo*>(CMSG_DATA(c))->ipi_addr.s_addr;
+    }
+    // A datagram to a port the device's NAT binding has left is lost.
+    auto it = by_server_.find(server_key(port, device_ip, from));
+    if (it != by_server_.end())
+      forward(*it->second, Direction::Downlink, buf, static_cast<size_t>(n));
+  }
+}
+
+void Radio::forward(Path& p, Direction dir, const uint8_t* data, size_t len) {
+  TimeMs now = reactor_.clock().now_ms();
+  Verdict v = p.route.link->decide(now, dir, data, len);
+  if (v.nat_rebound && server_fds_.size() > 1) {
+    by_server_.erase(server_key(p.port, p.session.sin_addr.s_addr, p.server));
+    p.port = (p.port + 1) % server_fds_.size();
+    by_server_[server_key(p.port, p.session.sin_addr.s_addr, p.server)] = &p;
+  }
+  capture(p, dir, p.port, data, len, v.comment);
+  if (v.comment != "passed" && p.route.event)
+    p.route.event(Event{now, "radio", (dir == Direction::Uplink ? "up: " : "down: ") + v.comment});
+  for (Copy& c : v.copies) {
+    if (c.delay_ms <= 0) {
+      send(p, dir, p.port, c.data);
+      continue;
+    }
+    // The path may be gone by then (the session closed): look it up again.
+    std::string key = key_of(p.session);
+    reactor_.at(now + c.delay_ms, [this, key, dir, data = std::move(c.data)] {
+      auto it = by_session_.find(key);
+      if (it != by_session_.end()) send(*it->second, dir, it->second->port, data);
+    });
+  }
+}
+
+void Radio::send(Path& p, Direction dir, size_t port, const std::vector<uint8_t>& data) {
+  if (dir == Direction::Downlink) {
+    sendto(device_fd_, data.data(), data.size(), 0, reinterpret_cast<const sockaddr*>(&p.session),
+           sizeof(p.session));
+    return;
+  }
+  // From the device's own address, on the port its NAT binding holds.
+  iovec iov{const_cast<uint8_t*>(data.data()), data.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in_pktinfo))] = {};
+  msghdr msg{};
+  msg.msg_name = &p.server;
+  msg.msg_namelen = sizeof(p.server);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = IPPROTO_IP;
+  c->cmsg_type = IP_PKTINFO;
+  c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
+  auto* info = reinterpret_cast<in_pktinfo*>(CMSG_DATA(c));
+  info->ipi_spec_dst = p.session.sin_addr;
+  sendmsg(server_fds_[port], &msg, 0);
+}
+
+void Radio::capture(const Path& p, Direction dir, size_t port, const uint8_t* data, size_t len,
+                    const std::string& comment) {
+  if (!run_capture_ && !p.route.capture) return;
+  Endpoint4 device{ntohl(p.session.sin_addr.s_addr), server_ports_[port]};
+  Endpoint4 server = endpoint(p.server);
+  Endpoint4 src = dir == Direction::Uplink ? device : server;
+  Endpoint4 dst = dir == Direction::Uplink ? server : device;
+  TimeMs now = reactor_.clock().now_ms();
+  if (run_capture_) run_capture_->write(now, src, dst, data, len, comment);
+  if (p.route.capture && p.route.capture != run_capture_)
+    p.route.capture->write(now, src, dst, data, len, comment);
+}
+
+}  // namespace hil::radio
