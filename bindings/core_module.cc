@@ -141,6 +141,8 @@ struct DeviceSpec {
   std::string flash_image;
   std::string flash_violation = "and";
   uint32_t flash_endurance = 100000;
+  double flash_program_latency = 0;  // seconds per program operation
+  double flash_erase_latency = 0;    // seconds per sector erase
   double reboot_after_power_cut = 0.1;
   double retry_initial = 2.0, retry_factor = 2.0, retry_max = 120.0, retry_jitter = 0.5;
   int max_bootstrap_attempts = 0;
@@ -196,6 +198,10 @@ struct DeviceSpec {
           flash_violation == "and" ? flash::ViolationPolicy::kAnd : flash::ViolationPolicy::kError;
       f.endurance = flash_endurance;
       f.image_path = flash_image;
+      if (!(flash_program_latency >= 0 && flash_erase_latency >= 0))
+        throw py::value_error("flash_program_latency, flash_erase_latency: must be >= 0 seconds");
+      f.program_latency_us = static_cast<uint32_t>(flash_program_latency * 1e6 + 0.5);
+      f.erase_latency_us = static_cast<uint32_t>(flash_erase_latency * 1e6 + 0.5);
       c.flash = f;
     }
     c.reboot_after_power_cut_ms =
@@ -254,6 +260,8 @@ PYBIND11_MODULE(_core, m) {
   FIELD(flash_image);
   FIELD(flash_violation);
   FIELD(flash_endurance);
+  FIELD(flash_program_latency);
+  FIELD(flash_erase_latency);
   FIELD(reboot_after_power_cut);
 #undef FIELD
 

@@ -178,3 +178,23 @@ def test_device_without_flash_forgets_its_configuration_at_reboot():
         d.reboot()
         d.wait_for("registered", timeout=20)
         assert "bootstrap_request" in kinds_after(d.timeline(), "reboot")
+
+
+def test_flash_latency_delays_what_the_device_sends_while_busy():
+    """Program and erase latencies keep the device busy: its answer to
+    Finish (and its Register after it) leave only when the commit's flash
+    operations are done."""
+    with Emulator(seed=19) as emu:
+        rs = emu.registration_server(timing=FAST)
+        bs = emu.bootstrap_server(bootstrap_config(rs.uri), timing=FAST)
+        d = emu.device("slow-flash", bs.uri, timing=FAST, flash_program_latency=0.05,
+                       flash_erase_latency=0.3)
+        d.wait_for("registered", timeout=20)
+        timeline = d.timeline()
+        commit = next(e for e in timeline if e.kind == "commit")
+        busy = [e for e in timeline if e.kind == "flash_busy" and e.time >= commit.time]
+        assert busy, [e.kind for e in timeline]
+        busy_s = int(busy[0].detail.split()[0]) / 1000.0
+        assert busy_s >= 0.05
+        registered_s = rs.registrations()["slow-flash"]["registered_ms"] / 1000.0
+        assert registered_s - commit.time >= busy_s * 0.9

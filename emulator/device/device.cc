@@ -192,6 +192,13 @@ void Device::commit(const lwm2m::ObjectTree& config) {
 void Device::take_storage_events() {
   if (!storage_) return;
   TimeMs now = timers_.clock().now_ms();
+  // Flash latency, charged the only way a real-time clock allows: what the
+  // device sends while it was busy leaves when it is done.
+  if (uint64_t busy_us = storage_->flash().take_busy_us(); busy_us > 0) {
+    TimeMs busy_ms = static_cast<TimeMs>((busy_us + 999) / 1000);
+    link_.hold_uplink(now + busy_ms);
+    record("flash_busy", std::to_string(busy_ms) + " ms of flash operations");
+  }
   for (Event& e : storage_->take_events()) {
     e.time_ms = now;
     timeline_.push_back(std::move(e));

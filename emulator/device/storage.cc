@@ -21,8 +21,9 @@ Result<std::unique_ptr<Storage>> Storage::open(const FlashConfig& config,
 }
 
 Storage::Storage(const FlashConfig& config, lwm2m::ObjectTree factory)
-    : flash_(std::make_unique<flash::NorFlash>(flash::NorFlashOptions{
-          config.geometry, config.on_violation, config.endurance, config.seed})),
+    : flash_(std::make_unique<flash::NorFlash>(
+          flash::NorFlashOptions{config.geometry, config.on_violation, config.endurance,
+                                 config.seed, config.program_latency_us, config.erase_latency_us})),
       store_(*flash_) {
   if (auto bytes = lwm2m::tree::encode(factory, lwm2m::ObjectRegistry::builtin()))
     factory_payload_ = std::move(*bytes);

@@ -25,6 +25,9 @@ struct FlashConfig {
   uint32_t endurance = 100'000;  // erases per sector; 0: unlimited
   std::string image_path;        // empty: in memory only
   uint64_t seed = 1;             // torn bits, random cuts and flips
+  // Time each operation keeps the device busy; its answers leave later.
+  uint32_t program_latency_us = 0;
+  uint32_t erase_latency_us = 0;
 };
 
 class Storage {

@@ -158,7 +158,9 @@ Status Link::configure(LinkConfig config) {
 
 Verdict Link::decide(TimeMs now, Direction dir, const uint8_t* data, size_t len) {
   Verdict v;
-  const Rule* rule = rules_.fire(rules_.classify(dir, data, len), rng_);
+  // Without rules nothing needs a datagram's CoAP view, nor the requests a
+  // response could answer: fleets without rules skip both.
+  const Rule* rule = rules_.empty() ? nullptr : rules_.fire(rules_.classify(dir, data, len), rng_);
   if (rule != nullptr) v.rule = rule->name;
   std::string corruption;
   if (rule != nullptr && rule->action == Action::Drop) {
@@ -168,6 +170,9 @@ Verdict Link::decide(TimeMs now, Direction dir, const uint8_t* data, size_t len)
   } else {
     transmit(now, dir, data, len, rule, v);
     if (v.corrupted) corruption = corrupt(v.copies);
+    if (dir == Direction::Uplink && hold_until_ > now) {
+      for (Copy& c : v.copies) c.delay_ms += hold_until_ - now;
+    }
   }
   pass_nat(now, dir, v);
   v.comment = comment(v, len, corruption);

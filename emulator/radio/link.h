@@ -133,6 +133,9 @@ class Link {
 
   // Expires the NAT binding now, as if the carrier had dropped it.
   void rebind_nat() { nat_.expired = true; }
+  // The device is busy (writing flash) until `until`: what it sends before
+  // then leaves at `until`, as from a CPU that was blocked.
+  void hold_uplink(TimeMs until) { hold_until_ = until; }
 
   Verdict decide(TimeMs now, Direction dir, const uint8_t* data, size_t len);
 
@@ -168,6 +171,7 @@ class Link {
   Nat nat_;
   LinkCounters counters_;
   std::vector<std::string> decisions_;
+  TimeMs hold_until_ = 0;
 };
 
 }  // namespace hil::radio

@@ -73,6 +73,7 @@ class RuleSet {
  public:
   Status add(Rule rule);
   void clear() { rules_.clear(); }
+  bool empty() const { return rules_.empty(); }
 
   Classified classify(Direction dir, const uint8_t* data, size_t len);
 

@@ -354,8 +354,9 @@ std::vector<DeviceHandle> Runtime::add_devices(const device::DeviceConfig& tmpl,
   if (start) {
     for (auto& loop : loops_) {
       loop->post([loop = loop.get(), handles] {
+        // A device that cannot boot says why on its timeline.
         for (const auto& h : handles)
-          if (h.loop_ == loop) h.device_->start();
+          if (h.loop_ == loop) (void)h.device_->start();
       });
     }
   }

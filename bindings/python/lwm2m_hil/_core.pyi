@@ -24,6 +24,15 @@ class DeviceSpec:
     max_retransmit: int
     bootstrap_linger: float
     record_messages: bool
+    flash_size: int
+    flash_sector_size: int
+    flash_page_size: int
+    flash_image: str
+    flash_violation: str
+    flash_endurance: int
+    flash_program_latency: float
+    flash_erase_latency: float
+    reboot_after_power_cut: float
     def __init__(self) -> None: ...
     def validate(self) -> None: ...
 

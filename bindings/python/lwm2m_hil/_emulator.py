@@ -88,6 +88,8 @@ def _link_config(now_ms: int, **settings: Any) -> _core.LinkConfig:
     c.delay_ms = _seconds_ms("delay", settings.get("delay", 0.0))
     c.jitter_ms = _seconds_ms("jitter", settings.get("jitter", 0.0))
     c.reorder_ms = _seconds_ms("reorder_delay", settings.get("reorder_delay", 0.0))
+    if c.reorder > 0 and c.reorder_ms <= 0:
+        raise ValueError("reorder_delay: must be > 0 seconds when reorder > 0 (how long a datagram is held back)")
     c.nat_idle_ms = _seconds_ms("nat_idle", settings.get("nat_idle", 0.0))
     for name in ("bandwidth_bps", "mtu"):
         value = settings.get(name, 0)
@@ -124,6 +126,8 @@ def _link_config(now_ms: int, **settings: Any) -> _core.LinkConfig:
 
 def _rule_fields(action: str, **match: Any) -> list[tuple[str, str]]:
     """Rule keys for the C++ parser; ``delay`` in seconds becomes delay_ms."""
+    if action == "delay" and match.get("delay") is None:
+        raise ValueError("delay: required (seconds) for action 'delay'")
     fields = [("action", str(action))]
     for key, value in match.items():
         if value is None:
@@ -593,7 +597,9 @@ class Emulator:
         configuration lives in RAM only), ``flash_image`` (a file backing
         the flash; ``{endpoint}`` in it is replaced per device),
         ``flash_violation`` ('and' as chips do, or 'error'),
-        ``flash_endurance`` (erases per sector), ``reboot_after_power_cut``
+        ``flash_endurance`` (erases per sector), ``flash_program_latency``
+        and ``flash_erase_latency`` (s per operation: the device's answers
+        leave that much later), ``reboot_after_power_cut``
         (s; -1 stays off), ``start``.
         """
         if count < 1:
