@@ -308,11 +308,7 @@ PYBIND11_MODULE(_core, m) {
                              py::call_guard<py::gil_scoped_release>())
       .def("timeline",
            [](const runtime::DeviceHandle& d) {
-             std::vector<Event> ev;
-             {
-               py::gil_scoped_release release;
-               ev = d.timeline();
-             }
+             std::vector<Event> ev = release_gil([&] { return d.timeline(); });
              return to_py(ev);
            })
       .def("exit_counts", &runtime::DeviceHandle::exit_counts,
@@ -322,11 +318,7 @@ PYBIND11_MODULE(_core, m) {
       .def(
           "objects",
           [](const runtime::DeviceHandle& d, bool staged) {
-            lwm2m::ObjectTree t;
-            {
-              py::gil_scoped_release release;
-              t = d.objects(staged);
-            }
+            lwm2m::ObjectTree t = release_gil([&] { return d.objects(staged); });
             return to_py(t);
           },
           py::arg("staged") = false)
@@ -449,11 +441,7 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("uri", &runtime::BootstrapServerHandle::uri)
       .def("results",
            [](const runtime::BootstrapServerHandle& h) {
-             std::vector<server::EndpointResult> rs;
-             {
-               py::gil_scoped_release release;
-               rs = h.results();
-             }
+             std::vector<server::EndpointResult> rs = release_gil([&] { return h.results(); });
              py::list out;
              for (const auto& r : rs) {
                py::dict d;
@@ -473,11 +461,7 @@ PYBIND11_MODULE(_core, m) {
              return out;
            })
       .def("events", [](const runtime::BootstrapServerHandle& h) {
-        std::vector<Event> ev;
-        {
-          py::gil_scoped_release release;
-          ev = h.events();
-        }
+        std::vector<Event> ev = release_gil([&] { return h.events(); });
         return to_py(ev);
       });
 
@@ -485,11 +469,7 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("uri", &runtime::RegistrationServerHandle::uri)
       .def("registrations",
            [](const runtime::RegistrationServerHandle& h) {
-             std::vector<server::Registration> rs;
-             {
-               py::gil_scoped_release release;
-               rs = h.registrations();
-             }
+             std::vector<server::Registration> rs = release_gil([&] { return h.registrations(); });
              py::list out;
              for (const auto& r : rs) {
                py::dict d;
@@ -507,11 +487,7 @@ PYBIND11_MODULE(_core, m) {
              return out;
            })
       .def("events", [](const runtime::RegistrationServerHandle& h) {
-        std::vector<Event> ev;
-        {
-          py::gil_scoped_release release;
-          ev = h.events();
-        }
+        std::vector<Event> ev = release_gil([&] { return h.events(); });
         return to_py(ev);
       });
 
@@ -578,11 +554,7 @@ PYBIND11_MODULE(_core, m) {
              check(release_gil([&] { return r.capture(path); }));
            })
       .def("summary", [](runtime::Runtime& r) {
-        runtime::FleetSummary s;
-        {
-          py::gil_scoped_release release;
-          s = r.summary();
-        }
+        runtime::FleetSummary s = release_gil([&] { return r.summary(); });
         py::dict d;
         d["devices"] = s.devices;
         d["states"] = s.states;

@@ -452,21 +452,25 @@ class Fleet(Sequence[Device]):
         return out
 
 
-class BootstrapServer:
-    """The embedded bootstrap server."""
+class _Server:
+    """What both embedded servers share: a handle that outlives no emulator."""
 
-    def __init__(self, emulator: Emulator, handle: _core.BootstrapServerHandle) -> None:
+    def __init__(self, emulator: Emulator, handle: Any) -> None:
         self._emu = emulator
         self._handle = handle
 
     @property
-    def _h(self) -> _core.BootstrapServerHandle:
+    def _h(self) -> Any:
         self._emu._runtime  # RuntimeError once the emulator is closed
         return self._handle
 
     @property
     def uri(self) -> str:
         return self._handle.uri  # a copy held by the handle: safe after close
+
+
+class BootstrapServer(_Server):
+    """The embedded bootstrap server."""
 
     def results(self) -> dict[str, dict[str, Any]]:
         """Per endpoint: ``outcome`` (``SUCCESS``, ``NO_BOOTSTRAP_CONFIG``,
@@ -487,21 +491,8 @@ class BootstrapServer:
         return _events(self._h.events())
 
 
-class RegistrationServer:
+class RegistrationServer(_Server):
     """The embedded registration (LwM2M) server."""
-
-    def __init__(self, emulator: Emulator, handle: _core.RegistrationServerHandle) -> None:
-        self._emu = emulator
-        self._handle = handle
-
-    @property
-    def _h(self) -> _core.RegistrationServerHandle:
-        self._emu._runtime  # RuntimeError once the emulator is closed
-        return self._handle
-
-    @property
-    def uri(self) -> str:
-        return self._handle.uri  # a copy held by the handle: safe after close
 
     def registrations(self) -> dict[str, dict[str, Any]]:
         """Endpoint -> its current registration (lifetime, version, links...)."""
