@@ -351,6 +351,10 @@ PYBIND11_MODULE(_core, m) {
            [](runtime::DeviceHandle& d, uint32_t addr, uint32_t len, uint32_t count) {
              check(release_gil([&] { return d.flip_random_bits(addr, len, count); }));
            })
+      .def("wear_out",
+           [](runtime::DeviceHandle& d, uint32_t sector) {
+             check(release_gil([&] { return d.wear_out(sector); }));
+           })
       .def("flash_image",
            [](runtime::DeviceHandle& d) {
              auto image = unwrap(release_gil([&] { return d.flash_image(); }));

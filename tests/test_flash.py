@@ -198,3 +198,31 @@ def test_flash_latency_delays_what_the_device_sends_while_busy():
         assert busy_s >= 0.05
         registered_s = rs.registrations()["slow-flash"]["registered_ms"] / 1000.0
         assert registered_s - commit.time >= busy_s * 0.9
+
+
+def test_injected_flash_faults_are_on_the_timeline_and_a_worn_sector_is_skipped():
+    """A bit flip and a worn-out sector are events on the device's timeline
+    at once; commits that later meet the worn sector move on to the next
+    one, and the device still bootstraps and registers."""
+    with Emulator(seed=20) as emu:
+        rs = emu.registration_server(timing=FAST)
+        bs = emu.bootstrap_server(bootstrap_config(rs.uri), timing=FAST)
+        geometry = FlashGeometry(size=16 * 1024, sector_size=4096, page_size=256)
+        d = emu.device("worn", bs.uri, timing=FAST, flash=geometry)
+        d.wait_for("registered", timeout=20)
+        d.flip_bit(geometry.size - 1, 0)  # an unused byte: the store is unaffected
+        assert d.timeline()[-1].kind == "flash_bit_flip"
+        d.wear_out(2)
+        for _ in range(3):  # each factory reset + bootstrap erases fresh sectors
+            d.factory_reset()
+            d.wait_for("registered", timeout=20)
+        kinds = [e.kind for e in d.timeline()]
+        assert "flash_worn_erase" in kinds
+        assert d.flash_counters()["worn_erases"] >= 1
+        assert d.read("/0/1/0") == rs.uri
+        # With every other sector worn too, the store refuses and keeps what it has.
+        for sector in range(4):
+            d.wear_out(sector)
+        with pytest.raises(ValueError, match="live configuration"):
+            d.factory_reset()
+        d.wait_for("registered", timeout=20)  # back up with the configuration it had

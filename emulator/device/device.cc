@@ -148,7 +148,12 @@ Status Device::factory_reset() {
     storage_->flash().power_on();
     auto st = storage_->factory_reset();
     take_storage_events();
-    if (!st) return st;
+    if (!st) {
+      // Refused whole: the device comes back with what the store holds.
+      record("factory_reset_failed", st.error().message);
+      (void)boot();
+      return st;
+    }
   }
   return boot();
 }

@@ -77,6 +77,9 @@ class Device {
   // Erases the configuration back to the factory image, then reboots.
   Status factory_reset();
   Storage* storage() { return storage_.get(); }
+  // Moves the flash's fault events (and busy time) onto the timeline; call
+  // after injecting a fault from outside.
+  void take_storage_events();
   radio::Link& link() { return link_; }
   // Capture this device's datagrams into a pcapng file; null stops it.
   // Takes effect for sessions opened from now on.
@@ -118,7 +121,6 @@ class Device {
   void shutdown();
   void lose_power();
   void commit(const lwm2m::ObjectTree& config);
-  void take_storage_events();
   void pump();
   void send(lwm2m::SendRequest req);
   Session* session_for(const lwm2m::Account& to, std::string* error);

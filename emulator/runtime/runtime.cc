@@ -99,7 +99,9 @@ template <typename T, typename F>
 static Result<T> with_storage(Loop* loop, device::Device* d, F&& fn) {
   return loop->call([&]() -> Result<T> {
     if (d->storage() == nullptr) return Error{kNoFlash};
-    return fn(*d->storage());
+    Result<T> r = fn(*d->storage());
+    d->take_storage_events();  // an injected fault is on the timeline at once
+    return r;
   });
 }
 
@@ -126,6 +128,11 @@ Status DeviceHandle::flip_random_bits(uint32_t addr, uint32_t len, uint32_t coun
   return with_storage<Ok>(loop_, device_, [&](device::Storage& s) {
     return s.flash().flip_random_bits(addr, len, count);
   });
+}
+
+Status DeviceHandle::wear_out(uint32_t sector) {
+  return with_storage<Ok>(loop_, device_,
+                          [&](device::Storage& s) { return s.flash().wear_out(sector); });
 }
 
 Result<std::vector<uint8_t>> DeviceHandle::flash_image() const {

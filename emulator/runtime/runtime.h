@@ -58,6 +58,7 @@ class DeviceHandle {
   Status arm_random_power_cut(uint64_t within_ops);
   Status flip_bit(uint32_t addr, uint8_t bit);
   Status flip_random_bits(uint32_t addr, uint32_t len, uint32_t count);
+  Status wear_out(uint32_t sector);
   Result<std::vector<uint8_t>> flash_image() const;
   Result<flash::StoreView> flash_store() const;
   Result<flash::NorCounters> flash_counters() const;

@@ -366,6 +366,11 @@ class Device:
         size = len(self.flash_image())
         self._h.flip_random_bits(addr, size - addr if length is None else length, count)
 
+    def wear_out(self, sector: int) -> None:
+        """Wear ``sector`` out: its erases leave stuck bits from now on; the
+        configuration store notices and moves on to other sectors."""
+        self._h.wear_out(sector)
+
     def flash_image(self) -> bytes:
         """The raw flash image, as a chip programmer would read it."""
         return self._h.flash_image()
