@@ -47,6 +47,11 @@ int64_t Timing::max_transmit_span_ms() const {
                               ack_random_factor);
 }
 
+int64_t Timing::max_transmit_wait_ms() const {
+  return static_cast<int64_t>(ack_timeout_ms * (std::pow(2.0, max_retransmit + 1) - 1) *
+                              ack_random_factor);
+}
+
 void apply_timing(coap_session_t* s, const Timing& t) {
   auto ms = static_cast<uint16_t>(t.ack_timeout_ms);
   coap_session_set_ack_timeout(

@@ -28,6 +28,8 @@ struct Timing {
   // MAX_TRANSMIT_SPAN: the last retransmission of a CON goes out this long
   // after the first transmission.
   int64_t max_transmit_span_ms() const;
+  // MAX_TRANSMIT_WAIT: by then a CON has been answered or given up on.
+  int64_t max_transmit_wait_ms() const;
 };
 
 class Context {

@@ -121,6 +121,8 @@ Status Device::boot() {
 }
 
 void Device::shutdown() {
+  for (const auto& [id, timer] : watchdogs_) timers_.cancel(timer);
+  watchdogs_.clear();
   timers_.cancel(wake_timer_);
   timers_.cancel(linger_timer_);
   wake_timer_ = linger_timer_ = 0;
@@ -233,6 +235,7 @@ std::optional<lwm2m::Response> Device::on_request(coap_session_t* s, const lwm2m
 }
 
 void Device::on_response(uint64_t tag, const lwm2m::Response& r) {
+  settle_exchange(tag);
   if (!powered()) return;
   if (record_messages_) record("rx", lwm2m::to_string(r.code));
   core_->on_response(timers_.clock().now_ms(), tag, r);
@@ -240,6 +243,7 @@ void Device::on_response(uint64_t tag, const lwm2m::Response& r) {
 }
 
 void Device::on_failure(uint64_t tag, const std::string& reason) {
+  settle_exchange(tag);
   if (!powered()) return;
   record("tx_failed", reason);
   core_->on_failure(timers_.clock().now_ms(), tag, reason);
@@ -311,7 +315,32 @@ void Device::send(lwm2m::SendRequest req) {
     record("tx", coap::describe(req.request) + (s ? "" : " (not sent: " + error + ")"));
   if (s == nullptr || !shard_.send(s->coap, req.request, req.id)) {
     core_->on_failure(timers_.clock().now_ms(), req.id, s ? "cannot send" : error);
+    return;
   }
+  watch_exchange(req.id, s->key);
+}
+
+// libcoap answers every CON by MAX_TRANSMIT_WAIT: a response or a give-up.
+// If neither came, the session is wedged (seen rarely under heavy loss); a
+// device resets its transport and treats the request as failed, so its
+// state machine moves on instead of waiting for ever.
+void Device::watch_exchange(uint64_t id, const std::string& session_key) {
+  TimeMs deadline = timers_.clock().now_ms() + timing_.max_transmit_wait_ms() + 1000;
+  watchdogs_[id] = timers_.at(deadline, [this, id, session_key] {
+    watchdogs_.erase(id);
+    record("transport_reset", "no answer and no give-up from libcoap by MAX_TRANSMIT_WAIT; " +
+                                  session_key + " reopened");
+    close_session(session_key);
+    core_->on_failure(timers_.clock().now_ms(), id, "no answer (transport reset)");
+    pump();
+  });
+}
+
+void Device::settle_exchange(uint64_t id) {
+  auto it = watchdogs_.find(id);
+  if (it == watchdogs_.end()) return;
+  timers_.cancel(it->second);
+  watchdogs_.erase(it);
 }
 
 Device::Session* Device::session_for(const lwm2m::Account& to, std::string* error) {
@@ -345,7 +374,7 @@ Device::Session* Device::session_for(const lwm2m::Account& to, std::string* erro
     *error = "cannot open a UDP socket from " + address() + " (descriptor limit?)";
     return nullptr;
   }
-  auto s = std::make_unique<Session>(Session{this, {to.bootstrap, to.ssid}, cs, via_radio});
+  auto s = std::make_unique<Session>(Session{this, {to.bootstrap, to.ssid}, cs, via_radio, key});
   coap_session_set_app_data(cs, s.get());
   if (via_radio) {
     radio_->attach(

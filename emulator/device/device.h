@@ -114,6 +114,7 @@ class Device {
     lwm2m::Origin origin;
     coap_session_t* coap = nullptr;
     bool via_radio = false;
+    std::string key;  // in sessions_
   };
 
   Status boot();
@@ -126,6 +127,8 @@ class Device {
   Session* session_for(const lwm2m::Account& to, std::string* error);
   void close_session(const std::string& key);
   void release(Session& s);
+  void watch_exchange(uint64_t id, const std::string& session_key);
+  void settle_exchange(uint64_t id);
   void record(std::string kind, std::string detail);
   void after_state_change(lwm2m::State from);
 
@@ -150,6 +153,7 @@ class Device {
   std::optional<lwm2m::Client> core_;  // RAM: gone at a power cut
   int power_cuts_ = 0;
   Timers::Id reboot_timer_ = 0;
+  std::map<uint64_t, Timers::Id> watchdogs_;  // requests in flight
   Timers::Id off_timer_ = 0;
   std::string init_error_;      // why the storage could not be opened
   bool commit_failed_ = false;  // a commit failed, not for lack of power

@@ -662,10 +662,9 @@ class Emulator:
             return
         behind = [d for d in devices if (states and d.state not in states) or (exits and d.bootstrap_exit not in exits)]
         sample = ", ".join(repr(d) for d in behind[:5])
-        last = ""
-        if len(devices) == 1:
-            tail = devices[0].timeline()[-8:]
-            last = "\nlast events:\n" + "\n".join(f"  {e.time:9.3f} {e.kind:18} {e.detail}" for e in tail)
+        tail = behind[0].timeline()[-8:] if behind else []
+        last = f"\nlast events of {behind[0].endpoint}:\n" if behind else ""
+        last += "\n".join(f"  {e.time:9.3f} {e.kind:18} {e.detail}" for e in tail)
         raise DeviceTimeout(
             f"{len(behind)} of {len(devices)} device(s) not in state={states or 'any'} "
             f"exit={exits or 'any'} after {timeout} s: {sample}{last}"
