@@ -187,11 +187,7 @@ struct DeviceSpec {
     if (flash_size > 0) {
       device::FlashConfig f;
       f.geometry = {flash_size, flash_sector_size, flash_page_size};
-      if (auto valid = flash::NorFlash::validate(f.geometry); !valid)
-        throw py::value_error("flash: " + valid.error().message);
-      if (f.geometry.sectors() < 2)
-        throw py::value_error(
-            "flash: the configuration store needs at least 2 sectors (size >= 2 * sector_size)");
+      check(device::validate(f));
       if (flash_violation != "and" && flash_violation != "error")
         throw py::value_error("flash_violation: '" + flash_violation + "' is not 'and' or 'error'");
       f.on_violation =

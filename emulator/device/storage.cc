@@ -4,12 +4,19 @@
 
 namespace hil::device {
 
-Result<std::unique_ptr<Storage>> Storage::open(const FlashConfig& config,
-                                               lwm2m::ObjectTree factory) {
+Status validate(const FlashConfig& config) {
   if (auto valid = flash::NorFlash::validate(config.geometry); !valid)
     return Error{"flash geometry: " + valid.error().message};
   if (config.geometry.sectors() < 2)
-    return Error{"flash geometry: the configuration store needs at least 2 sectors"};
+    return Error{
+        "flash geometry: the configuration store needs at least 2 sectors (size >= 2 * "
+        "sector_size)"};
+  return ok_status();
+}
+
+Result<std::unique_ptr<Storage>> Storage::open(const FlashConfig& config,
+                                               lwm2m::ObjectTree factory) {
+  if (auto valid = validate(config); !valid) return valid.error();
   std::unique_ptr<Storage> s(new Storage(config, std::move(factory)));
   if (s->factory_payload_.empty()) return Error{"the factory configuration cannot be encoded"};
   if (!config.image_path.empty()) {

@@ -30,6 +30,10 @@ struct FlashConfig {
   uint32_t erase_latency_us = 0;
 };
 
+// Errors name the field: a geometry the model refuses, fewer than the two
+// sectors the store needs.
+Status validate(const FlashConfig& config);
+
 class Storage {
  public:
   // Errors: a bad geometry, an image file that cannot be used.

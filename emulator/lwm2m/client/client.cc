@@ -136,21 +136,28 @@ void Client::touch_bootstrap(TimeMs now) {
   bootstrap_timer_.at = now + (legacy ? config_.idle_timeout_ms : config_.finish_timeout_ms);
 }
 
-void Client::exit_bootstrap(TimeMs now, BootstrapExit how) {
-  live_ = std::move(*staged_);
+// What every way out of bootstrap shares: nothing staged, no timer, an
+// answer to the abandoned Request Bootstrap is stale, and the exit counted.
+void Client::end_bootstrap(TimeMs now, BootstrapExit how) {
   staged_.reset();
   bootstrap_timer_.at.reset();
   for (auto it = pending_.begin(); it != pending_.end();)
     it = it->second == Pending::BootstrapRequest ? pending_.erase(it) : std::next(it);
+  if (how == BootstrapExit::None) return;
+  last_exit_ = how;
+  ++exit_counts_[how];
+  event(now, "bootstrap_exit", to_string(how));
+}
+
+void Client::exit_bootstrap(TimeMs now, BootstrapExit how) {
+  live_ = std::move(*staged_);
   Commit c;
   for (uint16_t obj : {kSecurity, kServer, kAccessControl}) {
     if (const Instances* i = live_.object(obj)) c.config.objects()[obj] = *i;
   }
   actions_.emplace_back(std::move(c));
   event(now, "commit", "configuration committed");
-  last_exit_ = how;
-  ++exit_counts_[how];
-  event(now, "bootstrap_exit", to_string(how));
+  end_bootstrap(now, how);
   set_state(now, State::Bootstrapped);
   bootstrap_backoff_.reset();
   bootstrap_attempts_ = 0;
@@ -158,16 +165,8 @@ void Client::exit_bootstrap(TimeMs now, BootstrapExit how) {
 }
 
 void Client::bootstrap_failed(TimeMs now, BootstrapExit how, const std::string& why) {
-  staged_.reset();
-  bootstrap_timer_.at.reset();
-  for (auto it = pending_.begin(); it != pending_.end();)
-    it = it->second == Pending::BootstrapRequest ? pending_.erase(it) : std::next(it);
   event(now, "bootstrap_failed", why);
-  if (how != BootstrapExit::None) {
-    last_exit_ = how;
-    ++exit_counts_[how];
-    event(now, "bootstrap_exit", to_string(how));
-  }
+  end_bootstrap(now, how);
   if (config_.max_bootstrap_attempts > 0 && bootstrap_attempts_ >= config_.max_bootstrap_attempts) {
     set_state(now, State::Failed);
     return;

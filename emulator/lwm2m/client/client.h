@@ -117,6 +117,7 @@ class Client {
   void begin_bootstrap(TimeMs now, TimeMs delay);
   void send_bootstrap_request(TimeMs now);
   void touch_bootstrap(TimeMs now);
+  void end_bootstrap(TimeMs now, BootstrapExit how);
   void exit_bootstrap(TimeMs now, BootstrapExit how);
   void bootstrap_failed(TimeMs now, BootstrapExit how, const std::string& why);
   Response bootstrap_command(TimeMs now, const Request& request);
