@@ -321,9 +321,9 @@ Result<BootstrapConfig> parse_bootstrap_config(const std::string& json_text) {
   json j;
   try {
     j = json::parse(json_text);
-  } catch (const json::parse_error& e) {
-    // what() is "[json.exception.parse_error.101] parse error at line L,
-    // column C: ..."; the bracketed id means nothing to a user.
+  } catch (const json::exception& e) {
+    // Parse errors and number overflows both land here. what() starts with
+    // "[json.exception.parse_error.101] "; the bracketed id means nothing to a user.
     std::string what = e.what();
     const size_t close = what.find("] ");
     if (close != std::string::npos) what = what.substr(close + 2);

@@ -182,6 +182,7 @@ INSTANTIATE_TEST_SUITE_P(
     testing::Values(
         BadCase{"{\"endpoints\": [}", "not valid JSON: parse error at line 1, column 16"},
         BadCase{"{\n  \"endpoints\": 5,\n}", "line 3, column 1"},
+        BadCase{"{\"endpoints\": 1e999}", "not valid JSON: number overflow parsing '1e999'"},
         BadCase{"[]", "config: expected an object, got []"},
         BadCase{"{}", "config: missing \"endpoints\""},
         BadCase{"{\"endpoints\": [], \"x\": 1}", "config: unknown key \"x\" (allowed: endpoints)"},
