@@ -127,6 +127,8 @@ py::list to_py(const std::vector<Event>& events) {
 struct DeviceSpec {
   std::string endpoint = "dev";
   std::string bootstrap_uri;
+  std::string psk_identity;
+  std::string psk_key;  // bytes; empty: NoSec
   std::string profile = "cr";
   bool request_finish = true;
   double finish_timeout = 247.0;
@@ -177,6 +179,17 @@ struct DeviceSpec {
     c.client.register_attempts = register_attempts;
     c.timing = timing_arg(ack_timeout, ack_random_factor, max_retransmit);
     c.bootstrap_uri = bootstrap_uri;
+    const bool coaps = bootstrap_uri.rfind("coaps://", 0) == 0;
+    if (coaps && (psk_key.empty() || psk_identity.empty()))
+      throw py::value_error(
+          "psk_identity, psk_key: a coaps:// bootstrap_uri needs both (DTLS with a pre-shared "
+          "key)");
+    if (!coaps && !psk_key.empty())
+      throw py::value_error(
+          "psk_key: given, but bootstrap_uri is not coaps://; use the server's "
+          "secure_uri, or drop the key for NoSec");
+    c.bootstrap_psk_identity = psk_identity;
+    c.bootstrap_psk_key.assign(psk_key.begin(), psk_key.end());
     c.hold_off_s = hold_off;
     if (server_ssid < 1 || server_ssid > 65534)
       throw py::value_error("server_ssid: must be 1..65534");
@@ -231,6 +244,10 @@ PYBIND11_MODULE(_core, m) {
 #define FIELD(name) spec.def_readwrite(#name, &DeviceSpec::name)
   FIELD(endpoint);
   FIELD(bootstrap_uri);
+  FIELD(psk_identity);
+  spec.def_property(
+      "psk_key", [](const DeviceSpec& s) { return py::bytes(s.psk_key); },
+      [](DeviceSpec& s, const py::bytes& b) { s.psk_key = b; });
   FIELD(profile);
   FIELD(request_finish);
   FIELD(finish_timeout);
@@ -439,6 +456,7 @@ PYBIND11_MODULE(_core, m) {
 
   py::class_<runtime::BootstrapServerHandle>(m, "BootstrapServerHandle")
       .def_property_readonly("uri", &runtime::BootstrapServerHandle::uri)
+      .def_property_readonly("secure_uri", &runtime::BootstrapServerHandle::secure_uri)
       .def("results",
            [](const runtime::BootstrapServerHandle& h) {
              std::vector<server::EndpointResult> rs = release_gil([&] { return h.results(); });
@@ -467,6 +485,7 @@ PYBIND11_MODULE(_core, m) {
 
   py::class_<runtime::RegistrationServerHandle>(m, "RegistrationServerHandle")
       .def_property_readonly("uri", &runtime::RegistrationServerHandle::uri)
+      .def_property_readonly("secure_uri", &runtime::RegistrationServerHandle::secure_uri)
       .def("registrations",
            [](const runtime::RegistrationServerHandle& h) {
              std::vector<server::Registration> rs = release_gil([&] { return h.registrations(); });
@@ -492,46 +511,60 @@ PYBIND11_MODULE(_core, m) {
       });
 
   py::class_<runtime::Runtime>(m, "Runtime")
-      .def(py::init([](uint64_t seed, int threads, size_t per_shard, bool radio) {
+      .def(py::init([](uint64_t seed, int threads, size_t per_shard, bool radio,
+                       size_t device_handshakes, unsigned server_handshakes) {
              if (threads < 1 || threads > 64) throw py::value_error("threads: must be 1..64");
              if (per_shard < 1) throw py::value_error("devices_per_shard: must be >= 1");
+             if (device_handshakes < 1 || server_handshakes < 1)
+               throw py::value_error("device_handshakes, server_handshakes: must be >= 1");
              runtime::RuntimeOptions o{seed, threads, per_shard};
              o.radio = radio;
+             o.device_handshakes = device_handshakes;
+             o.server_handshakes = server_handshakes;
              return std::make_unique<runtime::Runtime>(o);
            }),
            py::arg("seed") = 0, py::arg("threads") = 2, py::arg("devices_per_shard") = 100,
-           py::arg("radio") = true)
+           py::arg("radio") = true, py::arg("device_handshakes") = 64,
+           py::arg("server_handshakes") = 256)
       .def_property_readonly("seed", &runtime::Runtime::seed)
       .def("now_ms", [](const runtime::Runtime& r) { return r.clock().now_ms(); })
       .def(
           "add_bootstrap_server",
           [](runtime::Runtime& r, const std::string& config_json, const std::string& profile,
-             const std::string& listen, double ack_timeout, double random_factor,
-             int max_retransmit) {
+             const std::string& listen, const std::string& secure_listen, double ack_timeout,
+             double random_factor, int max_retransmit) {
             auto config = unwrap(server::parse_bootstrap_config(config_json));
             auto p = profile_arg(profile);
             auto t = timing_arg(ack_timeout, random_factor, max_retransmit);
             auto made = [&] {
               py::gil_scoped_release release;
-              return r.add_bootstrap_server(std::move(config), p, t, listen);
+              return r.add_bootstrap_server(std::move(config), p, t, listen, secure_listen);
             }();
             return unwrap(std::move(made));
           },
-          py::arg("config_json"), py::arg("profile"), py::arg("listen"), py::arg("ack_timeout"),
-          py::arg("ack_random_factor"), py::arg("max_retransmit"))
+          py::arg("config_json"), py::arg("profile"), py::arg("listen"), py::arg("secure_listen"),
+          py::arg("ack_timeout"), py::arg("ack_random_factor"), py::arg("max_retransmit"))
       .def(
           "add_registration_server",
-          [](runtime::Runtime& r, const std::string& listen, double ack_timeout,
-             double random_factor, int max_retransmit) {
+          [](runtime::Runtime& r, const std::string& listen, const std::string& secure_listen,
+             double ack_timeout, double random_factor, int max_retransmit,
+             const std::vector<std::tuple<std::string, std::string, py::bytes>>& psk) {
             auto t = timing_arg(ack_timeout, random_factor, max_retransmit);
+            server::PskTable table;
+            for (const auto& [match, identity, key] : psk) {
+              std::string k = key;
+              if (match.empty() || identity.empty() || k.empty())
+                throw py::value_error("psk: each entry needs a match glob, an identity and a key");
+              table.add({match, identity, std::vector<uint8_t>(k.begin(), k.end())});
+            }
             auto made = [&] {
               py::gil_scoped_release release;
-              return r.add_registration_server(t, listen);
+              return r.add_registration_server(t, std::move(table), listen, secure_listen);
             }();
             return unwrap(std::move(made));
           },
-          py::arg("listen"), py::arg("ack_timeout"), py::arg("ack_random_factor"),
-          py::arg("max_retransmit"))
+          py::arg("listen"), py::arg("secure_listen"), py::arg("ack_timeout"),
+          py::arg("ack_random_factor"), py::arg("max_retransmit"), py::arg("psk"))
       .def(
           "add_devices",
           [](runtime::Runtime& r, const DeviceSpec& spec, size_t count, const std::string& prefix,

@@ -92,8 +92,8 @@ Context& Context::owner(coap_session_t* s) {
   return *static_cast<Context*>(coap_get_app_data(coap_session_get_context(s)));
 }
 
-Status Context::listen(const coap_address_t& addr) {
-  coap_endpoint_t* ep = coap_new_endpoint(ctx_, &addr, COAP_PROTO_UDP);
+Status Context::listen(const coap_address_t& addr, bool dtls) {
+  coap_endpoint_t* ep = coap_new_endpoint(ctx_, &addr, dtls ? COAP_PROTO_DTLS : COAP_PROTO_UDP);
   if (ep == nullptr)
     return Error{"cannot listen on " + to_string(addr) + ": address in use or not local"};
   // 4.3.1 has no getter for the bound address; its printable form has it.
@@ -101,13 +101,55 @@ Status Context::listen(const coap_address_t& addr) {
   s = s.substr(0, s.find(' '));
   auto bound = parse_host_port(s);
   if (!bound) return bound.error();
-  listen_addr_ = *bound;
+  (dtls ? dtls_addr_ : listen_addr_) = *bound;
   return ok_status();
 }
 
+void Context::accept_psk(PskLookup lookup, unsigned max_handshakes, const Timing& timing) {
+  psk_lookup_ = std::move(lookup);
+  coap_dtls_spsk_t setup{};
+  setup.version = COAP_DTLS_SPSK_SETUP_VERSION;
+  setup.validate_id_call_back = on_psk_identity_cb;
+  coap_context_set_psk2(ctx_, &setup);
+  coap_context_set_max_handshake_sessions(ctx_, max_handshakes);
+  coap_context_set_dtls_retransmit_ms(ctx_, static_cast<unsigned>(timing.ack_timeout_ms));
+}
+
+const std::string& Context::psk_identity(coap_session_t* s) const {
+  static const std::string kNone;
+  auto it = identities_.find(s);
+  return it == identities_.end() ? kNone : it->second;
+}
+
+const coap_bin_const_t* Context::on_psk_identity_cb(coap_bin_const_t* identity, coap_session_t* s,
+                                                    void*) {
+  Context& self = owner(s);
+  std::string id(reinterpret_cast<const char*>(identity->s), identity->length);
+  self.identities_[s] = id;
+  std::optional<std::vector<uint8_t>> key =
+      self.psk_lookup_ ? self.psk_lookup_(s, id) : std::nullopt;
+  if (!key) return nullptr;
+  // libcoap copies the key before this is called again.
+  self.psk_key_ = std::move(*key);
+  self.psk_key_view_ = coap_bin_const_t{self.psk_key_.size(), self.psk_key_.data()};
+  return &self.psk_key_view_;
+}
+
 coap_session_t* Context::connect(const coap_address_t& local, const coap_address_t& remote,
-                                 const Timing& t) {
-  coap_session_t* s = coap_new_client_session(ctx_, &local, &remote, COAP_PROTO_UDP);
+                                 const Timing& t, const Psk* psk) {
+  coap_session_t* s = nullptr;
+  if (psk == nullptr) {
+    s = coap_new_client_session(ctx_, &local, &remote, COAP_PROTO_UDP);
+  } else {
+    coap_dtls_cpsk_t setup{};
+    setup.version = COAP_DTLS_CPSK_SETUP_VERSION;
+    setup.psk_info.identity = {psk->identity.size(),
+                               reinterpret_cast<const uint8_t*>(psk->identity.data())};
+    setup.psk_info.key = {psk->key.size(), psk->key.data()};
+    // The ClientHello leaves inside the call: the timing must be set before (patch 0007).
+    coap_context_set_dtls_retransmit_ms(ctx_, static_cast<unsigned>(t.ack_timeout_ms));
+    s = coap_new_client_session_psk2(ctx_, &local, &remote, COAP_PROTO_DTLS, &setup);
+  }
   if (s == nullptr) return nullptr;
   apply_timing(s, t);
   ++sessions_;
@@ -209,10 +251,24 @@ void Context::on_nack_cb(coap_session_t* s, const coap_pdu_t* sent, coap_nack_re
 }
 
 int Context::on_event_cb(coap_session_t* s, coap_event_t event) {
-  if (event == COAP_EVENT_SERVER_SESSION_DEL) {
-    Context& self = owner(s);
-    self.dedup_.forget(s);
-    self.handler_.on_session_closed(s);
+  Context& self = owner(s);
+  switch (event) {
+    case COAP_EVENT_SERVER_SESSION_DEL:
+      self.dedup_.forget(s);
+      self.handler_.on_session_closed(s);
+      self.identities_.erase(s);
+      break;
+    case COAP_EVENT_DTLS_CONNECTED:
+      self.handler_.on_session_event(s, SessionEvent::DtlsConnected);
+      break;
+    case COAP_EVENT_DTLS_ERROR:
+      self.handler_.on_session_event(s, SessionEvent::DtlsFailed);
+      break;
+    case COAP_EVENT_DTLS_CLOSED:
+      self.handler_.on_session_event(s, SessionEvent::DtlsClosed);
+      break;
+    default:
+      break;
   }
   return 0;
 }

@@ -9,9 +9,11 @@
 #include <coap3/coap.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "emulator/base/result.h"
 #include "emulator/coap/dedup.h"
@@ -32,6 +34,22 @@ struct Timing {
   int64_t max_transmit_wait_ms() const;
 };
 
+// A pre-shared key (RFC 4279): what a DTLS client presents.
+struct Psk {
+  std::string identity;
+  std::vector<uint8_t> key;
+};
+
+enum class SessionEvent {
+  DtlsConnected,  // the handshake completed
+  DtlsFailed,     // the handshake or the connection failed (alert, bad MAC, timeout)
+  DtlsClosed,     // the peer closed the connection
+};
+
+// Server side: the key for an identity a client presents; nullopt refuses it.
+using PskLookup = std::function<std::optional<std::vector<uint8_t>>(coap_session_t*,
+                                                                    const std::string& identity)>;
+
 class Context {
  public:
   class Handler {
@@ -46,6 +64,7 @@ class Context {
     virtual void on_failure(coap_session_t* s, uint64_t tag, const std::string& reason) = 0;
     // libcoap freed an idle server-side session; forget the pointer.
     virtual void on_session_closed(coap_session_t*) {}
+    virtual void on_session_event(coap_session_t*, SessionEvent) {}
   };
 
   // `seed` makes tokens reproducible.
@@ -54,13 +73,23 @@ class Context {
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
 
-  // Server side: listen on `addr` (port 0 picks a free one).
-  Status listen(const coap_address_t& addr);
-  const coap_address_t& listen_address() const { return listen_addr_; }
+  // Server side: listen on `addr` (port 0 picks a free one), for CoAP over
+  // UDP or, with `dtls`, over DTLS (needs accept_psk() first).
+  Status listen(const coap_address_t& addr, bool dtls = false);
+  const coap_address_t& listen_address(bool dtls = false) const {
+    return dtls ? dtls_addr_ : listen_addr_;
+  }
+  // Server side: DTLS clients authenticate with the keys `lookup` gives;
+  // at most `max_handshakes` handshakes run at once per endpoint, and
+  // handshake flights are retransmitted on `timing`.
+  void accept_psk(PskLookup lookup, unsigned max_handshakes, const Timing& timing);
+  // Server side: the identity the client of a DTLS session presented; "" if none.
+  const std::string& psk_identity(coap_session_t* s) const;
 
-  // Client side: a session from `local` to `remote`, released by release().
+  // Client side: a session from `local` to `remote`, released by release();
+  // over DTLS with `psk`, its handshake retransmitted on `timing`.
   coap_session_t* connect(const coap_address_t& local, const coap_address_t& remote,
-                          const Timing& timing);
+                          const Timing& timing, const Psk* psk = nullptr);
   void release(coap_session_t* s);
 
   // A CON request; its answer or failure comes back with `tag`.
@@ -80,6 +109,8 @@ class Context {
                                         coap_mid_t);
   static void on_nack_cb(coap_session_t*, const coap_pdu_t*, coap_nack_reason_t, coap_mid_t);
   static int on_event_cb(coap_session_t*, coap_event_t);
+  static const coap_bin_const_t* on_psk_identity_cb(coap_bin_const_t* identity, coap_session_t* s,
+                                                    void*);
 
   struct Pending {
     coap_session_t* session;
@@ -92,6 +123,11 @@ class Context {
   std::unordered_map<uint64_t, Pending> pending_;  // by token
   DedupCache dedup_;
   coap_address_t listen_addr_{};
+  coap_address_t dtls_addr_{};
+  PskLookup psk_lookup_;
+  std::vector<uint8_t> psk_key_;  // what on_psk_identity_cb last returned
+  coap_bin_const_t psk_key_view_{};
+  std::unordered_map<coap_session_t*, std::string> identities_;  // server sessions
   size_t sessions_ = 0;
   coap_tick_t next_walk_ = 0;  // see process()
 };

@@ -33,11 +33,11 @@ ShardedEndpoint::ShardedEndpoint(Context::Handler& handler, uint64_t seed, int s
     contexts_.push_back(std::make_unique<Context>(handler, seed + static_cast<uint64_t>(i)));
 }
 
-Status ShardedEndpoint::listen(const coap_address_t& addr) {
+Status ShardedEndpoint::listen(const coap_address_t& addr, bool dtls) {
   if (auto free = check_free(addr); !free) return free;
-  if (auto first = contexts_[0]->listen(addr); !first) return first;
+  if (auto first = contexts_[0]->listen(addr, dtls); !first) return first;
   for (size_t i = 1; i < contexts_.size(); ++i)
-    if (auto st = contexts_[i]->listen(address()); !st) return st;
+    if (auto st = contexts_[i]->listen(address(dtls), dtls); !st) return st;
   return ok_status();
 }
 

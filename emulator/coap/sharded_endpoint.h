@@ -16,9 +16,12 @@ class ShardedEndpoint {
  public:
   ShardedEndpoint(Context::Handler& handler, uint64_t seed, int shards);
 
-  // Refuses a port that anything else holds, then binds every shard to it.
-  Status listen(const coap_address_t& addr);
-  const coap_address_t& address() const { return contexts_[0]->listen_address(); }
+  // Refuses a port that anything else holds, then binds every shard to it,
+  // for CoAP over UDP or over DTLS (see Context::listen).
+  Status listen(const coap_address_t& addr, bool dtls = false);
+  const coap_address_t& address(bool dtls = false) const {
+    return contexts_[0]->listen_address(dtls);
+  }
   const std::vector<std::unique_ptr<Context>>& contexts() const { return contexts_; }
 
  private:

@@ -15,7 +15,16 @@ lwm2m::ObjectTree factory_config(const DeviceConfig& c) {
   lwm2m::ObjectTree t;
   t.set(lwm2m::kSecurity, 0, sec::kUri, c.bootstrap_uri);
   t.set(lwm2m::kSecurity, 0, sec::kBootstrapServer, true);
-  t.set(lwm2m::kSecurity, 0, sec::kMode, sec::kModeNoSec);
+  if (c.bootstrap_psk_key.empty()) {
+    t.set(lwm2m::kSecurity, 0, sec::kMode, sec::kModeNoSec);
+  } else {
+    std::string identity = c.bootstrap_psk_identity;
+    if (size_t at = identity.find("{endpoint}"); at != std::string::npos)
+      identity.replace(at, 10, c.client.endpoint);
+    t.set(lwm2m::kSecurity, 0, sec::kMode, sec::kModePsk);
+    t.set(lwm2m::kSecurity, 0, sec::kIdentity, lwm2m::Bytes(identity.begin(), identity.end()));
+    t.set(lwm2m::kSecurity, 0, sec::kSecretKey, lwm2m::Bytes(c.bootstrap_psk_key));
+  }
   t.set(lwm2m::kSecurity, 0, sec::kHoldOff, c.hold_off_s);
   t.set(lwm2m::kDevice, 0, dev::kManufacturer, c.info.manufacturer);
   t.set(lwm2m::kDevice, 0, dev::kModel, c.info.model);
@@ -36,7 +45,7 @@ lwm2m::ObjectTree factory_config(const DeviceConfig& c) {
 }
 
 Device::Device(const DeviceConfig& config, coap::Context& shard, Timers& timers,
-               radio::Radio* radio, std::function<void()> on_change)
+               radio::Radio* radio, HandshakeGate* gate, std::function<void()> on_change)
     : timing_(config.timing),
       linger_ms_(config.bootstrap_linger_ms < 0 ? config.timing.max_transmit_span_ms()
                                                 : config.bootstrap_linger_ms),
@@ -45,6 +54,7 @@ Device::Device(const DeviceConfig& config, coap::Context& shard, Timers& timers,
       shard_(shard),
       timers_(timers),
       radio_(radio),
+      gate_(gate),
       link_(config.link, config.link_seed),
       on_change_(std::move(on_change)),
       client_config_(config.client),
@@ -123,6 +133,8 @@ Status Device::boot() {
 void Device::shutdown() {
   for (const auto& [id, timer] : watchdogs_) timers_.cancel(timer);
   watchdogs_.clear();
+  for (const auto& [id, ticket] : gate_tickets_) gate_->cancel(ticket);
+  gate_tickets_.clear();
   timers_.cancel(wake_timer_);
   timers_.cancel(linger_timer_);
   wake_timer_ = linger_timer_ = 0;
@@ -309,8 +321,32 @@ void Device::after_state_change(State from) {
 }
 
 void Device::send(lwm2m::SendRequest req) {
-  std::string error;
-  Session* s = session_for(req.to, &error);
+  auto uri = coap::parse_uri(req.to.uri);
+  auto live = sessions_.find(session_key(req.to));
+  if (gate_ == nullptr || !uri || !uri->secure ||
+      (live != sessions_.end() && !live->second->dead)) {
+    std::string error;
+    transmit(req, session_for(req.to, &error), error);
+    return;
+  }
+  // A new DTLS session: its handshake waits for a slot at the gate.
+  const uint64_t id = req.id;
+  gate_tickets_[id] = 0;  // waiting, unless the gate runs the start at once
+  uint64_t ticket = gate_->enter([this, req = std::move(req)] {
+    // Run at once, the placeholder still holds 0; run later, the ticket.
+    auto it = gate_tickets_.find(req.id);
+    bool deferred = it != gate_tickets_.end() && it->second != 0;
+    if (it != gate_tickets_.end()) gate_tickets_.erase(it);
+    std::string error;
+    Session* s = session_for(req.to, &error);
+    if (s == nullptr || s->handshake_from < 0) gate_->leave();  // no handshake after all
+    transmit(req, s, error);
+    if (deferred) pump();  // not inside pump(): what the core does next is due now
+  });
+  if (auto it = gate_tickets_.find(id); it != gate_tickets_.end()) it->second = ticket;
+}
+
+void Device::transmit(const lwm2m::SendRequest& req, Session* s, const std::string& error) {
   if (record_messages_ || s == nullptr)
     record("tx", coap::describe(req.request) + (s ? "" : " (not sent: " + error + ")"));
   if (s == nullptr || !shard_.send(s->coap, req.request, req.id)) {
@@ -326,6 +362,9 @@ void Device::send(lwm2m::SendRequest req) {
 // state machine moves on instead of waiting for ever.
 void Device::watch_exchange(uint64_t id, const std::string& session_key) {
   TimeMs deadline = timers_.clock().now_ms() + timing_.max_transmit_wait_ms() + 1000;
+  // A DTLS handshake first takes up to as long again (the same timing).
+  if (sessions_.at(session_key).get()->handshake_from >= 0)
+    deadline += timing_.max_transmit_wait_ms();
   watchdogs_[id] = timers_.at(deadline, [this, id, session_key] {
     watchdogs_.erase(id);
     record("transport_reset", "no answer and no give-up from libcoap by MAX_TRANSMIT_WAIT; " +
@@ -343,32 +382,50 @@ void Device::settle_exchange(uint64_t id) {
   watchdogs_.erase(it);
 }
 
+std::string Device::session_key(const lwm2m::Account& to) {
+  return (to.bootstrap ? "bs " : "dm ") + to.uri;
+}
+
+std::optional<coap::Psk> Device::credentials(const lwm2m::Account& to, bool secure,
+                                             std::string* error) const {
+  namespace sec = lwm2m::security;
+  if (!secure) return std::nullopt;
+  if (to.security_mode != sec::kModePsk) {
+    *error = to.uri + " is coaps:// but its security mode is " + std::to_string(to.security_mode) +
+             "; this device supports PSK (0) over DTLS";
+    return std::nullopt;
+  }
+  return coap::Psk{std::string(to.psk_identity.begin(), to.psk_identity.end()), to.psk_key};
+}
+
 Device::Session* Device::session_for(const lwm2m::Account& to, std::string* error) {
-  std::string key = (to.bootstrap ? "bs " : "dm ") + to.uri;
+  std::string key = session_key(to);
   auto it = sessions_.find(key);
-  if (it != sessions_.end()) return it->second.get();
+  if (it != sessions_.end() && !it->second->dead) return it->second.get();
+  if (it != sessions_.end()) close_session(key);
   auto remote = coap::parse_uri(to.uri);
   if (!remote) {
     *error = remote.error().message;
     return nullptr;
   }
-  if (remote->secure) {
-    *error = "coaps:// needs DTLS, which this build does not have yet";
-    return nullptr;
-  }
+  std::optional<coap::Psk> psk = credentials(to, remote->secure, error);
+  if (remote->secure && !psk) return nullptr;
   coap_address_t local = coap::device_address(address_index_);
   // With a radio, the session talks to the radio, which carries its
   // datagrams to and from the server through the device's link.
   bool via_radio = radio_ != nullptr && remote->address.addr.sa.sa_family == AF_INET;
   const coap_address_t& peer = via_radio ? radio_->device_facing() : remote->address;
-  coap_session_t* cs = shard_.connect(local, peer, timing_);
+  const coap::Psk* creds = psk ? &*psk : nullptr;
+  // A DTLS session sends its ClientHello while it is created; the radio
+  // reads it only on the loop's next turn, after the route below exists.
+  coap_session_t* cs = shard_.connect(local, peer, timing_, creds);
   if (cs == nullptr && !to.bootstrap && sessions_.count(bootstrap_key_)) {
     // Out of descriptors (20,000 per process here): trade the lingering
     // bootstrap session for this one. A retransmitted Finish now goes
     // unanswered, and the timeline says why.
     record("bootstrap_session_closed", "early: no descriptor for " + to.uri);
     close_session(bootstrap_key_);
-    cs = shard_.connect(local, peer, timing_);
+    cs = shard_.connect(local, peer, timing_, creds);
   }
   if (cs == nullptr) {
     *error = "cannot open a UDP socket from " + address() + " (descriptor limit?)";
@@ -381,8 +438,34 @@ Device::Session* Device::session_for(const lwm2m::Account& to, std::string* erro
         *coap_session_get_addr_local(cs), remote->address,
         radio::Route{&link_, [this](Event e) { timeline_.push_back(std::move(e)); }, capture_});
   }
+  if (psk) {
+    s->handshake_from = timers_.clock().now_ms();
+    record("dtls_handshake", "to " + to.uri + " as PSK identity \"" + psk->identity + "\"");
+  }
   if (to.bootstrap) bootstrap_key_ = key;
   return sessions_.emplace(key, std::move(s)).first->second.get();
+}
+
+void Device::on_session_event(coap_session_t* cs, coap::SessionEvent e) {
+  auto* s = static_cast<Session*>(coap_session_get_app_data(cs));
+  TimeMs took = s->handshake_from < 0 ? -1 : timers_.clock().now_ms() - s->handshake_from;
+  end_handshake(*s);
+  if (e == coap::SessionEvent::DtlsConnected) {
+    record("dtls_connected", s->key.substr(3) + " in " + std::to_string(took) + " ms");
+    return;
+  }
+  record(e == coap::SessionEvent::DtlsFailed ? "dtls_failed" : "dtls_closed",
+         s->key.substr(3) + (took >= 0 ? " during the handshake" : ""));
+  // libcoap fails the session's requests itself (on_failure). The session
+  // is dead; it cannot be released inside libcoap's callback, so the next
+  // request to its server replaces it.
+  s->dead = true;
+}
+
+void Device::end_handshake(Session& s) {
+  if (s.handshake_from < 0) return;
+  s.handshake_from = -1;
+  if (gate_ != nullptr) gate_->leave();
 }
 
 void Device::close_session(const std::string& key) {
@@ -393,6 +476,7 @@ void Device::close_session(const std::string& key) {
 }
 
 void Device::release(Session& s) {
+  end_handshake(s);
   if (s.via_radio) radio_->detach(*coap_session_get_addr_local(s.coap));
   shard_.release(s.coap);
 }

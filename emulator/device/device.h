@@ -14,6 +14,7 @@
 #include "emulator/base/event.h"
 #include "emulator/base/timers.h"
 #include "emulator/coap/context.h"
+#include "emulator/device/handshake_gate.h"
 #include "emulator/device/storage.h"
 #include "emulator/lwm2m/client/client.h"
 #include "emulator/radio/radio.h"
@@ -32,6 +33,11 @@ struct DeviceConfig {
   coap::Timing timing;
   std::string bootstrap_uri;  // the factory bootstrap account
   int64_t hold_off_s = 0;     // its Client Hold Off Time (/0/0/11)
+  // Its credentials: without a key, NoSec; with one, DTLS-PSK, and
+  // bootstrap_uri must be coaps://. "{endpoint}" in the identity becomes
+  // the device's endpoint name.
+  std::string bootstrap_psk_identity;
+  std::vector<uint8_t> bootstrap_psk_key;
   // A server account provisioned at the factory (ETS 1.1-int-6): with it
   // the device registers at once, without bootstrap. Empty: none.
   std::string server_uri;
@@ -59,9 +65,9 @@ class Device {
  public:
   // `on_change` runs on the loop thread after the state or exit changed.
   // With a radio, every datagram passes it; without one (null), sessions
-  // talk to servers directly.
+  // talk to servers directly. DTLS handshakes wait for `gate`, if any.
   Device(const DeviceConfig& config, coap::Context& shard, Timers& timers, radio::Radio* radio,
-         std::function<void()> on_change);
+         HandshakeGate* gate, std::function<void()> on_change);
   ~Device();
   Device(const Device&) = delete;
   Device& operator=(const Device&) = delete;
@@ -93,6 +99,7 @@ class Device {
   std::optional<lwm2m::Response> on_request(coap_session_t* s, const lwm2m::Request& r);
   void on_response(uint64_t tag, const lwm2m::Response& r);
   void on_failure(uint64_t tag, const std::string& reason);
+  void on_session_event(coap_session_t* s, coap::SessionEvent e);
 
   // Any thread.
   lwm2m::State state() const { return state_.load(std::memory_order_acquire); }
@@ -114,7 +121,9 @@ class Device {
     lwm2m::Origin origin;
     coap_session_t* coap = nullptr;
     bool via_radio = false;
-    std::string key;  // in sessions_
+    std::string key;             // in sessions_
+    TimeMs handshake_from = -1;  // a DTLS handshake runs since then
+    bool dead = false;           // DTLS failed or closed: replace on next use
   };
 
   Status boot();
@@ -124,7 +133,12 @@ class Device {
   void commit(const lwm2m::ObjectTree& config);
   void pump();
   void send(lwm2m::SendRequest req);
+  void transmit(const lwm2m::SendRequest& req, Session* s, const std::string& error);
+  static std::string session_key(const lwm2m::Account& to);
   Session* session_for(const lwm2m::Account& to, std::string* error);
+  std::optional<coap::Psk> credentials(const lwm2m::Account& to, bool secure,
+                                       std::string* error) const;
+  void end_handshake(Session& s);
   void close_session(const std::string& key);
   void release(Session& s);
   void watch_exchange(uint64_t id, const std::string& session_key);
@@ -141,6 +155,8 @@ class Device {
   coap::Context& shard_;
   Timers& timers_;
   radio::Radio* radio_;
+  HandshakeGate* gate_;
+  std::map<uint64_t, uint64_t> gate_tickets_;  // request id -> its wait at the gate
   radio::Link link_;
   std::shared_ptr<radio::Capture> capture_;
   std::function<void()> on_change_;

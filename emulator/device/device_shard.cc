@@ -15,4 +15,8 @@ void DeviceShard::on_failure(coap_session_t* s, uint64_t tag, const std::string&
   if (Device* d = Device::owner(s)) d->on_failure(tag, reason);
 }
 
+void DeviceShard::on_session_event(coap_session_t* s, coap::SessionEvent e) {
+  if (Device* d = Device::owner(s)) d->on_session_event(s, e);
+}
+
 }  // namespace hil::device

@@ -64,7 +64,16 @@ void Loop::watch(int fd, std::function<void()> on_readable) {
 
 void Loop::unwatch(int fd) {
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
-  watched_.erase(fd);
+  auto it = watched_.find(fd);
+  if (it == watched_.end()) return;
+  retired_.push_back(std::move(it->second));
+  watched_.erase(it);
+}
+
+bool Loop::retired(const void* slot) const {
+  for (const auto& r : retired_)
+    if (r.get() == slot) return true;
+  return false;
 }
 
 Timers::Id Loop::at(TimeMs when, std::function<void()> fn) {
@@ -115,10 +124,11 @@ void Loop::run() {
     for (int i = 0; i < n; ++i) {
       if (events[i].data.ptr == nullptr) {
         run_posted();
-      } else {
+      } else if (retired_.empty() || !retired(events[i].data.ptr)) {
         (*static_cast<std::function<void()>*>(events[i].data.ptr))();
       }
     }
+    retired_.clear();
   }
   run_posted();  // work posted while stopping, e.g. destructors' clean-up
 }

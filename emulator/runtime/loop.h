@@ -52,6 +52,7 @@ class Loop final : public Reactor {
  private:
   void run();
   void run_posted();
+  bool retired(const void* slot) const;
   int run_due_timers();  // returns ms until the next timer, or -1
 
   const Clock& clock_;
@@ -66,8 +67,11 @@ class Loop final : public Reactor {
   using Entry = std::pair<TimeMs, Id>;
   std::priority_queue<Entry, std::vector<Entry>, std::greater<>> timer_queue_;
   std::unordered_map<Id, std::function<void()>> timers_;
-  // By descriptor; epoll's data.ptr points at the callback.
+  // By descriptor; epoll's data.ptr points at the callback. A callback
+  // unwatched while a batch of events runs is retired, not freed: a later
+  // event of the same batch may still point at it, and must be skipped.
   std::unordered_map<int, std::unique_ptr<std::function<void()>>> watched_;
+  std::vector<std::unique_ptr<std::function<void()>>> retired_;
   Id next_timer_ = 1;
 };
 

@@ -222,6 +222,7 @@ Runtime::Runtime(RuntimeOptions options) : options_(options) {
   for (int i = 0; i < threads; ++i) {
     loops_.push_back(std::make_unique<Loop>(clock_));
     loops_.back()->start();
+    gates_.push_back(std::make_unique<device::HandshakeGate>(options_.device_handshakes));
     if (!options_.radio) continue;
     Loop* loop = loops_.back().get();
     auto radio = loop->call([&] { return radio::Radio::open(*loop); });
@@ -250,42 +251,71 @@ Runtime::~Runtime() {
   for (auto& loop : loops_) loop->stop();
 }
 
+namespace {
+
+struct ListenAddresses {
+  coap_address_t plain, secure;
+};
+
+Result<ListenAddresses> listen_addresses(const std::string& listen,
+                                         const std::string& secure_listen) {
+  auto plain = coap::parse_host_port(listen);
+  if (!plain) return Error{"listen: " + plain.error().message};
+  std::string secure_text = secure_listen;
+  if (secure_text.empty()) secure_text = listen.substr(0, listen.rfind(':')) + ":0";
+  auto secure = coap::parse_host_port(secure_text);
+  if (!secure) return Error{"secure listen: " + secure.error().message};
+  return ListenAddresses{*plain, *secure};
+}
+
+}  // namespace
+
 Result<BootstrapServerHandle> Runtime::add_bootstrap_server(server::BootstrapConfig config,
                                                             lwm2m::Profile profile,
                                                             coap::Timing timing,
-                                                            const std::string& listen) {
-  auto addr = coap::parse_host_port(listen);
-  if (!addr) return Error{"listen: " + addr.error().message};
+                                                            const std::string& listen,
+                                                            const std::string& secure_listen) {
+  auto addrs = listen_addresses(listen, secure_listen);
+  if (!addrs) return addrs.error();
   Loop& loop = *loops_[0];
   return loop.call([&]() -> Result<BootstrapServerHandle> {
     auto s = std::make_unique<server::BootstrapServer>(
         std::move(config), profile, timing, loop,
         mix(options_.seed, "bootstrap-server-" + std::to_string(bootstrap_servers_.size())),
         options_.server_shards);
-    if (auto st = s->listen(*addr); !st) return st.error();
+    if (auto st = s->listen(addrs->plain, addrs->secure, options_.server_handshakes); !st)
+      return st.error();
     for (auto& c : s->endpoint().contexts()) loop.add(*c);
-    BootstrapServerHandle h(&loop, s.get(), s->uri());
+    BootstrapServerHandle h(&loop, s.get());
     bootstrap_servers_.push_back(std::move(s));
     return h;
   });
 }
 
-Result<RegistrationServerHandle> Runtime::add_registration_server(coap::Timing timing,
-                                                                  const std::string& listen) {
-  auto addr = coap::parse_host_port(listen);
-  if (!addr) return Error{"listen: " + addr.error().message};
+Result<RegistrationServerHandle> Runtime::add_registration_server(
+    coap::Timing timing, server::PskTable psk, const std::string& listen,
+    const std::string& secure_listen) {
+  auto addrs = listen_addresses(listen, secure_listen);
+  if (!addrs) return addrs.error();
   Loop& loop = *loops_[0];
   return loop.call([&]() -> Result<RegistrationServerHandle> {
     auto s = std::make_unique<server::RegistrationServer>(
-        timing, loop,
+        timing, std::move(psk), loop,
         mix(options_.seed, "registration-server-" + std::to_string(registration_servers_.size())),
         options_.server_shards);
-    if (auto st = s->listen(*addr); !st) return st.error();
+    if (auto st = s->listen(addrs->plain, addrs->secure, options_.server_handshakes); !st)
+      return st.error();
     for (auto& c : s->endpoint().contexts()) loop.add(*c);
-    RegistrationServerHandle h(&loop, s.get(), s->uri());
+    RegistrationServerHandle h(&loop, s.get());
     registration_servers_.push_back(std::move(s));
     return h;
   });
+}
+
+device::HandshakeGate* Runtime::gate_of(const Loop* loop) const {
+  for (size_t i = 0; i < gates_.size(); ++i)
+    if (loops_[i].get() == loop) return gates_[i].get();
+  return nullptr;
 }
 
 radio::Radio* Runtime::radio_of(const Loop* loop) const {
@@ -345,7 +375,8 @@ std::vector<DeviceHandle> Runtime::add_devices(const device::DeviceConfig& tmpl,
           if (at != std::string::npos) c.flash->image_path.replace(at, 10, c.client.endpoint);
         }
         out.push_back(std::make_unique<device::Device>(c, shard.shard->context(), *shard.loop,
-                                                       radio_of(shard.loop), [this] { notify(); }));
+                                                       radio_of(shard.loop), gate_of(shard.loop),
+                                                       [this] { notify(); }));
       }
       return out;
     });

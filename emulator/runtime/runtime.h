@@ -25,6 +25,10 @@ struct RuntimeOptions {
   size_t devices_per_shard = 100;  // sessions per libcoap context
   int server_shards = 16;          // contexts behind each server's address
   bool radio = true;               // every datagram through the emulated radio
+  // DTLS: handshakes the devices of one loop thread run at once, and that
+  // each server context accepts at once (libcoap's default is 100).
+  size_t device_handshakes = 64;
+  unsigned server_handshakes = 256;
 };
 
 class Runtime;
@@ -84,31 +88,33 @@ class DeviceHandle {
 class BootstrapServerHandle {
  public:
   std::string uri() const { return uri_; }
+  std::string secure_uri() const { return secure_uri_; }
   std::vector<server::EndpointResult> results() const;
   std::vector<Event> events() const;
 
  private:
   friend class Runtime;
-  BootstrapServerHandle(Loop* loop, server::BootstrapServer* s, std::string uri)
-      : loop_(loop), server_(s), uri_(std::move(uri)) {}
+  BootstrapServerHandle(Loop* loop, server::BootstrapServer* s)
+      : loop_(loop), server_(s), uri_(s->uri()), secure_uri_(s->secure_uri()) {}
   Loop* loop_;
   server::BootstrapServer* server_;
-  std::string uri_;
+  std::string uri_, secure_uri_;
 };
 
 class RegistrationServerHandle {
  public:
   std::string uri() const { return uri_; }
+  std::string secure_uri() const { return secure_uri_; }
   std::vector<server::Registration> registrations() const;
   std::vector<Event> events() const;
 
  private:
   friend class Runtime;
-  RegistrationServerHandle(Loop* loop, server::RegistrationServer* s, std::string uri)
-      : loop_(loop), server_(s), uri_(std::move(uri)) {}
+  RegistrationServerHandle(Loop* loop, server::RegistrationServer* s)
+      : loop_(loop), server_(s), uri_(s->uri()), secure_uri_(s->secure_uri()) {}
   Loop* loop_;
   server::RegistrationServer* server_;
-  std::string uri_;
+  std::string uri_, secure_uri_;
 };
 
 struct FleetSummary {
@@ -128,12 +134,17 @@ class Runtime {
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
 
-  // `listen` is HOST:PORT; port 0 picks a free one.
+  // `listen` (coap://) and `secure_listen` (coaps://) are HOST:PORT; port
+  // 0 picks a free one; an empty `secure_listen` is listen's host, port 0.
   Result<BootstrapServerHandle> add_bootstrap_server(server::BootstrapConfig config,
                                                      lwm2m::Profile profile, coap::Timing timing,
-                                                     const std::string& listen);
+                                                     const std::string& listen,
+                                                     const std::string& secure_listen = "");
+  // Endpoints that `psk` covers must register over DTLS (see PskTable).
   Result<RegistrationServerHandle> add_registration_server(coap::Timing timing,
-                                                           const std::string& listen);
+                                                           server::PskTable psk,
+                                                           const std::string& listen,
+                                                           const std::string& secure_listen = "");
   // Creates `count` devices from a template; endpoints are `prefix` + index
   // (the template's endpoint alone when count is 1 and prefix is empty).
   // They start at once when `start` is set.
@@ -163,11 +174,13 @@ class Runtime {
   void notify();
   Shard& shard_with_room();
   radio::Radio* radio_of(const Loop* loop) const;
+  device::HandshakeGate* gate_of(const Loop* loop) const;
 
   RuntimeOptions options_;
   RealClock clock_;
   std::vector<std::unique_ptr<Loop>> loops_;
-  std::vector<std::unique_ptr<radio::Radio>> radios_;  // one per loop, if any
+  std::vector<std::unique_ptr<radio::Radio>> radios_;          // one per loop, if any
+  std::vector<std::unique_ptr<device::HandshakeGate>> gates_;  // one per loop
   std::vector<std::unique_ptr<server::BootstrapServer>> bootstrap_servers_;
   std::vector<std::unique_ptr<server::RegistrationServer>> registration_servers_;
   std::vector<Shard> shards_;

@@ -66,6 +66,36 @@ json defined_only(const lw::ObjectDef& def, const json& resources) {
   return out;
 }
 
+struct Security {
+  std::string mode = "nosec";
+  std::string identity, key_hex;
+};
+
+// "security_mode", "psk_identity", "psk_key_hex" of an object: a server
+// account's, or the credentials an endpoint presents to this server.
+Security parse_security(const json& j, const std::string& w) {
+  Security sec;
+  if (j.contains("security_mode"))
+    sec.mode = config_json::get_string(j["security_mode"], at(w, "security_mode"));
+  if (sec.mode != "nosec" && sec.mode != "psk") {
+    fail(at(w, "security_mode"), "expected \"nosec\" or \"psk\", got \"" + sec.mode + "\"");
+  }
+  for (const char* k : {"psk_identity", "psk_key_hex"}) {
+    if (sec.mode != "psk" && j.contains(k))
+      fail(at(w, k), "only allowed with security_mode \"psk\"");
+    if (sec.mode == "psk" && !j.contains(k)) fail(w, "psk needs \"" + std::string(k) + "\"");
+  }
+  if (sec.mode == "psk") {
+    sec.identity = config_json::get_string(j["psk_identity"], at(w, "psk_identity"));
+    sec.key_hex = config_json::get_string(j["psk_key_hex"], at(w, "psk_key_hex"));
+    if (sec.identity.empty()) fail(at(w, "psk_identity"), "must not be empty");
+    if (config_json::parse_hex(sec.key_hex, at(w, "psk_key_hex")).empty()) {
+      fail(at(w, "psk_key_hex"), "must not be empty");
+    }
+  }
+  return sec;
+}
+
 // "servers": each account becomes a Security instance 1+i and a Server
 // instance i (Security 0 is commonly the bootstrap account). All Security
 // writes come first, as in Leshan.
@@ -98,41 +128,21 @@ std::vector<WriteSpec> expand_servers(const json& servers, const std::string& wh
            "(e.g. \"U\", \"UQ\"), got \"" +
                binding + "\"");
     }
-    const std::string mode =
-        s.contains("security_mode")
-            ? config_json::get_string(s["security_mode"], at(w, "security_mode"))
-            : "nosec";
-    if (mode != "nosec" && mode != "psk") {
-      fail(at(w, "security_mode"), "expected \"nosec\" or \"psk\", got \"" + mode + "\"");
-    }
+    const Security creds = parse_security(s, w);
     const std::string uri = config_json::get_string(s["uri"], at(w, "uri"));
-    const std::string scheme = mode == "psk" ? "coaps://" : "coap://";
+    const std::string scheme = creds.mode == "psk" ? "coaps://" : "coap://";
     if (uri.compare(0, scheme.size(), scheme) != 0 || uri.size() == scheme.size()) {
-      fail(at(w, "uri"),
-           "security_mode " + mode + " needs a " + scheme + "host:port URI, got \"" + uri + "\"");
+      fail(at(w, "uri"), "security_mode " + creds.mode + " needs a " + scheme +
+                             "host:port URI, got \"" + uri + "\"");
     }
-    std::string identity, key_hex;
-    for (const char* k : {"psk_identity", "psk_key_hex"}) {
-      if (mode != "psk" && s.contains(k)) {
-        fail(at(w, k), "only allowed with security_mode \"psk\"");
-      }
-      if (mode == "psk" && !s.contains(k)) fail(w, "psk needs \"" + std::string(k) + "\"");
-    }
-    if (mode == "psk") {
-      identity = config_json::get_string(s["psk_identity"], at(w, "psk_identity"));
-      key_hex = config_json::get_string(s["psk_key_hex"], at(w, "psk_key_hex"));
-      if (identity.empty()) fail(at(w, "psk_identity"), "must not be empty");
-      if (config_json::parse_hex(key_hex, at(w, "psk_key_hex")).empty()) {
-        fail(at(w, "psk_key_hex"), "must not be empty");
-      }
-    }
-    const json sec = {{"0", uri},
-                      {"1", false},
-                      {"2", mode == "psk" ? lw::security::kModePsk : lw::security::kModeNoSec},
-                      {"3", {{"hex", to_hex(identity)}}},
-                      {"4", {{"hex", ""}}},
-                      {"5", {{"hex", key_hex}}},
-                      {"10", ssid}};
+    const json sec = {
+        {"0", uri},
+        {"1", false},
+        {"2", creds.mode == "psk" ? lw::security::kModePsk : lw::security::kModeNoSec},
+        {"3", {{"hex", to_hex(creds.identity)}}},
+        {"4", {{"hex", ""}}},
+        {"5", {{"hex", creds.key_hex}}},
+        {"10", ssid}};
     const json srv = {{"0", ssid}, {"1", lifetime}, {"6", true}, {"7", binding}};
     const auto sec_inst = static_cast<uint16_t>(i + 1);
     const auto srv_inst = static_cast<uint16_t>(i);
@@ -248,11 +258,16 @@ lw::Request make_delete(const lw::Path& path) {
 
 EndpointConfig parse_endpoint(const json& j, const std::string& where) {
   config_json::expect_object(j, where);
-  config_json::check_keys(
-      j, where, {"match", "profile", "delete", "servers", "writes", "finish", "content_format"});
+  config_json::check_keys(j, where,
+                          {"match", "profile", "delete", "servers", "writes", "finish",
+                           "content_format", "security_mode", "psk_identity", "psk_key_hex"});
   EndpointConfig ep;
   if (!j.contains("match")) fail(where, "missing \"match\" (a glob such as \"dev-*\")");
   ep.match = config_json::get_string(j["match"], at(where, "match"));
+  if (const Security sec = parse_security(j, where); sec.mode == "psk") {
+    ep.psk = PskCredential{ep.match, sec.identity,
+                           config_json::parse_hex(sec.key_hex, at(where, "psk_key_hex"))};
+  }
   if (j.contains("profile")) {
     const std::string text = config_json::get_string(j["profile"], at(where, "profile"));
     ep.profile = lw::parse_profile(text);
@@ -309,6 +324,13 @@ BootstrapConfig parse_config(const json& j) {
 }
 
 }  // namespace
+
+PskTable BootstrapConfig::psk_table() const {
+  PskTable t;
+  for (const EndpointConfig& ep : endpoints)
+    if (ep.psk) t.add(*ep.psk);
+  return t;
+}
 
 const EndpointConfig* BootstrapConfig::find(const std::string& endpoint) const {
   for (const EndpointConfig& ep : endpoints) {

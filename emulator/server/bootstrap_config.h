@@ -12,6 +12,7 @@
 #include "emulator/base/result.h"
 #include "emulator/lwm2m/model/message.h"
 #include "emulator/lwm2m/model/profile.h"
+#include "emulator/server/psk_table.h"
 
 namespace hil::server {
 
@@ -29,6 +30,8 @@ struct EndpointConfig {
   // follows depends on the request (profile cr).
   std::vector<lwm2m::Request> commands;
   FinishPolicy finish = FinishPolicy::Auto;
+  // Set: the endpoint must come over DTLS with this credential; unset: NoSec.
+  std::optional<PskCredential> psk;
 };
 
 struct BootstrapConfig {
@@ -36,6 +39,8 @@ struct BootstrapConfig {
 
   // The first entry whose glob matches, or nullptr.
   const EndpointConfig* find(const std::string& endpoint) const;
+  // The credentials of every entry with security_mode "psk", in order.
+  PskTable psk_table() const;
 };
 
 Result<BootstrapConfig> parse_bootstrap_config(const std::string& json_text);

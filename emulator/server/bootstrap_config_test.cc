@@ -71,6 +71,19 @@ TEST(ParseBootstrapConfig, PskServer_WritesModeIdentityAndKey) {
   EXPECT_EQ(value(srv, 0, 7), lw::Value(std::string("U")));
 }
 
+TEST(ParseBootstrapConfig, PskEndpoint_CredentialInItsPskTable) {
+  const BootstrapConfig c = parse_ok(R"({"endpoints": [
+      {"match": "dev-*", "security_mode": "psk", "psk_identity": "{endpoint}",
+       "psk_key_hex": "0102"},
+      {"match": "*"}]})");
+  ASSERT_TRUE(c.endpoints[0].psk);
+  EXPECT_FALSE(c.endpoints[1].psk);
+  const PskTable t = c.psk_table();
+  EXPECT_EQ(t.key_for("dev-3"), (std::vector<uint8_t>{1, 2}));
+  EXPECT_TRUE(t.allows("dev-3", "dev-3"));
+  EXPECT_FALSE(t.allows("dev-3", "dev-4"));
+}
+
 TEST(ParseBootstrapConfig, TwoServers_SecurityWritesFirstThenServers) {
   const BootstrapConfig c = parse_ok(R"({"endpoints": [{"match": "*",
       "servers": [{"ssid": 1, "uri": "coap://a:1"},
@@ -189,7 +202,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"{\"endpoints\": [{}]}", "endpoints[0]: missing \"match\""},
         BadCase{EP("\"server\": []"),
                 "endpoints[0]: unknown key \"server\" (allowed: match, profile, "
-                "delete, servers, writes, finish, content_format)"},
+                "delete, servers, writes, finish, content_format, security_mode, "
+                "psk_identity, psk_key_hex)"},
+        BadCase{EP("\"security_mode\": \"psk\", \"psk_identity\": \"{endpoint}\""),
+                "endpoints[0]: psk needs \"psk_key_hex\""},
         BadCase{EP("\"profile\": \"1.2\""),
                 "endpoints[0].profile: expected \"cr\", \"1.0\" or \"1.1\", "
                 "got \"1.2\""},
@@ -228,7 +244,7 @@ INSTANTIATE_TEST_SUITE_P(
                 "lifetime, binding, security_mode, psk_identity, psk_key_hex)"},
         BadCase{EP("\"servers\": [{\"ssid\": 1, \"uri\": \"coap://a:1\", "
                    "\"security_mode\": \"psk\", \"psk_identity\": \"i\", "
-                   "\"psk_key_hex\": \"zz\"}]"),
+                   "\"psk_key_hex\": \"00\"}]"),
                 "endpoints[0].servers[0].uri: security_mode psk needs a coaps://"},
         BadCase{EP("\"servers\": [{\"ssid\": 1, \"uri\": \"coaps://a:1\", "
                    "\"security_mode\": \"psk\", \"psk_identity\": \"i\", "

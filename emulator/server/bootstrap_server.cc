@@ -8,13 +8,36 @@ BootstrapServer::BootstrapServer(BootstrapConfig config, lwm2m::Profile profile,
                                  coap::Timing timing, Timers& timers, uint64_t seed, int shards)
     : timers_(timers),
       core_(std::move(config), profile),
+      timing_(timing),
       peers_(timing),
-      endpoint_(*this, seed, shards) {}
+      security_(core_.config().psk_table(),
+                [this](const std::string& ep, const std::string& reason) {
+                  core_.refuse(timers_.clock().now_ms(), 0, ep, reason);
+                }),
+      endpoint_(*this, seed, shards) {
+  // Each endpoint's entry says how it must come: with its own credential
+  // over DTLS, or over NoSec.
+  core_.authorize = [this](PeerId peer, const std::string& ep) -> std::optional<std::string> {
+    const EndpointConfig* cfg = core_.config().find(ep);
+    if (cfg == nullptr) return std::nullopt;  // the core answers NO_BOOTSTRAP_CONFIG
+    PskTable rules;
+    if (cfg->psk) rules.add(*cfg->psk);
+    return security_.refusal(peers_.session_of(peer), ep, rules);
+  };
+}
 
-Status BootstrapServer::listen(const coap_address_t& addr) { return endpoint_.listen(addr); }
+Status BootstrapServer::listen(const coap_address_t& addr, const coap_address_t& secure,
+                               unsigned max_handshakes) {
+  if (Status st = endpoint_.listen(addr); !st) return st;
+  return security_.listen(endpoint_, secure, max_handshakes, timing_);
+}
 
 std::string BootstrapServer::uri() const {
   return "coap://" + coap::to_string(endpoint_.address());
+}
+
+std::string BootstrapServer::secure_uri() const {
+  return "coaps://" + coap::to_string(endpoint_.address(/*dtls=*/true));
 }
 
 std::optional<lwm2m::Response> BootstrapServer::on_request(coap_session_t* s,
@@ -38,6 +61,10 @@ void BootstrapServer::on_failure(coap_session_t*, uint64_t tag, const std::strin
   Failure kind = reason.rfind("timeout", 0) == 0 ? Failure::Timeout : Failure::SendError;
   core_.on_failure(timers_.clock().now_ms(), tag, kind, reason);
   pump();
+}
+
+void BootstrapServer::on_session_event(coap_session_t* s, coap::SessionEvent e) {
+  security_.on_event(s, e);
 }
 
 void BootstrapServer::pump() {

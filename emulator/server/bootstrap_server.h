@@ -1,5 +1,6 @@
 // The bootstrap server on libcoap: BootstrapServerCore behind a UDP
-// endpoint. Lives on one loop thread.
+// endpoint and, for endpoints configured with a pre-shared key, a DTLS one.
+// Lives on one loop thread.
 #pragma once
 
 #include <string>
@@ -7,6 +8,7 @@
 #include "emulator/base/timers.h"
 #include "emulator/coap/sharded_endpoint.h"
 #include "emulator/server/bootstrap_server_core.h"
+#include "emulator/server/client_security.h"
 #include "emulator/server/peer_table.h"
 
 namespace hil::server {
@@ -16,8 +18,10 @@ class BootstrapServer final : public coap::Context::Handler {
   BootstrapServer(BootstrapConfig config, lwm2m::Profile profile, coap::Timing timing,
                   Timers& timers, uint64_t seed, int shards);
 
-  Status listen(const coap_address_t& addr);
-  std::string uri() const;  // coap://127.0.0.1:PORT once listening
+  // coap:// on `addr`; coaps:// on `secure` (port 0: a free one).
+  Status listen(const coap_address_t& addr, const coap_address_t& secure, unsigned max_handshakes);
+  std::string uri() const;         // coap://127.0.0.1:PORT once listening
+  std::string secure_uri() const;  // coaps://127.0.0.1:PORT
   const coap::ShardedEndpoint& endpoint() const { return endpoint_; }
   BootstrapServerCore& core() { return core_; }
 
@@ -25,13 +29,16 @@ class BootstrapServer final : public coap::Context::Handler {
   void on_response(coap_session_t* s, uint64_t tag, const lwm2m::Response& r) override;
   void on_failure(coap_session_t* s, uint64_t tag, const std::string& reason) override;
   void on_session_closed(coap_session_t* s) override { peers_.forget(s); }
+  void on_session_event(coap_session_t* s, coap::SessionEvent e) override;
 
  private:
   void pump();
 
   Timers& timers_;
   BootstrapServerCore core_;
+  coap::Timing timing_;
   PeerTable peers_;
+  ClientSecurity security_;
   coap::ShardedEndpoint endpoint_;
 };
 

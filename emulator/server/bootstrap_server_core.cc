@@ -62,15 +62,11 @@ lw::Response BootstrapServerCore::on_request(TimeMs now, PeerId peer, const lw::
     events_.push_back({now, "rejected", describe(req) + ": 4.00, no endpoint name"});
     return answer(lw::Code::BadRequest);
   }
-  if (authorize && !authorize(peer, ep)) {
-    // A refused request must not disturb the endpoint's running session.
-    if (sessions_.count(ep)) {
-      note(now, ep, "rejected", describe(req) + ": unauthorized peer");
-    } else {
-      begin_result(now, peer, ep);
-      end(now, ep, Outcome::Unauthorized, "peer not authorized for " + ep);
+  if (authorize) {
+    if (std::optional<std::string> why = authorize(peer, ep)) {
+      refuse(now, peer, ep, describe(req) + ": " + *why);
+      return answer(lw::Code::BadRequest);
     }
-    return answer(lw::Code::BadRequest);
   }
   cancel_conflicting(now, peer, ep, "replaced by a new Request Bootstrap");
   begin_result(now, peer, ep);
@@ -167,6 +163,19 @@ void BootstrapServerCore::on_failure(TimeMs now, uint64_t request_id, Failure ki
 const EndpointResult* BootstrapServerCore::result(const std::string& endpoint) const {
   auto it = results_.find(endpoint);
   return it == results_.end() ? nullptr : &it->second;
+}
+
+void BootstrapServerCore::refuse(TimeMs now, PeerId peer, const std::string& ep,
+                                 const std::string& reason) {
+  if (ep.empty()) {
+    events_.push_back({now, "rejected", reason});
+  } else if (sessions_.count(ep)) {
+    // A refused client must not disturb the endpoint's running session.
+    note(now, ep, "rejected", reason);
+  } else {
+    begin_result(now, peer, ep);
+    end(now, ep, Outcome::Unauthorized, reason);
+  }
 }
 
 EndpointResult& BootstrapServerCore::begin_result(TimeMs now, PeerId peer, const std::string& ep) {

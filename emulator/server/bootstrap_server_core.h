@@ -87,6 +87,7 @@ class BootstrapServerCore {
   // REQUEST_FAILED), as in Leshan.
   void on_failure(TimeMs now, uint64_t request_id, Failure kind, const std::string& reason);
 
+  const BootstrapConfig& config() const { return config_; }
   const std::map<std::string, EndpointResult>& results() const { return results_; }
   const EndpointResult* result(const std::string& endpoint) const;
   // Requests that name no endpoint, so belong to no result.
@@ -94,8 +95,12 @@ class BootstrapServerCore {
 
   // Called whenever a session ends, with its final result.
   std::function<void(const EndpointResult&)> on_outcome;
-  // Optional: refuse an endpoint on a peer (outcome UNAUTHORIZED, 4.00).
-  std::function<bool(PeerId, const std::string& endpoint)> authorize;
+  // Optional: why `peer` may not act as `endpoint`, or nullopt when it may.
+  // A refused Request Bootstrap gets 4.00 and the outcome UNAUTHORIZED.
+  std::function<std::optional<std::string>(PeerId, const std::string& endpoint)> authorize;
+  // A client refused before or outside a request (a failed DTLS handshake):
+  // UNAUTHORIZED for `endpoint` if known and idle, else a "rejected" event.
+  void refuse(TimeMs now, PeerId peer, const std::string& endpoint, const std::string& reason);
 
  private:
   struct Session {

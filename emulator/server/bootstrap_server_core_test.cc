@@ -252,7 +252,10 @@ TEST_F(BootstrapServerCoreTest, OnRequest_OtherPathOrMethod_NotFoundOrNotAllowed
 }
 
 TEST_F(BootstrapServerCoreTest, Authorize_Refused_UnauthorizedRunningSessionUntouched) {
-  core_.authorize = [](PeerId peer, const std::string&) { return peer != 66; };
+  core_.authorize = [](PeerId peer, const std::string&) -> std::optional<std::string> {
+    if (peer == 66) return "peer 66 is not trusted";
+    return std::nullopt;
+  };
   EXPECT_EQ(request(66, {"ep=v10-1"}), lw::Code::BadRequest);
   EXPECT_EQ(outcome("v10-1"), Outcome::Unauthorized);
   request(1, {"ep=v10-1"});

@@ -4,16 +4,35 @@
 
 namespace hil::server {
 
-RegistrationServer::RegistrationServer(coap::Timing timing, Timers& timers, uint64_t seed,
-                                       int shards)
-    : timers_(timers), peers_(timing), endpoint_(*this, seed, shards) {}
+RegistrationServer::RegistrationServer(coap::Timing timing, PskTable psk, Timers& timers,
+                                       uint64_t seed, int shards)
+    : timers_(timers),
+      timing_(timing),
+      peers_(timing),
+      security_(std::move(psk),
+                [this](const std::string&, const std::string& reason) {
+                  core_.refuse(timers_.clock().now_ms(), reason);
+                }),
+      endpoint_(*this, seed, shards) {
+  core_.authorize = [this](PeerId peer, const std::string& ep) {
+    return security_.refusal(peers_.session_of(peer), ep, security_.table());
+  };
+}
 
 RegistrationServer::~RegistrationServer() { timers_.cancel(expiry_timer_); }
 
-Status RegistrationServer::listen(const coap_address_t& addr) { return endpoint_.listen(addr); }
+Status RegistrationServer::listen(const coap_address_t& addr, const coap_address_t& secure,
+                                  unsigned max_handshakes) {
+  if (Status st = endpoint_.listen(addr); !st) return st;
+  return security_.listen(endpoint_, secure, max_handshakes, timing_);
+}
 
 std::string RegistrationServer::uri() const {
   return "coap://" + coap::to_string(endpoint_.address());
+}
+
+std::string RegistrationServer::secure_uri() const {
+  return "coaps://" + coap::to_string(endpoint_.address(/*dtls=*/true));
 }
 
 std::optional<lwm2m::Response> RegistrationServer::on_request(coap_session_t* s,

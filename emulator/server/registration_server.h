@@ -1,11 +1,12 @@
 // The registration server on libcoap: RegistrationServerCore behind a UDP
-// endpoint, with its expiry timer. Lives on one loop thread.
+// endpoint and a DTLS one, with its expiry timer. Lives on one loop thread.
 #pragma once
 
 #include <string>
 
 #include "emulator/base/timers.h"
 #include "emulator/coap/sharded_endpoint.h"
+#include "emulator/server/client_security.h"
 #include "emulator/server/peer_table.h"
 #include "emulator/server/registration_server_core.h"
 
@@ -13,11 +14,15 @@ namespace hil::server {
 
 class RegistrationServer final : public coap::Context::Handler {
  public:
-  RegistrationServer(coap::Timing timing, Timers& timers, uint64_t seed, int shards);
+  // Endpoints that `psk` covers must register over DTLS with an identity
+  // allowed for them; the others over NoSec.
+  RegistrationServer(coap::Timing timing, PskTable psk, Timers& timers, uint64_t seed, int shards);
   ~RegistrationServer() override;
 
-  Status listen(const coap_address_t& addr);
+  // coap:// on `addr`; coaps:// on `secure` (port 0: a free one).
+  Status listen(const coap_address_t& addr, const coap_address_t& secure, unsigned max_handshakes);
   std::string uri() const;
+  std::string secure_uri() const;
   const coap::ShardedEndpoint& endpoint() const { return endpoint_; }
   RegistrationServerCore& core() { return core_; }
 
@@ -25,13 +30,18 @@ class RegistrationServer final : public coap::Context::Handler {
   void on_response(coap_session_t*, uint64_t, const lwm2m::Response&) override {}
   void on_failure(coap_session_t*, uint64_t, const std::string&) override {}
   void on_session_closed(coap_session_t* s) override { peers_.forget(s); }
+  void on_session_event(coap_session_t* s, coap::SessionEvent e) override {
+    security_.on_event(s, e);
+  }
 
  private:
   void arm_expiry();
 
   Timers& timers_;
   RegistrationServerCore core_;
+  coap::Timing timing_;
   PeerTable peers_;
+  ClientSecurity security_;
   coap::ShardedEndpoint endpoint_;
   Timers::Id expiry_timer_ = 0;
 };

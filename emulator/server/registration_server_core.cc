@@ -66,6 +66,10 @@ lw::Response RegistrationServerCore::reg(TimeMs now, PeerId peer, const lw::Requ
   if (r.endpoint.empty()) {
     return reject(now, req, lw::Code::BadRequest, "missing endpoint name (ep)");
   }
+  if (authorize) {
+    if (std::optional<std::string> why = authorize(peer, r.endpoint))
+      return reject(now, req, lw::Code::Forbidden, *why);
+  }
   const std::optional<std::string> lt = req.query_param("lt");
   // 86400 s is the LwM2M default lifetime.
   r.lifetime_s = lt ? parse_lifetime(*lt).value_or(0) : 86400;
@@ -117,6 +121,10 @@ lw::Response RegistrationServerCore::reject(TimeMs now, const lw::Request& req, 
                                             const std::string& why) {
   events_.push_back({now, "rejected", describe(req) + ": " + lw::to_string(code) + ", " + why});
   return answer(code);
+}
+
+void RegistrationServerCore::refuse(TimeMs now, const std::string& reason) {
+  events_.push_back({now, "rejected", reason});
 }
 
 std::vector<Registration> RegistrationServerCore::registrations() const {

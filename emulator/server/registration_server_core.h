@@ -48,6 +48,12 @@ class RegistrationServerCore {
   // Removes the registrations whose lifetime (plus grace) has passed.
   void on_timeout(TimeMs now);
 
+  // Optional: why `peer` may not register as `endpoint`, or nullopt when
+  // it may. A refused Register gets 4.03 and a "rejected" event.
+  std::function<std::optional<std::string>(PeerId, const std::string& endpoint)> authorize;
+  // A client refused outside a request (a failed DTLS handshake).
+  void refuse(TimeMs now, const std::string& reason);
+
   // Called on every change; the registration as it is (or was, when it
   // has just gone).
   std::function<void(const Event&, const Registration&)> on_change;

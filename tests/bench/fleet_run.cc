@@ -182,7 +182,7 @@ FleetResult run_fleet(const FleetParams& p) {
   runtime::RuntimeOptions options{/*seed=*/1, /*threads=*/2};
   options.radio = p.radio;
   runtime::Runtime rt(options);
-  auto rs = rt.add_registration_server(coap::Timing{}, "127.0.0.1:0");
+  auto rs = rt.add_registration_server(coap::Timing{}, {}, "127.0.0.1:0");
   if (!rs) return failed(r, "registration server: " + rs.error().message);
   auto config = server::parse_bootstrap_config(bootstrap_json(rs->uri()));
   if (!config) return failed(r, "bootstrap config: " + config.error().message);

@@ -25,7 +25,7 @@ from ._emulator import (
     Fleet,
     RegistrationServer,
 )
-from .config import bootstrap_config
+from .config import Psk, bootstrap_config
 
 __all__ = [
     "BOOTSTRAP_EXITS",
@@ -39,6 +39,7 @@ __all__ = [
     "Event",
     "FlashGeometry",
     "Fleet",
+    "Psk",
     "RegistrationServer",
     "bootstrap_config",
 ]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, NamedTuple, Sequence
 
 from . import _core
+from .config import Psk
 
 STATES = ("factory", "bootstrapping", "bootstrapped", "registering", "registered", "failed")
 BOOTSTRAP_EXITS = ("none", "finish", "idle_timeout", "finish_timeout", "rejected")
@@ -471,7 +472,13 @@ class _Server:
 
     @property
     def uri(self) -> str:
+        """coap://HOST:PORT (NoSec)."""
         return self._handle.uri  # a copy held by the handle: safe after close
+
+    @property
+    def secure_uri(self) -> str:
+        """coaps://HOST:PORT (DTLS with a pre-shared key)."""
+        return self._handle.secure_uri
 
 
 class BootstrapServer(_Server):
@@ -513,11 +520,23 @@ class Emulator:
     manager: leaving the ``with`` block stops everything it started."""
 
     def __init__(
-        self, seed: int = 0, *, threads: int = 2, devices_per_shard: int = 100, radio: bool = True
+        self,
+        seed: int = 0,
+        *,
+        threads: int = 2,
+        devices_per_shard: int = 100,
+        radio: bool = True,
+        device_handshakes: int = 64,
+        server_handshakes: int = 256,
     ) -> None:
+        """``device_handshakes``: DTLS handshakes the devices of one loop
+        thread run at once (the rest wait their turn); ``server_handshakes``:
+        handshakes each server context accepts at once."""
         if seed < 0:
             raise ValueError("seed: must be >= 0")
-        self._rt: _core.Runtime | None = _core.Runtime(seed, threads, devices_per_shard, radio)
+        self._rt: _core.Runtime | None = _core.Runtime(
+            seed, threads, devices_per_shard, radio, device_handshakes, server_handshakes
+        )
         self._devices = 0
 
     @property
@@ -546,11 +565,14 @@ class Emulator:
         *,
         profile: str = "cr",
         listen: str = "127.0.0.1:0",
+        secure_listen: str = "",
         timing: CoapTiming = CoapTiming(),
     ) -> BootstrapServer:
         """Start a bootstrap server. ``config`` is a dict, a JSON string, or a
         path to a JSON file (format: emulator/server/README.md). ValueError
-        names the offending field."""
+        names the offending field. It listens on ``listen`` (``uri``) and,
+        for DTLS, on ``secure_listen`` (``secure_uri``; default: the same
+        host, a free port)."""
         if isinstance(config, dict):
             text = json.dumps(config)
         elif isinstance(config, os.PathLike) or (isinstance(config, str) and not config.lstrip().startswith("{")):
@@ -558,16 +580,37 @@ class Emulator:
         else:
             text = config
         h = self._runtime.add_bootstrap_server(
-            text, profile, listen, timing.ack_timeout, timing.ack_random_factor, timing.max_retransmit
+            text,
+            profile,
+            listen,
+            secure_listen,
+            timing.ack_timeout,
+            timing.ack_random_factor,
+            timing.max_retransmit,
         )
         return BootstrapServer(self, h)
 
     def registration_server(
-        self, *, listen: str = "127.0.0.1:0", timing: CoapTiming = CoapTiming()
+        self,
+        *,
+        listen: str = "127.0.0.1:0",
+        secure_listen: str = "",
+        timing: CoapTiming = CoapTiming(),
+        psk: Sequence[Psk] = (),
     ) -> RegistrationServer:
-        """Start a registration server."""
+        """Start a registration server. Endpoints that an entry of ``psk``
+        matches must register over DTLS (``secure_uri``) with an identity
+        that entry allows; the others over NoSec (``uri``)."""
+        for p in psk:
+            if not isinstance(p, Psk):
+                raise TypeError(f"psk: expected Psk entries, got {type(p).__name__}")
         h = self._runtime.add_registration_server(
-            listen, timing.ack_timeout, timing.ack_random_factor, timing.max_retransmit
+            listen,
+            secure_listen,
+            timing.ack_timeout,
+            timing.ack_random_factor,
+            timing.max_retransmit,
+            [(p.match, p.identity, p.key) for p in psk],
         )
         return RegistrationServer(self, h)
 
@@ -596,7 +639,8 @@ class Emulator:
         ``flash_endurance`` (erases per sector), ``flash_program_latency``
         and ``flash_erase_latency`` (s per operation: the device's answers
         leave that much later), ``reboot_after_power_cut``
-        (s; -1 stays off), ``start``.
+        (s; -1 stays off), ``psk`` (:class:`Psk`: the bootstrap account's
+        DTLS credentials, for a coaps:// ``bootstrap_uri``), ``start``.
         """
         if count < 1:
             raise ValueError("count: must be >= 1")
@@ -621,6 +665,12 @@ class Emulator:
             _check_device_uri("server_uri", options["server_uri"])
         spec = _core.DeviceSpec()
         spec.bootstrap_uri = bootstrap_uri
+        psk = options.pop("psk", None)
+        if psk is not None:
+            if not isinstance(psk, Psk):
+                raise TypeError(f"psk: expected a Psk, got {type(psk).__name__}")
+            spec.psk_identity = psk.identity
+            spec.psk_key = psk.key
         timing = options.pop("timing", None)
         options.pop("start", None)
         flash = options.pop("flash", FlashGeometry())

@@ -1,0 +1,205 @@
+#include "args.h"
+
+#include <cstdlib>
+#include <cstring>
+
+namespace fw {
+namespace {
+
+bool parse_u64(const std::string& s, uint64_t* out) {
+  if (s.empty()) return false;
+  char* end = nullptr;
+  unsigned long long v = std::strtoull(s.c_str(), &end, 10);
+  if (*end != '\0') return false;
+  *out = v;
+  return true;
+}
+
+bool parse_i64(const std::string& s, int64_t* out) {
+  if (s.empty()) return false;
+  char* end = nullptr;
+  long long v = std::strtoll(s.c_str(), &end, 10);
+  if (*end != '\0') return false;
+  *out = v;
+  return true;
+}
+
+bool parse_double(const std::string& s, double* out) {
+  if (s.empty()) return false;
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  if (*end != '\0') return false;
+  *out = v;
+  return true;
+}
+
+// Dotted quad to network byte order (as lwIP's ip4_addr_t holds it).
+bool parse_ipv4(const std::string& s, uint32_t* out) {
+  uint32_t parts[4];
+  size_t pos = 0;
+  for (int i = 0; i < 4; ++i) {
+    size_t end = s.find('.', pos);
+    if ((i < 3) != (end != std::string::npos)) return false;
+    std::string part = s.substr(pos, i < 3 ? end - pos : std::string::npos);
+    uint64_t v;
+    if (!parse_u64(part, &v) || v > 255) return false;
+    parts[i] = static_cast<uint32_t>(v);
+    pos = end + 1;
+  }
+  *out = parts[0] | (parts[1] << 8) | (parts[2] << 16) | (parts[3] << 24);
+  return true;
+}
+
+bool parse_bool(const std::string& s, bool* out) {
+  if (s == "1" || s == "true") {
+    *out = true;
+  } else if (s == "0" || s == "false") {
+    *out = false;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<Args> parse_args(const char* cmdline, std::string* error) {
+  Args a;
+  parse_ipv4("10.0.2.15", &a.ip);
+  parse_ipv4("10.0.2.2", &a.gateway);
+  parse_ipv4("255.255.255.0", &a.netmask);
+  a.client.endpoint.clear();
+  bool first = true;
+  const char* p = cmdline;
+  while (*p) {
+    while (*p == ' ') ++p;
+    if (!*p) break;
+    const char* end = std::strchr(p, ' ');
+    std::string token(p, end ? static_cast<size_t>(end - p) : std::strlen(p));
+    p = end ? end : p + token.size();
+    if (first) {  // the kernel's file name
+      first = false;
+      if (token.find('=') == std::string::npos) continue;
+    }
+    size_t eq = token.find('=');
+    if (eq == std::string::npos) {
+      *error = "argument '" + token + "' is not key=value";
+      return std::nullopt;
+    }
+    std::string key = token.substr(0, eq), v = token.substr(eq + 1);
+    uint64_t u = 0;
+    int64_t i = 0;
+    double d = 0;
+    bool ok = true;
+    if (key == "ep") {
+      a.client.endpoint = v;
+      ok = !v.empty();
+    } else if (key == "bs") {
+      a.bootstrap_uri = v;
+    } else if (key == "server") {
+      a.server_uri = v;
+    } else if (key == "server_ssid") {
+      ok = parse_i64(v, &a.server_ssid);
+    } else if (key == "server_lifetime") {
+      ok = parse_i64(v, &a.server_lifetime_s);
+    } else if (key == "profile") {
+      auto prof = hil::lwm2m::parse_profile(v);
+      ok = prof.has_value();
+      if (ok) a.client.profile = *prof;
+    } else if (key == "request_finish") {
+      ok = parse_bool(v, &a.client.request_finish);
+    } else if (key == "finish_timeout_ms") {
+      ok = parse_i64(v, &a.client.finish_timeout_ms);
+    } else if (key == "idle_timeout_ms") {
+      ok = parse_i64(v, &a.client.idle_timeout_ms);
+    } else if (key == "hold_off") {
+      ok = parse_i64(v, &a.hold_off_s);
+    } else if (key == "retry_initial_ms") {
+      ok = parse_i64(v, &i);
+      a.client.bootstrap_retry.initial_ms = a.client.register_retry.initial_ms = i;
+    } else if (key == "retry_factor") {
+      ok = parse_double(v, &d);
+      a.client.bootstrap_retry.factor = a.client.register_retry.factor = d;
+    } else if (key == "retry_max_ms") {
+      ok = parse_i64(v, &i);
+      a.client.bootstrap_retry.max_ms = a.client.register_retry.max_ms = i;
+    } else if (key == "retry_jitter") {
+      ok = parse_double(v, &d);
+      a.client.bootstrap_retry.jitter = a.client.register_retry.jitter = d;
+    } else if (key == "max_bootstrap_attempts") {
+      ok = parse_i64(v, &i);
+      a.client.max_bootstrap_attempts = static_cast<int>(i);
+    } else if (key == "register_attempts") {
+      ok = parse_i64(v, &i);
+      a.client.register_attempts = static_cast<int>(i);
+    } else if (key == "ack_timeout_ms") {
+      ok = parse_u64(v, &u) && u > 0 && u < 60000;
+      a.ack_timeout_ms = static_cast<uint32_t>(u);
+    } else if (key == "ack_random_factor") {
+      ok = parse_double(v, &a.ack_random_factor) && a.ack_random_factor >= 1.0;
+    } else if (key == "max_retransmit") {
+      ok = parse_u64(v, &u) && u <= 20;
+      a.max_retransmit = static_cast<int>(u);
+    } else if (key == "ip") {
+      ok = parse_ipv4(v, &a.ip);
+    } else if (key == "gw") {
+      ok = parse_ipv4(v, &a.gateway);
+    } else if (key == "mask") {
+      ok = parse_ipv4(v, &a.netmask);
+    } else if (key == "flash") {
+      a.flash_path = v;
+    } else if (key == "flash_size") {
+      ok = parse_u64(v, &u);
+      a.geometry.size = static_cast<uint32_t>(u);
+    } else if (key == "flash_sector") {
+      ok = parse_u64(v, &u);
+      a.geometry.sector_size = static_cast<uint32_t>(u);
+    } else if (key == "flash_page") {
+      ok = parse_u64(v, &u);
+      a.geometry.page_size = static_cast<uint32_t>(u);
+    } else if (key == "flash_seed") {
+      ok = parse_u64(v, &a.flash_seed);
+    } else if (key == "flash_violation") {
+      ok = v == "and" || v == "error";
+      a.on_violation =
+          v == "error" ? hil::flash::ViolationPolicy::kError : hil::flash::ViolationPolicy::kAnd;
+    } else if (key == "flash_endurance") {
+      ok = parse_u64(v, &u);
+      a.endurance = static_cast<uint32_t>(u);
+    } else if (key == "cut_op") {
+      ok = parse_u64(v, &u);
+      a.cut_op = u;
+    } else if (key == "cut_byte") {
+      ok = parse_u64(v, &u);
+      a.cut_byte = static_cast<uint32_t>(u);
+    } else if (key == "seed") {
+      ok = parse_u64(v, &a.seed);
+    } else if (key == "coap_log") {
+      ok = parse_u64(v, &u) && u <= 7;
+      a.coap_log = static_cast<int>(u);
+    } else {
+      *error = "unknown argument '" + key + "'";
+      return std::nullopt;
+    }
+    if (!ok) {
+      *error = "argument " + key + "='" + v + "' is malformed";
+      return std::nullopt;
+    }
+  }
+  if (a.client.endpoint.empty()) {
+    *error = "ep=<endpoint name> is required";
+    return std::nullopt;
+  }
+  if (a.bootstrap_uri.empty() && a.server_uri.empty()) {
+    *error = "bs=coap://<ipv4>:<port> (or server=) is required";
+    return std::nullopt;
+  }
+  if (a.cut_byte && !a.cut_op) {
+    *error = "cut_byte needs cut_op";
+    return std::nullopt;
+  }
+  a.client.seed = a.seed;
+  return a;
+}
+
+}  // namespace fw

@@ -1,0 +1,108 @@
+#include "storage.h"
+
+#include "board.h"
+#include "emulator/lwm2m/codec/tree.h"
+
+namespace fw {
+
+// Writes every change of the model through to the image file at once, as
+// emulator/flash/file_image.cc (kWriteThrough) does on the host: when the
+// model tears an operation and the image exits, the file holds the torn
+// bytes.
+class Storage::Mirror final : public hil::flash::ImageObserver {
+ public:
+  Mirror(Storage& owner, int handle) : owner_(owner), handle_(handle) {}
+  ~Mirror() override { sh_close(handle_); }
+
+  void on_image_changed(uint32_t addr, uint32_t len) override {
+    const uint8_t* bytes = owner_.flash_.image().data() + addr;
+    if (sh_seek(handle_, addr) != 0 || sh_write(handle_, bytes, len) != 0) {
+      if (owner_.image_error_.empty())
+        owner_.image_error_ = "cannot write the flash image at " + std::to_string(addr);
+    }
+  }
+
+ private:
+  Storage& owner_;
+  int handle_;
+};
+
+Storage::Storage(const Args& args)
+    : flash_(hil::flash::NorFlashOptions{args.geometry, args.on_violation, args.endurance,
+                                         args.flash_seed, 0, 0}),
+      store_(flash_) {}
+
+Storage::~Storage() { flash_.set_observer(nullptr); }
+
+hil::Result<std::unique_ptr<Storage>> Storage::open(const Args& args,
+                                                    const hil::lwm2m::ObjectTree& factory) {
+  if (auto valid = hil::flash::NorFlash::validate(args.geometry); !valid)
+    return hil::Error{"flash geometry: " + valid.error().message};
+  if (args.geometry.sectors() < 2)
+    return hil::Error{"flash geometry: the configuration store needs at least 2 sectors"};
+  std::unique_ptr<Storage> s(new Storage(args));
+  auto bytes = hil::lwm2m::tree::encode(factory, hil::lwm2m::ObjectRegistry::builtin());
+  if (!bytes) return hil::Error{"the factory configuration cannot be encoded"};
+  s->factory_payload_ = std::move(*bytes);
+  if (!args.flash_path.empty()) {
+    const uint32_t size = args.geometry.size;
+    int h = sh_open(args.flash_path.c_str(), SH_OPEN_RPLUSB);
+    if (h >= 0) {
+      int len = sh_flen(h);
+      if (len == 0) {
+        // An empty file: a new chip, written below.
+      } else if (len != static_cast<int>(size)) {
+        sh_close(h);
+        return hil::Error{"flash image " + args.flash_path + " is " + std::to_string(len) +
+                          " bytes but the flash is " + std::to_string(size)};
+      } else {
+        std::vector<uint8_t> image(size);
+        if (sh_seek(h, 0) != 0 || sh_read(h, image.data(), size) != 0) {
+          sh_close(h);
+          return hil::Error{"cannot read flash image " + args.flash_path};
+        }
+        (void)s->flash_.load_image(image.data(), image.size());
+      }
+    } else {
+      h = sh_open(args.flash_path.c_str(), SH_OPEN_WPLUSB);
+      if (h < 0) return hil::Error{"cannot create flash image " + args.flash_path};
+    }
+    s->mirror_ = std::make_unique<Mirror>(*s, h);
+    if (sh_flen(h) != static_cast<int>(size)) s->mirror_->on_image_changed(0, size);
+    if (!s->image_error_.empty()) return hil::Error{s->image_error_};
+    s->flash_.set_observer(s->mirror_.get());
+  }
+  if (args.cut_op) s->flash_.arm_power_cut(*args.cut_op, args.cut_byte);
+  return s;
+}
+
+hil::Result<hil::lwm2m::ObjectTree> Storage::boot() {
+  flash_.power_on();
+  if (auto st = store_.mount(); !st) return st.error();
+  if (!store_.load()) {
+    notes_.push_back(
+        {0, "flash_factory_image", "blank configuration store: factory image written"});
+    if (auto st = store_.factory_reset(factory_payload_); !st) return st.error();
+  }
+  if (auto st = store_.count_boot(); !st) return st.error();
+  const std::vector<uint8_t>& payload = *store_.load();
+  auto tree = hil::lwm2m::tree::decode(payload.data(), payload.size(),
+                                       hil::lwm2m::ObjectRegistry::builtin());
+  if (!tree) return hil::Error{"stored configuration does not decode: " + tree.error().message};
+  return tree;
+}
+
+hil::Status Storage::commit(const hil::lwm2m::ObjectTree& config) {
+  auto bytes = hil::lwm2m::tree::encode(config, hil::lwm2m::ObjectRegistry::builtin());
+  if (!bytes) return bytes.error();
+  return store_.commit(*bytes);
+}
+
+std::vector<hil::Event> Storage::take_events() {
+  std::vector<hil::Event> out = flash_.take_events();
+  out.insert(out.end(), notes_.begin(), notes_.end());
+  notes_.clear();
+  return out;
+}
+
+}  // namespace fw

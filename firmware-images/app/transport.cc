@@ -1,0 +1,289 @@
+#include "transport.h"
+
+#include <coap3/coap.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "log.h"
+
+namespace fw {
+namespace {
+
+Transport* g_transport = nullptr;  // libcoap's handlers find it here
+
+uint64_t splitmix(uint64_t& state) {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+uint64_t token_key(coap_bin_const_t t) {
+  uint64_t k = 0;
+  std::memcpy(&k, t.s, t.length < sizeof(k) ? t.length : sizeof(k));
+  return k;
+}
+
+std::string opt_string(const coap_opt_t* o) {
+  return std::string(reinterpret_cast<const char*>(coap_opt_value(o)), coap_opt_length(o));
+}
+
+uint16_t opt_uint(const coap_opt_t* o) {
+  return static_cast<uint16_t>(coap_decode_var_bytes(coap_opt_value(o), coap_opt_length(o)));
+}
+
+hil::lwm2m::Bytes payload_of(const coap_pdu_t* pdu) {
+  size_t len = 0;
+  const uint8_t* data = nullptr;
+  if (!coap_get_data(pdu, &len, &data)) return {};
+  return hil::lwm2m::Bytes(data, data + len);
+}
+
+hil::lwm2m::Request to_request(const coap_pdu_t* pdu) {
+  hil::lwm2m::Request r;
+  r.method = static_cast<hil::lwm2m::Method>(coap_pdu_get_code(pdu));
+  coap_opt_iterator_t it;
+  coap_option_iterator_init(pdu, &it, COAP_OPT_ALL);
+  while (coap_opt_t* o = coap_option_next(&it)) {
+    switch (it.number) {
+      case COAP_OPTION_URI_PATH:
+        r.path.push_back(opt_string(o));
+        break;
+      case COAP_OPTION_URI_QUERY:
+        r.query.push_back(opt_string(o));
+        break;
+      case COAP_OPTION_CONTENT_FORMAT:
+        r.content_format = opt_uint(o);
+        break;
+      case COAP_OPTION_ACCEPT:
+        r.accept = opt_uint(o);
+        break;
+      default:
+        break;
+    }
+  }
+  r.payload = payload_of(pdu);
+  return r;
+}
+
+hil::lwm2m::Response to_response(const coap_pdu_t* pdu) {
+  hil::lwm2m::Response r;
+  r.code = static_cast<hil::lwm2m::Code>(coap_pdu_get_code(pdu));
+  coap_opt_iterator_t it;
+  coap_option_iterator_init(pdu, &it, COAP_OPT_ALL);
+  while (coap_opt_t* o = coap_option_next(&it)) {
+    if (it.number == COAP_OPTION_LOCATION_PATH) r.location_path.push_back(opt_string(o));
+    if (it.number == COAP_OPTION_CONTENT_FORMAT) r.content_format = opt_uint(o);
+  }
+  r.payload = payload_of(pdu);
+  return r;
+}
+
+// Options straight into the PDU, in ascending option number (libcoap's
+// optlists would take a pool entry of fixed size per option).
+bool add_strings(coap_pdu_t* pdu, uint16_t number, const std::vector<std::string>& items) {
+  for (const auto& s : items)
+    if (!coap_add_option(pdu, number, s.size(), reinterpret_cast<const uint8_t*>(s.data())))
+      return false;
+  return true;
+}
+
+bool add_uint(coap_pdu_t* pdu, uint16_t number, uint16_t value) {
+  uint8_t buf[4];
+  return coap_add_option(pdu, number, coap_encode_var_safe(buf, sizeof(buf), value), buf) != 0;
+}
+
+bool add_body(coap_pdu_t* pdu, const hil::lwm2m::Bytes& body) {
+  return body.empty() || coap_add_data(pdu, body.size(), body.data());
+}
+
+bool fill_request(coap_pdu_t* pdu, const hil::lwm2m::Request& r) {
+  return add_strings(pdu, COAP_OPTION_URI_PATH, r.path) &&  // 11
+         (!r.content_format ||
+          add_uint(pdu, COAP_OPTION_CONTENT_FORMAT, *r.content_format)) &&  // 12
+         add_strings(pdu, COAP_OPTION_URI_QUERY, r.query) &&                // 15
+         (!r.accept || add_uint(pdu, COAP_OPTION_ACCEPT, *r.accept)) &&     // 17
+         add_body(pdu, r.payload);
+}
+
+bool fill_response(coap_pdu_t* pdu, const hil::lwm2m::Response& r) {
+  coap_pdu_set_code(pdu, static_cast<coap_pdu_code_t>(r.code));
+  return add_strings(pdu, COAP_OPTION_LOCATION_PATH, r.location_path) &&  // 8
+         (!r.content_format || add_uint(pdu, COAP_OPTION_CONTENT_FORMAT, *r.content_format)) &&
+         add_body(pdu, r.payload);
+}
+
+const char* nack_reason(coap_nack_reason_t r) {
+  switch (r) {
+    case COAP_NACK_TOO_MANY_RETRIES:
+      return "timeout: no answer after retransmissions";
+    case COAP_NACK_RST:
+      return "reset by the peer";
+    case COAP_NACK_ICMP_ISSUE:
+      return "unreachable (ICMP)";
+    default:
+      return "not deliverable";
+  }
+}
+
+// coap://a.b.c.d[:port][/...]: this image has no DNS and no DTLS.
+bool parse_uri(const std::string& uri, coap_address_t* out, std::string* error) {
+  coap_uri_t u;
+  if (coap_split_uri(reinterpret_cast<const uint8_t*>(uri.data()), uri.size(), &u) != 0) {
+    *error = "not a CoAP URI: " + uri;
+    return false;
+  }
+  if (u.scheme != COAP_URI_SCHEME_COAP) {
+    *error = "coaps:// needs DTLS, which this image does not have yet";
+    return false;
+  }
+  std::string host(reinterpret_cast<const char*>(u.host.s), u.host.length);
+  coap_address_init(out);
+  if (!ip4addr_aton(host.c_str(), ip_2_ip4(&out->addr))) {
+    *error = "the image needs an IPv4 address in the URI (no DNS): " + uri;
+    return false;
+  }
+  IP_SET_TYPE_VAL(out->addr, IPADDR_TYPE_V4);
+  coap_address_set_port(out, u.port ? u.port : COAP_DEFAULT_PORT);
+  return true;
+}
+
+void log_handler(coap_log_t level, const char* message) {
+  std::string m(message);
+  while (!m.empty() && (m.back() == '\n' || m.back() == '\r')) m.pop_back();
+  log_event("coap_log", std::to_string(static_cast<int>(level)) + " " + m);
+}
+
+}  // namespace
+
+// libcoap's handlers, with libcoap's exact signatures.
+struct Callbacks {
+  static void on_request(coap_resource_t*, coap_session_t* s, const coap_pdu_t* request,
+                         const coap_string_t*, coap_pdu_t* response) {
+    Transport& self = *g_transport;
+    auto* session = static_cast<Transport::Session*>(coap_session_get_app_data(s));
+    if (session == nullptr) return;
+    int mid = coap_pdu_get_mid(request);
+    for (const auto& a : session->answered) {
+      if (a.mid == mid) {  // a retransmission: the first answer again
+        fill_response(response, a.response);
+        return;
+      }
+    }
+    hil::lwm2m::Response r = self.handler_->on_request(session->origin, to_request(request));
+    session->answered[session->next] = {mid, r};
+    session->next = (session->next + 1) % session->answered.size();
+    fill_response(response, r);
+  }
+
+  static coap_response_t on_response(coap_session_t* s, const coap_pdu_t*,
+                                     const coap_pdu_t* received, const coap_mid_t) {
+    Transport& self = *g_transport;
+    auto it = self.pending_.find(token_key(coap_pdu_get_token(received)));
+    if (it == self.pending_.end() || it->second.session != s) return COAP_RESPONSE_FAIL;
+    uint64_t id = it->second.id;
+    self.pending_.erase(it);
+    self.handler_->on_response(id, to_response(received));
+    return COAP_RESPONSE_OK;
+  }
+
+  static void on_nack(coap_session_t*, const coap_pdu_t* sent, const coap_nack_reason_t reason,
+                      const coap_mid_t) {
+    if (sent == nullptr) return;
+    Transport& self = *g_transport;
+    auto it = self.pending_.find(token_key(coap_pdu_get_token(sent)));
+    if (it == self.pending_.end()) return;
+    uint64_t id = it->second.id;
+    self.pending_.erase(it);
+    self.handler_->on_failure(id, nack_reason(reason));
+  }
+};
+
+bool Transport::init(Handler& handler, const Timing& timing, uint64_t seed, int log_level) {
+  handler_ = &handler;
+  timing_ = timing;
+  token_state_ = seed ^ 0x5eed5eed5eed5eedULL;
+  g_transport = this;
+  coap_startup();
+  coap_set_log_handler(log_handler);
+  coap_set_log_level(static_cast<coap_log_t>(log_level));
+  ctx_ = coap_new_context(nullptr);
+  if (ctx_ == nullptr) return false;
+  coap_resource_t* r = coap_resource_unknown_init2(Callbacks::on_request, 0);
+  if (r == nullptr) return false;
+  for (coap_request_t m : {COAP_REQUEST_GET, COAP_REQUEST_POST, COAP_REQUEST_DELETE})
+    coap_register_request_handler(r, m, Callbacks::on_request);
+  coap_add_resource(ctx_, r);
+  coap_register_response_handler(ctx_, Callbacks::on_response);
+  coap_register_nack_handler(ctx_, Callbacks::on_nack);
+  return true;
+}
+
+Transport::Session* Transport::session_for(const hil::lwm2m::Account& to, std::string* error) {
+  std::string key = (to.bootstrap ? "bs " : "dm ") + to.uri;
+  auto it = sessions_.find(key);
+  if (it != sessions_.end()) return it->second.get();
+  coap_address_t remote;
+  if (!parse_uri(to.uri, &remote, error)) return nullptr;
+  coap_session_t* cs = coap_new_client_session(ctx_, nullptr, &remote, COAP_PROTO_UDP);
+  if (cs == nullptr) {
+    *error = "libcoap cannot open a session to " + to.uri + " (pool exhausted?)";
+    return nullptr;
+  }
+  auto ms = static_cast<uint16_t>(timing_.ack_timeout_ms);
+  coap_session_set_ack_timeout(
+      cs, coap_fixed_point_t{static_cast<uint16_t>(ms / 1000), static_cast<uint16_t>(ms % 1000)});
+  double whole = std::floor(timing_.ack_random_factor);
+  coap_session_set_ack_random_factor(
+      cs, coap_fixed_point_t{static_cast<uint16_t>(whole),
+                             static_cast<uint16_t>((timing_.ack_random_factor - whole) * 1000)});
+  coap_session_set_max_retransmit(cs, static_cast<uint16_t>(timing_.max_retransmit));
+  auto s = std::make_unique<Session>();
+  s->origin = {to.bootstrap, to.ssid};
+  s->coap = cs;
+  s->key = key;
+  coap_session_set_app_data(cs, s.get());
+  if (to.bootstrap) bootstrap_key_ = key;
+  return sessions_.emplace(key, std::move(s)).first->second.get();
+}
+
+bool Transport::send(const hil::lwm2m::Account& to, const hil::lwm2m::Request& r, uint64_t id,
+                     std::string* error) {
+  Session* s = session_for(to, error);
+  if (s == nullptr) return false;
+  coap_pdu_t* pdu = coap_new_pdu(COAP_MESSAGE_CON, static_cast<coap_pdu_code_t>(r.method), s->coap);
+  if (pdu == nullptr) {
+    *error = "no memory for a PDU";
+    return false;
+  }
+  uint64_t token = splitmix(token_state_);
+  if (!coap_add_token(pdu, sizeof(token), reinterpret_cast<const uint8_t*>(&token)) ||
+      !fill_request(pdu, r)) {
+    coap_delete_pdu(pdu);
+    *error = "the request does not fit a PDU";
+    return false;
+  }
+  pending_[token] = Pending{s->coap, id};
+  if (coap_send(s->coap, pdu) == COAP_INVALID_MID) {
+    // coap_send freed the PDU; a nack may already have reported it.
+    if (pending_.erase(token) == 0) return true;
+    *error = "libcoap could not send";
+    return false;
+  }
+  return true;
+}
+
+void Transport::close_bootstrap_session() {
+  auto it = sessions_.find(bootstrap_key_);
+  if (it == sessions_.end()) return;
+  coap_session_t* cs = it->second->coap;
+  for (auto p = pending_.begin(); p != pending_.end();)
+    p = p->second.session == cs ? pending_.erase(p) : std::next(p);
+  coap_session_set_app_data(cs, nullptr);
+  coap_session_release(cs);
+  sessions_.erase(it);
+  bootstrap_key_.clear();
+}
+
+}  // namespace fw
