@@ -478,9 +478,17 @@ PYBIND11_MODULE(_core, m) {
              }
              return out;
            })
-      .def("events", [](const runtime::BootstrapServerHandle& h) {
-        std::vector<Event> ev = release_gil([&] { return h.events(); });
-        return to_py(ev);
+      .def("events",
+           [](const runtime::BootstrapServerHandle& h) {
+             std::vector<Event> ev = release_gil([&] { return h.events(); });
+             return to_py(ev);
+           })
+      .def("reconfigure", [](runtime::BootstrapServerHandle& h, const std::string& config_json) {
+        auto config = unwrap(server::parse_bootstrap_config(config_json));
+        release_gil([&] {
+          h.reconfigure(std::move(config));
+          return 0;
+        });
       });
 
   py::class_<runtime::RegistrationServerHandle>(m, "RegistrationServerHandle")

@@ -32,8 +32,9 @@ def run_fast(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str
 
 def test_run_50_devices_writes_summary_json(package_env: dict[str, str], tmp_path: Path) -> None:
     """`run --devices 50 --json F` exits 0, prints the summary table, and the
-    JSON says 50 devices, 50 Finish exits (every other exit 0), 50
-    registered, 0 failed, bootstrap p50 <= p99, and the wall time."""
+    JSON says 50 devices over DTLS-PSK (the default), 50 Finish exits (every
+    other exit 0), 50 registered, 0 failed, bootstrap p50 <= p99, and the
+    wall time."""
     out = tmp_path / "summary.json"
     proc = run_fast(package_env, "--devices", "50", "--json", str(out))
     assert proc.returncode == 0, proc.stderr
@@ -45,7 +46,20 @@ def test_run_50_devices_writes_summary_json(package_env: dict[str, str], tmp_pat
     assert 0 <= summary["bootstrap_ms"]["p50"] <= summary["bootstrap_ms"]["p99"]
     assert summary["wall_s"] > 0
     assert re.search(r"^registered\s+50$", proc.stdout, re.MULTILINE), proc.stdout
-    assert re.search(r"^devices\s+50$", proc.stdout, re.MULTILINE), proc.stdout
+    assert re.search(r"^devices\s+50 \(psk\)$", proc.stdout, re.MULTILINE), proc.stdout
+    assert summary["security"] == "psk"
+    assert summary["radio"]["sent"] == 50 * 24  # a handshake each way, then the CoAP
+
+
+def test_run_security_nosec_sends_plain_coap(package_env: dict[str, str], tmp_path: Path) -> None:
+    """`run --security nosec`: the same campaign without DTLS, half the datagrams."""
+    out = tmp_path / "summary.json"
+    proc = run_fast(package_env, "--devices", "20", "--security", "nosec", "--json", str(out))
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(out.read_text())
+    assert summary["security"] == "nosec"
+    assert summary["registered"] == 20
+    assert summary["radio"]["sent"] == 20 * 12
 
 
 def test_run_no_finish_devices_leave_by_idle_timer(package_env: dict[str, str], tmp_path: Path) -> None:

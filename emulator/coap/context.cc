@@ -1,6 +1,8 @@
 #include "emulator/coap/context.h"
 
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstring>
@@ -84,9 +86,17 @@ Context::Context(Handler& handler, uint64_t seed)
   coap_register_response_handler(ctx_, on_response_cb);
   coap_register_nack_handler(ctx_, on_nack_cb);
   coap_register_event_handler(ctx_, on_event_cb);
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = &wake_fd_;
+  epoll_ctl(fd(), EPOLL_CTL_ADD, wake_fd_, &ev);
 }
 
-Context::~Context() { coap_free_context(ctx_); }
+Context::~Context() {
+  coap_free_context(ctx_);
+  close(wake_fd_);
+}
 
 Context& Context::owner(coap_session_t* s) {
   return *static_cast<Context*>(coap_get_app_data(coap_session_get_context(s)));
@@ -149,6 +159,9 @@ coap_session_t* Context::connect(const coap_address_t& local, const coap_address
     // The ClientHello leaves inside the call: the timing must be set before (patch 0007).
     coap_context_set_dtls_retransmit_ms(ctx_, static_cast<unsigned>(t.ack_timeout_ms));
     s = coap_new_client_session_psk2(ctx_, &local, &remote, COAP_PROTO_DTLS, &setup);
+    uint64_t one = 1;
+    ssize_t n = write(wake_fd_, &one, sizeof(one));
+    (void)n;  // a counter that is already set wakes us as well
   }
   if (s == nullptr) return nullptr;
   apply_timing(s, t);
@@ -201,8 +214,19 @@ void Context::process() {
   for (int round = 0; round < kMaxRounds; ++round) {
     int n = epoll_wait(fd(), events, kMaxEvents, 0);
     if (n <= 0) break;
-    for (int i = 0; i < n; ++i) walk |= events[i].data.ptr == nullptr;
-    coap_io_do_epoll(ctx_, events, static_cast<size_t>(n));
+    int kept = 0;
+    for (int i = 0; i < n; ++i) {
+      if (events[i].data.ptr == &wake_fd_) {
+        uint64_t count;
+        ssize_t r = read(wake_fd_, &count, sizeof(count));
+        (void)r;
+        walk = true;
+        continue;  // not libcoap's: it would take data.ptr for a socket
+      }
+      walk |= events[i].data.ptr == nullptr;
+      events[kept++] = events[i];
+    }
+    coap_io_do_epoll(ctx_, events, static_cast<size_t>(kept));
   }
   if (walk) {
     coap_ticks(&now);

@@ -130,6 +130,9 @@ class Context {
   std::unordered_map<coap_session_t*, std::string> identities_;  // server sessions
   size_t sessions_ = 0;
   coap_tick_t next_walk_ = 0;  // see process()
+  // In libcoap's epoll set: makes process() walk at once. A new DTLS
+  // session's handshake timer arms libcoap's timerfd only at the next walk.
+  int wake_fd_ = -1;
 };
 
 // Applies `timing` to a session, client or server side.

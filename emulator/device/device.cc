@@ -454,8 +454,13 @@ void Device::on_session_event(coap_session_t* cs, coap::SessionEvent e) {
     record("dtls_connected", s->key.substr(3) + " in " + std::to_string(took) + " ms");
     return;
   }
-  record(e == coap::SessionEvent::DtlsFailed ? "dtls_failed" : "dtls_closed",
-         s->key.substr(3) + (took >= 0 ? " during the handshake" : ""));
+  const char* how = e == coap::SessionEvent::DtlsFailed ? "a DTLS error" : "an alert from the peer";
+  if (took >= 0) {
+    record("dtls_failed", s->key.substr(3) + ": handshake ended by " + how + " after " +
+                              std::to_string(took) + " ms");
+  } else {
+    record("dtls_closed", s->key.substr(3) + ": closed by " + std::string(how));
+  }
   // libcoap fails the session's requests itself (on_failure). The session
   // is dead; it cannot be released inside libcoap's callback, so the next
   // request to its server replaces it.

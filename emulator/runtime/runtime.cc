@@ -206,6 +206,10 @@ std::vector<Event> BootstrapServerHandle::events() const {
   return loop_->call([&] { return server_->core().events(); });
 }
 
+void BootstrapServerHandle::reconfigure(server::BootstrapConfig config) {
+  loop_->call([&] { server_->reconfigure(std::move(config)); });
+}
+
 std::vector<server::Registration> RegistrationServerHandle::registrations() const {
   return loop_->call([&] { return server_->core().registrations(); });
 }

@@ -91,6 +91,7 @@ class BootstrapServerHandle {
   std::string secure_uri() const { return secure_uri_; }
   std::vector<server::EndpointResult> results() const;
   std::vector<Event> events() const;
+  void reconfigure(server::BootstrapConfig config);
 
  private:
   friend class Runtime;

@@ -32,6 +32,11 @@ Status BootstrapServer::listen(const coap_address_t& addr, const coap_address_t&
   return security_.listen(endpoint_, secure, max_handshakes, timing_);
 }
 
+void BootstrapServer::reconfigure(BootstrapConfig config) {
+  security_.set_table(config.psk_table());
+  core_.reconfigure(std::move(config));
+}
+
 std::string BootstrapServer::uri() const {
   return "coap://" + coap::to_string(endpoint_.address());
 }

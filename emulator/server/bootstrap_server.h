@@ -24,6 +24,8 @@ class BootstrapServer final : public coap::Context::Handler {
   std::string secure_uri() const;  // coaps://127.0.0.1:PORT
   const coap::ShardedEndpoint& endpoint() const { return endpoint_; }
   BootstrapServerCore& core() { return core_; }
+  // A corrected configuration (keys included) for sessions from now on.
+  void reconfigure(BootstrapConfig config);
 
   std::optional<lwm2m::Response> on_request(coap_session_t* s, const lwm2m::Request& r) override;
   void on_response(coap_session_t* s, uint64_t tag, const lwm2m::Response& r) override;

@@ -88,6 +88,8 @@ class BootstrapServerCore {
   void on_failure(TimeMs now, uint64_t request_id, Failure kind, const std::string& reason);
 
   const BootstrapConfig& config() const { return config_; }
+  // New sessions follow `config`; running ones finish with what they had.
+  void reconfigure(BootstrapConfig config) { config_ = std::move(config); }
   const std::map<std::string, EndpointResult>& results() const { return results_; }
   const EndpointResult* result(const std::string& endpoint) const;
   // Requests that name no endpoint, so belong to no result.

@@ -23,6 +23,8 @@ class ClientSecurity {
       : table_(std::move(table)), on_refused_(std::move(on_refused)) {}
 
   const PskTable& table() const { return table_; }
+  // Handshakes from now on use `table`.
+  void set_table(PskTable table) { table_ = std::move(table); }
   // Accept DTLS-PSK on every context of `ep` and listen for it on `addr`.
   Status listen(coap::ShardedEndpoint& ep, const coap_address_t& addr, unsigned max_handshakes,
                 const coap::Timing& timing);

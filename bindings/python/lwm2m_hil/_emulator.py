@@ -151,6 +151,15 @@ def _check_names(name: str, values: Sequence[str], allowed: Sequence[str]) -> li
     return list(values)
 
 
+def _config_text(config: dict[str, Any] | str | os.PathLike[str]) -> str:
+    """A bootstrap configuration as JSON text: from a dict, a JSON string, or a file."""
+    if isinstance(config, dict):
+        return json.dumps(config)
+    if isinstance(config, os.PathLike) or (isinstance(config, str) and not config.lstrip().startswith("{")):
+        return Path(config).read_text()
+    return config
+
+
 def _check_device_uri(name: str, uri: object) -> None:
     """A URI a device can reach: coap:// or coaps://, an IPv4 address or
     localhost (devices send from 127.1.x.y), a port 1..65535."""
@@ -499,8 +508,14 @@ class BootstrapServer(_Server):
         return {ep: r["outcome"] for ep, r in self.results().items()}
 
     def events(self) -> list[Event]:
-        """Requests that named no endpoint (bad requests)."""
+        """Requests that named no endpoint (bad requests), and DTLS clients
+        refused before they named one (an unknown PSK identity)."""
         return _events(self._h.events())
+
+    def reconfigure(self, config: dict[str, Any] | str | os.PathLike[str]) -> None:
+        """Replace the configuration (keys included) for sessions and
+        handshakes from now on; running sessions finish as they began."""
+        self._h.reconfigure(_config_text(config))
 
 
 class RegistrationServer(_Server):
@@ -573,14 +588,8 @@ class Emulator:
         names the offending field. It listens on ``listen`` (``uri``) and,
         for DTLS, on ``secure_listen`` (``secure_uri``; default: the same
         host, a free port)."""
-        if isinstance(config, dict):
-            text = json.dumps(config)
-        elif isinstance(config, os.PathLike) or (isinstance(config, str) and not config.lstrip().startswith("{")):
-            text = Path(config).read_text()
-        else:
-            text = config
         h = self._runtime.add_bootstrap_server(
-            text,
+            _config_text(config),
             profile,
             listen,
             secure_listen,

@@ -12,7 +12,11 @@ import time
 from typing import Any, Sequence
 
 from ._emulator import BOOTSTRAP_EXITS, CoapTiming, Emulator
-from .config import bootstrap_config
+from .config import Psk, bootstrap_config
+
+# The demo key of `run --security psk`: documented, so that a capture of a
+# run decrypts in Wireshark without further ado (-o dtls.psk:THIS).
+DEMO_PSK_KEY = "000102030405060708090a0b0c0d0e0f"
 
 
 def _percentile(values: Sequence[float], p: float) -> float:
@@ -42,13 +46,14 @@ def summarize(emu: Emulator, wall_s: float, args: argparse.Namespace) -> dict[st
         | {"dropped_by": dict(s["radio"]["dropped_by"]), "duplicated": s["radio"]["duplicated"]},
         "power_cuts": int(s["power_cuts"]),
         "torn_configs": int(s["torn_configs"]),
+        "security": args.security,
     }
 
 
 def print_table(summary: dict[str, Any]) -> None:
     exits = ", ".join(f"{k} {v}" for k, v in summary["exits"].items())
     rows = [
-        ("devices", str(summary["devices"])),
+        ("devices", f"{summary['devices']} ({summary['security']})"),
         ("bootstrap exits", exits),
         ("registered", str(summary["registered"])),
         ("failed", str(summary["failed"])),
@@ -98,14 +103,34 @@ def link_settings(args: argparse.Namespace) -> dict[str, Any]:
     return link
 
 
+def start_servers(emu: Emulator, args: argparse.Namespace, timing: CoapTiming) -> str:
+    """The embedded servers for `run`; returns the URI devices bootstrap from.
+    With PSK, the bootstrap server knows each device by its identity (its
+    endpoint name) and hands out a coaps:// account for the registration
+    server, with one DM identity for the fleet."""
+    if args.security == "nosec":
+        rs = emu.registration_server(timing=timing)
+        return emu.bootstrap_server(bootstrap_config(rs.uri), profile=args.profile, timing=timing).uri
+    key = bytes.fromhex(args.psk_key)
+    dm = Psk("lwm2m-hil-dm", key)
+    rs = emu.registration_server(timing=timing, psk=[dm])
+    config = bootstrap_config(rs.secure_uri, psk=Psk(args.psk_identity, key), server_psk=dm)
+    return emu.bootstrap_server(config, profile=args.profile, timing=timing).secure_uri
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     timing = CoapTiming(ack_timeout=args.ack_timeout)
+    try:
+        key = bytes.fromhex(args.psk_key)
+    except ValueError:
+        raise ValueError(f"--psk-key: expected hex digits, got {args.psk_key!r}") from None
     with Emulator(seed=args.seed, threads=args.threads) as emu:
         if args.bootstrap_uri:
+            # An external server's scheme decides: coaps:// is DTLS-PSK.
             bootstrap_uri = args.bootstrap_uri
+            args.security = "psk" if bootstrap_uri.startswith("coaps://") else "nosec"
         else:
-            rs = emu.registration_server(timing=timing)
-            bootstrap_uri = emu.bootstrap_server(bootstrap_config(rs.uri), profile=args.profile, timing=timing).uri
+            bootstrap_uri = start_servers(emu, args, timing)
         options: dict[str, Any] = dict(
             profile=args.profile,
             request_finish=not args.no_finish,
@@ -113,6 +138,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             finish_timeout=args.finish_timeout,
             timing=timing,
         )
+        if args.security == "psk":
+            options["psk"] = Psk(args.psk_identity, key)
         cuts: tuple[int, int] | None = None
         if args.power_cut > 0:
             cuts = flash_ops_of_bootstrap(bootstrap_uri, **options)
@@ -194,7 +221,8 @@ def cmd_bootstrap_server(args: argparse.Namespace) -> int:
                     lines.append(f"{ep} {r['outcome']}{reason}")
             return lines
 
-        _serve(bs.uri, new_outcomes, lambda line: print(line, flush=True))
+        print(f"listening on {bs.uri}", flush=True)
+        _serve(bs.secure_uri, new_outcomes, lambda line: print(line, flush=True))
     return 0
 
 
@@ -238,6 +266,11 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--power-cut", type=float, default=0.0, metavar="P",
                      help="cut power on a fraction P of the devices at a random flash operation of their commit")
     run.add_argument("--prefix", default="dev-", help="endpoint names are PREFIX + index")
+    run.add_argument("--security", choices=["psk", "nosec"], default="psk",
+                     help="DTLS with a pre-shared key (as devices in the field), or NoSec")
+    run.add_argument("--psk-identity", default="{endpoint}", help="{endpoint} is each device's name")
+    run.add_argument("--psk-key", default=DEMO_PSK_KEY, metavar="HEX",
+                     help="the devices' bootstrap key (and the fleet's DM key); default: a demo key")
     run.set_defaults(func=cmd_run)
 
     bs = sub.add_parser("bootstrap-server", help="run the bootstrap server on its own")
