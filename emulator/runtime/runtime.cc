@@ -247,9 +247,11 @@ Runtime::~Runtime() {
   loops_[0]->call([&] {
     for (auto& s : bootstrap_servers_)
       for (auto& c : s->endpoint().contexts()) loops_[0]->remove(*c);
-    for (auto& s : registration_servers_)
-      for (auto& c : s->endpoint().contexts()) loops_[0]->remove(*c);
     bootstrap_servers_.clear();
+  });
+  registration_loop().call([&] {
+    for (auto& s : registration_servers_)
+      for (auto& c : s->endpoint().contexts()) registration_loop().remove(*c);
     registration_servers_.clear();
   });
   for (auto& loop : loops_) loop->stop();
@@ -301,7 +303,7 @@ Result<RegistrationServerHandle> Runtime::add_registration_server(
     const std::string& secure_listen) {
   auto addrs = listen_addresses(listen, secure_listen);
   if (!addrs) return addrs.error();
-  Loop& loop = *loops_[0];
+  Loop& loop = registration_loop();
   return loop.call([&]() -> Result<RegistrationServerHandle> {
     auto s = std::make_unique<server::RegistrationServer>(
         timing, std::move(psk), loop,
@@ -315,6 +317,11 @@ Result<RegistrationServerHandle> Runtime::add_registration_server(
     return h;
   });
 }
+
+// The bootstrap server works on the first loop, the registration server on
+// the last: with DTLS, each server's side of the handshakes is as much work
+// as all devices' sides together, and one loop cannot carry both servers.
+Loop& Runtime::registration_loop() const { return *loops_.back(); }
 
 device::HandshakeGate* Runtime::gate_of(const Loop* loop) const {
   for (size_t i = 0; i < gates_.size(); ++i)

@@ -176,6 +176,7 @@ class Runtime {
   Shard& shard_with_room();
   radio::Radio* radio_of(const Loop* loop) const;
   device::HandshakeGate* gate_of(const Loop* loop) const;
+  Loop& registration_loop() const;
 
   RuntimeOptions options_;
   RealClock clock_;

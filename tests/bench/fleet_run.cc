@@ -87,19 +87,39 @@ int64_t percentile(std::vector<int64_t> v, double p) {
 // One entry for every endpoint: wipe the device, give it one account on
 // the registration server, and let Finish end the session (profile cr,
 // Finish requested by the device).
-std::string bootstrap_json(const std::string& registration_uri) {
-  return R"({"endpoints": [{"match": "*", "delete": ["/"], "servers": [)"
-         R"({"ssid": 1, "uri": ")" +
-         registration_uri + R"(", "lifetime": 300}]}]})";
+// With PSK: each device's bootstrap identity is its endpoint name, and the
+// fleet shares one DM identity; the same demo key everywhere.
+constexpr const char* kKeyHex = "000102030405060708090a0b0c0d0e0f";
+
+std::string bootstrap_json(const std::string& registration_uri, bool psk) {
+  std::string server = R"({"ssid": 1, "uri": ")" + registration_uri + R"(", "lifetime": 300)";
+  std::string entry = R"({"match": "*", "delete": ["/"])";
+  if (psk) {
+    server += R"(, "security_mode": "psk", "psk_identity": "dm", "psk_key_hex": ")" +
+              std::string(kKeyHex) + "\"";
+    entry += R"(, "security_mode": "psk", "psk_identity": "{endpoint}", "psk_key_hex": ")" +
+             std::string(kKeyHex) + "\"";
+  }
+  return R"({"endpoints": [)" + entry + R"(, "servers": [)" + server + "}]}]}";
 }
 
-device::DeviceConfig device_template(const std::string& bootstrap_uri, bool record, bool flash) {
+std::vector<uint8_t> demo_key() {
+  std::vector<uint8_t> key;
+  for (int i = 0; i < 16; ++i) key.push_back(static_cast<uint8_t>(i));
+  return key;
+}
+
+device::DeviceConfig device_template(const std::string& bootstrap_uri, const FleetParams& p) {
   device::DeviceConfig c;
   c.client.profile = lwm2m::Profile::Cr;
   c.client.request_finish = true;
   c.bootstrap_uri = bootstrap_uri;
-  c.record_messages = record;
-  if (flash) c.flash = device::FlashConfig{};
+  c.record_messages = p.record_messages;
+  if (p.flash) c.flash = device::FlashConfig{};
+  if (p.psk) {
+    c.bootstrap_psk_identity = "{endpoint}";
+    c.bootstrap_psk_key = demo_key();
+  }
   return c;  // default coap::Timing: ACK_TIMEOUT 2 s
 }
 
@@ -178,13 +198,17 @@ FleetResult run_fleet(const FleetParams& p) {
   r.record_messages = p.record_messages;
   r.flash = p.flash;
   r.radio = p.radio;
+  r.psk = p.psk;
   r.fd_limit = fd_limit();
   runtime::RuntimeOptions options{/*seed=*/1, /*threads=*/2};
   options.radio = p.radio;
   runtime::Runtime rt(options);
-  auto rs = rt.add_registration_server(coap::Timing{}, {}, "127.0.0.1:0");
+  server::PskTable dm;
+  if (p.psk) dm.add({"*", "dm", demo_key()});
+  auto rs = rt.add_registration_server(coap::Timing{}, dm, "127.0.0.1:0");
   if (!rs) return failed(r, "registration server: " + rs.error().message);
-  auto config = server::parse_bootstrap_config(bootstrap_json(rs->uri()));
+  auto config =
+      server::parse_bootstrap_config(bootstrap_json(p.psk ? rs->secure_uri() : rs->uri(), p.psk));
   if (!config) return failed(r, "bootstrap config: " + config.error().message);
   auto bs = rt.add_bootstrap_server(std::move(*config), lwm2m::Profile::Cr, coap::Timing{},
                                     "127.0.0.1:0");
@@ -195,7 +219,7 @@ FleetResult run_fleet(const FleetParams& p) {
   r.heap_before_b = heap_bytes();
   auto start = SteadyClock::now();
   auto devices =
-      rt.add_devices(device_template(bs->uri(), p.record_messages, p.flash), p.devices, "dev-",
+      rt.add_devices(device_template(p.psk ? bs->secure_uri() : bs->uri(), p), p.devices, "dev-",
                      /*start=*/true);
   r.create_s = seconds_since(start);
   r.all_registered = rt.wait([&] { return all_registered(devices); }, p.timeout_s);
@@ -240,6 +264,7 @@ void fields(R& r, Visit&& v) {
   v("record_messages", r.record_messages);
   v("flash", r.flash);
   v("radio", r.radio);
+  v("psk", r.psk);
   v("all_registered", r.all_registered);
   v("create_s", r.create_s);
   v("wall_s", r.wall_s);

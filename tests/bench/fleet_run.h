@@ -17,6 +17,7 @@ struct FleetParams {
   bool flash = false;           // each device with the default flash model
   bool radio = true;            // every datagram through the emulated radio
   double timeout_s = 120;
+  bool psk = false;  // bootstrap and registration over DTLS-PSK
 };
 
 struct FleetResult {
@@ -24,6 +25,7 @@ struct FleetResult {
   bool record_messages = true;
   bool flash = false;
   bool radio = true;
+  bool psk = false;
   bool all_registered = false;
   std::string error;  // set up failed; nothing else is meaningful
 
