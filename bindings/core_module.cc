@@ -4,6 +4,9 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
+#include <sstream>
+
 #include "emulator/runtime/runtime.h"
 #include "emulator/server/bootstrap_config.h"
 
@@ -33,6 +36,29 @@ lwm2m::Profile profile_arg(const std::string& name) {
   auto p = lwm2m::parse_profile(name);
   if (!p) throw py::value_error("profile: '" + name + "' is not one of 'cr', '1.0', '1.1'");
   return *p;
+}
+
+lwm2m::Request request_arg(const std::string& method, const std::string& path,
+                           const std::string& payload, int content_format) {
+  lwm2m::Request r;
+  const std::pair<const char*, lwm2m::Method> methods[] = {{"GET", lwm2m::Method::Get},
+                                                           {"POST", lwm2m::Method::Post},
+                                                           {"PUT", lwm2m::Method::Put},
+                                                           {"DELETE", lwm2m::Method::Delete}};
+  auto m = std::find_if(std::begin(methods), std::end(methods),
+                        [&](const auto& e) { return method == e.first; });
+  if (m == std::end(methods))
+    throw py::value_error("method: '" + method + "' is not GET, POST, PUT or DELETE");
+  r.method = m->second;
+  if (path.empty() || path[0] != '/')
+    throw py::value_error("path: expected /obj/inst/res, got '" + path + "'");
+  std::stringstream in(path.substr(1));
+  for (std::string seg; std::getline(in, seg, '/');)
+    if (!seg.empty()) r.path.push_back(seg);
+  if (content_format > 65535) throw py::value_error("content_format: must be 0..65535");
+  if (content_format >= 0) r.content_format = static_cast<uint16_t>(content_format);
+  r.payload.assign(payload.begin(), payload.end());
+  return r;
 }
 
 coap::Timing timing_arg(double ack_timeout_s, double random_factor, int max_retransmit) {
@@ -494,6 +520,20 @@ PYBIND11_MODULE(_core, m) {
   py::class_<runtime::RegistrationServerHandle>(m, "RegistrationServerHandle")
       .def_property_readonly("uri", &runtime::RegistrationServerHandle::uri)
       .def_property_readonly("secure_uri", &runtime::RegistrationServerHandle::secure_uri)
+      .def(
+          "request",
+          [](const runtime::RegistrationServerHandle& h, const std::string& endpoint,
+             const std::string& method, const std::string& path, const py::bytes& payload,
+             int content_format, double timeout) {
+            lwm2m::Request r = request_arg(method, path, payload, content_format);
+            if (!(timeout > 0)) throw py::value_error("timeout: must be > 0 seconds");
+            lwm2m::Response resp =
+                unwrap(release_gil([&] { return h.request(endpoint, r, timeout); }));
+            return py::make_tuple(lwm2m::to_string(resp.code),
+                                  py::bytes(std::string(resp.payload.begin(), resp.payload.end())));
+          },
+          py::arg("endpoint"), py::arg("method"), py::arg("path"), py::arg("payload"),
+          py::arg("content_format"), py::arg("timeout"))
       .def("registrations",
            [](const runtime::RegistrationServerHandle& h) {
              std::vector<server::Registration> rs = release_gil([&] { return h.registrations(); });

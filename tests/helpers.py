@@ -43,12 +43,7 @@ def details(device: Device, kind: str) -> list[str]:
 
 def outcome_of(bs: Any, endpoint: str, timeout: float = 10.0) -> dict[str, Any]:
     """The bootstrap server's result for ``endpoint`` once its session ended."""
-
-    def ended() -> dict[str, Any] | None:
-        r = bs.results().get(endpoint)
-        return r if r and r["outcome"] is not None else None
-
-    return wait_until(ended, timeout, f"a bootstrap outcome for {endpoint}")
+    return bs.wait_outcome(endpoint, timeout)
 
 
 def dead_port() -> int:

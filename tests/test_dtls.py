@@ -229,3 +229,26 @@ def test_capture_of_dtls_decrypts_in_tshark_with_the_psk(emulator: Emulator, tmp
         ("2", "bs", ""),  # POST /bs: Finish
     ]
     assert [r[0] for r in rows if int(r[0]) >= 32] == ["68", "66", "68", "68", "68"]  # 2.04 2.02 ...
+
+
+def test_registration_server_over_dtls_cannot_touch_security_or_run_bootstrap_operations(
+    emulator: Emulator,
+) -> None:
+    """After int-1, the registration server reaches the device over its DTLS
+    session: a Read of the Device object works (2.05), but a Write to the
+    Security object, a Delete and a Bootstrap-Finish are refused with 4.01,
+    the device's credentials stay as bootstrap wrote them, and each refusal
+    is a "refused" event on the device's timeline."""
+    rs, bs = psk_servers(emulator)
+    dev = emulator.device("dev-1", bs.secure_uri, timing=FAST, psk=Psk("{endpoint}", KEY))
+    dev.wait_for("registered", exit="finish", timeout=15)
+    code, payload = rs.request("dev-1", "GET", "/3/0/0")
+    assert code == "2.05" and payload
+    assert rs.request("dev-1", "PUT", "/0/1/3", b"evil", content_format=0)[0] == "4.01"
+    assert rs.request("dev-1", "DELETE", "/1/0")[0] == "4.01"
+    assert rs.request("dev-1", "POST", "/bs")[0] == "4.01"
+    refused = details(dev, "refused")
+    assert len(refused) == 3
+    assert refused[1].endswith("DELETE /1/0: a bootstrap operation outside the bootstrap-server session")
+    assert dev.objects()[0][1][3] == b"dm-shared"
+    assert dev.state == "registered"

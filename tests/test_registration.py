@@ -202,3 +202,20 @@ def test_update_answered_404_makes_the_device_register_again(scripted_bs: Script
         assert len(kinds(dev, "reregister")) == 1
         assert scripted_bs.call(addr, POST, "/1/0/8").code_text == "2.04"
         scripted_bs.wait_request(POST, "/rd/new")
+
+
+def test_registration_server_request_reads_a_device_and_reports_what_it_cannot(emulator: Emulator) -> None:
+    """RegistrationServer.request() reaches a registered device on its session
+    (a Read of /3/0/0 answers 2.05 with the manufacturer, in TLV: resource 0,
+    9 bytes); an endpoint that is
+    not registered, a bad method and a bad path are clear errors."""
+    rs = emulator.registration_server(timing=FAST)
+    bs = emulator.bootstrap_server(bootstrap_config(rs.uri), timing=FAST)
+    emulator.device("dev-1", bs.uri, timing=FAST).wait_for("registered")
+    assert rs.request("dev-1", "GET", "/3/0/0") == ("2.05", b"\xc8\x00\x09lwm2m-hil")
+    with pytest.raises(ValueError, match="dev-9 is not registered here"):
+        rs.request("dev-9", "GET", "/3/0/0")
+    with pytest.raises(ValueError, match="method: 'FETCH' is not GET, POST, PUT or DELETE"):
+        rs.request("dev-1", "FETCH", "/3/0/0")
+    with pytest.raises(ValueError, match="path: expected /obj/inst/res"):
+        rs.request("dev-1", "GET", "3/0/0")

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <functional>
+#include <future>
 #include <stdexcept>
 
 #include "emulator/coap/address.h"
@@ -212,6 +213,22 @@ void BootstrapServerHandle::reconfigure(server::BootstrapConfig config) {
 
 std::vector<server::Registration> RegistrationServerHandle::registrations() const {
   return loop_->call([&] { return server_->core().registrations(); });
+}
+
+Result<lwm2m::Response> RegistrationServerHandle::request(const std::string& endpoint,
+                                                          const lwm2m::Request& r,
+                                                          double timeout_s) const {
+  // Shared: an answer after the caller gave up still has a promise to keep.
+  auto answer = std::make_shared<std::promise<Result<lwm2m::Response>>>();
+  std::future<Result<lwm2m::Response>> future = answer->get_future();
+  server::RegistrationServer* s = server_;
+  loop_->post([s, endpoint, r, answer] {
+    s->request(endpoint, r,
+               [answer](Result<lwm2m::Response> got) { answer->set_value(std::move(got)); });
+  });
+  if (future.wait_for(std::chrono::duration<double>(timeout_s)) != std::future_status::ready)
+    return Error{"no answer from " + endpoint + " within " + std::to_string(timeout_s) + " s"};
+  return future.get();
 }
 
 std::vector<Event> RegistrationServerHandle::events() const {

@@ -108,6 +108,9 @@ class RegistrationServerHandle {
   std::string secure_uri() const { return secure_uri_; }
   std::vector<server::Registration> registrations() const;
   std::vector<Event> events() const;
+  // A request to a registered device; waits up to `timeout_s` for the answer.
+  Result<lwm2m::Response> request(const std::string& endpoint, const lwm2m::Request& r,
+                                  double timeout_s) const;
 
  private:
   friend class Runtime;

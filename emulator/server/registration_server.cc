@@ -42,6 +42,41 @@ std::optional<lwm2m::Response> RegistrationServer::on_request(coap_session_t* s,
   return resp;
 }
 
+void RegistrationServer::request(const std::string& endpoint, const lwm2m::Request& r, Done done) {
+  const Registration* reg = core_.find(endpoint);
+  coap_session_t* s = reg ? peers_.session_of(reg->peer) : nullptr;
+  if (s == nullptr) {
+    done(Error{endpoint + " is not registered here (or its session is gone)"});
+    return;
+  }
+  uint64_t tag = next_tag_++;
+  requests_[tag] = std::move(done);
+  if (!coap::Context::owner(s).send(s, r, tag)) {
+    // A failure already reported through on_failure() took the callback.
+    auto it = requests_.find(tag);
+    if (it == requests_.end()) return;
+    Done d = std::move(it->second);
+    requests_.erase(it);
+    d(Error{"cannot send to " + endpoint});
+  }
+}
+
+void RegistrationServer::on_response(coap_session_t*, uint64_t tag, const lwm2m::Response& r) {
+  auto it = requests_.find(tag);
+  if (it == requests_.end()) return;
+  Done done = std::move(it->second);
+  requests_.erase(it);
+  done(r);
+}
+
+void RegistrationServer::on_failure(coap_session_t*, uint64_t tag, const std::string& reason) {
+  auto it = requests_.find(tag);
+  if (it == requests_.end()) return;
+  Done done = std::move(it->second);
+  requests_.erase(it);
+  done(Error{reason});
+}
+
 void RegistrationServer::arm_expiry() {
   timers_.cancel(expiry_timer_);
   expiry_timer_ = 0;

@@ -2,6 +2,8 @@
 // endpoint and a DTLS one, with its expiry timer. Lives on one loop thread.
 #pragma once
 
+#include <functional>
+#include <map>
 #include <string>
 
 #include "emulator/base/timers.h"
@@ -26,9 +28,14 @@ class RegistrationServer final : public coap::Context::Handler {
   const coap::ShardedEndpoint& endpoint() const { return endpoint_; }
   RegistrationServerCore& core() { return core_; }
 
+  // A request to the registered `endpoint` on its session (Read, Write,
+  // Execute...); `done` gets the answer, or why there is none.
+  using Done = std::function<void(Result<lwm2m::Response>)>;
+  void request(const std::string& endpoint, const lwm2m::Request& r, Done done);
+
   std::optional<lwm2m::Response> on_request(coap_session_t* s, const lwm2m::Request& r) override;
-  void on_response(coap_session_t*, uint64_t, const lwm2m::Response&) override {}
-  void on_failure(coap_session_t*, uint64_t, const std::string&) override {}
+  void on_response(coap_session_t*, uint64_t tag, const lwm2m::Response& r) override;
+  void on_failure(coap_session_t*, uint64_t tag, const std::string& reason) override;
   void on_session_closed(coap_session_t* s) override { peers_.forget(s); }
   void on_session_event(coap_session_t* s, coap::SessionEvent e) override {
     security_.on_event(s, e);
@@ -44,6 +51,8 @@ class RegistrationServer final : public coap::Context::Handler {
   ClientSecurity security_;
   coap::ShardedEndpoint endpoint_;
   Timers::Id expiry_timer_ = 0;
+  std::map<uint64_t, Done> requests_;  // in flight, by tag
+  uint64_t next_tag_ = 1;
 };
 
 }  // namespace hil::server

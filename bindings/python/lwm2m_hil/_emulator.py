@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, NamedTuple, Sequence
@@ -507,6 +508,19 @@ class BootstrapServer(_Server):
         """Endpoint -> outcome of its latest bootstrap session."""
         return {ep: r["outcome"] for ep, r in self.results().items()}
 
+    def wait_outcome(self, endpoint: str, timeout: float = 10.0) -> dict[str, Any]:
+        """The result of ``endpoint``'s latest session (see :meth:`results`)
+        once it has an outcome; TimeoutError after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            r = self.results().get(endpoint)
+            if r is not None and r["outcome"] is not None:
+                return r
+            if time.monotonic() > deadline:
+                state = "no session" if r is None else "a session still running"
+                raise TimeoutError(f"no bootstrap outcome for {endpoint} after {timeout} s ({state})")
+            time.sleep(0.01)
+
     def events(self) -> list[Event]:
         """Requests that named no endpoint (bad requests), and DTLS clients
         refused before they named one (an unknown PSK identity)."""
@@ -528,6 +542,24 @@ class RegistrationServer(_Server):
     def events(self) -> list[Event]:
         """registered / updated / deregistered / expired / rejected."""
         return _events(self._h.events())
+
+    def request(
+        self,
+        endpoint: str,
+        method: str,
+        path: str,
+        payload: bytes = b"",
+        *,
+        content_format: int | None = None,
+        timeout: float = 10.0,
+    ) -> tuple[str, bytes]:
+        """Send a request (``GET``, ``PUT``, ``POST``, ``DELETE`` on ``path``)
+        to a registered device over its session, as an LwM2M server's Read,
+        Write or Execute; returns the answer's code ("2.05") and payload.
+        ``ValueError`` when the device is not registered or does not answer."""
+        return tuple(
+            self._h.request(endpoint, method, path, payload, -1 if content_format is None else content_format, timeout)
+        )
 
 
 class Emulator:

@@ -415,7 +415,13 @@ void Client::registration_failed(TimeMs now, const std::string& why) {
 Response Client::server_command(TimeMs now, Origin from, const Request& req) {
   auto path = Path::from_segments(req.path);
   Response resp{Code::MethodNotAllowed, {}, {}, {}};
-  if (!path || path->depth() == 0) {
+  if (req.method == Method::Delete || req.uri_path() == "/bs") {
+    // Delete and Bootstrap-Finish belong to the bootstrap-server session.
+    resp.code = Code::Unauthorized;
+    event(now, "refused",
+          "server " + std::to_string(from.ssid) + " " + to_string(req.method) + " " +
+              req.uri_path() + ": a bootstrap operation outside the bootstrap-server session");
+  } else if (!path || path->depth() == 0) {
     resp.code = Code::BadRequest;
   } else if (*path->obj == kSecurity) {
     // Only the bootstrap server may touch credentials.

@@ -331,6 +331,23 @@ TEST(Client, ServerWrite_SecurityObject_Unauthorized) {
   EXPECT_EQ(h.request(w, Origin{false, 7}).code, Code::Unauthorized);
 }
 
+TEST(Client, ServerDeleteOrFinish_BootstrapOperations_UnauthorizedAndRecorded) {
+  Harness h(config());
+  h.bootstrap_to_writes();
+  h.request(finish());
+  const State before = h.client.state();
+  Request d;
+  d.method = Method::Delete;
+  d.path = {"1", "0"};
+  EXPECT_EQ(h.request(d, Origin{false, 7}).code, Code::Unauthorized);
+  EXPECT_EQ(h.request(finish(), Origin{false, 7}).code, Code::Unauthorized);
+  EXPECT_EQ(h.client.state(), before);
+  EXPECT_TRUE(h.client.objects().instance(kServer, 0));
+  int refused = 0;
+  for (const Event& e : h.events) refused += e.kind == "refused";
+  EXPECT_EQ(refused, 2);
+}
+
 TEST(Client, Update_AtHalfLifetime_ThenForgottenRegistrationReregisters) {
   Harness h(config());
   h.bootstrap_to_writes();
