@@ -28,10 +28,22 @@ struct Recorder : Context::Handler {
   void on_failure(coap_session_t*, uint64_t tag, const std::string& reason) override {
     failures.emplace_back(tag, reason);
   }
+  void on_session_event(coap_session_t*, SessionEvent e) override { events.push_back(e); }
   std::vector<lwm2m::Request> requests;
   std::vector<std::pair<uint64_t, lwm2m::Response>> responses;
   std::vector<std::pair<uint64_t, std::string>> failures;
+  std::vector<SessionEvent> events;
 };
+
+const std::vector<uint8_t> kKey = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+
+// A server that knows one identity, "dev-1", with kKey.
+PskLookup one_identity() {
+  return [](coap_session_t*, const std::string& identity) -> std::optional<std::vector<uint8_t>> {
+    if (identity != "dev-1") return std::nullopt;
+    return kKey;
+  };
+}
 
 bool spin(const std::vector<Context*>& ctxs, const std::function<bool()>& done) {
   auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
@@ -61,6 +73,47 @@ TEST(Context, Send_ToListeningServer_ResponseCarriesTag) {
   EXPECT_EQ(client_side.responses[0].first, 77u);
   EXPECT_EQ(client_side.responses[0].second.code, lwm2m::Code::Changed);
   EXPECT_EQ(client_side.responses[0].second.location_path, (std::vector<std::string>{"rd", "7"}));
+  client.release(s);
+}
+
+TEST(Context, Dtls_RightKey_ConnectedEventThenResponseAndServerKnowsIdentity) {
+  Recorder server_side, client_side;
+  Context server(server_side, 1), client(client_side, 2);
+  Timing fast{50, 1.0, 4};
+  server.accept_psk(one_identity(), 10, fast);
+  ASSERT_TRUE(server.listen(*parse_host_port("127.0.0.1:0"), /*dtls=*/true).ok());
+  Psk psk{"dev-1", kKey};
+  coap_session_t* s = client.connect(device_address(7), server.listen_address(true), fast, &psk);
+  ASSERT_NE(s, nullptr);
+  lwm2m::Request r;
+  r.method = lwm2m::Method::Post;
+  r.path = {"bs"};
+  ASSERT_TRUE(client.send(s, r, 5));
+  ASSERT_TRUE(spin({&server, &client}, [&] { return !client_side.responses.empty(); }));
+  EXPECT_EQ(client_side.responses[0].first, 5u);
+  ASSERT_EQ(client_side.events, std::vector<SessionEvent>{SessionEvent::DtlsConnected});
+  ASSERT_EQ(server_side.requests.size(), 1u);
+  client.release(s);
+}
+
+TEST(Context, Dtls_WrongKey_HandshakeFailsAndTheRequestWithIt) {
+  Recorder server_side, client_side;
+  Context server(server_side, 1), client(client_side, 2);
+  Timing fast{50, 1.0, 2};
+  server.accept_psk(one_identity(), 10, fast);
+  ASSERT_TRUE(server.listen(*parse_host_port("127.0.0.1:0"), /*dtls=*/true).ok());
+  Psk wrong{"dev-1", std::vector<uint8_t>(16, 0xee)};
+  coap_session_t* s = client.connect(device_address(8), server.listen_address(true), fast, &wrong);
+  ASSERT_NE(s, nullptr);
+  lwm2m::Request r;
+  r.method = lwm2m::Method::Post;
+  r.path = {"bs"};
+  ASSERT_TRUE(client.send(s, r, 6));
+  ASSERT_TRUE(spin({&server, &client}, [&] { return !client_side.failures.empty(); }));
+  EXPECT_EQ(client_side.failures[0].first, 6u);
+  EXPECT_EQ(client_side.failures[0].second, "DTLS failure");
+  EXPECT_TRUE(server_side.requests.empty());
+  EXPECT_FALSE(server_side.events.empty());  // the server saw the handshake fail
   client.release(s);
 }
 
