@@ -7,6 +7,8 @@
 namespace hil::radio {
 namespace {
 
+constexpr uint8_t kCorrupt = 1, kReorder = 2, kNat = 4;
+
 std::string number(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%g", v);
@@ -311,14 +313,34 @@ void Link::record(TimeMs now, Direction dir, size_t len, const Verdict& v) {
        {&counters_.total, dir == Direction::Uplink ? &counters_.uplink : &counters_.downlink}) {
     count_effects(count_fate(*c, v.fate), v);
   }
-  std::string line = std::to_string(now) + " " + to_string(dir) + " " + std::to_string(len) + "B " +
-                     to_string(v.fate);
-  for (const Copy& copy : v.copies) line += "+" + std::to_string(copy.delay_ms) + "ms";
-  if (v.corrupted) line += " corrupt";
-  if (v.reordered) line += " reorder";
-  if (v.nat_rebound) line += " nat";
-  if (!v.rule.empty()) line += " rule=" + v.rule;
-  decisions_.push_back(std::move(line));
+  Decision d{now, static_cast<uint32_t>(len), {-1, -1}, dir, v.fate, 0, 0};
+  for (size_t i = 0; i < v.copies.size() && i < 2; ++i)
+    d.delay_ms[i] = static_cast<int32_t>(v.copies[i].delay_ms);
+  d.flags =
+      (v.corrupted ? kCorrupt : 0) | (v.reordered ? kReorder : 0) | (v.nat_rebound ? kNat : 0);
+  if (!v.rule.empty()) {
+    auto it = std::find(rule_names_.begin(), rule_names_.end(), v.rule);
+    if (it == rule_names_.end()) it = rule_names_.insert(it, v.rule);
+    d.rule = static_cast<uint16_t>(it - rule_names_.begin() + 1);
+  }
+  decisions_.push_back(d);
+}
+
+std::vector<std::string> Link::decisions() const {
+  std::vector<std::string> out;
+  out.reserve(decisions_.size());
+  for (const Decision& d : decisions_) {
+    std::string line = std::to_string(d.time) + " " + to_string(d.dir) + " " +
+                       std::to_string(d.len) + "B " + to_string(d.fate);
+    for (int32_t delay : d.delay_ms)
+      if (delay >= 0) line += "+" + std::to_string(delay) + "ms";
+    if (d.flags & kCorrupt) line += " corrupt";
+    if (d.flags & kReorder) line += " reorder";
+    if (d.flags & kNat) line += " nat";
+    if (d.rule > 0) line += " rule=" + rule_names_[d.rule - 1];
+    out.push_back(std::move(line));
+  }
+  return out;
 }
 
 }  // namespace hil::radio

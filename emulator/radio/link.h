@@ -142,7 +142,7 @@ class Link {
   const LinkCounters& counters() const { return counters_; }
   // One compact line per datagram ("1234 up 45B delivered+12ms"): two runs
   // with the same seed compare equal line by line.
-  const std::vector<std::string>& decisions() const { return decisions_; }
+  std::vector<std::string> decisions() const;
 
  private:
   struct Nat {
@@ -170,7 +170,18 @@ class Link {
   int64_t busy_until_us_[2] = {0, 0};
   Nat nat_;
   LinkCounters counters_;
-  std::vector<std::string> decisions_;
+  // Kept compact (a fleet keeps every device's): formatted by decisions().
+  struct Decision {
+    TimeMs time;
+    uint32_t len;
+    int32_t delay_ms[2];  // per copy; -1: no such copy
+    Direction dir;
+    Fate fate;
+    uint8_t flags;      // kCorrupt | kReorder | kNat
+    uint16_t rule = 0;  // 1 + index in rule_names_; 0: no rule fired
+  };
+  std::vector<Decision> decisions_;
+  std::vector<std::string> rule_names_;
   TimeMs hold_until_ = 0;
 };
 

@@ -93,7 +93,7 @@ TEST(Content, DecodeWrite_ResourceTargetMultiple_AllInstances) {
   ASSERT_TRUE(r.ok()) << r.error().message;
   const Resource& acl = r->at(0).at(2);
   EXPECT_TRUE(acl.multiple);
-  EXPECT_EQ(acl.values, (std::map<uint16_t, Value>{{0, int64_t{1}}, {101, int64_t{15}}}));
+  EXPECT_EQ(acl.values, (FlatMap<uint16_t, Value>{{0, int64_t{1}}, {101, int64_t{15}}}));
 }
 
 TEST(Content, DecodeWrite_ResourceTargetRecordMismatch_ReturnsError) {

@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 
+#include "emulator/lwm2m/model/flat_map.h"
 #include "emulator/lwm2m/model/path.h"
 #include "emulator/lwm2m/model/value.h"
 
@@ -13,14 +14,14 @@ namespace hil::lwm2m {
 struct Resource {
   bool multiple = false;
   // A single-instance resource keeps its value under key 0.
-  std::map<uint16_t, Value> values;
+  FlatMap<uint16_t, Value> values;
 
   static Resource single(Value v) { return Resource{false, {{0, std::move(v)}}}; }
   bool operator==(const Resource& o) const { return multiple == o.multiple && values == o.values; }
 };
 
-using Instance = std::map<uint16_t, Resource>;   // resource id -> resource
-using Instances = std::map<uint16_t, Instance>;  // instance id -> instance
+using Instance = FlatMap<uint16_t, Resource>;   // resource id -> resource
+using Instances = FlatMap<uint16_t, Instance>;  // instance id -> instance
 
 class ObjectTree {
  public:
