@@ -174,6 +174,8 @@ std::optional<Args> parse_args(const char* cmdline, std::string* error) {
       a.cut_byte = static_cast<uint32_t>(u);
     } else if (key == "seed") {
       ok = parse_u64(v, &a.seed);
+    } else if (key == "stats_ms") {
+      ok = parse_i64(v, &a.stats_ms) && a.stats_ms >= 0;
     } else if (key == "coap_log") {
       ok = parse_u64(v, &u) && u <= 7;
       a.coap_log = static_cast<int>(u);

@@ -39,8 +39,9 @@ struct Args {
   std::optional<uint64_t> cut_op;
   std::optional<uint32_t> cut_byte;
 
-  uint64_t seed = 1;  // LWIP_RAND, CoAP tokens, retry jitter
-  int coap_log = 3;   // libcoap log level shown (LOG_ERR)
+  uint64_t seed = 1;         // LWIP_RAND, CoAP tokens, retry jitter
+  int64_t stats_ms = 60000;  // a "stats" event this often (and when registered); 0: only then
+  int coap_log = 3;          // libcoap log level shown (LOG_ERR)
 };
 
 // Parses the semihosting command line (the kernel name, then -append's

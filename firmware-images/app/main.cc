@@ -148,6 +148,8 @@ class Firmware final : public Transport::Handler {
   int64_t max_transmit_wait_ms_ = 0;
   std::map<uint64_t, int64_t> watchdogs_;  // request id -> deadline
   int64_t linger_until_ = -1;              // the bootstrap session closes then
+  int64_t stats_every_ms_ = 0;
+  int64_t next_stats_ = -1;
 };
 
 void Firmware::take_storage_events() {
@@ -191,6 +193,8 @@ void Firmware::boot_storage(const Args& args) {
   g_rand_state ^= mix(args.seed) ^ fnv1a(args.client.endpoint) ^ mix(boots) ^
                   mix(static_cast<uint64_t>(sh_time()) << 20);
   client_config_ = args.client;
+  stats_every_ms_ = args.stats_ms;
+  if (stats_every_ms_ > 0) next_stats_ = stats_every_ms_;
   core_.emplace(client_config_, std::move(*config));
 }
 
@@ -229,9 +233,14 @@ void Firmware::start_network(const Args& args) {
 }
 
 void Firmware::commit(const hil::lwm2m::ObjectTree& config) {
+  uint64_t first_op = storage_->flash().ops();
   hil::Status st = storage_->commit(config);
   if (!st && hil::flash::is_power_lost(st.error())) power_lost();
   take_storage_events();
+  // Which flash operations the commit took: a power cut at one of them
+  // (cut_op, counted from this boot) lands inside the commit.
+  log_event("flash_commit",
+            "ops " + std::to_string(first_op) + ".." + std::to_string(storage_->flash().ops()));
   if (!st) {
     // Not durable, so not acknowledged: on_request answers 5.00.
     commit_failed_ = true;
@@ -251,7 +260,7 @@ void Firmware::send(hil::lwm2m::SendRequest req) {
 }
 
 void Firmware::pump() {
-  State before = core_->state();
+  State before = state_;  // as of the last pump: the core may have moved since
   while (auto action = core_->poll()) {
     if (auto* s = std::get_if<hil::lwm2m::SendRequest>(&*action)) {
       send(std::move(*s));
@@ -261,11 +270,11 @@ void Firmware::pump() {
       commit(c->config);
     }
   }
-  if (core_->state() != before) after_state_change(before);
+  state_ = core_->state();
+  if (state_ != before) after_state_change(before);
 }
 
 void Firmware::after_state_change(State from) {
-  state_ = core_->state();
   if (state_ == State::Registered) log_stats();
   if (state_ == State::Bootstrapping) {
     linger_until_ = -1;
@@ -276,10 +285,11 @@ void Firmware::after_state_change(State from) {
 
 void Firmware::log_stats() {
   std::string s = "heap " + std::to_string(heap_used_bytes()) + " of " +
-                  std::to_string(heap_size_bytes()) + " B; lwip mem max " +
-                  std::to_string(lwip_stats.mem.max) + " of " + std::to_string(MEM_SIZE) +
-                  " B; datagrams out " + std::to_string(datagrams_out) + " in " +
-                  std::to_string(datagrams_in) + "; frames out " +
+                  std::to_string(heap_size_bytes()) + " B; stack " +
+                  std::to_string(board_stack_used()) + " of " + std::to_string(board_stack_size()) +
+                  " B; lwip mem max " + std::to_string(lwip_stats.mem.max) + " of " +
+                  std::to_string(MEM_SIZE) + " B; datagrams out " + std::to_string(datagrams_out) +
+                  " in " + std::to_string(datagrams_in) + "; frames out " +
                   std::to_string(lan9118_frames_out) + " in " + std::to_string(lan9118_frames_in);
   log_event("stats", s);
 }
@@ -317,6 +327,7 @@ int64_t Firmware::next_deadline() {
   if (auto d = core_->next_deadline()) deadline = std::min<int64_t>(deadline, *d);
   for (const auto& [id, at] : watchdogs_) deadline = std::min(deadline, at);
   if (linger_until_ >= 0) deadline = std::min(deadline, linger_until_);
+  if (next_stats_ >= 0) deadline = std::min(deadline, next_stats_);
   u32_t lwip_sleep = sys_timeouts_sleeptime();
   if (lwip_sleep != SYS_TIMEOUTS_SLEEPTIME_INFINITE)
     deadline = std::min<int64_t>(deadline, t + lwip_sleep);
@@ -342,6 +353,10 @@ void Firmware::on_timers() {
     core_->on_failure(t, id, "no answer (transport reset)");
     pump();
     it = watchdogs_.begin();
+  }
+  if (next_stats_ >= 0 && next_stats_ <= t) {
+    next_stats_ = t + stats_every_ms_;
+    log_stats();
   }
   if (linger_until_ >= 0 && linger_until_ <= t) {
     linger_until_ = -1;

@@ -83,7 +83,26 @@ void board_sleep(uint64_t deadline_ms, volatile int* work) {
   TIMER0_CTRL = 0;
 }
 
+// Stack high-water mark: the unused stack is painted at boot.
+#define STACK_PAINT 0xC0FFEE11u
+extern uint32_t __stack_limit, __stack_top;
+
+static void paint_stack(void) {
+  uint32_t* sp;
+  __asm volatile("mov %0, sp" : "=r"(sp));
+  for (uint32_t* p = &__stack_limit; p < sp - 16; ++p) *p = STACK_PAINT;
+}
+
+size_t board_stack_used(void) {
+  uint32_t* p = &__stack_limit;
+  while (p < &__stack_top && *p == STACK_PAINT) ++p;
+  return (size_t)((char*)&__stack_top - (char*)p);
+}
+
+size_t board_stack_size(void) { return (size_t)((char*)&__stack_top - (char*)&__stack_limit); }
+
 void board_init(void) {
+  paint_stack();
   UART_BAUDDIV = 16;
   UART_CTRL = 1;  // TX only
   SYST_RVR = SYST_RELOAD;

@@ -23,6 +23,10 @@ uint64_t board_now_ms(void);
 // armed one-shot for the deadline, so an idle firmware costs no host CPU.
 void board_sleep(uint64_t deadline_ms, volatile int* work);
 
+// Deepest stack use so far (the stack is painted at board_init), and its size.
+size_t board_stack_used(void);
+size_t board_stack_size(void);
+
 // Set from the Ethernet interrupt; cleared by the main loop.
 extern volatile int board_eth_pending;
 

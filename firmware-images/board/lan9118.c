@@ -80,7 +80,7 @@ int lan9118_init(uint8_t mac[6]) {
   R(INT_STS) = 0xFFFFFFFFu;
   R(IRQ_CFG) = IRQ_CFG_EN | IRQ_CFG_POL | IRQ_CFG_TYPE;
   R(FIFO_INT) = 0x48000000u;  // RX status level 0: interrupt per frame
-  R(RX_CFG) = 0;               // no offset, no end padding
+  R(RX_CFG) = 0;              // no offset, no end padding
   R(TX_CFG) = TX_CFG_ON | TX_CFG_SAO;
   mac_write(MAC_CR, MAC_CR_FDPX | MAC_CR_TXEN | MAC_CR_RXEN);
   R(INT_EN) = INT_RSFL;

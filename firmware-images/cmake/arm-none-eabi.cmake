@@ -14,8 +14,10 @@ set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)
 
 set(HIL_CPU_FLAGS "-mcpu=cortex-m3 -mthumb -mfloat-abi=soft")
 set(CMAKE_C_FLAGS_INIT "${HIL_CPU_FLAGS} -ffunction-sections -fdata-sections")
+# -Wno-psabi: GCC notes that std::vector iterators are passed differently since
+# GCC 7.1; everything here is built by one compiler.
 set(CMAKE_CXX_FLAGS_INIT
-    "${HIL_CPU_FLAGS} -ffunction-sections -fdata-sections -fno-exceptions -fno-rtti -fno-threadsafe-statics -fno-use-cxa-atexit")
+    "${HIL_CPU_FLAGS} -ffunction-sections -fdata-sections -fno-exceptions -fno-rtti -fno-threadsafe-statics -fno-use-cxa-atexit -Wno-psabi")
 set(CMAKE_ASM_FLAGS_INIT "${HIL_CPU_FLAGS}")
 set(CMAKE_EXE_LINKER_FLAGS_INIT "${HIL_CPU_FLAGS} --specs=nano.specs -nostartfiles -Wl,--gc-sections")
 

@@ -15,6 +15,8 @@
 //   sys_timeout); the main loop calls sys_check_timeouts().
 // - No listening endpoints: the image is a client. Requests from servers
 //   arrive on the client sessions, as they do for the emulator's devices.
+#include "coap_io_fw.h"
+
 #include <stddef.h>
 #include <string.h>
 
@@ -22,8 +24,6 @@
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
 #include "lwip/udp.h"
-
-#include "coap_io_fw.h"
 
 static coap_io_fw_hook_t tx_hook;
 static coap_io_fw_hook_t rx_hook;

@@ -40,7 +40,7 @@
 #define MEM_ALIGNMENT 4
 // lwIP's heap: PBUF_RAM for every CoAP PDU libcoap builds (MTU-sized) and
 // for outgoing frames. Fixed at link time.
-#define MEM_SIZE (48 * 1024)
+#define MEM_SIZE (16 * 1024)
 #define MEMP_NUM_PBUF 16
 #define MEMP_NUM_UDP_PCB 6
 #define PBUF_POOL_SIZE 24  // received frames

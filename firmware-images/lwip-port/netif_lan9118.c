@@ -29,7 +29,8 @@ err_t lan9118_netif_init(struct netif* netif) {
   netif->mtu = 1500;
   netif->output = etharp_output;
   netif->linkoutput = link_output;
-  netif->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET | NETIF_FLAG_LINK_UP;
+  netif->flags =
+      NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET | NETIF_FLAG_LINK_UP;
   return ERR_OK;
 }
 
