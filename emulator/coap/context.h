@@ -73,6 +73,17 @@ class Context {
   void process();  // handle everything ready now, never block
   size_t sessions() const { return sessions_; }
 
+  // Virtual time (virtual_time.h; one thread, libcoap's timer disarmed):
+  // handles what is ready now if fd() is `readable`, and walks the sessions
+  // (retransmissions, give-ups, idle sessions) when they are due, or, with
+  // `refresh`, when anything changed since the last walk (a walk costs one
+  // step per session: the loop refreshes once an instant is otherwise
+  // quiet). True if it did anything.
+  bool process_virtual(bool readable, bool refresh);
+  // Virtual time: ms from now until the next retransmission or session
+  // timeout libcoap reported at the last walk; -1: none.
+  int64_t due_in_ms() const;
+
  private:
   static void on_request_cb(coap_resource_t*, coap_session_t*, const coap_pdu_t*,
                             const coap_string_t*, coap_pdu_t*);
@@ -94,6 +105,10 @@ class Context {
   coap_address_t listen_addr_{};
   size_t sessions_ = 0;
   coap_tick_t next_walk_ = 0;  // see process()
+  // Virtual time: something happened since the last walk, so libcoap's
+  // next deadline may have moved; when that deadline is (0: none).
+  bool dirty_ = true;
+  coap_tick_t due_ = 0;
 };
 
 // Applies `timing` to a session, client or server side.
