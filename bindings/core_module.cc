@@ -559,7 +559,7 @@ PYBIND11_MODULE(_core, m) {
       });
 
   py::class_<runtime::Runtime>(m, "Runtime")
-      .def(py::init([](uint64_t seed, int threads, size_t per_shard, bool radio,
+      .def(py::init([](uint64_t seed, int threads, size_t per_shard, bool radio, bool virtual_time,
                        size_t device_handshakes, unsigned server_handshakes) {
              if (threads < 1 || threads > 64) throw py::value_error("threads: must be 1..64");
              if (per_shard < 1) throw py::value_error("devices_per_shard: must be >= 1");
@@ -567,15 +567,39 @@ PYBIND11_MODULE(_core, m) {
                throw py::value_error("device_handshakes, server_handshakes: must be >= 1");
              runtime::RuntimeOptions o{seed, threads, per_shard};
              o.radio = radio;
+             o.virtual_time = virtual_time;
              o.device_handshakes = device_handshakes;
              o.server_handshakes = server_handshakes;
              return std::make_unique<runtime::Runtime>(o);
            }),
            py::arg("seed") = 0, py::arg("threads") = 2, py::arg("devices_per_shard") = 100,
-           py::arg("radio") = true, py::arg("device_handshakes") = 64,
-           py::arg("server_handshakes") = 256)
+           py::arg("radio") = true, py::arg("virtual_time") = false,
+           py::arg("device_handshakes") = 64, py::arg("server_handshakes") = 256)
       .def_property_readonly("seed", &runtime::Runtime::seed)
+      .def_property_readonly("is_virtual", &runtime::Runtime::is_virtual)
       .def("now_ms", [](const runtime::Runtime& r) { return r.clock().now_ms(); })
+      .def(
+          "run_until",
+          [](runtime::Runtime& r, py::object condition, int64_t until_ms) {
+            std::function<bool()> stop;
+            if (!condition.is_none()) {
+              stop = [&condition] {
+                py::gil_scoped_acquire gil;
+                return static_cast<bool>(py::bool_(condition()));
+              };
+            }
+            py::gil_scoped_release release;
+            return r.run_until(stop, until_ms);
+          },
+          py::arg("condition"), py::arg("until_ms"))
+      .def(
+          "run_until_devices",
+          [](runtime::Runtime& r, std::vector<runtime::DeviceHandle> devices,
+             std::vector<std::string> states, std::vector<std::string> exits, int64_t until_ms) {
+            py::gil_scoped_release release;
+            return r.run_until([&] { return all_devices(devices, states, exits); }, until_ms);
+          },
+          py::arg("devices"), py::arg("states"), py::arg("exits"), py::arg("until_ms"))
       .def(
           "add_bootstrap_server",
           [](runtime::Runtime& r, const std::string& config_json, const std::string& profile,

@@ -62,6 +62,26 @@ def test_run_security_nosec_sends_plain_coap(package_env: dict[str, str], tmp_pa
     assert summary["radio"]["sent"] == 20 * 12
 
 
+def test_run_on_the_virtual_clock_same_seed_same_summary(package_env: dict[str, str], tmp_path: Path) -> None:
+    """`run --clock virtual` with the default CoAP timing and 30 % loss: all
+    100 devices register, the summary adds "virtual_s" (the protocol time
+    covered, minutes here) beside "wall_s", and a second run with the same
+    --seed writes the same summary apart from the wall time."""
+    summaries = []
+    for run in ("a", "b"):
+        out = tmp_path / f"{run}.json"
+        proc = cli(package_env, "run", "--clock", "virtual", "--devices", "100", "--loss", "0.3",
+                   "--seed", "9", "--timeout", "3600", "--json", str(out))
+        assert proc.returncode == 0, proc.stderr
+        summaries.append(json.loads(out.read_text()))
+    first, second = summaries
+    assert first["registered"] == 100 and first["clock"] == "virtual"
+    assert first["virtual_s"] > 30 and first["radio"]["dropped"] > 0
+    assert first.pop("wall_s") >= 0 and second.pop("wall_s") >= 0
+    assert first == second
+    assert re.search(r"^protocol time\s+[\d.]+ s on the virtual clock$", proc.stdout, re.MULTILINE), proc.stdout
+
+
 def test_run_no_finish_devices_leave_by_idle_timer(package_env: dict[str, str], tmp_path: Path) -> None:
     """`run --devices 20 --no-finish`: no device asks for Finish, so every
     one leaves bootstrap by the idle timer (--idle-timeout 0.3) and still

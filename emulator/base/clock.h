@@ -1,6 +1,7 @@
-// The one notion of time every layer shares. The runtime provides the real
-// clock and, later, a virtual one; nothing below the runtime reads the wall
-// clock itself, so a simulation can replace it without touching them.
+// The one notion of time every layer shares: the real clock, or a virtual
+// one that moves only when the simulation moves it. Nothing below the
+// runtime reads the wall clock itself, so a simulation can replace it
+// without touching them.
 #pragma once
 
 #include <chrono>
@@ -16,6 +17,9 @@ class Clock {
  public:
   virtual ~Clock() = default;
   virtual TimeMs now_ms() const = 0;
+  // Virtual time: what happens depends on the seed alone, never on the wall
+  // clock (captures, for one, then carry a fixed epoch).
+  virtual bool is_virtual() const { return false; }
 };
 
 // Monotonic wall-clock time, origin at construction.
@@ -30,6 +34,20 @@ class RealClock final : public Clock {
 
  private:
   std::chrono::steady_clock::time_point origin_;
+};
+
+// Simulated time, origin 0: moves only when its owner (the runtime's
+// virtual-time loop) moves it, from one deadline to the next.
+class VirtualClock final : public Clock {
+ public:
+  TimeMs now_ms() const override { return now_ms_; }
+  bool is_virtual() const override { return true; }
+  void advance_to(TimeMs t) {
+    if (t > now_ms_) now_ms_ = t;
+  }
+
+ private:
+  TimeMs now_ms_ = 0;
 };
 
 }  // namespace hil

@@ -10,6 +10,7 @@
 
 #include "emulator/coap/address.h"
 #include "emulator/coap/pdu.h"
+#include "emulator/coap/virtual_time.h"
 
 namespace hil::coap {
 namespace {
@@ -70,6 +71,7 @@ void init_library() {
   std::call_once(once, [] {
     coap_startup();
     coap_set_log_level(LOG_EMERG);
+    install_virtual_time_hooks();
   });
 }
 
@@ -147,18 +149,28 @@ const coap_bin_const_t* Context::on_psk_identity_cb(coap_bin_const_t* identity, 
 
 coap_session_t* Context::connect(const coap_address_t& local, const coap_address_t& remote,
                                  const Timing& t, const Psk* psk) {
-  coap_session_t* s = nullptr;
-  if (psk == nullptr) {
-    s = coap_new_client_session(ctx_, &local, &remote, COAP_PROTO_UDP);
-  } else {
-    coap_dtls_cpsk_t setup{};
+  coap_dtls_cpsk_t setup{};
+  if (psk != nullptr) {
     setup.version = COAP_DTLS_CPSK_SETUP_VERSION;
     setup.psk_info.identity = {psk->identity.size(),
                                reinterpret_cast<const uint8_t*>(psk->identity.data())};
     setup.psk_info.key = {psk->key.size(), psk->key.data()};
     // The ClientHello leaves inside the call: the timing must be set before (patch 0007).
     coap_context_set_dtls_retransmit_ms(ctx_, static_cast<unsigned>(t.ack_timeout_ms));
-    s = coap_new_client_session_psk2(ctx_, &local, &remote, COAP_PROTO_DTLS, &setup);
+  }
+  // libcoap binds with SO_REUSEADDR, so the kernel may give a second
+  // session from the same address the port of the first, and libcoap then
+  // refuses the duplicate 4-tuple: another try gets another port. The
+  // refused one leaves no trace in the random numbers of a virtual run.
+  coap_session_t* s = nullptr;
+  for (int attempt = 0; attempt < 3 && s == nullptr; ++attempt) {
+    RandomCheckpoint checkpoint;
+    s = psk == nullptr
+            ? coap_new_client_session(ctx_, &local, &remote, COAP_PROTO_UDP)
+            : coap_new_client_session_psk2(ctx_, &local, &remote, COAP_PROTO_DTLS, &setup);
+    if (s == nullptr) checkpoint.rewind();
+  }
+  if (s != nullptr && psk != nullptr) {
     uint64_t one = 1;
     ssize_t n = write(wake_fd_, &one, sizeof(one));
     (void)n;  // a counter that is already set wakes us as well
@@ -166,6 +178,7 @@ coap_session_t* Context::connect(const coap_address_t& local, const coap_address
   if (s == nullptr) return nullptr;
   apply_timing(s, t);
   ++sessions_;
+  dirty_ = true;
   return s;
 }
 
@@ -176,6 +189,7 @@ void Context::release(coap_session_t* s) {
   coap_session_set_app_data(s, nullptr);
   coap_session_release(s);
   --sessions_;
+  dirty_ = true;
 }
 
 bool Context::send(coap_session_t* s, const lwm2m::Request& r, uint64_t tag) {
@@ -188,6 +202,7 @@ bool Context::send(coap_session_t* s, const lwm2m::Request& r, uint64_t tag) {
     return false;
   }
   pending_[token] = Pending{s, tag};
+  dirty_ = true;
   if (coap_send(s, pdu) == COAP_INVALID_MID) {
     // coap_send has freed the PDU. If a nack already reported the failure
     // the caller has heard of it; otherwise it has not, and must.
@@ -204,6 +219,22 @@ int Context::fd() const { return coap_context_get_coap_fd(ctx_); }
 // events are handled directly (patch 0003 keeps coap_io_do_epoll() from
 // walking), and the walk (retransmissions, idle sessions, re-arming
 // libcoap's timer) runs when that timer fires, and at least once a second.
+int Context::take_ready(epoll_event* events, int max, bool* woken) {
+  int n = epoll_wait(fd(), events, max, 0);
+  int kept = 0;
+  for (int i = 0; i < n; ++i) {
+    if (events[i].data.ptr == &wake_fd_) {
+      uint64_t count;
+      ssize_t r = read(wake_fd_, &count, sizeof(count));
+      (void)r;
+      *woken = true;
+      continue;  // not libcoap's: it would take data.ptr for a socket
+    }
+    events[kept++] = events[i];
+  }
+  return n <= 0 ? -1 : kept;
+}
+
 void Context::process() {
   constexpr int kMaxEvents = 64;
   constexpr int kMaxRounds = 256;  // bounded, so other contexts get their turn
@@ -212,27 +243,44 @@ void Context::process() {
   coap_ticks(&now);
   bool walk = now >= next_walk_;
   for (int round = 0; round < kMaxRounds; ++round) {
-    int n = epoll_wait(fd(), events, kMaxEvents, 0);
-    if (n <= 0) break;
-    int kept = 0;
-    for (int i = 0; i < n; ++i) {
-      if (events[i].data.ptr == &wake_fd_) {
-        uint64_t count;
-        ssize_t r = read(wake_fd_, &count, sizeof(count));
-        (void)r;
-        walk = true;
-        continue;  // not libcoap's: it would take data.ptr for a socket
-      }
-      walk |= events[i].data.ptr == nullptr;
-      events[kept++] = events[i];
-    }
-    coap_io_do_epoll(ctx_, events, static_cast<size_t>(kept));
+    int n = take_ready(events, kMaxEvents, &walk);
+    if (n < 0) break;
+    for (int i = 0; i < n; ++i) walk |= events[i].data.ptr == nullptr;
+    coap_io_do_epoll(ctx_, events, static_cast<size_t>(n));
   }
   if (walk) {
     coap_ticks(&now);
     coap_io_prepare_epoll(ctx_, now);
     next_walk_ = now + COAP_TICKS_PER_SECOND;
   }
+}
+
+bool Context::process_virtual(bool readable, bool refresh) {
+  constexpr int kMaxEvents = 64;
+  epoll_event events[kMaxEvents];
+  bool did = false;
+  while (readable) {
+    int n = take_ready(events, kMaxEvents, &dirty_);
+    if (n < 0) break;
+    coap_io_do_epoll(ctx_, events, static_cast<size_t>(n));
+    did = dirty_ = true;
+  }
+  coap_tick_t now;
+  coap_ticks(&now);
+  if ((refresh && dirty_) || (due_ != 0 && now >= due_)) {
+    dirty_ = false;  // handlers the walk calls (give-ups) may set it again
+    unsigned int wait = coap_io_prepare_epoll(ctx_, now);
+    due_ = wait == 0 ? 0 : now + wait;
+    did = true;
+  }
+  return did;
+}
+
+int64_t Context::due_in_ms() const {
+  if (due_ == 0) return -1;
+  coap_tick_t now;
+  coap_ticks(&now);
+  return due_ > now ? static_cast<int64_t>(due_ - now) : 0;  // ticks are ms
 }
 
 void Context::on_request_cb(coap_resource_t*, coap_session_t* s, const coap_pdu_t* request,

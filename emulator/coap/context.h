@@ -7,6 +7,7 @@
 #pragma once
 
 #include <coap3/coap.h>
+#include <sys/epoll.h>
 
 #include <cstdint>
 #include <functional>
@@ -102,7 +103,21 @@ class Context {
   void process();  // handle everything ready now, never block
   size_t sessions() const { return sessions_; }
 
+  // Virtual time (virtual_time.h; one thread, libcoap's timer disarmed):
+  // handles what is ready now if fd() is `readable`, and walks the sessions
+  // (retransmissions, give-ups, idle sessions) when they are due, or, with
+  // `refresh`, when anything changed since the last walk (a walk costs one
+  // step per session: the loop refreshes once an instant is otherwise
+  // quiet). True if it did anything.
+  bool process_virtual(bool readable, bool refresh);
+  // Virtual time: ms from now until the next retransmission or session
+  // timeout libcoap reported at the last walk; -1: none.
+  int64_t due_in_ms() const;
+
  private:
+  // epoll_wait on fd() without blocking, less the wake-up, which sets
+  // *woken; -1 when nothing was ready.
+  int take_ready(epoll_event* events, int max, bool* woken);
   static void on_request_cb(coap_resource_t*, coap_session_t*, const coap_pdu_t*,
                             const coap_string_t*, coap_pdu_t*);
   static coap_response_t on_response_cb(coap_session_t*, const coap_pdu_t*, const coap_pdu_t*,
@@ -133,6 +148,10 @@ class Context {
   // In libcoap's epoll set: makes process() walk at once. A new DTLS
   // session's handshake timer arms libcoap's timerfd only at the next walk.
   int wake_fd_ = -1;
+  // Virtual time: something happened since the last walk, so libcoap's
+  // next deadline may have moved; when that deadline is (0: none).
+  bool dirty_ = true;
+  coap_tick_t due_ = 0;
 };
 
 // Applies `timing` to a session, client or server side.

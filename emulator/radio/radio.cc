@@ -66,6 +66,9 @@ struct Radio::Path {
 Result<std::shared_ptr<Capture>> Capture::open(const std::string& path, const Clock& clock) {
   auto w = PcapngWriter::open(path);
   if (!w) return w.error();
+  if (clock.is_virtual()) {  // the same seed, the same bytes
+    return std::shared_ptr<Capture>(new Capture(std::move(*w), kVirtualEpochUs));
+  }
   int64_t wall_us = std::chrono::duration_cast<std::chrono::microseconds>(
                         std::chrono::system_clock::now().time_since_epoch())
                         .count();
@@ -224,7 +227,12 @@ void Radio::send(Path& p, Direction dir, size_t port, const std::vector<uint8_t>
 void Radio::capture(const Path& p, Direction dir, size_t port, const uint8_t* data, size_t len,
                     const std::string& comment) {
   if (!run_capture_ && !p.route.capture) return;
-  Endpoint4 device{ntohl(p.session.sin_addr.s_addr), server_ports_[port]};
+  // In virtual time a capture must not depend on the kernel's choice of
+  // port, which differs from run to run: it numbers the ports instead.
+  uint16_t device_port = reactor_.clock().is_virtual()
+                             ? static_cast<uint16_t>(kVirtualNatPort + port)
+                             : server_ports_[port];
+  Endpoint4 device{ntohl(p.session.sin_addr.s_addr), device_port};
   Endpoint4 server = endpoint(p.server);
   Endpoint4 src = dir == Direction::Uplink ? device : server;
   Endpoint4 dst = dir == Direction::Uplink ? server : device;

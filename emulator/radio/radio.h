@@ -24,6 +24,12 @@
 
 namespace hil::radio {
 
+// Virtual time: a capture's clock starts at this wall-clock instant
+// (2020-01-01T00:00:00Z), and the radio's server-facing ports show as
+// kVirtualNatPort + their index, so that a seed gives the same bytes.
+constexpr int64_t kVirtualEpochUs = 1577836800LL * 1000000;
+constexpr uint16_t kVirtualNatPort = 50000;
+
 // A pcapng file shared by the radios of all loops.
 class Capture {
  public:

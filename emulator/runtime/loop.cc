@@ -1,10 +1,13 @@
 #include "emulator/runtime/loop.h"
 
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <stdexcept>
+#include <string>
 
 namespace hil::runtime {
 
@@ -20,6 +23,11 @@ Loop::Loop(const Clock& clock)
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
 }
 
+Loop::Loop(VirtualClock& clock, uint64_t seed) : Loop(static_cast<const Clock&>(clock)) {
+  virtual_clock_ = &clock;
+  prng_state_ = seed;
+}
+
 Loop::~Loop() {
   stop();
   close(wake_fd_);
@@ -27,11 +35,16 @@ Loop::~Loop() {
 }
 
 void Loop::start() {
+  if (virtual_clock_ != nullptr) return;  // driven by its callers
   running_ = true;
   thread_ = std::thread([this] { run(); });
 }
 
 void Loop::stop() {
+  if (virtual_clock_ != nullptr) {
+    take_posted();  // never driven again: what it owned is gone by now
+    return;
+  }
   if (!thread_.joinable()) return;
   post([this] { running_ = false; });
   thread_.join();
@@ -42,20 +55,33 @@ void Loop::post(std::function<void()> fn) {
     std::lock_guard<std::mutex> lock(posted_mu_);
     posted_.push_back(std::move(fn));
   }
+  if (virtual_clock_ != nullptr) return;  // runs when the loop is next driven
   uint64_t one = 1;
   ssize_t n = write(wake_fd_, &one, sizeof(one));
   (void)n;  // a full counter still wakes the loop
 }
 
 void Loop::add(coap::Context& ctx) {
+  if (virtual_clock_ != nullptr) {
+    contexts_.push_back(&ctx);
+    return;
+  }
   watch(ctx.fd(), [&ctx] { ctx.process(); });
 }
 
-void Loop::remove(coap::Context& ctx) { unwatch(ctx.fd()); }
+void Loop::remove(coap::Context& ctx) {
+  if (virtual_clock_ != nullptr) {
+    contexts_.erase(std::remove(contexts_.begin(), contexts_.end(), &ctx), contexts_.end());
+    return;
+  }
+  unwatch(ctx.fd());
+}
 
 void Loop::watch(int fd, std::function<void()> on_readable) {
+  unwatch(fd);
   auto& slot = watched_[fd];
-  slot = std::make_unique<std::function<void()>>(std::move(on_readable));
+  slot = std::make_unique<Watch>(Watch{std::move(on_readable)});
+  watch_order_.push_back(fd);
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.ptr = slot.get();
@@ -63,17 +89,14 @@ void Loop::watch(int fd, std::function<void()> on_readable) {
 }
 
 void Loop::unwatch(int fd) {
-  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
   auto it = watched_.find(fd);
   if (it == watched_.end()) return;
-  retired_.push_back(std::move(it->second));
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  // An event for it may be in the batch run() is handling right now.
+  it->second->live = false;
+  unwatched_.push_back(std::move(it->second));
   watched_.erase(it);
-}
-
-bool Loop::retired(const void* slot) const {
-  for (const auto& r : retired_)
-    if (r.get() == slot) return true;
-  return false;
+  watch_order_.erase(std::remove(watch_order_.begin(), watch_order_.end(), fd), watch_order_.end());
 }
 
 Timers::Id Loop::at(TimeMs when, std::function<void()> fn) {
@@ -85,7 +108,7 @@ Timers::Id Loop::at(TimeMs when, std::function<void()> fn) {
 
 void Loop::cancel(Id id) { timers_.erase(id); }
 
-int Loop::run_due_timers() {
+int Loop::run_due_timers(bool* ran) {
   while (!timer_queue_.empty()) {
     auto [when, id] = timer_queue_.top();
     auto it = timers_.find(id);
@@ -98,21 +121,26 @@ int Loop::run_due_timers() {
     timer_queue_.pop();
     auto fn = std::move(it->second);
     timers_.erase(it);
+    if (ran != nullptr) *ran = true;
     fn();
   }
   return -1;
 }
 
-void Loop::run_posted() {
-  uint64_t count;
-  ssize_t n = read(wake_fd_, &count, sizeof(count));
-  (void)n;
+std::vector<std::function<void()>> Loop::take_posted() {
   std::vector<std::function<void()>> work;
-  {
-    std::lock_guard<std::mutex> lock(posted_mu_);
-    work.swap(posted_);
+  std::lock_guard<std::mutex> lock(posted_mu_);
+  work.swap(posted_);
+  return work;
+}
+
+void Loop::run_posted() {
+  if (virtual_clock_ == nullptr) {
+    uint64_t count;
+    ssize_t n = read(wake_fd_, &count, sizeof(count));
+    (void)n;
   }
-  for (auto& fn : work) fn();
+  for (auto& fn : take_posted()) fn();
 }
 
 void Loop::run() {
@@ -124,13 +152,80 @@ void Loop::run() {
     for (int i = 0; i < n; ++i) {
       if (events[i].data.ptr == nullptr) {
         run_posted();
-      } else if (retired_.empty() || !retired(events[i].data.ptr)) {
-        (*static_cast<std::function<void()>*>(events[i].data.ptr))();
+      } else if (auto* w = static_cast<Watch*>(events[i].data.ptr); w->live) {
+        w->on_readable();
       }
     }
-    retired_.clear();
+    unwatched_.clear();
   }
   run_posted();  // work posted while stopping, e.g. destructors' clean-up
+}
+
+// --- virtual time -----------------------------------------------------------
+
+bool Loop::run_until(TimeMs until, const std::function<bool()>& stop) {
+  if (virtual_clock_ == nullptr) throw std::logic_error("run_until: this loop runs in real time");
+  Driver driver(*this);
+  while (true) {
+    settle();
+    if (stop && stop()) return true;
+    TimeMs next = next_deadline();
+    if (next < 0 || next > until) {
+      virtual_clock_->advance_to(until);
+      return false;
+    }
+    virtual_clock_->advance_to(next);
+  }
+}
+
+// Everything that can happen at this instant, in a fixed order, round after
+// round until a round finds nothing to do; then the contexts that changed
+// learn their next deadline (a walk of all their sessions), and if that
+// moved anything, round again. Datagrams on loopback are in the receiver's
+// queue when sendto() returns (the kernel delivers them in the sender's
+// call), so a round that finds no socket readable means none is in flight.
+void Loop::settle() {
+  constexpr long kMaxRounds = 1000000;
+  bool refresh = false;  // the contexts' deadlines, once nothing else moves
+  for (long round = 0; round < kMaxRounds; ++round) {
+    bool did = false;
+    for (auto& fn : take_posted()) {
+      fn();
+      did = true;
+    }
+    run_due_timers(&did);
+    // One poll for every descriptor; then each in its fixed place.
+    size_t watched = watch_order_.size(), contexts = contexts_.size();
+    ready_.clear();
+    for (int fd : watch_order_) ready_.push_back(pollfd{fd, POLLIN, 0});
+    for (coap::Context* ctx : contexts_) ready_.push_back(pollfd{ctx->fd(), POLLIN, 0});
+    bool any = poll(ready_.data(), ready_.size(), 0) > 0;
+    for (size_t i = 0; any && i < watched; ++i) {
+      if (ready_[i].revents == 0) continue;
+      auto it = watched_.find(ready_[i].fd);
+      if (it != watched_.end()) it->second->on_readable();
+      did = true;
+    }
+    for (size_t i = 0; i < contexts && i < contexts_.size(); ++i)
+      did |= contexts_[i]->process_virtual(any && ready_[watched + i].revents != 0, refresh);
+    unwatched_.clear();
+    if (!did && refresh) return;
+    refresh = !did;
+  }
+  throw std::runtime_error("virtual time: the work at " + std::to_string(clock_.now_ms()) +
+                           " ms never settles (something answers itself without delay)");
+}
+
+TimeMs Loop::next_deadline() {
+  while (!timer_queue_.empty() && timers_.count(timer_queue_.top().second) == 0)
+    timer_queue_.pop();  // cancelled
+  TimeMs next = timer_queue_.empty() ? -1 : timer_queue_.top().first;
+  TimeMs now = clock_.now_ms();
+  for (coap::Context* ctx : contexts_) {
+    int64_t due = ctx->due_in_ms();
+    if (due >= 0 && (next < 0 || now + due < next)) next = now + due;
+  }
+  return next;
 }
 
 }  // namespace hil::runtime

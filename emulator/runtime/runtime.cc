@@ -237,11 +237,18 @@ std::vector<Event> RegistrationServerHandle::events() const {
 
 // --- runtime ----------------------------------------------------------------
 
-Runtime::Runtime(RuntimeOptions options) : options_(options) {
+Runtime::Runtime(RuntimeOptions options)
+    : options_(options),
+      clock_(options.virtual_time ? static_cast<const Clock*>(&virtual_clock_) : &real_clock_) {
   coap::init_library();
-  int threads = options_.threads < 1 ? 1 : options_.threads;
+  int threads = options_.threads < 1 || options_.virtual_time ? 1 : options_.threads;
+  if (options_.virtual_time) options_.server_shards = 1;
   for (int i = 0; i < threads; ++i) {
-    loops_.push_back(std::make_unique<Loop>(clock_));
+    if (options_.virtual_time) {
+      loops_.push_back(std::make_unique<Loop>(virtual_clock_, mix(options_.seed, "libcoap")));
+    } else {
+      loops_.push_back(std::make_unique<Loop>(real_clock_));
+    }
     loops_.back()->start();
     gates_.push_back(std::make_unique<device::HandshakeGate>(options_.device_handshakes));
     if (!options_.radio) continue;
@@ -356,7 +363,7 @@ Status Runtime::capture(const std::string& path) {
   std::shared_ptr<radio::Capture> c;
   if (!path.empty()) {
     if (radios_.empty()) return Error{"capture: this emulator runs without a radio"};
-    auto opened = radio::Capture::open(path, clock_);
+    auto opened = radio::Capture::open(path, clock());
     if (!opened) return Error{"capture: " + opened.error().message};
     c = *opened;
   }
@@ -417,7 +424,12 @@ std::vector<DeviceHandle> Runtime::add_devices(const device::DeviceConfig& tmpl,
   }
   // Started only once all exist: a loop busy with the first devices'
   // traffic would otherwise slow the creation of the rest.
-  if (start) {
+  if (start && options_.virtual_time) {
+    // Nothing runs until the loop is driven: boot them now, at this instant.
+    loops_[0]->call([&] {
+      for (const auto& h : handles) (void)h.device_->start();
+    });
+  } else if (start) {
     for (auto& loop : loops_) {
       loop->post([loop = loop.get(), handles] {
         // A device that cannot boot says why on its timeline.
@@ -438,6 +450,8 @@ void Runtime::notify() {
 }
 
 bool Runtime::wait(const std::function<bool()>& pred, double timeout_s) {
+  if (options_.virtual_time)
+    throw std::logic_error("wait: this emulator runs on the virtual clock; use run_until");
   auto deadline = std::chrono::steady_clock::now() +
                   std::chrono::microseconds(static_cast<int64_t>(timeout_s * 1e6));
   std::unique_lock<std::mutex> lock(wait_mu_);
@@ -454,6 +468,12 @@ bool Runtime::wait(const std::function<bool()>& pred, double timeout_s) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
     lock.lock();
   }
+}
+
+bool Runtime::run_until(const std::function<bool()>& pred, TimeMs until_ms) {
+  if (!options_.virtual_time)
+    throw std::logic_error("run_until: this emulator runs in real time; use wait");
+  return loops_[0]->run_until(until_ms, pred);
 }
 
 FleetSummary Runtime::summary() const {

@@ -29,6 +29,12 @@ struct RuntimeOptions {
   // each server context accepts at once (libcoap's default is 100).
   size_t device_handshakes = 64;
   unsigned server_handshakes = 256;
+  // Virtual time (loop.h): one loop, driven by run_until() on the caller's
+  // thread; the same seed and the same calls give the same run. It needs
+  // one context per server, so that the order in which a server sees its
+  // clients never depends on the kernel's choice of ports; `threads` and
+  // `server_shards` are ignored.
+  bool virtual_time = false;
 };
 
 class Runtime;
@@ -156,12 +162,18 @@ class Runtime {
                                         const std::string& prefix, bool start);
 
   // Blocks the caller until `pred` holds or `timeout_s` passes; `pred` runs
-  // on the caller's thread and should read only thread-safe state.
+  // on the caller's thread and should read only thread-safe state. Real
+  // time only: in virtual time nothing would move while it waits.
   bool wait(const std::function<bool()>& pred, double timeout_s);
+  // Virtual time only: runs the emulator until `pred` (if any) holds after
+  // an instant, or until `until_ms` on the virtual clock. `pred` runs on the
+  // caller's thread, after each instant, so keep it cheap.
+  bool run_until(const std::function<bool()>& pred, TimeMs until_ms);
+  bool is_virtual() const { return options_.virtual_time; }
   // Capture every datagram of the run into a pcapng file; "" stops.
   Status capture(const std::string& path);
   FleetSummary summary() const;
-  const Clock& clock() const { return clock_; }
+  const Clock& clock() const { return *clock_; }
   uint64_t seed() const { return options_.seed; }
   size_t device_count() const;
 
@@ -182,7 +194,9 @@ class Runtime {
   Loop& registration_loop() const;
 
   RuntimeOptions options_;
-  RealClock clock_;
+  RealClock real_clock_;
+  VirtualClock virtual_clock_;
+  const Clock* clock_;
   std::vector<std::unique_ptr<Loop>> loops_;
   std::vector<std::unique_ptr<radio::Radio>> radios_;          // one per loop, if any
   std::vector<std::unique_ptr<device::HandshakeGate>> gates_;  // one per loop

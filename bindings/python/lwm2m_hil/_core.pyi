@@ -1,6 +1,6 @@
 """Type stubs of the pybind11 module; use the lwm2m_hil package instead."""
 
-from typing import Any
+from typing import Any, Callable
 
 class DeviceSpec:
     endpoint: str
@@ -81,12 +81,19 @@ class Runtime:
         threads: int = 2,
         devices_per_shard: int = 100,
         radio: bool = True,
+        virtual_time: bool = False,
         device_handshakes: int = 64,
         server_handshakes: int = 256,
     ) -> None: ...
     @property
     def seed(self) -> int: ...
+    @property
+    def is_virtual(self) -> bool: ...
     def now_ms(self) -> int: ...
+    def run_until(self, condition: Callable[[], object] | None, until_ms: int) -> bool: ...
+    def run_until_devices(
+        self, devices: list[DeviceHandle], states: list[str], exits: list[str], until_ms: int
+    ) -> bool: ...
     def add_bootstrap_server(
         self, config_json: str, profile: str, listen: str, secure_listen: str, ack_timeout: float,
         ack_random_factor: float, max_retransmit: int,

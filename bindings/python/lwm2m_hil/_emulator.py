@@ -8,21 +8,29 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, NamedTuple, Sequence
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 from . import _core
 from .config import Psk
 
 STATES = ("factory", "bootstrapping", "bootstrapped", "registering", "registered", "failed")
 BOOTSTRAP_EXITS = ("none", "finish", "idle_timeout", "finish_timeout", "rejected")
+CLOCKS = ("real", "virtual")
 
 
 class DeviceTimeout(TimeoutError):
     """A wait ran out; the message says where each device stood."""
 
 
+class ClockError(RuntimeError):
+    """A call made for the other clock: a real-time wait on an emulator that
+    runs on the virtual clock (nothing would move while it waited), or a
+    virtual-time run on a real-time one."""
+
+
 class Event(NamedTuple):
-    """One entry of a timeline: seconds since the emulator started."""
+    """One entry of a timeline: seconds since the emulator started, on its
+    clock (virtual seconds on the virtual clock)."""
 
     time: float
     kind: str
@@ -264,8 +272,21 @@ class Device:
         timeout: float = 10.0,
     ) -> None:
         """Block (GIL released) until the device is in ``state`` and/or its
-        last bootstrap exit is ``exit``; DeviceTimeout after ``timeout`` s."""
+        last bootstrap exit is ``exit``; DeviceTimeout after ``timeout`` s.
+        Real time only; on the virtual clock use :meth:`run_until`."""
         self._emu._wait([self], state, exit, timeout)
+
+    def run_until(
+        self,
+        state: str | Sequence[str] | None = None,
+        *,
+        exit: str | Sequence[str] | None = None,
+        timeout: float = 600.0,
+    ) -> None:
+        """The virtual clock's :meth:`wait_for`: run the emulator until the
+        device is in ``state`` and/or has exited with ``exit``, for at most
+        ``timeout`` virtual seconds (then DeviceTimeout)."""
+        self._emu._run_until_devices([self], state, exit, timeout)
 
     def deregister(self) -> None:
         """Send De-register to the registration server."""
@@ -426,8 +447,22 @@ class Fleet(Sequence[Device]):
         exit: str | Sequence[str] | None = None,
         timeout: float = 30.0,
     ) -> None:
-        """Block until every device is in ``state`` / has exited with ``exit``."""
+        """Block until every device is in ``state`` / has exited with ``exit``.
+        Real time only; on the virtual clock use :meth:`run_until`."""
         self._emu._wait(self._devices, state, exit, timeout)
+
+    def run_until(
+        self,
+        state: str | Sequence[str] | None = None,
+        *,
+        exit: str | Sequence[str] | None = None,
+        timeout: float = 600.0,
+    ) -> None:
+        """The virtual clock's :meth:`wait_for`: run the emulator until every
+        device is in ``state`` / has exited with ``exit``, for at most
+        ``timeout`` virtual seconds (then DeviceTimeout). The check runs in
+        C++ after every instant, cheap for any fleet."""
+        self._emu._run_until_devices(self._devices, state, exit, timeout)
 
     def link(self, **settings: Any) -> None:
         """Set the radio link of every device (see :meth:`Device.link`)."""
@@ -564,12 +599,31 @@ class RegistrationServer(_Server):
 
 class Emulator:
     """Owns the event loops, servers and devices. Use it as a context
-    manager: leaving the ``with`` block stops everything it started."""
+    manager: leaving the ``with`` block stops everything it started.
+
+    ``clock="real"`` (the default) runs in real time on ``threads`` event
+    loops, for external servers and firmware. ``clock="virtual"`` runs on a
+    simulated clock: nothing happens until :meth:`run_for` or
+    :meth:`run_until` (or a device's or fleet's ``run_until``) runs the
+    emulator on the calling thread (``threads`` is ignored), in a fixed
+    order, jumping from one deadline to the next. The same seed and the same
+    calls give the same timelines, and the same captures when the servers
+    listen on the same ports; a 247 s finish timeout passes in
+    milliseconds::
+
+        with Emulator(seed=7, clock="virtual") as emu:
+            rs = emu.registration_server()
+            bs = emu.bootstrap_server(bootstrap_config(rs.uri))
+            dev = emu.device("dev-1", bs.uri)
+            dev.run_until("registered", timeout=60)
+            assert dev.bootstrap_exit == "finish"
+    """
 
     def __init__(
         self,
         seed: int = 0,
         *,
+        clock: str = "real",
         threads: int = 2,
         devices_per_shard: int = 100,
         radio: bool = True,
@@ -581,14 +635,51 @@ class Emulator:
         handshakes each server context accepts at once."""
         if seed < 0:
             raise ValueError("seed: must be >= 0")
+        if clock not in CLOCKS:
+            raise ValueError(f"clock: {clock!r} is not one of {', '.join(CLOCKS)}")
         self._rt: _core.Runtime | None = _core.Runtime(
-            seed, threads, devices_per_shard, radio, device_handshakes, server_handshakes
+            seed, threads, devices_per_shard, radio, clock == "virtual", device_handshakes, server_handshakes
         )
         self._devices = 0
 
     @property
     def seed(self) -> int:
         return self._runtime.seed
+
+    @property
+    def clock(self) -> str:
+        """``"real"`` or ``"virtual"``."""
+        return "virtual" if self._runtime.is_virtual else "real"
+
+    def now(self) -> float:
+        """Seconds since the emulator started, on its clock."""
+        return self._runtime.now_ms() / 1000.0
+
+    def run_for(self, seconds: float) -> None:
+        """Virtual clock: run everything due in the next ``seconds`` virtual
+        seconds; the clock then reads ``now() + seconds``."""
+        self._run(None, seconds, "run_for")
+
+    def run_until(self, condition: Callable[[], object], timeout: float) -> bool:
+        """Virtual clock: run until ``condition()`` is true (checked once
+        every instant has settled; it runs on this thread, so keep it cheap:
+        for device states :meth:`Fleet.run_until` checks in C++), at most
+        ``timeout`` virtual seconds. True if it held; False if the time ran
+        out, the clock then at ``now() + timeout``."""
+        if not callable(condition):
+            raise TypeError(f"condition: expected a callable, got {type(condition).__name__}")
+        return self._run(condition, timeout, "run_until")
+
+    def _run(self, condition: Callable[[], object] | None, seconds: float, what: str) -> bool:
+        if not self._runtime.is_virtual:
+            raise ClockError(
+                f"{what}: this emulator runs in real time; create it with Emulator(clock='virtual'), "
+                "or wait in real time with wait_for"
+            )
+        if not seconds >= 0:
+            raise ValueError(f"{what}: seconds must be >= 0, got {seconds}")
+        until_ms = self._runtime.now_ms() + int(round(seconds * 1000))
+        return bool(self._runtime.run_until(condition, until_ms))
 
     @property
     def _runtime(self) -> _core.Runtime:
@@ -693,7 +784,9 @@ class Emulator:
     def capture(self, path: str | os.PathLike[str] | None) -> None:
         """Capture every datagram of the run into a pcapng file (None
         stops). tshark decodes it as CoAP with ``-d udp.port==PORT,coap``
-        for the servers' ports."""
+        for the servers' ports. On the virtual clock its time starts at
+        2020-01-01T00:00:00Z, and the devices' source ports are numbered
+        50000, 50001, ... (the radio's ports, which the kernel chose)."""
         self._runtime.capture("" if path is None else os.fspath(path))
 
     def summary(self) -> dict[str, Any]:
@@ -744,13 +837,46 @@ class Emulator:
         exit: str | Sequence[str] | None,
         timeout: float,
     ) -> None:
-        states = _check_names("state", _as_list(state), STATES)
-        exits = _check_names("exit", _as_list(exit), BOOTSTRAP_EXITS)
-        if not states and not exits:
-            raise ValueError("wait_for: give a state, an exit, or both")
+        if self._runtime.is_virtual:
+            raise ClockError(
+                "wait_for waits in real time, and on the virtual clock nothing moves while it waits: "
+                "use run_until (the same arguments, timeout in virtual seconds) on the device or fleet"
+            )
+        states, exits = self._conditions(states_arg=state, exits_arg=exit, what="wait_for")
         handles = [d._h for d in devices]
         if self._runtime.wait_devices(handles, states, exits, timeout):
             return
+        self._timed_out(devices, states, exits, f"after {timeout} s")
+
+    def _run_until_devices(
+        self,
+        devices: Sequence[Device],
+        state: str | Sequence[str] | None,
+        exit: str | Sequence[str] | None,
+        timeout: float,
+    ) -> None:
+        if not self._runtime.is_virtual:
+            raise ClockError("run_until runs the virtual clock; on a real-time emulator use wait_for")
+        if not timeout >= 0:
+            raise ValueError(f"run_until: timeout must be >= 0 virtual seconds, got {timeout}")
+        states, exits = self._conditions(states_arg=state, exits_arg=exit, what="run_until")
+        until_ms = self._runtime.now_ms() + int(round(timeout * 1000))
+        if self._runtime.run_until_devices([d._h for d in devices], states, exits, until_ms):
+            return
+        self._timed_out(devices, states, exits, f"after {timeout} virtual s (now {self.now():.3f} s)")
+
+    @staticmethod
+    def _conditions(
+        *, states_arg: str | Sequence[str] | None, exits_arg: str | Sequence[str] | None, what: str
+    ) -> tuple[list[str], list[str]]:
+        states = _check_names("state", _as_list(states_arg), STATES)
+        exits = _check_names("exit", _as_list(exits_arg), BOOTSTRAP_EXITS)
+        if not states and not exits:
+            raise ValueError(f"{what}: give a state, an exit, or both")
+        return states, exits
+
+    @staticmethod
+    def _timed_out(devices: Sequence[Device], states: list[str], exits: list[str], when: str) -> None:
         behind = [d for d in devices if (states and d.state not in states) or (exits and d.bootstrap_exit not in exits)]
         sample = ", ".join(repr(d) for d in behind[:5])
         tail = behind[0].timeline()[-8:] if behind else []
@@ -758,5 +884,5 @@ class Emulator:
         last += "\n".join(f"  {e.time:9.3f} {e.kind:18} {e.detail}" for e in tail)
         raise DeviceTimeout(
             f"{len(behind)} of {len(devices)} device(s) not in state={states or 'any'} "
-            f"exit={exits or 'any'} after {timeout} s: {sample}{last}"
+            f"exit={exits or 'any'} {when}: {sample}{last}"
         )

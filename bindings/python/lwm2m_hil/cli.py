@@ -26,8 +26,9 @@ def _percentile(values: Sequence[float], p: float) -> float:
     return float(ordered[min(len(ordered) - 1, int(p / 100.0 * len(ordered)))])
 
 
-def summarize(emu: Emulator, wall_s: float, args: argparse.Namespace) -> dict[str, Any]:
-    """The campaign's outcome as the --json file carries it."""
+def summarize(emu: Emulator, wall_s: float, virtual_s: float, args: argparse.Namespace) -> dict[str, Any]:
+    """The campaign's outcome as the --json file carries it. ``virtual_s`` is
+    the protocol time the run covered, on the emulator's clock."""
     s = emu.summary()
     exits = {name: int(s["exits"].get(name, 0)) for name in BOOTSTRAP_EXITS}
     registered = int(s["states"].get("registered", 0))
@@ -39,6 +40,8 @@ def summarize(emu: Emulator, wall_s: float, args: argparse.Namespace) -> dict[st
         "states": {k: int(v) for k, v in s["states"].items()},
         "bootstrap_ms": {"p50": _percentile(s["bootstrap_ms"], 50), "p99": _percentile(s["bootstrap_ms"], 99)},
         "wall_s": round(wall_s, 3),
+        "virtual_s": round(virtual_s, 3),
+        "clock": args.clock,
         "profile": args.profile,
         "seed": args.seed,
         "finish_requested": not args.no_finish,
@@ -62,6 +65,7 @@ def print_table(summary: dict[str, Any]) -> None:
         ("radio", f"{summary['radio']['sent']} datagrams, {summary['radio']['delivered']} delivered, "
                   f"{summary['radio']['dropped']} dropped"),
         ("wall time", f"{summary['wall_s']:.2f} s"),
+        ("protocol time", f"{summary['virtual_s']:.2f} s on the {summary['clock']} clock"),
     ]
     for name, value in rows:
         print(f"{name:<18} {value}")
@@ -124,7 +128,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         key = bytes.fromhex(args.psk_key)
     except ValueError:
         raise ValueError(f"--psk-key: expected hex digits, got {args.psk_key!r}") from None
-    with Emulator(seed=args.seed, threads=args.threads) as emu:
+    with Emulator(seed=args.seed, threads=args.threads, clock=args.clock) as emu:
         if args.bootstrap_uri:
             # An external server's scheme decides: coaps:// is DTLS-PSK.
             bootstrap_uri = args.bootstrap_uri
@@ -144,6 +148,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.power_cut > 0:
             cuts = flash_ops_of_bootstrap(bootstrap_uri, **options)
         start = time.monotonic()
+        started = emu.now()
         fleet = emu.fleet(args.devices, bootstrap_uri, prefix=args.prefix, start=False, **options)
         link = link_settings(args)
         if link:
@@ -159,10 +164,13 @@ def cmd_run(args: argparse.Namespace) -> int:
                     device.arm_power_cut(boot_ops + rng.randrange(commit_ops), byte)
         fleet.start()
         try:
-            fleet.wait_for("registered", timeout=args.timeout)
+            if emu.clock == "virtual":
+                fleet.run_until("registered", timeout=args.timeout)
+            else:
+                fleet.wait_for("registered", timeout=args.timeout)
         except TimeoutError as e:
             print(f"not every device registered: {e}", file=sys.stderr)
-        summary = summarize(emu, time.monotonic() - start, args)
+        summary = summarize(emu, time.monotonic() - start, emu.now() - started, args)
     print_table(summary)
     if args.json:
         with open(args.json, "w") as f:
@@ -253,7 +261,10 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--no-finish", action="store_true", help="devices do not ask for Finish (profile cr)")
     run.add_argument("--bootstrap-uri", help="an external bootstrap server; the embedded ones are not started")
     run.add_argument("--json", help="write the summary to this file")
-    run.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for registration")
+    run.add_argument("--clock", choices=["real", "virtual"], default="real",
+                     help="real time, or the virtual clock: one thread, seed-reproducible, no waiting")
+    run.add_argument("--timeout", type=float, default=120.0,
+                     help="seconds to wait for registration (virtual seconds with --clock virtual)")
     run.add_argument("--ack-timeout", type=float, default=2.0, help="CoAP ACK_TIMEOUT, seconds")
     run.add_argument("--idle-timeout", type=float, default=5.0, help="legacy idle timer, seconds")
     run.add_argument("--finish-timeout", type=float, default=247.0, help="seconds after the last command")

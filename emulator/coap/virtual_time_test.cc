@@ -1,0 +1,183 @@
+#include "emulator/coap/virtual_time.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/timing.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <ctime>
+#include <vector>
+
+#include "emulator/coap/address.h"
+#include "emulator/coap/context.h"
+
+namespace hil::coap {
+namespace {
+
+std::vector<uint8_t> draw(size_t n) {
+  std::vector<uint8_t> out(n);
+  EXPECT_EQ(coap_prng(out.data(), out.size()), 1);
+  return out;
+}
+
+TEST(VirtualTime, OutsideAScope_LibcoapReadsTheWallClock) {
+  init_library();
+  ASSERT_FALSE(virtual_time_active());
+  coap_tick_t now;
+  coap_ticks(&now);
+  EXPECT_NEAR(static_cast<double>(coap_ticks_to_rt(now)), static_cast<double>(std::time(nullptr)),
+              2.0);
+}
+
+TEST(VirtualTime, InsideAScope_TicksFollowTheVirtualClockFromOneSecond) {
+  init_library();
+  VirtualClock clock;
+  uint64_t rng = 1;
+  VirtualTimeScope scope(clock, rng);
+  coap_tick_t t;
+  coap_ticks(&t);
+  EXPECT_EQ(t, static_cast<coap_tick_t>(kVirtualTickOrigin));
+  clock.advance_to(93'123);
+  coap_ticks(&t);
+  EXPECT_EQ(t, static_cast<coap_tick_t>(kVirtualTickOrigin + 93'123));
+}
+
+TEST(VirtualTime, Scope_EndsWithItsLifetime) {
+  init_library();
+  VirtualClock clock;
+  uint64_t rng = 1;
+  clock.advance_to(3600'000);
+  { VirtualTimeScope scope(clock, rng); }
+  EXPECT_FALSE(virtual_time_active());
+  coap_tick_t now;
+  coap_ticks(&now);
+  EXPECT_NEAR(static_cast<double>(coap_ticks_to_rt(now)), static_cast<double>(std::time(nullptr)),
+              2.0);
+}
+
+TEST(VirtualTime, Prng_SameSeedSameBytes_OtherSeedOtherBytes_RandomOutside) {
+  init_library();
+  VirtualClock clock;
+  auto seeded = [&](uint64_t seed) {
+    uint64_t rng = seed;
+    VirtualTimeScope scope(clock, rng);
+    return draw(37);
+  };
+  EXPECT_EQ(seeded(7), seeded(7));
+  EXPECT_NE(seeded(7), seeded(8));
+  EXPECT_NE(draw(16), draw(16));
+}
+
+TEST(VirtualTime, RandomCheckpoint_RewindDrawsTheSameBytesAgain_NothingOutsideAScope) {
+  init_library();
+  VirtualClock clock;
+  uint64_t rng = 9;
+  {
+    VirtualTimeScope scope(clock, rng);
+    RandomCheckpoint checkpoint;
+    std::vector<uint8_t> first = draw(12);
+    checkpoint.rewind();
+    EXPECT_EQ(draw(12), first);
+  }
+  RandomCheckpoint outside;
+  outside.rewind();
+  EXPECT_NE(draw(16), draw(16));
+}
+
+TEST(VirtualTime, MbedtlsEntropy_SeededInsideAScope) {
+  init_library();
+  VirtualClock clock;
+  auto seeded = [&](uint64_t seed) {
+    uint64_t rng = seed;
+    VirtualTimeScope scope(clock, rng);
+    std::vector<unsigned char> out(48);
+    EXPECT_EQ(mbedtls_entropy_func(nullptr, out.data(), out.size()), 0);
+    return out;
+  };
+  EXPECT_EQ(seeded(3), seeded(3));
+  EXPECT_NE(seeded(3), seeded(4));
+}
+
+TEST(VirtualTime, MbedtlsDelayTimer_RunsOnTheVirtualClock) {
+  init_library();
+  VirtualClock clock;
+  uint64_t rng = 1;
+  VirtualTimeScope scope(clock, rng);
+  clock.advance_to(5000);
+  mbedtls_timing_delay_context timer{};
+  mbedtls_timing_set_delay(&timer, 1000, 3000);  // DTLS: intermediate and final delay
+  EXPECT_EQ(mbedtls_timing_get_delay(&timer), 0);
+  clock.advance_to(5999);
+  EXPECT_EQ(mbedtls_timing_get_delay(&timer), 0);
+  clock.advance_to(6000);
+  EXPECT_EQ(mbedtls_timing_get_delay(&timer), 1);
+  clock.advance_to(8000);
+  EXPECT_EQ(mbedtls_timing_get_delay(&timer), 2);
+  mbedtls_timing_set_delay(&timer, 0, 0);
+  EXPECT_EQ(mbedtls_timing_get_delay(&timer), -1);  // cancelled
+}
+
+struct Failures : Context::Handler {
+  std::optional<lwm2m::Response> on_request(coap_session_t*, const lwm2m::Request&) override {
+    return std::nullopt;
+  }
+  void on_response(coap_session_t*, uint64_t, const lwm2m::Response&) override {}
+  void on_failure(coap_session_t*, uint64_t, const std::string& reason) override {
+    failed_at.push_back(clock->now_ms());
+    reasons.push_back(reason);
+  }
+  const Clock* clock = nullptr;
+  std::vector<TimeMs> failed_at;
+  std::vector<std::string> reasons;
+};
+
+// A CON to a peer that never answers, stepped as the virtual-time loop
+// steps a context: the RFC 7252 schedule (ACK_TIMEOUT x [1, 1.5), doubling,
+// 4 retransmissions, give-up at 31 x the first timeout) to the millisecond,
+// in no wall time at all.
+TEST(VirtualTime, ContextOnVirtualClock_RetransmitsOnTheRfcScheduleThenGivesUp) {
+  init_library();
+  VirtualClock clock;
+  uint64_t rng = 42;
+  VirtualTimeScope scope(clock, rng);
+  Failures handler;
+  handler.clock = &clock;
+  Context client(handler, 1);
+  int peer = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  ASSERT_GE(peer, 0);
+  coap_address_t remote = *parse_host_port("127.0.0.1:0");
+  ASSERT_EQ(bind(peer, &remote.addr.sa, remote.size), 0);
+  socklen_t len = sizeof(remote.addr.sin);
+  ASSERT_EQ(getsockname(peer, &remote.addr.sa, &len), 0);
+  coap_session_t* s = client.connect(device_address(9), remote, Timing{});
+  ASSERT_NE(s, nullptr);
+  lwm2m::Request r;
+  r.method = lwm2m::Method::Post;
+  r.path = {"bs"};
+  ASSERT_TRUE(client.send(s, r, 5));
+
+  std::vector<TimeMs> sent;
+  for (int step = 0; step < 100 && handler.failed_at.empty(); ++step) {
+    client.process_virtual(true, true);
+    uint8_t buf[256];
+    while (recv(peer, buf, sizeof(buf), 0) > 0) sent.push_back(clock.now_ms());
+    int64_t due = client.due_in_ms();
+    if (due < 0) break;
+    clock.advance_to(clock.now_ms() + due);
+  }
+  close(peer);
+  ASSERT_EQ(sent.size(), 5u);
+  TimeMs first = sent[1] - sent[0];
+  EXPECT_GE(first, 2000);
+  EXPECT_LT(first, 3000);
+  for (size_t i = 1; i < sent.size(); ++i) EXPECT_EQ(sent[i] - sent[i - 1], first << (i - 1));
+  ASSERT_EQ(handler.failed_at.size(), 1u);
+  EXPECT_EQ(handler.failed_at[0], first * 31);
+  EXPECT_EQ(handler.reasons[0].rfind("timeout", 0), 0u);
+  client.release(s);
+}
+
+}  // namespace
+}  // namespace hil::coap

@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Time compression on the virtual clock: protocol time covered against wall
+time, for three scenarios with the RFC 7252 default CoAP timing (ACK_TIMEOUT
+2 s, not shortened). A program that prints numbers, not a test.
+
+    PYTHONPATH=build/release/python python3 tests/bench/virtual_time_bench.py [--devices 1000] [--seed 1]
+
+1. finish timeout: the bootstrap server's every Finish is dropped (it gives
+   up after MAX_TRANSMIT_WAIT); the device exits "finish_timeout" 247 s after
+   the last Write.
+2. fleet: N devices (default 1,000) behind links that lose 30 % of the
+   datagrams each way, until all are registered.
+3. ETS 1.1-int-7: the factory server account answers nothing; after 3 failed
+   Registers (each given up after MAX_TRANSMIT_WAIT) the device falls back to
+   bootstrap and registers with the server it is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import time
+from typing import Callable
+
+from lwm2m_hil import Emulator, bootstrap_config
+
+
+def dead_uri() -> str:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return f"coap://127.0.0.1:{s.getsockname()[1]}"
+
+
+def finish_timeout(emu: Emulator, _devices: int) -> str:
+    rs = emu.registration_server()
+    bs = emu.bootstrap_server(bootstrap_config(rs.uri))
+    dev = emu.device("dev-1", bs.uri, start=False, retry_initial=600)
+    dev.add_rule("drop", direction="down", code="POST", path="/bs", count=0, name="drop-finish")
+    dev.start()
+    dev.run_until(exit="finish_timeout", timeout=600)
+    return f"exit {dev.bootstrap_exit}"
+
+
+def lossy_fleet(emu: Emulator, devices: int) -> str:
+    rs = emu.registration_server()
+    bs = emu.bootstrap_server(bootstrap_config(rs.uri))
+    fleet = emu.fleet(devices, bs.uri, start=False)
+    fleet.link(loss=0.3)
+    fleet.start()
+    fleet.run_until("registered", timeout=7200)
+    c = fleet.link_counters()
+    return f"{devices} registered, exits {fleet.exits()}, {c['sent']} datagrams, {c['dropped']} dropped"
+
+
+def int7(emu: Emulator, _devices: int) -> str:
+    rs = emu.registration_server()
+    bs = emu.bootstrap_server(bootstrap_config(rs.uri))
+    dev = emu.device("dev-1", bs.uri, server_uri=dead_uri())
+    dev.run_until("registered", exit="finish", timeout=3600)
+    failed = sum(1 for e in dev.timeline() if e.kind == "registration_failed")
+    return f"{failed} failed Registers, fallback, registered"
+
+
+def measure(name: str, scenario: Callable[[Emulator, int], str], devices: int, seed: int) -> None:
+    start = time.perf_counter()
+    with Emulator(seed=seed, clock="virtual") as emu:
+        what = scenario(emu, devices)
+        virtual_s = emu.now()
+    wall_s = time.perf_counter() - start
+    print(
+        f"{name:<16} virtual {virtual_s:9.3f} s   wall {wall_s * 1000:9.1f} ms   "
+        f"virtual/wall {virtual_s / wall_s:10.0f}   ({what})",
+        flush=True,
+    )
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--devices", type=int, default=1000, help="fleet size of the lossy fleet")
+    p.add_argument("--seed", type=int, default=1)
+    args = p.parse_args()
+    print("wall time includes creating the emulator, its servers and devices")
+    measure("finish_timeout", finish_timeout, 1, args.seed)
+    measure(f"fleet {args.devices}", lossy_fleet, args.devices, args.seed)
+    measure("ets-1.1-int-7", int7, 1, args.seed)
+
+
+if __name__ == "__main__":
+    main()
