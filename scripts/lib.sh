@@ -136,7 +136,8 @@ build_libcoap() {
 build_project() {
   local dir=$1; shift
   if [ ! -f "$dir/build.ninja" ]; then
-    cmake -S "$ROOT" -B "$dir" -G Ninja --no-warn-unused-cli -DCMAKE_PREFIX_PATH="$LIBCOAP_PREFIX" \
+    cmake -S "$ROOT" -B "$dir" -G Ninja --no-warn-unused-cli \
+      -DCMAKE_PREFIX_PATH="$LIBCOAP_PREFIX;$MBEDTLS_PREFIX" \
       -DPython3_EXECUTABLE="$PYTHON" "$@" >/dev/null
   fi
   cmake --build "$dir"

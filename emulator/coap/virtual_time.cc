@@ -103,6 +103,7 @@ int __real_timerfd_settime(int fd, int flags, const struct itimerspec* value,
 int __real_mbedtls_entropy_func(void* data, unsigned char* output, size_t len);
 void __real_mbedtls_timing_set_delay(void* data, uint32_t int_ms, uint32_t fin_ms);
 int __real_mbedtls_timing_get_delay(void* data);
+time_t __real_time(time_t* out);
 
 int __wrap_clock_gettime(clockid_t id, struct timespec* ts) {
   using namespace hil::coap;
@@ -112,6 +113,17 @@ int __wrap_clock_gettime(clockid_t id, struct timespec* ts) {
   ts->tv_sec = static_cast<time_t>(epoch + ms / 1000);
   ts->tv_nsec = static_cast<long>(ms % 1000) * 1000000L;
   return 0;
+}
+
+// mbedTLS (built statically: scripts/lib.sh) writes the time into its
+// hellos and cookies.
+time_t __wrap_time(time_t* out) {
+  using namespace hil::coap;
+  int64_t epoch = g_epoch_s.load(std::memory_order_relaxed);
+  if (t_clock == nullptr || epoch < 0) return __real_time(out);
+  auto now = static_cast<time_t>(epoch + (kVirtualTickOrigin + t_clock->now_ms()) / 1000);
+  if (out != nullptr) *out = now;
+  return now;
 }
 
 // libcoap arms its timerfd with real durations; a virtual-time loop never
