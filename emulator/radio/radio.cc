@@ -28,7 +28,8 @@ std::string server_key(size_t port, uint32_t device_ip, const sockaddr_in& serve
   return std::to_string(port) + "|" + std::to_string(device_ip) + "|" + key_of(server);
 }
 
-Result<int> udp_socket(uint32_t ip, bool pktinfo, sockaddr_in* bound) {
+// `port` 0: any free port.
+Result<int> udp_socket(uint32_t ip, bool pktinfo, sockaddr_in* bound, uint16_t port = 0) {
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return Error{std::string("radio: cannot create a socket: ") + std::strerror(errno)};
   int size = kBufferBytes, on = 1;
@@ -40,6 +41,7 @@ Result<int> udp_socket(uint32_t ip, bool pktinfo, sockaddr_in* bound) {
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(ip);
+  a.sin_port = htons(port);
   socklen_t len = sizeof(a);
   if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
       getsockname(fd, reinterpret_cast<sockaddr*>(bound), &len) != 0) {
@@ -51,6 +53,19 @@ Result<int> udp_socket(uint32_t ip, bool pktinfo, sockaddr_in* bound) {
 }
 
 Endpoint4 endpoint(const sockaddr_in& a) { return {ntohl(a.sin_addr.s_addr), ntohs(a.sin_port)}; }
+
+// A server-facing socket on a port drawn from `seed` (the same seed, the
+// same port, unless something else holds it: then the next draw), or on
+// any free port without a seed.
+Result<int> server_socket(uint64_t* seed, sockaddr_in* bound) {
+  for (int attempt = 0; *seed != 0 && attempt < 32; ++attempt) {
+    uint64_t z = (*seed += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    auto port = static_cast<uint16_t>(20000 + (z ^ (z >> 31)) % 30000);
+    if (auto fd = udp_socket(INADDR_ANY, true, bound, port)) return fd;
+  }
+  return udp_socket(INADDR_ANY, true, bound);
+}
 
 }  // namespace
 
@@ -84,7 +99,7 @@ void Capture::write(TimeMs now, const Endpoint4& src, const Endpoint4& dst, cons
 
 // --- radio --------------------------------------------------------------------
 
-Result<std::unique_ptr<Radio>> Radio::open(Reactor& reactor, int nat_ports) {
+Result<std::unique_ptr<Radio>> Radio::open(Reactor& reactor, int nat_ports, uint64_t port_seed) {
   std::unique_ptr<Radio> r(new Radio(reactor));
   sockaddr_in bound{};
   auto dev = udp_socket(INADDR_LOOPBACK, false, &bound);
@@ -94,7 +109,7 @@ Result<std::unique_ptr<Radio>> Radio::open(Reactor& reactor, int nat_ports) {
   r->device_facing_.addr.sin = bound;
   r->device_facing_.size = sizeof(bound);
   for (int i = 0; i < (nat_ports < 1 ? 1 : nat_ports); ++i) {
-    auto fd = udp_socket(INADDR_ANY, true, &bound);
+    auto fd = server_socket(&port_seed, &bound);
     if (!fd) return fd.error();
     r->server_fds_.push_back(*fd);
     r->server_ports_.push_back(ntohs(bound.sin_port));

@@ -54,7 +54,11 @@ struct Route {
 
 class Radio {
  public:
-  static Result<std::unique_ptr<Radio>> open(Reactor& reactor, int nat_ports = 4);
+  // With a `port_seed`, the server-facing ports are drawn from it: servers
+  // see the same device ports run after run, and DTLS cookies, keyed on
+  // them, repeat (virtual time). Without, any free ports.
+  static Result<std::unique_ptr<Radio>> open(Reactor& reactor, int nat_ports = 4,
+                                             uint64_t port_seed = 0);
   ~Radio();
 
   // Where device sessions connect instead of their server.

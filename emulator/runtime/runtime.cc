@@ -253,7 +253,8 @@ Runtime::Runtime(RuntimeOptions options)
     gates_.push_back(std::make_unique<device::HandshakeGate>(options_.device_handshakes));
     if (!options_.radio) continue;
     Loop* loop = loops_.back().get();
-    auto radio = loop->call([&] { return radio::Radio::open(*loop); });
+    uint64_t port_seed = options_.virtual_time ? mix(options_.seed, "radio ports") | 1 : 0;
+    auto radio = loop->call([&] { return radio::Radio::open(*loop, 4, port_seed); });
     if (!radio) throw std::runtime_error(radio.error().message);
     radios_.push_back(std::move(*radio));
   }

@@ -13,6 +13,11 @@ time, for three scenarios with the RFC 7252 default CoAP timing (ACK_TIMEOUT
 3. ETS 1.1-int-7: the factory server account answers nothing; after 3 failed
    Registers (each given up after MAX_TRANSMIT_WAIT) the device falls back to
    bootstrap and registers with the server it is given.
+
+With --scale N (default 10,000; 0 skips it): N devices bootstrap and
+register on the virtual clock, on one thread (wall time, timeline events
+per second of wall time, memory per device), and the same fleet on the real
+clock with 1 and then 2 loop threads (the scaling of the real-time runtime).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import argparse
 import socket
 import time
+from pathlib import Path
 from typing import Callable
 
 from lwm2m_hil import Emulator, bootstrap_config
@@ -74,15 +80,49 @@ def measure(name: str, scenario: Callable[[Emulator, int], str], devices: int, s
     )
 
 
+def rss_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def scale(devices: int, seed: int, clock: str, threads: int = 2) -> None:
+    before = rss_kib()
+    start = time.perf_counter()
+    with Emulator(seed=seed, clock=clock, threads=threads) as emu:
+        rs = emu.registration_server()
+        bs = emu.bootstrap_server(bootstrap_config(rs.uri))
+        fleet = emu.fleet(devices, bs.uri)
+        if clock == "virtual":
+            fleet.run_until("registered", timeout=7200)
+        else:
+            fleet.wait_for("registered", timeout=600)
+        wall_s = time.perf_counter() - start
+        kib = (rss_kib() - before) / devices
+        events = sum(len(d.timeline()) for d in fleet)
+        what = f"virtual {emu.now():.3f} s" if clock == "virtual" else f"{threads} loop thread(s)"
+    print(
+        f"scale {devices} {clock:<7} wall {wall_s:7.2f} s   {what}   "
+        f"{events / wall_s:9.0f} timeline events/s ({events} events)   {kib:5.1f} KiB/device RSS",
+        flush=True,
+    )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--devices", type=int, default=1000, help="fleet size of the lossy fleet")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--scale", type=int, default=10000, help="fleet size of the scale runs; 0 skips them")
     args = p.parse_args()
     print("wall time includes creating the emulator, its servers and devices")
     measure("finish_timeout", finish_timeout, 1, args.seed)
     measure(f"fleet {args.devices}", lossy_fleet, args.devices, args.seed)
     measure("ets-1.1-int-7", int7, 1, args.seed)
+    if args.scale:
+        scale(args.scale, args.seed, "virtual")
+        scale(args.scale, args.seed, "real", threads=1)
+        scale(args.scale, args.seed, "real", threads=2)
 
 
 if __name__ == "__main__":
