@@ -25,6 +25,7 @@ from ._emulator import (
     Fleet,
     RegistrationServer,
 )
+from ._qemu import NotSupportedOnQemu, QemuDevice
 from .config import Psk, bootstrap_config
 
 __all__ = [
@@ -39,6 +40,8 @@ __all__ = [
     "Event",
     "FlashGeometry",
     "Fleet",
+    "NotSupportedOnQemu",
+    "QemuDevice",
     "Psk",
     "RegistrationServer",
     "bootstrap_config",
