@@ -248,8 +248,9 @@ struct DeviceSpec {
   }
 };
 
-bool all_devices(const std::vector<runtime::DeviceHandle>& devices,
-                 const std::vector<std::string>& states, const std::vector<std::string>& exits) {
+template <typename Handle>
+bool all_devices(const std::vector<Handle>& devices, const std::vector<std::string>& states,
+                 const std::vector<std::string>& exits) {
   auto in = [](const std::vector<std::string>& set, const char* v) {
     return set.empty() || std::find(set.begin(), set.end(), v) != set.end();
   };
@@ -259,6 +260,194 @@ bool all_devices(const std::vector<runtime::DeviceHandle>& devices,
   return true;
 }
 
+// --- QEMU devices (emulator/qemu/qemu_device.h) -------------------------------
+
+// What Python sets for a device that runs a firmware image; the client
+// options reach the image as its -append arguments (`args`).
+struct QemuSpec {
+  std::string endpoint = "dev";
+  std::string bootstrap_uri;
+  std::string image;
+  std::string qemu = "qemu-system-arm";
+  std::string machine = "mps2-an385";
+  std::string work_dir;
+  std::string flash_file = "flash.bin";  // empty: RAM only
+  uint32_t flash_size = 8192;
+  uint32_t flash_sector_size = 4096;
+  uint32_t flash_page_size = 256;
+  std::vector<std::string> args;
+  double reboot_after_power_cut = 0.1;
+  bool record_messages = true;
+
+  qemu::QemuDeviceConfig build() const {
+    if (image.empty()) throw py::value_error("firmware: the path of a firmware image is required");
+    if (bootstrap_uri.rfind("coap://", 0) != 0)
+      throw py::value_error("bootstrap_uri: a firmware image speaks NoSec only (coap://), got '" +
+                            bootstrap_uri + "'");
+    if (work_dir.empty()) throw py::value_error("work_dir: required");
+    for (const auto& a : args)
+      if (a.find('=') == std::string::npos || a.find(' ') != std::string::npos)
+        throw py::value_error("firmware_args: '" + a + "' is not key=value without spaces");
+    qemu::QemuDeviceConfig c;
+    c.endpoint = endpoint;
+    c.bootstrap_uri = bootstrap_uri;
+    c.image = image;
+    c.qemu = qemu;
+    c.machine = machine;
+    c.work_dir = work_dir;
+    c.flash_file = flash_file;
+    c.flash_geometry = {flash_size, flash_sector_size, flash_page_size};
+    if (!flash_file.empty()) check(flash::NorFlash::validate(c.flash_geometry));
+    c.args = args;
+    c.reboot_after_power_cut_ms =
+        reboot_after_power_cut < 0 ? -1 : static_cast<int64_t>(reboot_after_power_cut * 1000 + 0.5);
+    c.record_messages = record_messages;
+    return c;
+  }
+};
+
+py::dict store_to_py(const flash::StoreView& v) {
+  py::list sectors, records;
+  for (const auto& s : v.sectors) {
+    py::dict x;
+    x["sector"] = s.sector;
+    x["header_ok"] = s.header_ok;
+    x["generation"] = s.generation;
+    x["active"] = s.active;
+    x["bad"] = s.bad;
+    x["write_offset"] = s.write_offset;
+    sectors.append(x);
+  }
+  for (const auto& r : v.records) {
+    py::dict x;
+    x["sector"] = r.sector;
+    x["offset"] = r.offset;
+    x["header_ok"] = r.header_ok;
+    x["seq"] = r.seq;
+    x["kind"] = r.kind == flash::RecordKind::kPayload ? "payload" : "boot";
+    x["length"] = r.length;
+    x["boot_count"] = r.boot_count;
+    x["committed"] = r.committed;
+    x["crc_ok"] = r.crc_ok;
+    x["live"] = r.live;
+    records.append(x);
+  }
+  py::dict out;
+  out["sectors"] = sectors;
+  out["records"] = records;
+  return out;
+}
+
+void bind_qemu(py::module_& m) {
+  using runtime::QemuDeviceHandle;
+  py::class_<QemuSpec> spec(m, "QemuSpec");
+  spec.def(py::init<>());
+  spec.def("validate", [](const QemuSpec& s) { s.build(); });
+#define FIELD(name) spec.def_readwrite(#name, &QemuSpec::name)
+  FIELD(endpoint);
+  FIELD(bootstrap_uri);
+  FIELD(image);
+  FIELD(qemu);
+  FIELD(machine);
+  FIELD(work_dir);
+  FIELD(flash_file);
+  FIELD(flash_size);
+  FIELD(flash_sector_size);
+  FIELD(flash_page_size);
+  FIELD(args);
+  FIELD(reboot_after_power_cut);
+  FIELD(record_messages);
+#undef FIELD
+
+  py::class_<QemuDeviceHandle>(m, "QemuDeviceHandle")
+      .def_property_readonly("endpoint", &QemuDeviceHandle::endpoint)
+      .def_property_readonly("state",
+                             [](const QemuDeviceHandle& d) { return lwm2m::to_string(d.state()); })
+      .def_property_readonly(
+          "last_exit", [](const QemuDeviceHandle& d) { return lwm2m::to_string(d.last_exit()); })
+      .def_property_readonly("powered", &QemuDeviceHandle::powered)
+      .def_property_readonly("address", &QemuDeviceHandle::address,
+                             py::call_guard<py::gil_scoped_release>())
+      .def_property_readonly("work_dir", &QemuDeviceHandle::work_dir)
+      .def_property_readonly("flash_path", &QemuDeviceHandle::flash_path)
+      .def_property_readonly("pid", &QemuDeviceHandle::pid,
+                             py::call_guard<py::gil_scoped_release>())
+      .def("timeline",
+           [](const QemuDeviceHandle& d) {
+             std::vector<Event> ev = release_gil([&] { return d.timeline(); });
+             return to_py(ev);
+           })
+      .def("exit_counts", &QemuDeviceHandle::exit_counts, py::call_guard<py::gil_scoped_release>())
+      .def("bootstrap_duration_ms", &QemuDeviceHandle::bootstrap_duration_ms,
+           py::call_guard<py::gil_scoped_release>())
+      .def("start", [](QemuDeviceHandle& d) { check(release_gil([&] { return d.start(); })); })
+      .def("reboot", [](QemuDeviceHandle& d) { check(release_gil([&] { return d.reboot(); })); })
+      .def("power_cut", &QemuDeviceHandle::power_cut, py::call_guard<py::gil_scoped_release>())
+      .def("power_cuts", &QemuDeviceHandle::power_cuts, py::call_guard<py::gil_scoped_release>())
+      .def("torn_configs", &QemuDeviceHandle::torn_configs,
+           py::call_guard<py::gil_scoped_release>())
+      .def("arm_power_cut", &QemuDeviceHandle::arm_power_cut, py::arg("op"),
+           py::arg("byte") = py::none(), py::call_guard<py::gil_scoped_release>())
+      .def("flash_image",
+           [](const QemuDeviceHandle& d) {
+             auto image = unwrap(d.flash_image());
+             return py::bytes(reinterpret_cast<const char*>(image.data()), image.size());
+           })
+      .def("flash_store",
+           [](const QemuDeviceHandle& d) { return store_to_py(unwrap(d.flash_store())); })
+      .def("configure_link",
+           [](QemuDeviceHandle& d, const radio::LinkConfig& c) {
+             check(release_gil([&] { return d.configure_link(c); }));
+           })
+      .def("add_rule",
+           [](QemuDeviceHandle& d, const std::vector<std::pair<std::string, std::string>>& f) {
+             auto rule = unwrap(radio::parse_rule(f));
+             check(release_gil([&] { return d.add_rule(rule); }));
+           })
+      .def("clear_rules", &QemuDeviceHandle::clear_rules, py::call_guard<py::gil_scoped_release>())
+      .def("rebind_nat", &QemuDeviceHandle::rebind_nat, py::call_guard<py::gil_scoped_release>())
+      .def("link_decisions", &QemuDeviceHandle::link_decisions,
+           py::call_guard<py::gil_scoped_release>())
+      .def("link_counters",
+           [](QemuDeviceHandle& d) {
+             auto c = release_gil([&] { return d.link_counters(); });
+             py::dict out;
+             out["total"] = to_py(c.total);
+             out["uplink"] = to_py(c.uplink);
+             out["downlink"] = to_py(c.downlink);
+             return out;
+           })
+      .def("capture", [](QemuDeviceHandle& d, const std::string& path) {
+        check(release_gil([&] { return d.capture(path); }));
+      });
+
+  auto rt = py::reinterpret_borrow<py::class_<runtime::Runtime>>(m.attr("Runtime"));
+  rt.def(
+      "add_qemu_devices",
+      [](runtime::Runtime& r, const QemuSpec& spec, size_t count, const std::string& prefix,
+         bool start) {
+        auto config = spec.build();
+        auto made = release_gil([&] { return r.add_qemu_devices(config, count, prefix, start); });
+        return unwrap(std::move(made));
+      },
+      py::arg("spec"), py::arg("count"), py::arg("prefix"), py::arg("start"));
+  // wait_devices for a mix of native and QEMU devices.
+  rt.def(
+      "wait_all",
+      [](runtime::Runtime& r, std::vector<runtime::DeviceHandle> devices,
+         std::vector<QemuDeviceHandle> qemu_devices, std::vector<std::string> states,
+         std::vector<std::string> exits, double timeout) {
+        py::gil_scoped_release release;
+        return r.wait(
+            [&] {
+              return all_devices(devices, states, exits) &&
+                     all_devices(qemu_devices, states, exits);
+            },
+            timeout);
+      },
+      py::arg("devices"), py::arg("qemu_devices"), py::arg("states"), py::arg("exits"),
+      py::arg("timeout"));
+}
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -670,4 +859,6 @@ PYBIND11_MODULE(_core, m) {
         d["radio"] = to_py(s.radio);
         return d;
       });
+
+  bind_qemu(m);
 }

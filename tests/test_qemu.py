@@ -1,45 +1,39 @@
 """Firmware images under QEMU (issue 7): the client core built for a
-Cortex-M3 (firmware-images/), booted in qemu-system-arm, talking to this
-project's servers through the QEMU host (emulator/qemu, its hil-qemu-run
-tool), with its configuration in the same flash store as native devices.
+Cortex-M3 (firmware-images/), booted in qemu-system-arm as a device of the
+emulator (``Emulator.device(..., firmware=IMAGE)``), its UDP through its own
+radio link like a native device's, its flash in a file decoded by the same
+code as native devices', driven by the same assertions.
 
 Marker ``qemu``: ``pytest -m qemu`` runs these alone, ``-m "not qemu"``
 skips them. They need the image (scripts/firmware builds it) and
-hil-qemu-run (built with the project); without them they are skipped, or
-fail when HIL_QEMU_REQUIRED=1 (ctest -L qemu sets it).
+qemu-system-arm; without them they are skipped, or fail when
+HIL_QEMU_REQUIRED=1 (ctest -L qemu sets it).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
-import signal
 import subprocess
-import threading
+import sys
 import time
 from pathlib import Path
-from typing import Callable, Iterator, NamedTuple
+from typing import Iterator
 
 import pytest
 
 import lwm2m_hil
-from helpers import FAST
-from lwm2m_hil import Emulator, bootstrap_config
+from coap_peer import CON, POST, Message
+from helpers import details, kinds, read_pcapng, wait_until
+from lwm2m_hil import CoapTiming, Emulator, NotSupportedOnQemu, QemuDevice, bootstrap_config
 
 pytestmark = pytest.mark.qemu
 
 REPO = Path(__file__).resolve().parent.parent
-EXIT_POWER_CUT = 3  # firmware-images/app/exit_codes.h
-
-
-def _find_tool() -> Path | None:
-    env = os.environ.get("HIL_QEMU_RUN")
-    if env:
-        return Path(env)
-    # The package lives in <build>/python; the tool in <build>/emulator/qemu.
-    build = Path(lwm2m_hil.__file__).resolve().parents[2]
-    candidate = build / "emulator" / "qemu" / "hil-qemu-run"
-    return candidate if candidate.exists() else None
+# The image's CoAP timers: short, as for native devices on loopback, but
+# not so short that a busy 2-core machine turns QEMU's scheduling into loss.
+TIMING = CoapTiming(ack_timeout=0.3)
 
 
 def _find_image() -> Path:
@@ -54,210 +48,279 @@ def _find_image() -> Path:
     return REPO / "build" / "firmware" / "mps2-an385-lwm2m.elf"
 
 
-def _requirements() -> tuple[Path, Path]:
-    image = _find_image()
-    tool = _find_tool()
+def _find_tool() -> Path | None:
+    env = os.environ.get("HIL_QEMU_RUN")
+    if env:
+        return Path(env)
+    build = Path(lwm2m_hil.__file__).resolve().parents[2]  # <build>/python/lwm2m_hil
+    candidate = build / "emulator" / "qemu" / "hil-qemu-run"
+    return candidate if candidate.exists() else None
+
+
+def _missing(message: str) -> None:
+    if os.environ.get("HIL_QEMU_REQUIRED") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def image() -> Path:
+    path = _find_image()
     missing = []
-    if not image.exists():
-        missing.append(f"firmware image {image} (run scripts/firmware)")
-    if tool is None or not tool.exists():
-        missing.append("hil-qemu-run (build emulator/qemu, or set HIL_QEMU_RUN)")
+    if not path.exists():
+        missing.append(f"firmware image {path} (run scripts/firmware)")
     if shutil.which("qemu-system-arm") is None:
         missing.append("qemu-system-arm (apt-get install --no-install-recommends qemu-system-arm)")
     if missing:
-        message = "QEMU tests need " + "; ".join(missing)
-        if os.environ.get("HIL_QEMU_REQUIRED") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    assert tool is not None
-    return image, tool
-
-
-class Line(NamedTuple):
-    host_s: float  # seconds since the tool started, when the line arrived
-    source: str  # "EV" (the firmware) or "HOST" (the tool)
-    time_ms: int
-    kind: str
-    detail: str
-
-
-class QemuRun:
-    """hil-qemu-run as a subprocess: one firmware image in QEMU, its UDP
-    relayed to loopback, its timeline parsed from stdout."""
-
-    def __init__(self, workdir: Path, args: list[str], *, tool_args: list[str] | None = None) -> None:
-        image, tool = _requirements()
-        self.workdir = workdir
-        cmd = [str(tool), "--image", str(image), "--dir", str(workdir), "--timeout", "120", *(tool_args or []), "--", *args]
-        self.t0 = time.monotonic()
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
-        self.lines: list[Line] = []
-        self.cond = threading.Condition()
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for raw in self.proc.stdout:
-            parts = raw.rstrip("\n").split(" ", 3)
-            if len(parts) < 3 or parts[0] not in ("EV", "HOST"):
-                continue
-            try:
-                t = int(parts[1])
-            except ValueError:
-                continue
-            line = Line(time.monotonic() - self.t0, parts[0], t, parts[2], parts[3] if len(parts) > 3 else "")
-            with self.cond:
-                self.lines.append(line)
-                self.cond.notify_all()
-        with self.cond:
-            self.cond.notify_all()
-
-    def events(self, kind: str | None = None) -> list[Line]:
-        with self.cond:
-            return [x for x in self.lines if x.source == "EV" and (kind is None or x.kind == kind)]
-
-    def wait_for(self, predicate: Callable[[Line], bool], timeout: float, what: str) -> Line:
-        deadline = time.monotonic() + timeout
-        seen = 0
-        with self.cond:
-            while True:
-                for line in self.lines[seen:]:
-                    if predicate(line):
-                        return line
-                seen = len(self.lines)
-                left = deadline - time.monotonic()
-                if left <= 0 or (self.proc.poll() is not None and not self.reader.is_alive()):
-                    tail = "\n".join(f"  {x.source} {x.time_ms} {x.kind} {x.detail}" for x in self.lines[-15:])
-                    raise AssertionError(f"QEMU device: no {what} after {timeout} s; last lines:\n{tail}")
-                self.cond.wait(min(left, 0.2))
-
-    def wait_state(self, state: str, timeout: float = 60) -> Line:
-        return self.wait_for(lambda x: x.source == "EV" and x.kind == "state" and x.detail == state, timeout, f"state {state}")
-
-    def wait_exit(self, timeout: float = 60) -> int:
-        rc = self.proc.wait(timeout)
-        self.reader.join(5)
-        return rc
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.reader.join(5)
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream:
-                stream.close()
-
-    def __enter__(self) -> QemuRun:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        _missing("QEMU tests need " + "; ".join(missing))
+    return path
 
 
 @pytest.fixture
-def servers() -> Iterator[tuple[Emulator, object, object]]:
-    _requirements()
+def servers(image: Path) -> Iterator[tuple[Emulator, object, object]]:
     with Emulator() as emu:
-        rs = emu.registration_server(timing=FAST)
-        bs = emu.bootstrap_server(bootstrap_config(rs.uri), timing=FAST)
+        rs = emu.registration_server(timing=TIMING)
+        bs = emu.bootstrap_server(bootstrap_config(rs.uri), timing=TIMING)
         yield emu, bs, rs
 
 
-def test_qemu_device_bootstraps_with_finish_and_registers(tmp_path: Path, servers: tuple) -> None:
-    """The image boots in QEMU, bootstraps from our bootstrap server, leaves
-    bootstrap on Finish (committing to flash before it answers 2.04) and
-    registers with the server account it was given."""
+def _index(events: list, kind: str, start: int = 0, detail: str = "") -> int:
+    return next(i for i, e in enumerate(events) if i >= start and e.kind == kind and e.detail.startswith(detail))
+
+
+def test_qemu_device_bootstraps_with_finish_and_registers(servers: tuple, image: Path, tmp_path: Path) -> None:
+    """A device made with Emulator.device(firmware=IMAGE) boots in QEMU,
+    bootstraps from our bootstrap server, leaves bootstrap on Finish
+    (committing to flash before it answers 2.04) and registers; its state,
+    exit, timeline and flash read as a native device's do, and a native
+    device started from its flash file registers without bootstrap."""
     emu, bs, rs = servers
-    with QemuRun(tmp_path, ["ep=qemu-1", f"bs={bs.uri}", "ack_timeout_ms=1000", "flash=flash.bin"]) as run:
-        registered = run.wait_state("registered", timeout=60)
-        start = run.wait_for(lambda x: x.source == "HOST" and x.kind == "start", 1, "start")
-        print(f"QEMU start to registered: {registered.host_s - start.host_s:.3f} s (firmware clock {registered.time_ms} ms)")
-        exits = [x.detail for x in run.events("bootstrap_exit")]
-        assert exits == ["finish"]
-        # Durable before acknowledged: the commit happens before the 2.04 of Finish.
-        evs = run.events()
-        finish_rx = next(i for i, x in enumerate(evs) if x.kind == "rx" and x.detail.startswith("POST /bs"))
-        commit = next(i for i, x in enumerate(evs) if x.kind == "commit")
-        answer = next(i for i, x in enumerate(evs) if i > finish_rx and x.kind == "tx")
-        assert finish_rx < commit < answer and evs[answer].detail == "2.04"
-        assert bs.outcomes()["qemu-1"] == "SUCCESS"
-        assert "qemu-1" in rs.registrations()
-        stats = run.wait_for(lambda x: x.kind == "stats", 5, "the firmware's memory report when registered")
-        print("firmware:", stats.detail)
-    # The same store and encoding as native devices: a native device started
-    # from the image the firmware wrote registers at once, without bootstrap.
-    image = tmp_path / "flash.bin"
-    assert image.stat().st_size == 8192 and image.read_bytes()[:4] == b"HCFG"
-    native = emu.device("qemu-1", bs.uri, timing=FAST, flash_image=str(image))
+    t0 = time.monotonic()
+    dev = emu.device("qemu-1", bs.uri, firmware=image, timing=TIMING)
+    assert isinstance(dev, QemuDevice)
+    dev.wait_for("registered", exit="finish", timeout=30)
+    print(f"QEMU device: start to registered {time.monotonic() - t0:.3f} s, bootstrap {dev.bootstrap_duration():.3f} s")
+    assert dev.exit_counts() == {"finish": 1}
+    assert dev.powered and dev.pid is not None
+    assert dev.address.startswith("127.1.")
+    assert bs.outcomes()["qemu-1"] == "SUCCESS"
+    assert "qemu-1" in rs.registrations()
+    # Durable before acknowledged: the commit happens before the 2.04 of Finish.
+    evs = dev.timeline()
+    finish_rx = _index(evs, "rx", detail="POST /bs")
+    commit = _index(evs, "commit", finish_rx)
+    answer = _index(evs, "tx", finish_rx)
+    assert finish_rx < commit < answer and evs[answer].detail == "2.04"
+    # The image's datagrams went through its radio link.
+    total = dev.link_counters()["total"]
+    assert total["sent"] == total["delivered"] >= 10 and total["dropped"] == 0
+    # The flash file, decoded as native devices' flash.
+    store = dev.flash_store()
+    live = [r for r in store["records"] if r["live"] and r["kind"] == "payload"]
+    assert len(live) == 1 and live[0]["boot_count"] == 1
+    image_bytes = dev.flash_image()
+    assert len(image_bytes) == 8192 and image_bytes[:4] == b"HCFG"
+    # What a firmware image has no way to do says so.
+    for call in (dev.objects, dev.deregister, dev.factory_reset, dev.flash_counters, lambda: dev.flip_bit(0, 0)):
+        with pytest.raises(NotSupportedOnQemu, match="not supported on a QEMU device"):
+            call()
+    with pytest.raises(NotSupportedOnQemu, match="NoSec only"):
+        emu.device("qemu-psk", bs.secure_uri, firmware=image)
+
+    # The same store and encoding as native devices.
+    copy = tmp_path / "flash.bin"
+    copy.write_bytes(image_bytes)
+    native = emu.device("qemu-1", bs.uri, timing=TIMING, flash_image=str(copy))
     native.wait_for("registered", timeout=20)
-    kinds = [e.kind for e in native.timeline()]
-    assert "register" in kinds and "bootstrap_request" not in kinds
-    live = [r for r in native.flash_store()["records"] if r["live"]]
-    assert live and max(r["boot_count"] for r in live) == 2  # the firmware's boot, then this one
+    assert kinds(native, "register")
+    assert not kinds(native, "bootstrap_request")
 
 
-def test_qemu_device_registers_through_30_percent_loss(tmp_path: Path, servers: tuple) -> None:
-    """With 30% of the datagrams lost each way, libcoap's retransmissions in
-    the firmware (and the core's retries) still get it bootstrapped and
-    registered."""
-    _, bs, rs = servers
-    args = ["ep=qemu-loss", f"bs={bs.uri}", "ack_timeout_ms=300", "retry_initial_ms=500"]
-    with QemuRun(tmp_path, args, tool_args=["--loss", "0.3", "--seed", "7"]) as run:
-        run.wait_state("registered", timeout=90)
-        drops = [x for x in run.lines if x.source == "HOST" and x.kind == "drop"]
-        assert drops, "the loss fired"
-        assert run.events("bootstrap_exit")[-1].detail == "finish"
+def test_qemu_device_reboots_from_its_flash_and_registers_without_bootstrap(servers: tuple, image: Path) -> None:
+    """reboot() kills QEMU and starts it on the same flash file: the image
+    boots with the configuration bootstrap left (boot 2) and registers at
+    once, without bootstrap; RAM is lost, so the state and the bootstrap
+    exit start afresh, as a native device's do."""
+    emu, bs, rs = servers
+    dev = emu.device("qemu-reboot", bs.uri, firmware=image, timing=TIMING)
+    dev.wait_for("registered", timeout=30)
+    first_pid = dev.pid
+    dev.reboot()
+    assert dev.state == "factory" and dev.bootstrap_exit == "none"
+    dev.wait_for("registered", timeout=20)
+    assert dev.pid != first_pid
+    evs = dev.timeline()
+    after = evs[_index(evs, "reboot"):]
+    assert [e.detail for e in after if e.kind == "boot"][0].startswith("boot 2,")
+    assert [e.detail for e in after if e.kind == "state"][0] == "registering"
+    assert not [e for e in after if e.kind == "bootstrap_request"]
+    assert dev.bootstrap_exit == "none" and dev.exit_counts() == {}
+    assert rs.registrations()["qemu-reboot"]
+
+
+def test_power_cut_kills_qemu_and_it_boots_again_and_close_stops_it(image: Path) -> None:
+    """power_cut() kills QEMU at once (between two flash operations); after
+    reboot_after_power_cut the image boots again from its flash file and
+    registers without bootstrap. Closing the emulator kills QEMU and
+    removes the working directories it made."""
+    with Emulator() as emu:
+        rs = emu.registration_server(timing=TIMING)
+        bs = emu.bootstrap_server(bootstrap_config(rs.uri), timing=TIMING)
+        dev = emu.device("qemu-kill", bs.uri, firmware=image, timing=TIMING, reboot_after_power_cut=0.2)
+        dev.wait_for("registered", timeout=30)
+        pid, work_dir = dev.pid, dev.work_dir
+        assert pid is not None and (work_dir / "flash.bin").exists()
+        dev.power_cut()
+        assert not dev.powered and dev.power_cuts == 1 and dev.pid is None
+        assert not Path(f"/proc/{pid}").exists()
+        wait_until(lambda: dev.powered, 10, "the restart after the power cut")
+        dev.wait_for("registered", timeout=30)
+        evs = dev.timeline()
+        after = evs[_index(evs, "power_cut"):]
+        assert [e.detail for e in after if e.kind == "boot"][0].startswith("boot 2,")
+        assert not [e for e in after if e.kind == "bootstrap_request"]
+        pid = dev.pid
+    assert pid is not None and not Path(f"/proc/{pid}").exists()
+    assert not work_dir.exists()
+
+
+def test_qemu_device_registers_through_30_percent_loss(servers: tuple, image: Path) -> None:
+    """With 30% of the datagrams lost each way on the device's radio link
+    (device.link(loss=0.3), as for native devices), libcoap's
+    retransmissions in the image and the core's retries still get it
+    bootstrapped by Finish and registered; the link's counters show the drops."""
+    emu, bs, rs = servers
+    dev = emu.device("qemu-loss", bs.uri, firmware=image, timing=TIMING, retry_initial=0.5, start=False)
+    dev.link(loss=0.3)
+    dev.start()
+    dev.wait_for("registered", timeout=90)
+    counters = dev.link_counters()["total"]
+    assert counters["dropped_by"]["loss"] > 0, counters
+    assert counters["dropped"] == counters["dropped_by"]["loss"]
+    assert dev.bootstrap_exit == "finish"
+    assert any(e.kind == "radio" and "dropped by loss" in e.detail for e in dev.timeline())
     assert "qemu-loss" in rs.registrations()
+    print("30% loss:", counters["sent"], "sent,", counters["dropped"], "dropped")
 
 
-def test_power_cut_during_the_commit_leaves_old_or_new_configuration(tmp_path: Path, servers: tuple) -> None:
-    """A power cut in the middle of the commit of Finish (the model in the
-    firmware tears the write and the image exits with its power-cut code):
-    after a reboot from the same flash image the device has the old
-    configuration (it bootstraps again) or the new one (it registers at
-    once), never a torn one, and registers either way."""
-    _, bs, rs = servers
-    base = ["ep=qemu-cut", f"bs={bs.uri}", "ack_timeout_ms=1000", "flash=flash.bin"]
-    # A dry run finds the flash operations of the commit.
-    dry = tmp_path / "dry"
-    with QemuRun(dry, base) as run:
-        run.wait_state("registered", timeout=60)
-        span = run.wait_for(lambda x: x.kind == "flash_commit", 1, "flash_commit").detail  # "ops A..B"
-    first, end = (int(v) for v in span.split()[1].split(".."))
-    assert end > first
-    cut = first + (end - first) // 2
-    with QemuRun(tmp_path, [*base, f"cut_op={cut}", "cut_byte=1"]) as run:
-        rc = run.wait_exit(60)
-        assert rc == EXIT_POWER_CUT, f"exit {rc}"
-        assert run.events("flash_power_cut")
-        evs = run.events()
-        finish_rx = next(i for i, x in enumerate(evs) if x.kind == "rx" and x.detail.startswith("POST /bs"))
-        assert not [x for x in evs[finish_rx:] if x.kind == "tx"], "no answer to Finish left before the cut"
-    with QemuRun(tmp_path, base) as run:  # reboot: same flash image, no cut
-        boot = run.wait_for(lambda x: x.kind == "boot", 30, "boot")
-        assert boot.detail.startswith("boot 2,")
-        first_state = run.wait_for(lambda x: x.kind == "state", 30, "a state")
-        assert first_state.detail in ("bootstrapping", "registering")
-        run.wait_state("registered", timeout=60)
-        assert not run.events("boot_failed")
-
-
-def test_eight_qemu_devices_at_once(tmp_path: Path, servers: tuple) -> None:
-    """Eight QEMU devices boot side by side and all register."""
-    _, bs, rs = servers
-    runs = [
-        QemuRun(tmp_path / f"d{i}", [f"ep=qemu-{i}", f"bs={bs.uri}", "ack_timeout_ms=1000", f"seed={i}"]) for i in range(8)
+def test_capture_holds_the_firmwares_coap_from_its_own_address(servers: tuple, image: Path, tmp_path: Path) -> None:
+    """emulator.capture() records the image's CoAP as the radio carries it:
+    Request Bootstrap and Register from the device's own 127.1.x.y, each
+    with the radio's verdict."""
+    emu, bs, rs = servers
+    pcap = tmp_path / "run.pcapng"
+    emu.capture(pcap)
+    dev = emu.device("qemu-cap", bs.uri, firmware=image, timing=TIMING)
+    dev.wait_for("registered", timeout=30)
+    emu.capture(None)
+    bs_port = int(bs.uri.rsplit(":", 1)[1])
+    rs_port = int(rs.uri.rsplit(":", 1)[1])
+    packets = [(p, Message.decode(p.payload)) for p in read_pcapng(pcap)]
+    requests = [
+        (p, m) for p, m in packets if m.type == CON and m.code == POST and p.src[0] == dev.address
     ]
-    try:
-        for run in runs:
-            run.wait_state("registered", timeout=90)
-    finally:
-        for run in runs:
-            run.stop()
+    bootstrap = [(p, m) for p, m in requests if p.dst[1] == bs_port and m.uri_path == "/bs"]
+    register = [(p, m) for p, m in requests if p.dst[1] == rs_port and m.uri_path == "/rd"]
+    assert bootstrap and "ep=qemu-cap" in bootstrap[0][1].uri_query
+    assert register and "ep=qemu-cap" in register[0][1].uri_query
+    assert all(p.comment == "passed" for p, _ in packets)
+    assert len(packets) == dev.link_counters()["total"]["sent"]
+
+
+@pytest.mark.parametrize("where, byte", [("first", 1), ("middle", 1), ("last", 64)])
+def test_power_cut_during_the_commit_leaves_old_or_new_configuration(
+    servers: tuple, image: Path, where: str, byte: int
+) -> None:
+    """A power cut inside the commit of Finish (arm_power_cut at its first
+    or a middle flash operation, torn at byte 1, or after its last one
+    landed whole but before the image heard back: the image's flash model
+    cuts, the image exits with its power-cut code): the flash file then
+    holds the old configuration or the new one, never a torn one
+    (flash_store), and after reboot() the device bootstraps again (old) or
+    registers at once (new)."""
+    emu, bs, rs = servers
+    # A dry run finds the flash operations of the commit ("ops A..B", counted from the boot).
+    dry = emu.device("qemu-dry", bs.uri, firmware=image, timing=TIMING)
+    dry.wait_for("registered", timeout=30)
+    first, end = (int(v) for v in details(dry, "flash_commit")[0].split()[1].split(".."))
+    assert end > first
+    cut = {"first": first, "middle": first + (end - first) // 2, "last": end - 1}[where]
+
+    dev = emu.device("qemu-cut", bs.uri, firmware=image, timing=TIMING, reboot_after_power_cut=-1, start=False)
+    dev.arm_power_cut(cut, byte=byte)
+    dev.start()
+    wait_until(lambda: dev.power_cuts == 1 and not dev.powered, 30, "the power cut")
+    evs = dev.timeline()
+    assert kinds(dev, "flash_power_cut")
+    assert details(dev, "qemu_exit")[0].startswith("exit 3")
+    finish_rx = _index(evs, "rx", detail="POST /bs")
+    assert not [e for e in evs[finish_rx:] if e.kind == "tx"], "no answer to Finish left before the cut"
+
+    records = dev.flash_store()["records"]
+    payloads = [r for r in records if r["kind"] == "payload" and r["committed"] and r["crc_ok"]]
+    live = [r for r in payloads if r["live"]]
+    assert len(live) == 1
+    factory_seq = min(r["seq"] for r in payloads)
+    kept_old = live[0]["seq"] == factory_seq
+    print(f"cut at op {cut} ({where} of {first}..{end}): the flash holds the", "old" if kept_old else "new", "configuration")
+
+    dev.reboot()
+    dev.wait_for("registered", timeout=60)
+    evs = dev.timeline()
+    after = evs[_index(evs, "reboot"):]
+    assert [e.detail for e in after if e.kind == "boot"][0].startswith("boot 2,")
+    first_state = [e.detail for e in after if e.kind == "state"][0]
+    assert first_state == ("bootstrapping" if kept_old else "registering")
+    assert dev.torn_configs == 0
+    assert not kinds(dev, "boot_failed")
+    assert emu.summary()["power_cuts"] == 1
+
+
+def test_eight_qemu_devices_at_once(servers: tuple, image: Path) -> None:
+    """Eight QEMU devices (Emulator.fleet(firmware=...)) boot side by side,
+    each from its own address, and all register."""
+    emu, bs, rs = servers
+    t0 = time.monotonic()
+    fleet = emu.fleet(8, bs.uri, prefix="qemu-", firmware=image, timing=TIMING)
+    fleet.wait_for("registered", exit="finish", timeout=90)
+    print(f"8 QEMU devices: all registered after {time.monotonic() - t0:.3f} s")
     assert all(f"qemu-{i}" in rs.registrations() for i in range(8))
+    assert len({d.address for d in fleet}) == 8
+    assert len({d.pid for d in fleet}) == 8
+    summary = emu.summary()
+    assert summary["states"] == {"registered": 8} and summary["exits"]["finish"] == 8
+
+
+def test_run_firmware_devices_2(image: Path, package_env: dict[str, str], tmp_path: Path) -> None:
+    """`run --firmware IMAGE --devices 2`: two QEMU devices through the same
+    campaign and summary as native ones, NoSec (implied by --firmware)."""
+    out = tmp_path / "summary.json"
+    cmd = [sys.executable, "-m", "lwm2m_hil", "run", "--firmware", str(image), "--devices", "2",
+           "--ack-timeout", "1", "--timeout", "60", "--json", str(out)]
+    proc = subprocess.run(cmd, env=package_env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    summary = json.loads(out.read_text())
+    assert summary["devices"] == 2 and summary["registered"] == 2 and summary["failed"] == 0
+    assert summary["exits"]["finish"] == 2
+    assert summary["security"] == "nosec"
+    assert summary["firmware"] == str(image)
+    assert summary["radio"]["sent"] == 2 * 12 and summary["radio"]["dropped"] == 0
+    assert "firmware" in proc.stdout and "nosec" in proc.stdout
+    # DTLS is not in the image: asking for it is an error, not a silent NoSec.
+    bad = subprocess.run([*cmd[:-2], "--security", "psk"], env=package_env, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "NoSec only" in bad.stderr
+
+
+def test_hil_qemu_run_relays_the_image_to_loopback(servers: tuple, image: Path, tmp_path: Path) -> None:
+    """hil-qemu-run, the standalone host (no radio, no Python), boots the
+    image and relays its UDP until it registers."""
+    tool = _find_tool()
+    if tool is None or not tool.exists():
+        _missing("hil-qemu-run (build emulator/qemu, or set HIL_QEMU_RUN)")
+    _, bs, rs = servers
+    cmd = [str(tool), "--image", str(image), "--dir", str(tmp_path), "--timeout", "60", "--until-state",
+           "registered", "--", "ep=qemu-tool", f"bs={bs.uri}", "ack_timeout_ms=300"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
+    assert "EV " in proc.stdout and "state registered" in proc.stdout
+    assert "qemu-tool" in rs.registrations()

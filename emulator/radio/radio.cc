@@ -73,7 +73,8 @@ struct Radio::Path {
   sockaddr_in session;  // the device's socket
   sockaddr_in server;
   Route route;
-  size_t port;  // which server-facing socket the server sees
+  size_t port;      // which server-facing socket the server sees
+  Deliver deliver;  // downlink to a callback, not to `session` (attach with Deliver)
 };
 
 // --- capture ------------------------------------------------------------------
@@ -135,17 +136,31 @@ Radio::~Radio() {
 }
 
 void Radio::attach(const coap_address_t& session, const coap_address_t& server, Route route) {
-  auto p = std::make_unique<Path>(
-      Path{session.addr.sin, server.addr.sin, std::move(route), next_port_++ % server_fds_.size()});
+  attach(session, server, std::move(route), nullptr);
+}
+
+void Radio::attach(const coap_address_t& session, const coap_address_t& server, Route route,
+                   Deliver deliver) {
+  auto p = std::make_unique<Path>(Path{session.addr.sin, server.addr.sin, std::move(route),
+                                       next_port_++ % server_fds_.size(), std::move(deliver)});
   by_server_[server_key(p->port, p->session.sin_addr.s_addr, p->server)] = p.get();
   by_session_[key_of(p->session)] = std::move(p);
+}
+
+bool Radio::uplink(const coap_address_t& session, const uint8_t* data, size_t len) {
+  auto it = by_session_.find(key_of(session.addr.sin));
+  if (it == by_session_.end()) return false;
+  forward(*it->second, Direction::Uplink, data, len);
+  return true;
 }
 
 void Radio::detach(const coap_address_t& session) {
   auto it = by_session_.find(key_of(session.addr.sin));
   if (it == by_session_.end()) return;
   const Path& p = *it->second;
-  by_server_.erase(server_key(p.port, p.session.sin_addr.s_addr, p.server));
+  // A newer path to the same server from the same device may own the key.
+  auto s = by_server_.find(server_key(p.port, p.session.sin_addr.s_addr, p.server));
+  if (s != by_server_.end() && s->second == &p) by_server_.erase(s);
   by_session_.erase(it);
 }
 
@@ -215,6 +230,10 @@ void Radio::forward(Path& p, Direction dir, const uint8_t* data, size_t len) {
 }
 
 void Radio::send(Path& p, Direction dir, size_t port, const std::vector<uint8_t>& data) {
+  if (dir == Direction::Downlink && p.deliver) {
+    p.deliver(data);
+    return;
+  }
   if (dir == Direction::Downlink) {
     sendto(device_fd_, data.data(), data.size(), 0, reinterpret_cast<const sockaddr*>(&p.session),
            sizeof(p.session));

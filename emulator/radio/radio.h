@@ -66,6 +66,17 @@ class Radio {
   // `session` is a device session's local address (127.1.x.y:port).
   void attach(const coap_address_t& session, const coap_address_t& server, Route route);
   void detach(const coap_address_t& session);
+  // A device end that is not a local socket (a firmware image under QEMU,
+  // emulator/qemu/qemu_device.h). `session` names the path: the device's
+  // own 127.1.x.y and a port of its choosing, unique among its paths. The
+  // device hands its datagrams to uplink(); what the radio delivers back
+  // goes to `deliver` instead of a socket. detach() as for sessions.
+  using Deliver = std::function<void(const std::vector<uint8_t>&)>;
+  void attach(const coap_address_t& session, const coap_address_t& server, Route route,
+              Deliver deliver);
+  // Through the path's link, into the capture and to its server, as a
+  // datagram a session sent to device_facing(). False: no such path.
+  bool uplink(const coap_address_t& session, const uint8_t* data, size_t len);
   // The whole run's capture; null stops it.
   void set_capture(std::shared_ptr<Capture> capture) { run_capture_ = std::move(capture); }
 

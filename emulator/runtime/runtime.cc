@@ -262,6 +262,7 @@ Runtime::Runtime(RuntimeOptions options)
 
 Runtime::~Runtime() {
   // Each object dies on the thread that owns its libcoap context.
+  for (auto& slot : qemu_devices_) slot.loop->call([&] { slot.device.reset(); });
   for (auto& slot : devices_) slot.loop->call([&] { slot.device.reset(); });
   for (size_t i = 0; i < radios_.size(); ++i) loops_[i]->call([&] { radios_[i].reset(); });
   for (auto& shard : shards_)
@@ -395,7 +396,8 @@ std::vector<DeviceHandle> Runtime::add_devices(const device::DeviceConfig& tmpl,
   while (made < count) {
     Shard& shard = shard_with_room();
     size_t batch = std::min(count - made, options_.devices_per_shard - shard.devices);
-    size_t first = devices_.size();
+    uint32_t first = addresses_;
+    addresses_ += static_cast<uint32_t>(batch);
     // One trip to the loop thread per shard, not per device.
     auto created = shard.loop->call([&] {
       std::vector<std::unique_ptr<device::Device>> out;
@@ -404,7 +406,7 @@ std::vector<DeviceHandle> Runtime::add_devices(const device::DeviceConfig& tmpl,
         if (count > 1 || !prefix.empty()) c.client.endpoint = prefix + std::to_string(made + i);
         c.client.seed = mix(options_.seed, c.client.endpoint);
         c.link_seed = mix(options_.seed, "link " + c.client.endpoint);
-        c.address_index = static_cast<uint32_t>(first + i);
+        c.address_index = first + static_cast<uint32_t>(i);
         if (c.flash) {
           c.flash->seed = c.client.seed ^ 0xf1a5f1a5ULL;
           auto at = c.flash->image_path.find("{endpoint}");
@@ -437,6 +439,41 @@ std::vector<DeviceHandle> Runtime::add_devices(const device::DeviceConfig& tmpl,
         for (const auto& h : handles)
           if (h.loop_ == loop) (void)h.device_->start();
       });
+    }
+  }
+  return handles;
+}
+
+Result<std::vector<QemuDeviceHandle>> Runtime::add_qemu_devices(const qemu::QemuDeviceConfig& tmpl,
+                                                                size_t count,
+                                                                const std::string& prefix,
+                                                                bool start) {
+  if (radios_.empty())
+    return Error{"QEMU devices need the emulated radio (this runtime runs without one)"};
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<QemuDeviceHandle> handles;
+  for (size_t i = 0; i < count; ++i) {
+    Loop* loop = loops_[qemu_devices_.size() % loops_.size()].get();
+    qemu::QemuDeviceConfig c = tmpl;
+    if (count > 1 || !prefix.empty()) c.endpoint = prefix + std::to_string(i);
+    c.seed = mix(options_.seed, c.endpoint);
+    c.link_seed = mix(options_.seed, "link " + c.endpoint);
+    c.address_index = addresses_++;
+    c.work_dir = tmpl.work_dir + "/" + c.endpoint;
+    auto at = c.flash_file.find("{endpoint}");
+    if (at != std::string::npos) c.flash_file.replace(at, 10, c.endpoint);
+    radio::Radio* radio = radio_of(loop);
+    auto d = loop->call([&] {
+      return std::make_unique<qemu::QemuDevice>(std::move(c), *loop, *radio, [this] { notify(); });
+    });
+    handles.emplace_back(loop, d.get());
+    qemu_devices_.push_back(QemuSlot{loop, std::move(d)});
+  }
+  if (start) {
+    for (size_t i = qemu_devices_.size() - count; i < qemu_devices_.size(); ++i) {
+      QemuSlot& slot = qemu_devices_[i];
+      // A device that cannot start says why on its timeline.
+      slot.loop->post([d = slot.device.get()] { (void)d->start(); });
     }
   }
   return handles;
@@ -493,6 +530,17 @@ FleetSummary Runtime::summary() const {
         add(s.radio, slot.device->link().counters().total);
         if (slot.device->storage()) s.torn_configs += slot.device->storage()->torn_configs();
       }
+      for (const auto& slot : qemu_devices_) {
+        if (slot.loop != loop.get()) continue;
+        const auto& d = *slot.device;
+        ++s.devices;
+        ++s.states[lwm2m::to_string(d.state())];
+        ++s.exits[lwm2m::to_string(d.last_exit())];
+        if (d.bootstrap_duration_ms() >= 0) s.bootstrap_ms.push_back(d.bootstrap_duration_ms());
+        s.power_cuts += static_cast<size_t>(d.power_cuts());
+        s.torn_configs += static_cast<size_t>(d.torn_configs());
+        add(s.radio, slot.device->link().counters().total);
+      }
     });
   }
   return s;
@@ -500,7 +548,7 @@ FleetSummary Runtime::summary() const {
 
 size_t Runtime::device_count() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return devices_.size();
+  return devices_.size() + qemu_devices_.size();
 }
 
 }  // namespace hil::runtime

@@ -14,6 +14,7 @@
 #include "emulator/device/device.h"
 #include "emulator/device/device_shard.h"
 #include "emulator/runtime/loop.h"
+#include "emulator/runtime/qemu_handle.h"
 #include "emulator/server/bootstrap_server.h"
 #include "emulator/server/registration_server.h"
 
@@ -160,6 +161,13 @@ class Runtime {
   // They start at once when `start` is set.
   std::vector<DeviceHandle> add_devices(const device::DeviceConfig& tmpl, size_t count,
                                         const std::string& prefix, bool start);
+  // The same for devices that run a firmware image under QEMU, on the
+  // loops' radios. Each gets tmpl.work_dir + "/" + its endpoint as its
+  // working directory; "{endpoint}" in tmpl.flash_file is replaced.
+  // Errors: no radio (RuntimeOptions::radio is off).
+  Result<std::vector<QemuDeviceHandle>> add_qemu_devices(const qemu::QemuDeviceConfig& tmpl,
+                                                         size_t count, const std::string& prefix,
+                                                         bool start);
 
   // Blocks the caller until `pred` holds or `timeout_s` passes; `pred` runs
   // on the caller's thread and should read only thread-safe state. Real
@@ -204,7 +212,13 @@ class Runtime {
   std::vector<std::unique_ptr<server::RegistrationServer>> registration_servers_;
   std::vector<Shard> shards_;
   std::vector<Slot> devices_;
-  mutable std::mutex mu_;  // guards shards_ and devices_
+  struct QemuSlot {
+    Loop* loop;
+    std::unique_ptr<qemu::QemuDevice> device;
+  };
+  std::vector<QemuSlot> qemu_devices_;
+  uint32_t addresses_ = 0;  // 127.1.x.y handed out, native and QEMU devices
+  mutable std::mutex mu_;   // guards shards_, devices_ and qemu_devices_
   // Separate from mu_: loop threads notify while mu_'s holder waits on them.
   std::mutex wait_mu_;
   std::condition_variable changed_;

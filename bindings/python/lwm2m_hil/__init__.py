@@ -26,6 +26,7 @@ from ._emulator import (
     Fleet,
     RegistrationServer,
 )
+from ._qemu import NotSupportedOnQemu, QemuDevice
 from .config import Psk, bootstrap_config
 
 __all__ = [
@@ -41,6 +42,8 @@ __all__ = [
     "Event",
     "FlashGeometry",
     "Fleet",
+    "NotSupportedOnQemu",
+    "QemuDevice",
     "Psk",
     "RegistrationServer",
     "bootstrap_config",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -641,6 +643,7 @@ class Emulator:
             seed, threads, devices_per_shard, radio, clock == "virtual", device_handshakes, server_handshakes
         )
         self._devices = 0
+        self._qemu_dir: str | None = None  # working directories of QEMU devices, made on demand
 
     @property
     def seed(self) -> int:
@@ -694,8 +697,17 @@ class Emulator:
         self.close()
 
     def close(self) -> None:
-        """Stop every loop and close every socket. Idempotent."""
+        """Stop every loop and close every socket (and kill QEMU devices).
+        Idempotent."""
         self._rt = None
+        if self._qemu_dir is not None:
+            shutil.rmtree(self._qemu_dir, ignore_errors=True)
+            self._qemu_dir = None
+
+    def _qemu_root(self) -> str:
+        if self._qemu_dir is None:
+            self._qemu_dir = tempfile.mkdtemp(prefix="lwm2m-hil-qemu-")
+        return self._qemu_dir
 
     def bootstrap_server(
         self,
@@ -748,6 +760,10 @@ class Emulator:
 
     def device(self, endpoint: str, bootstrap_uri: str, **options: Any) -> Device:
         """Create and start one device. Options: see :meth:`fleet`."""
+        if options.get("firmware") is not None:
+            from . import _qemu
+
+            return _qemu.add(self, 1, bootstrap_uri, "", endpoint, options)[0]
         spec = self._spec(bootstrap_uri, endpoint=endpoint, **options)
         start = bool(options.get("start", True))
         (h,) = self._runtime.add_devices(spec, 1, "", start)
@@ -773,9 +789,21 @@ class Emulator:
         leave that much later), ``reboot_after_power_cut``
         (s; -1 stays off), ``psk`` (:class:`Psk`: the bootstrap account's
         DTLS credentials, for a coaps:// ``bootstrap_uri``), ``start``.
+
+        ``firmware`` (the path of a firmware image, e.g. the one
+        scripts/firmware builds) makes devices that run the image under
+        QEMU (:class:`QemuDevice`), NoSec only; the client options above
+        become the image's arguments, and ``firmware_args`` (a dict or
+        key=value strings) adds any other (firmware-images/README.md),
+        ``qemu`` and ``machine`` pick QEMU, ``work_dir`` their working
+        directories (default: a temporary one, removed at close()).
         """
         if count < 1:
             raise ValueError("count: must be >= 1")
+        if options.get("firmware") is not None:
+            from . import _qemu
+
+            return Fleet(self, list(_qemu.add(self, count, bootstrap_uri, prefix, "", options)))
         spec = self._spec(bootstrap_uri, **options)
         start = bool(options.get("start", True))
         handles = self._runtime.add_devices(spec, count, prefix, start)
@@ -843,8 +871,13 @@ class Emulator:
                 "use run_until (the same arguments, timeout in virtual seconds) on the device or fleet"
             )
         states, exits = self._conditions(states_arg=state, exits_arg=exit, what="wait_for")
-        handles = [d._h for d in devices]
-        if self._runtime.wait_devices(handles, states, exits, timeout):
+        from ._qemu import split_handles
+
+        native, qemu = split_handles(devices)
+        if qemu:
+            if self._runtime.wait_all(native, qemu, states, exits, timeout):
+                return
+        elif self._runtime.wait_devices(native, states, exits, timeout):
             return
         self._timed_out(devices, states, exits, f"after {timeout} s")
 

@@ -12,6 +12,7 @@ import time
 from typing import Any, Sequence
 
 from ._emulator import BOOTSTRAP_EXITS, CoapTiming, Emulator
+from ._qemu import NotSupportedOnQemu
 from .config import Psk, bootstrap_config
 
 # The demo key of `run --security psk`: documented, so that a capture of a
@@ -50,13 +51,17 @@ def summarize(emu: Emulator, wall_s: float, virtual_s: float, args: argparse.Nam
         "power_cuts": int(s["power_cuts"]),
         "torn_configs": int(s["torn_configs"]),
         "security": args.security,
+        "firmware": args.firmware,
     }
 
 
 def print_table(summary: dict[str, Any]) -> None:
     exits = ", ".join(f"{k} {v}" for k, v in summary["exits"].items())
+    kind = summary["security"]
+    if summary.get("firmware"):
+        kind += f", firmware {summary['firmware']} under QEMU"
     rows = [
-        ("devices", f"{summary['devices']} ({summary['security']})"),
+        ("devices", f"{summary['devices']} ({kind})"),
         ("bootstrap exits", exits),
         ("registered", str(summary["registered"])),
         ("failed", str(summary["failed"])),
@@ -85,6 +90,18 @@ def flash_ops_of_bootstrap(bootstrap_uri: str, **device_options: Any) -> tuple[i
         full = probe.device("probe-commit", bootstrap_uri, **device_options)
         full.wait_for("registered", timeout=30)
         return _flash_ops(booted), max(1, _flash_ops(full) - _flash_ops(booted))
+
+
+def flash_ops_of_firmware_commit(bootstrap_uri: str, **device_options: Any) -> tuple[int, int]:
+    """The flash operations (counted from the image's boot) that the
+    bootstrap commit of a firmware image takes, from the "flash_commit"
+    event ("ops A..B") of a probe device in an emulator of its own."""
+    with Emulator(seed=0) as probe:
+        dev = probe.device("probe-commit", bootstrap_uri, **device_options)
+        dev.wait_for("registered", timeout=60)
+        span = next(e.detail for e in dev.timeline() if e.kind == "flash_commit")
+        first, end = (int(v) for v in span.split()[1].split(".."))
+        return first, max(1, end - first)
 
 
 def link_settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -128,6 +145,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         key = bytes.fromhex(args.psk_key)
     except ValueError:
         raise ValueError(f"--psk-key: expected hex digits, got {args.psk_key!r}") from None
+    if args.firmware:
+        # The image speaks NoSec only (firmware-images/README.md).
+        if args.security == "psk":
+            raise NotSupportedOnQemu("--security psk: a firmware image speaks NoSec only (coap://); "
+                                     "--firmware implies --security nosec")
+        args.security = "nosec"
+    elif args.security is None:
+        args.security = "psk"
     with Emulator(seed=args.seed, threads=args.threads, clock=args.clock) as emu:
         if args.bootstrap_uri:
             # An external server's scheme decides: coaps:// is DTLS-PSK.
@@ -144,8 +169,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         if args.security == "psk":
             options["psk"] = Psk(args.psk_identity, key)
+        if args.firmware:
+            options["firmware"] = args.firmware
         cuts: tuple[int, int] | None = None
-        if args.power_cut > 0:
+        if args.power_cut > 0 and args.firmware:
+            # The image counts flash operations from its boot, where the cut is armed.
+            cuts = flash_ops_of_firmware_commit(bootstrap_uri, **options)
+        elif args.power_cut > 0:
             cuts = flash_ops_of_bootstrap(bootstrap_uri, **options)
         start = time.monotonic()
         started = emu.now()
@@ -277,8 +307,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--power-cut", type=float, default=0.0, metavar="P",
                      help="cut power on a fraction P of the devices at a random flash operation of their commit")
     run.add_argument("--prefix", default="dev-", help="endpoint names are PREFIX + index")
-    run.add_argument("--security", choices=["psk", "nosec"], default="psk",
-                     help="DTLS with a pre-shared key (as devices in the field), or NoSec")
+    run.add_argument("--security", choices=["psk", "nosec"], default=None,
+                     help="DTLS with a pre-shared key (as devices in the field; the default), or NoSec; "
+                          "--firmware implies nosec")
+    run.add_argument("--firmware", metavar="IMAGE",
+                     help="the devices run this firmware image under QEMU (qemu-system-arm) instead of "
+                          "the native client; NoSec only (firmware-images/README.md)")
     run.add_argument("--psk-identity", default="{endpoint}", help="{endpoint} is each device's name")
     run.add_argument("--psk-key", default=DEMO_PSK_KEY, metavar="HEX",
                      help="the devices' bootstrap key (and the fleet's DM key); default: a demo key")
@@ -302,6 +336,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (ValueError, OSError) as e:
+    except (ValueError, OSError, NotSupportedOnQemu) as e:
         print(f"lwm2m-hil: error: {e}", file=sys.stderr)
         return 2

@@ -1,0 +1,277 @@
+"""Devices that run a firmware image under QEMU (emulator/qemu/qemu_device.h).
+
+``Emulator.device(..., firmware=IMAGE)`` and ``Emulator.fleet(...,
+firmware=IMAGE)`` make them; they are :class:`Device` objects like any other,
+on the same radio and with their flash decoded by the same code. What a
+firmware image cannot do raises :class:`NotSupportedOnQemu`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from . import _core
+from ._emulator import CoapTiming, Device, FlashGeometry, _check_device_uri, _seconds_ms
+
+if TYPE_CHECKING:
+    from ._emulator import Emulator
+
+
+class NotSupportedOnQemu(NotImplementedError):
+    """The operation (or option) exists for native devices but not for a
+    device running a firmware image under QEMU; the message says why."""
+
+
+# Device options and the firmware argument each one becomes
+# (firmware-images/README.md, "-append arguments"); seconds become ms.
+_SECONDS_MS = {
+    "finish_timeout": "finish_timeout_ms",
+    "idle_timeout": "idle_timeout_ms",
+    "retry_initial": "retry_initial_ms",
+    "retry_max": "retry_max_ms",
+}
+_PLAIN = {
+    "profile": "profile",
+    "hold_off": "hold_off",
+    "retry_factor": "retry_factor",
+    "retry_jitter": "retry_jitter",
+    "max_bootstrap_attempts": "max_bootstrap_attempts",
+    "register_attempts": "register_attempts",
+    "server_uri": "server",
+    "server_ssid": "server_ssid",
+    "server_lifetime": "server_lifetime",
+    "flash_violation": "flash_violation",
+    "flash_endurance": "flash_endurance",
+}
+_UNSUPPORTED_OPTIONS = {
+    "psk": "the firmware image speaks NoSec only (coap://); DTLS in firmware is not built "
+    "(firmware-images/README.md, 'DTLS in firmware')",
+    "bootstrap_linger": "the image keeps its bootstrap session for MAX_TRANSMIT_SPAN, as set by its timing",
+    "flash_program_latency": "the image's flash takes the time semihosting takes",
+    "flash_erase_latency": "the image's flash takes the time semihosting takes",
+}
+_HOST_OPTIONS = ("firmware", "firmware_args", "qemu", "machine", "work_dir", "start", "timing", "flash",
+                 "flash_image", "reboot_after_power_cut", "record_messages", "request_finish")
+
+
+def _unsupported(what: str, why: str) -> NotSupportedOnQemu:
+    return NotSupportedOnQemu(f"{what} is not supported on a QEMU device (a firmware image under QEMU): {why}")
+
+
+def _firmware_args(options: dict[str, Any]) -> list[str]:
+    """The client options as the image's key=value arguments."""
+    args: list[str] = []
+    for key, arg in _SECONDS_MS.items():
+        if key in options:
+            args.append(f"{arg}={_seconds_ms(key, options.pop(key))}")
+    for key, arg in _PLAIN.items():
+        if key in options:
+            value = options.pop(key)
+            if key == "profile" and value not in ("cr", "1.0", "1.1"):
+                raise ValueError(f"profile: {value!r} is not one of 'cr', '1.0', '1.1'")
+            if key == "server_uri":
+                if not value:
+                    continue
+                _check_device_uri("server_uri", value)
+                if not str(value).startswith("coap://"):
+                    raise _unsupported("a coaps:// server_uri", _UNSUPPORTED_OPTIONS["psk"])
+                if "://localhost" in str(value):
+                    raise ValueError(f"server_uri: {value!r}: a firmware image has no DNS; use 127.0.0.1")
+            args.append(f"{arg}={value}")
+    if "request_finish" in options:
+        args.append(f"request_finish={1 if options.pop('request_finish') else 0}")
+    timing = options.pop("timing", None)
+    if timing is not None:
+        if not isinstance(timing, CoapTiming):
+            raise TypeError(f"timing: expected a CoapTiming, got {type(timing).__name__}")
+        ack_ms = int(round(timing.ack_timeout * 1000))
+        if ack_ms < 1:
+            raise ValueError("timing.ack_timeout: must be >= 0.001 s")
+        args += [
+            f"ack_timeout_ms={ack_ms}",
+            f"ack_random_factor={timing.ack_random_factor}",
+            f"max_retransmit={timing.max_retransmit}",
+        ]
+    extra = options.pop("firmware_args", None) or ()
+    if isinstance(extra, Mapping):
+        args += [f"{k}={v}" for k, v in extra.items()]
+    elif isinstance(extra, str):
+        args += extra.split()
+    else:
+        args += [str(a) for a in extra]
+    return args
+
+
+def _work_base(emu: Emulator, names: list[str]) -> str:
+    """A directory under the emulator's QEMU root where none of ``names``
+    exists yet (one device directory each; the same name twice gets a new base)."""
+    root = Path(emu._qemu_root())
+    base, n = root, 1
+    while any((base / name).exists() for name in names):
+        n += 1
+        base = root / str(n)
+    for name in names:
+        (base / name).mkdir(parents=True)
+    return str(base)
+
+
+def qemu_spec(
+    emu: Emulator, bootstrap_uri: str, endpoint: str, names: list[str], options: dict[str, Any]
+) -> _core.QemuSpec:
+    """A QemuSpec from Emulator.device/fleet options (consumed from ``options``)."""
+    _check_device_uri("bootstrap_uri", bootstrap_uri)
+    if not bootstrap_uri.startswith("coap://"):
+        raise _unsupported("a coaps:// bootstrap_uri", _UNSUPPORTED_OPTIONS["psk"])
+    if "://localhost" in bootstrap_uri:
+        raise ValueError(f"bootstrap_uri: {bootstrap_uri!r}: a firmware image has no DNS; use 127.0.0.1")
+    for key, why in _UNSUPPORTED_OPTIONS.items():
+        if options.get(key) is not None:
+            raise _unsupported(f"the option {key!r}", why)
+        options.pop(key, None)
+    spec = _core.QemuSpec()
+    spec.endpoint = endpoint
+    spec.bootstrap_uri = bootstrap_uri
+    image = Path(os.fspath(options.pop("firmware")))
+    if not image.is_file():
+        raise ValueError(f"firmware: {image} is not a file (scripts/firmware builds build/firmware/mps2-an385-lwm2m.elf)")
+    spec.image = str(image.resolve())
+    for key in ("qemu", "machine"):
+        if options.get(key) is not None:
+            setattr(spec, key, str(options.pop(key)))
+        options.pop(key, None)
+    if shutil.which(spec.qemu) is None:
+        raise ValueError(f"qemu: {spec.qemu} not found (apt-get install --no-install-recommends qemu-system-arm)")
+    work_dir = options.pop("work_dir", None)
+    spec.work_dir = str(Path(work_dir).resolve()) if work_dir is not None else _work_base(emu, names)
+    flash = options.pop("flash", FlashGeometry())
+    flash_image = options.pop("flash_image", None)
+    if flash is None:
+        if flash_image:
+            raise ValueError("flash_image: given, but flash=None (no flash)")
+        spec.flash_file = ""
+    else:
+        if not isinstance(flash, FlashGeometry):
+            raise TypeError("flash: expected a FlashGeometry or None")
+        spec.flash_size, spec.flash_sector_size, spec.flash_page_size = flash.size, flash.sector_size, flash.page_size
+        if flash_image:
+            spec.flash_file = str(Path(os.fspath(flash_image)).resolve())
+    if "reboot_after_power_cut" in options:
+        spec.reboot_after_power_cut = float(options.pop("reboot_after_power_cut"))
+    if "record_messages" in options:
+        spec.record_messages = bool(options.pop("record_messages"))
+    options.pop("start", None)
+    args = _firmware_args(options)
+    if options:
+        allowed = sorted({*_SECONDS_MS, *_PLAIN, *_HOST_OPTIONS})
+        raise TypeError(f"unknown option(s) for a QEMU device {sorted(options)}; allowed: {', '.join(allowed)}")
+    spec.args = args
+    spec.validate()
+    return spec
+
+
+class QemuDevice(Device):
+    """A device running a firmware image under QEMU: state, bootstrap exit,
+    timeline (its UART log, stamped with the host's clock, plus the radio's
+    and the host's events), link, capture, flash (the image's flash file,
+    decoded), reboot and power cut, as for native devices. Operations a
+    firmware image has no way to support raise :class:`NotSupportedOnQemu`."""
+
+    @property
+    def work_dir(self) -> Path:
+        """QEMU's working directory (qemu.log, the flash file)."""
+        return Path(self._h.work_dir)
+
+    @property
+    def flash_path(self) -> Path | None:
+        """The flash file the image writes through semihosting; None without flash."""
+        path = self._h.flash_path
+        return Path(path) if path else None
+
+    @property
+    def pid(self) -> int | None:
+        """QEMU's process id while it runs."""
+        pid = self._h.pid
+        return None if pid < 0 else pid
+
+    def reboot(self) -> None:
+        """Kill QEMU (between two flash operations) and start it again on
+        the same flash file: a bootstrapped image registers without bootstrap."""
+        self._h.reboot()
+
+    def power_cut(self) -> None:
+        """Kill QEMU now; it starts again after ``reboot_after_power_cut``."""
+        self._h.power_cut()
+
+    def arm_power_cut(self, op: int = 0, byte: int | None = None) -> None:
+        """Cut the power at flash operation ``op`` of the image's **next
+        boot** (counted from 0 at that boot: start, reboot, or restart after
+        a cut), before it or at ``byte`` inside it. The image's own flash
+        model tears the write (seeded, as native devices), logs
+        ``power_cut`` and exits with code 3; the host then restarts it after
+        ``reboot_after_power_cut``. Its ``flash_commit`` events ("ops A..B")
+        say which operations a commit takes."""
+        if op < 0 or (byte is not None and byte < 0):
+            raise ValueError("arm_power_cut: op and byte must be >= 0")
+        self._h.arm_power_cut(op, byte)
+
+    # --- what a firmware image under QEMU does not offer ------------------
+
+    def objects(self, staged: bool = False) -> dict[int, dict[int, dict[int, Any]]]:
+        raise _unsupported("objects()", "the object tree lives in the image's RAM; read it "
+                           "through the registration server (rs.request(endpoint, 'GET', '/1/0'))")
+
+    def read(self, path: str, staged: bool = False) -> Any:
+        raise _unsupported("read()", "the object tree lives in the image's RAM; read it "
+                           "through the registration server (rs.request(endpoint, 'GET', path))")
+
+    def deregister(self) -> None:
+        raise _unsupported("deregister()", "the host has no command channel into the image")
+
+    def factory_reset(self) -> None:
+        raise _unsupported("factory_reset()", "delete the flash file (flash_path) and reboot() instead")
+
+    def arm_random_power_cut(self, within_ops: int) -> None:
+        raise _unsupported("arm_random_power_cut()", "choose the operation yourself with "
+                           "arm_power_cut(op, byte) from the image's flash_commit events")
+
+    def flip_bit(self, addr: int, bit: int) -> None:
+        raise _unsupported("flip_bit()", "the image holds its flash in RAM and reads the file only at boot")
+
+    def flip_random_bits(self, count: int, addr: int = 0, length: int | None = None) -> None:
+        raise _unsupported("flip_random_bits()", "the image holds its flash in RAM and reads the file only at boot")
+
+    def wear_out(self, sector: int) -> None:
+        raise _unsupported("wear_out()", "the image runs its own flash model; pass flash_endurance instead")
+
+    def flash_counters(self) -> dict[str, int]:
+        raise _unsupported("flash_counters()", "the image's flash model counts inside the image; "
+                           "see its flash_commit events on the timeline")
+
+    def __repr__(self) -> str:
+        if self._emu._rt is None:
+            return "<QemuDevice (emulator closed)>"
+        return f"<QemuDevice {self.endpoint} {self.state} exit={self.bootstrap_exit}>"
+
+
+def add(emu: Emulator, count: int, bootstrap_uri: str, prefix: str, endpoint: str, options: dict[str, Any]) -> list[QemuDevice]:
+    if emu.clock == "virtual":
+        raise NotSupportedOnQemu(
+            "firmware: QEMU runs in real time, so a firmware image cannot join a virtual-clock emulator; "
+            "create the Emulator with clock='real'"
+        )
+    start = bool(options.get("start", True))
+    names = [f"{prefix}{i}" for i in range(count)] if count > 1 or prefix else [endpoint]
+    if not all(names) or any("/" in n or " " in n for n in names):
+        raise ValueError(f"endpoint: {names[0]!r}: a QEMU device needs a name without spaces or '/'")
+    spec = qemu_spec(emu, bootstrap_uri, endpoint, names, options)
+    handles = emu._runtime.add_qemu_devices(spec, count, prefix, start)
+    return [QemuDevice(emu, h) for h in handles]
+
+
+def split_handles(devices: Sequence[Device]) -> tuple[list[Any], list[Any]]:
+    native = [d._h for d in devices if not isinstance(d, QemuDevice)]
+    qemu = [d._h for d in devices if isinstance(d, QemuDevice)]
+    return native, qemu

@@ -1,0 +1,84 @@
+#include "emulator/runtime/qemu_handle.h"
+
+namespace hil::runtime {
+
+std::string QemuDeviceHandle::address() const {
+  return loop_->call([&] { return device_->address(); });
+}
+
+std::vector<Event> QemuDeviceHandle::timeline() const {
+  return loop_->call([&] { return device_->timeline(); });
+}
+
+std::map<std::string, int> QemuDeviceHandle::exit_counts() const {
+  return loop_->call([&] { return device_->exit_counts(); });
+}
+
+TimeMs QemuDeviceHandle::bootstrap_duration_ms() const {
+  return loop_->call([&] { return device_->bootstrap_duration_ms(); });
+}
+
+int QemuDeviceHandle::pid() const {
+  return loop_->call([&] { return static_cast<int>(device_->pid()); });
+}
+
+Status QemuDeviceHandle::start() {
+  return loop_->call([&] { return device_->start(); });
+}
+
+Status QemuDeviceHandle::reboot() {
+  return loop_->call([&] { return device_->reboot(); });
+}
+
+void QemuDeviceHandle::power_cut() {
+  loop_->call([&] { device_->power_cut(); });
+}
+
+int QemuDeviceHandle::power_cuts() const {
+  return loop_->call([&] { return device_->power_cuts(); });
+}
+
+int QemuDeviceHandle::torn_configs() const {
+  return loop_->call([&] { return device_->torn_configs(); });
+}
+
+void QemuDeviceHandle::arm_power_cut(uint64_t op, std::optional<uint32_t> byte) {
+  loop_->call([&] { device_->arm_power_cut(op, byte); });
+}
+
+Status QemuDeviceHandle::configure_link(const radio::LinkConfig& config) {
+  return loop_->call([&] { return device_->link().configure(config); });
+}
+
+Status QemuDeviceHandle::add_rule(const radio::Rule& rule) {
+  return loop_->call([&] { return device_->link().add_rule(rule); });
+}
+
+void QemuDeviceHandle::clear_rules() {
+  loop_->call([&] { device_->link().clear_rules(); });
+}
+
+void QemuDeviceHandle::rebind_nat() {
+  loop_->call([&] { device_->link().rebind_nat(); });
+}
+
+radio::LinkCounters QemuDeviceHandle::link_counters() const {
+  return loop_->call([&] { return device_->link().counters(); });
+}
+
+std::vector<std::string> QemuDeviceHandle::link_decisions() const {
+  return loop_->call([&] { return device_->link().decisions(); });
+}
+
+Status QemuDeviceHandle::capture(const std::string& path) {
+  std::shared_ptr<radio::Capture> c;
+  if (!path.empty()) {
+    auto opened = radio::Capture::open(path, loop_->clock());
+    if (!opened) return Error{"capture: " + opened.error().message};
+    c = *opened;
+  }
+  loop_->call([&] { device_->set_capture(c); });
+  return ok_status();
+}
+
+}  // namespace hil::runtime
