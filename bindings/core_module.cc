@@ -338,6 +338,64 @@ py::dict store_to_py(const flash::StoreView& v) {
   return out;
 }
 
+// What native and QEMU devices share: identity, state, timeline, power,
+// flash contents and the radio link.
+template <typename H>
+void bind_device_common(py::class_<H>& c) {
+  c.def_property_readonly("endpoint", &H::endpoint)
+      .def_property_readonly("state", [](const H& d) { return lwm2m::to_string(d.state()); })
+      .def_property_readonly("last_exit",
+                             [](const H& d) { return lwm2m::to_string(d.last_exit()); })
+      .def_property_readonly("powered", &H::powered)
+      .def_property_readonly("address", &H::address, py::call_guard<py::gil_scoped_release>())
+      .def("timeline",
+           [](const H& d) {
+             std::vector<Event> ev = release_gil([&] { return d.timeline(); });
+             return to_py(ev);
+           })
+      .def("exit_counts", &H::exit_counts, py::call_guard<py::gil_scoped_release>())
+      .def("bootstrap_duration_ms", &H::bootstrap_duration_ms,
+           py::call_guard<py::gil_scoped_release>())
+      .def("start", [](H& d) { check(release_gil([&] { return d.start(); })); })
+      .def("reboot", [](H& d) { check(release_gil([&] { return d.reboot(); })); })
+      .def("power_cut", &H::power_cut, py::call_guard<py::gil_scoped_release>())
+      .def("power_cuts", &H::power_cuts, py::call_guard<py::gil_scoped_release>())
+      .def("torn_configs", &H::torn_configs, py::call_guard<py::gil_scoped_release>())
+      .def("flash_image",
+           [](const H& d) {
+             auto image = unwrap(release_gil([&] { return d.flash_image(); }));
+             return py::bytes(reinterpret_cast<const char*>(image.data()), image.size());
+           })
+      .def("flash_store",
+           [](const H& d) {
+             return store_to_py(unwrap(release_gil([&] { return d.flash_store(); })));
+           })
+      .def("configure_link",
+           [](H& d, const radio::LinkConfig& c) {
+             check(release_gil([&] { return d.configure_link(c); }));
+           })
+      .def("add_rule",
+           [](H& d, const std::vector<std::pair<std::string, std::string>>& f) {
+             auto rule = unwrap(radio::parse_rule(f));
+             check(release_gil([&] { return d.add_rule(rule); }));
+           })
+      .def("clear_rules", &H::clear_rules, py::call_guard<py::gil_scoped_release>())
+      .def("rebind_nat", &H::rebind_nat, py::call_guard<py::gil_scoped_release>())
+      .def("link_decisions", &H::link_decisions, py::call_guard<py::gil_scoped_release>())
+      .def("link_counters",
+           [](H& d) {
+             auto c = release_gil([&] { return d.link_counters(); });
+             py::dict out;
+             out["total"] = to_py(c.total);
+             out["uplink"] = to_py(c.uplink);
+             out["downlink"] = to_py(c.downlink);
+             return out;
+           })
+      .def("capture", [](H& d, const std::string& path) {
+        check(release_gil([&] { return d.capture(path); }));
+      });
+}
+
 void bind_qemu(py::module_& m) {
   using runtime::QemuDeviceHandle;
   py::class_<QemuSpec> spec(m, "QemuSpec");
@@ -359,67 +417,14 @@ void bind_qemu(py::module_& m) {
   FIELD(record_messages);
 #undef FIELD
 
-  py::class_<QemuDeviceHandle>(m, "QemuDeviceHandle")
-      .def_property_readonly("endpoint", &QemuDeviceHandle::endpoint)
-      .def_property_readonly("state",
-                             [](const QemuDeviceHandle& d) { return lwm2m::to_string(d.state()); })
-      .def_property_readonly(
-          "last_exit", [](const QemuDeviceHandle& d) { return lwm2m::to_string(d.last_exit()); })
-      .def_property_readonly("powered", &QemuDeviceHandle::powered)
-      .def_property_readonly("address", &QemuDeviceHandle::address,
-                             py::call_guard<py::gil_scoped_release>())
-      .def_property_readonly("work_dir", &QemuDeviceHandle::work_dir)
+  py::class_<QemuDeviceHandle> qemu(m, "QemuDeviceHandle");
+  bind_device_common(qemu);
+  qemu.def_property_readonly("work_dir", &QemuDeviceHandle::work_dir)
       .def_property_readonly("flash_path", &QemuDeviceHandle::flash_path)
       .def_property_readonly("pid", &QemuDeviceHandle::pid,
                              py::call_guard<py::gil_scoped_release>())
-      .def("timeline",
-           [](const QemuDeviceHandle& d) {
-             std::vector<Event> ev = release_gil([&] { return d.timeline(); });
-             return to_py(ev);
-           })
-      .def("exit_counts", &QemuDeviceHandle::exit_counts, py::call_guard<py::gil_scoped_release>())
-      .def("bootstrap_duration_ms", &QemuDeviceHandle::bootstrap_duration_ms,
-           py::call_guard<py::gil_scoped_release>())
-      .def("start", [](QemuDeviceHandle& d) { check(release_gil([&] { return d.start(); })); })
-      .def("reboot", [](QemuDeviceHandle& d) { check(release_gil([&] { return d.reboot(); })); })
-      .def("power_cut", &QemuDeviceHandle::power_cut, py::call_guard<py::gil_scoped_release>())
-      .def("power_cuts", &QemuDeviceHandle::power_cuts, py::call_guard<py::gil_scoped_release>())
-      .def("torn_configs", &QemuDeviceHandle::torn_configs,
-           py::call_guard<py::gil_scoped_release>())
       .def("arm_power_cut", &QemuDeviceHandle::arm_power_cut, py::arg("op"),
-           py::arg("byte") = py::none(), py::call_guard<py::gil_scoped_release>())
-      .def("flash_image",
-           [](const QemuDeviceHandle& d) {
-             auto image = unwrap(d.flash_image());
-             return py::bytes(reinterpret_cast<const char*>(image.data()), image.size());
-           })
-      .def("flash_store",
-           [](const QemuDeviceHandle& d) { return store_to_py(unwrap(d.flash_store())); })
-      .def("configure_link",
-           [](QemuDeviceHandle& d, const radio::LinkConfig& c) {
-             check(release_gil([&] { return d.configure_link(c); }));
-           })
-      .def("add_rule",
-           [](QemuDeviceHandle& d, const std::vector<std::pair<std::string, std::string>>& f) {
-             auto rule = unwrap(radio::parse_rule(f));
-             check(release_gil([&] { return d.add_rule(rule); }));
-           })
-      .def("clear_rules", &QemuDeviceHandle::clear_rules, py::call_guard<py::gil_scoped_release>())
-      .def("rebind_nat", &QemuDeviceHandle::rebind_nat, py::call_guard<py::gil_scoped_release>())
-      .def("link_decisions", &QemuDeviceHandle::link_decisions,
-           py::call_guard<py::gil_scoped_release>())
-      .def("link_counters",
-           [](QemuDeviceHandle& d) {
-             auto c = release_gil([&] { return d.link_counters(); });
-             py::dict out;
-             out["total"] = to_py(c.total);
-             out["uplink"] = to_py(c.uplink);
-             out["downlink"] = to_py(c.downlink);
-             return out;
-           })
-      .def("capture", [](QemuDeviceHandle& d, const std::string& path) {
-        check(release_gil([&] { return d.capture(path); }));
-      });
+           py::arg("byte") = py::none(), py::call_guard<py::gil_scoped_release>());
 
   auto rt = py::reinterpret_borrow<py::class_<runtime::Runtime>>(m.attr("Runtime"));
   rt.def(
@@ -525,24 +530,9 @@ PYBIND11_MODULE(_core, m) {
            });
   link.def("validate", [](const radio::LinkConfig& c) { check(radio::validate(c)); });
 
-  py::class_<runtime::DeviceHandle>(m, "DeviceHandle")
-      .def_property_readonly("endpoint", &runtime::DeviceHandle::endpoint)
-      .def_property_readonly(
-          "state", [](const runtime::DeviceHandle& d) { return lwm2m::to_string(d.state()); })
-      .def_property_readonly(
-          "last_exit",
-          [](const runtime::DeviceHandle& d) { return lwm2m::to_string(d.last_exit()); })
-      .def_property_readonly("address", &runtime::DeviceHandle::address,
-                             py::call_guard<py::gil_scoped_release>())
-      .def("timeline",
-           [](const runtime::DeviceHandle& d) {
-             std::vector<Event> ev = release_gil([&] { return d.timeline(); });
-             return to_py(ev);
-           })
-      .def("exit_counts", &runtime::DeviceHandle::exit_counts,
-           py::call_guard<py::gil_scoped_release>())
-      .def("bootstrap_duration_ms", &runtime::DeviceHandle::bootstrap_duration_ms,
-           py::call_guard<py::gil_scoped_release>())
+  py::class_<runtime::DeviceHandle> device(m, "DeviceHandle");
+  bind_device_common(device);
+  device
       .def(
           "objects",
           [](const runtime::DeviceHandle& d, bool staged) {
@@ -550,17 +540,8 @@ PYBIND11_MODULE(_core, m) {
             return to_py(t);
           },
           py::arg("staged") = false)
-      .def("start", [](runtime::DeviceHandle& d) { check(release_gil([&] { return d.start(); })); })
-      .def_property_readonly("powered", &runtime::DeviceHandle::powered)
-      .def("reboot",
-           [](runtime::DeviceHandle& d) { check(release_gil([&] { return d.reboot(); })); })
-      .def("power_cut", &runtime::DeviceHandle::power_cut, py::call_guard<py::gil_scoped_release>())
       .def("factory_reset",
            [](runtime::DeviceHandle& d) { check(release_gil([&] { return d.factory_reset(); })); })
-      .def("power_cuts", &runtime::DeviceHandle::power_cuts,
-           py::call_guard<py::gil_scoped_release>())
-      .def("torn_configs", &runtime::DeviceHandle::torn_configs,
-           py::call_guard<py::gil_scoped_release>())
       .def(
           "arm_power_cut",
           [](runtime::DeviceHandle& d, uint64_t op, std::optional<uint32_t> byte) {
@@ -583,11 +564,6 @@ PYBIND11_MODULE(_core, m) {
            [](runtime::DeviceHandle& d, uint32_t sector) {
              check(release_gil([&] { return d.wear_out(sector); }));
            })
-      .def("flash_image",
-           [](runtime::DeviceHandle& d) {
-             auto image = unwrap(release_gil([&] { return d.flash_image(); }));
-             return py::bytes(reinterpret_cast<const char*>(image.data()), image.size());
-           })
       .def("flash_erase_counts",
            [](runtime::DeviceHandle& d) {
              return unwrap(release_gil([&] { return d.flash_erase_counts(); }));
@@ -603,67 +579,6 @@ PYBIND11_MODULE(_core, m) {
              out["power_cuts"] = c.power_cuts;
              out["bit_flips"] = c.bit_flips;
              out["worn_erases"] = c.worn_erases;
-             return out;
-           })
-      .def("configure_link",
-           [](runtime::DeviceHandle& d, const radio::LinkConfig& c) {
-             check(release_gil([&] { return d.configure_link(c); }));
-           })
-      .def("add_rule",
-           [](runtime::DeviceHandle& d, const std::vector<std::pair<std::string, std::string>>& f) {
-             auto rule = unwrap(radio::parse_rule(f));
-             check(release_gil([&] { return d.add_rule(rule); }));
-           })
-      .def("clear_rules", &runtime::DeviceHandle::clear_rules,
-           py::call_guard<py::gil_scoped_release>())
-      .def("rebind_nat", &runtime::DeviceHandle::rebind_nat,
-           py::call_guard<py::gil_scoped_release>())
-      .def("link_decisions", &runtime::DeviceHandle::link_decisions,
-           py::call_guard<py::gil_scoped_release>())
-      .def("link_counters",
-           [](runtime::DeviceHandle& d) {
-             auto c = release_gil([&] { return d.link_counters(); });
-             py::dict out;
-             out["total"] = to_py(c.total);
-             out["uplink"] = to_py(c.uplink);
-             out["downlink"] = to_py(c.downlink);
-             return out;
-           })
-      .def("capture",
-           [](runtime::DeviceHandle& d, const std::string& path) {
-             check(release_gil([&] { return d.capture(path); }));
-           })
-      .def("flash_store",
-           [](runtime::DeviceHandle& d) {
-             auto v = unwrap(release_gil([&] { return d.flash_store(); }));
-             py::list sectors, records;
-             for (const auto& s : v.sectors) {
-               py::dict x;
-               x["sector"] = s.sector;
-               x["header_ok"] = s.header_ok;
-               x["generation"] = s.generation;
-               x["active"] = s.active;
-               x["bad"] = s.bad;
-               x["write_offset"] = s.write_offset;
-               sectors.append(x);
-             }
-             for (const auto& r : v.records) {
-               py::dict x;
-               x["sector"] = r.sector;
-               x["offset"] = r.offset;
-               x["header_ok"] = r.header_ok;
-               x["seq"] = r.seq;
-               x["kind"] = r.kind == flash::RecordKind::kPayload ? "payload" : "boot";
-               x["length"] = r.length;
-               x["boot_count"] = r.boot_count;
-               x["committed"] = r.committed;
-               x["crc_ok"] = r.crc_ok;
-               x["live"] = r.live;
-               records.append(x);
-             }
-             py::dict out;
-             out["sectors"] = sectors;
-             out["records"] = records;
              return out;
            })
       .def("deregister", &runtime::DeviceHandle::deregister,

@@ -18,23 +18,22 @@ lwm2m::Bytes payload(const coap_pdu_t* pdu) {
   return lwm2m::Bytes(data, data + len);
 }
 
-void add_strings(coap_optlist_t** chain, uint16_t number, const std::vector<std::string>& items) {
+// Options straight into the PDU, in ascending option number: libcoap's
+// optlists would allocate one entry per option (in firmware, from a pool).
+bool add_strings(coap_pdu_t* pdu, uint16_t number, const std::vector<std::string>& items) {
   for (const auto& s : items)
-    coap_insert_optlist(
-        chain, coap_new_optlist(number, s.size(), reinterpret_cast<const uint8_t*>(s.data())));
+    if (!coap_add_option(pdu, number, s.size(), reinterpret_cast<const uint8_t*>(s.data())))
+      return false;
+  return true;
 }
 
-void add_uint(coap_optlist_t** chain, uint16_t number, uint16_t value) {
+bool add_uint(coap_pdu_t* pdu, uint16_t number, uint16_t value) {
   uint8_t buf[4];
-  coap_insert_optlist(chain,
-                      coap_new_optlist(number, coap_encode_var_safe(buf, sizeof(buf), value), buf));
+  return coap_add_option(pdu, number, coap_encode_var_safe(buf, sizeof(buf), value), buf) != 0;
 }
 
-bool finish(coap_pdu_t* pdu, coap_optlist_t** chain, const lwm2m::Bytes& body) {
-  bool ok = *chain == nullptr || coap_add_optlist_pdu(pdu, chain);
-  coap_delete_optlist(*chain);
-  if (ok && !body.empty()) ok = coap_add_data(pdu, body.size(), body.data());
-  return ok;
+bool add_body(coap_pdu_t* pdu, const lwm2m::Bytes& body) {
+  return body.empty() || coap_add_data(pdu, body.size(), body.data());
 }
 
 }  // namespace
@@ -80,20 +79,18 @@ lwm2m::Response to_response(const coap_pdu_t* pdu) {
 }
 
 bool fill(coap_pdu_t* pdu, const lwm2m::Request& r) {
-  coap_optlist_t* chain = nullptr;
-  add_strings(&chain, COAP_OPTION_URI_PATH, r.path);
-  add_strings(&chain, COAP_OPTION_URI_QUERY, r.query);
-  if (r.content_format) add_uint(&chain, COAP_OPTION_CONTENT_FORMAT, *r.content_format);
-  if (r.accept) add_uint(&chain, COAP_OPTION_ACCEPT, *r.accept);
-  return finish(pdu, &chain, r.payload);
+  return add_strings(pdu, COAP_OPTION_URI_PATH, r.path) &&  // 11
+         (!r.content_format || add_uint(pdu, COAP_OPTION_CONTENT_FORMAT, *r.content_format)) &&
+         add_strings(pdu, COAP_OPTION_URI_QUERY, r.query) &&             // 15
+         (!r.accept || add_uint(pdu, COAP_OPTION_ACCEPT, *r.accept)) &&  // 17
+         add_body(pdu, r.payload);
 }
 
 bool fill(coap_pdu_t* pdu, const lwm2m::Response& r) {
   coap_pdu_set_code(pdu, static_cast<coap_pdu_code_t>(r.code));
-  coap_optlist_t* chain = nullptr;
-  add_strings(&chain, COAP_OPTION_LOCATION_PATH, r.location_path);
-  if (r.content_format) add_uint(&chain, COAP_OPTION_CONTENT_FORMAT, *r.content_format);
-  return finish(pdu, &chain, r.payload);
+  return add_strings(pdu, COAP_OPTION_LOCATION_PATH, r.location_path) &&  // 8
+         (!r.content_format || add_uint(pdu, COAP_OPTION_CONTENT_FORMAT, *r.content_format)) &&
+         add_body(pdu, r.payload);
 }
 
 std::string describe(const lwm2m::Request& r) {

@@ -17,6 +17,7 @@
 #include "args.h"
 #include "board.h"
 #include "coap_io_fw.h"
+#include "emulator/coap/pdu.h"
 #include "emulator/lwm2m/client/client.h"
 #include "emulator/lwm2m/codec/tree.h"
 #include "exit_codes.h"
@@ -72,12 +73,6 @@ using hil::lwm2m::State;
 std::string ip_string(uint32_t a) {
   return std::to_string(a & 0xFF) + "." + std::to_string((a >> 8) & 0xFF) + "." +
          std::to_string((a >> 16) & 0xFF) + "." + std::to_string(a >> 24);
-}
-
-std::string describe(const hil::lwm2m::Request& r) {
-  std::string s = hil::lwm2m::to_string(r.method) + " " + r.uri_path();
-  for (size_t i = 0; i < r.query.size(); ++i) s += (i == 0 ? "?" : "&") + r.query[i];
-  return s;
 }
 
 unsigned long datagrams_out, datagrams_in;
@@ -251,7 +246,7 @@ void Firmware::commit(const hil::lwm2m::ObjectTree& config) {
 void Firmware::send(hil::lwm2m::SendRequest req) {
   std::string error;
   bool sent = transport_.send(req.to, req.request, req.id, &error);
-  log_event("tx", describe(req.request) + (sent ? "" : " (not sent: " + error + ")"));
+  log_event("tx", hil::coap::describe(req.request) + (sent ? "" : " (not sent: " + error + ")"));
   if (!sent) {
     core_->on_failure(now(), req.id, error);
     return;
@@ -295,7 +290,7 @@ void Firmware::log_stats() {
 }
 
 hil::lwm2m::Response Firmware::on_request(hil::lwm2m::Origin from, const hil::lwm2m::Request& r) {
-  log_event("rx", describe(r));
+  log_event("rx", hil::coap::describe(r));
   hil::lwm2m::Response resp = core_->on_request(now(), from, r);
   // Commits reach flash before the answer leaves (durable before acknowledged).
   pump();

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "emulator/coap/pdu.h"
 #include "log.h"
 
 namespace fw {
@@ -23,95 +24,6 @@ uint64_t token_key(coap_bin_const_t t) {
   uint64_t k = 0;
   std::memcpy(&k, t.s, t.length < sizeof(k) ? t.length : sizeof(k));
   return k;
-}
-
-std::string opt_string(const coap_opt_t* o) {
-  return std::string(reinterpret_cast<const char*>(coap_opt_value(o)), coap_opt_length(o));
-}
-
-uint16_t opt_uint(const coap_opt_t* o) {
-  return static_cast<uint16_t>(coap_decode_var_bytes(coap_opt_value(o), coap_opt_length(o)));
-}
-
-hil::lwm2m::Bytes payload_of(const coap_pdu_t* pdu) {
-  size_t len = 0;
-  const uint8_t* data = nullptr;
-  if (!coap_get_data(pdu, &len, &data)) return {};
-  return hil::lwm2m::Bytes(data, data + len);
-}
-
-hil::lwm2m::Request to_request(const coap_pdu_t* pdu) {
-  hil::lwm2m::Request r;
-  r.method = static_cast<hil::lwm2m::Method>(coap_pdu_get_code(pdu));
-  coap_opt_iterator_t it;
-  coap_option_iterator_init(pdu, &it, COAP_OPT_ALL);
-  while (coap_opt_t* o = coap_option_next(&it)) {
-    switch (it.number) {
-      case COAP_OPTION_URI_PATH:
-        r.path.push_back(opt_string(o));
-        break;
-      case COAP_OPTION_URI_QUERY:
-        r.query.push_back(opt_string(o));
-        break;
-      case COAP_OPTION_CONTENT_FORMAT:
-        r.content_format = opt_uint(o);
-        break;
-      case COAP_OPTION_ACCEPT:
-        r.accept = opt_uint(o);
-        break;
-      default:
-        break;
-    }
-  }
-  r.payload = payload_of(pdu);
-  return r;
-}
-
-hil::lwm2m::Response to_response(const coap_pdu_t* pdu) {
-  hil::lwm2m::Response r;
-  r.code = static_cast<hil::lwm2m::Code>(coap_pdu_get_code(pdu));
-  coap_opt_iterator_t it;
-  coap_option_iterator_init(pdu, &it, COAP_OPT_ALL);
-  while (coap_opt_t* o = coap_option_next(&it)) {
-    if (it.number == COAP_OPTION_LOCATION_PATH) r.location_path.push_back(opt_string(o));
-    if (it.number == COAP_OPTION_CONTENT_FORMAT) r.content_format = opt_uint(o);
-  }
-  r.payload = payload_of(pdu);
-  return r;
-}
-
-// Options straight into the PDU, in ascending option number (libcoap's
-// optlists would take a pool entry of fixed size per option).
-bool add_strings(coap_pdu_t* pdu, uint16_t number, const std::vector<std::string>& items) {
-  for (const auto& s : items)
-    if (!coap_add_option(pdu, number, s.size(), reinterpret_cast<const uint8_t*>(s.data())))
-      return false;
-  return true;
-}
-
-bool add_uint(coap_pdu_t* pdu, uint16_t number, uint16_t value) {
-  uint8_t buf[4];
-  return coap_add_option(pdu, number, coap_encode_var_safe(buf, sizeof(buf), value), buf) != 0;
-}
-
-bool add_body(coap_pdu_t* pdu, const hil::lwm2m::Bytes& body) {
-  return body.empty() || coap_add_data(pdu, body.size(), body.data());
-}
-
-bool fill_request(coap_pdu_t* pdu, const hil::lwm2m::Request& r) {
-  return add_strings(pdu, COAP_OPTION_URI_PATH, r.path) &&  // 11
-         (!r.content_format ||
-          add_uint(pdu, COAP_OPTION_CONTENT_FORMAT, *r.content_format)) &&  // 12
-         add_strings(pdu, COAP_OPTION_URI_QUERY, r.query) &&                // 15
-         (!r.accept || add_uint(pdu, COAP_OPTION_ACCEPT, *r.accept)) &&     // 17
-         add_body(pdu, r.payload);
-}
-
-bool fill_response(coap_pdu_t* pdu, const hil::lwm2m::Response& r) {
-  coap_pdu_set_code(pdu, static_cast<coap_pdu_code_t>(r.code));
-  return add_strings(pdu, COAP_OPTION_LOCATION_PATH, r.location_path) &&  // 8
-         (!r.content_format || add_uint(pdu, COAP_OPTION_CONTENT_FORMAT, *r.content_format)) &&
-         add_body(pdu, r.payload);
 }
 
 const char* nack_reason(coap_nack_reason_t r) {
@@ -167,14 +79,15 @@ struct Callbacks {
     int mid = coap_pdu_get_mid(request);
     for (const auto& a : session->answered) {
       if (a.mid == mid) {  // a retransmission: the first answer again
-        fill_response(response, a.response);
+        hil::coap::fill(response, a.response);
         return;
       }
     }
-    hil::lwm2m::Response r = self.handler_->on_request(session->origin, to_request(request));
+    hil::lwm2m::Response r =
+        self.handler_->on_request(session->origin, hil::coap::to_request(request));
     session->answered[session->next] = {mid, r};
     session->next = (session->next + 1) % session->answered.size();
-    fill_response(response, r);
+    hil::coap::fill(response, r);
   }
 
   static coap_response_t on_response(coap_session_t* s, const coap_pdu_t*,
@@ -184,7 +97,7 @@ struct Callbacks {
     if (it == self.pending_.end() || it->second.session != s) return COAP_RESPONSE_FAIL;
     uint64_t id = it->second.id;
     self.pending_.erase(it);
-    self.handler_->on_response(id, to_response(received));
+    self.handler_->on_response(id, hil::coap::to_response(received));
     return COAP_RESPONSE_OK;
   }
 
@@ -259,7 +172,7 @@ bool Transport::send(const hil::lwm2m::Account& to, const hil::lwm2m::Request& r
   }
   uint64_t token = splitmix(token_state_);
   if (!coap_add_token(pdu, sizeof(token), reinterpret_cast<const uint8_t*>(&token)) ||
-      !fill_request(pdu, r)) {
+      !hil::coap::fill(pdu, r)) {
     coap_delete_pdu(pdu);
     *error = "the request does not fit a PDU";
     return false;
