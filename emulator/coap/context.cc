@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <cmath>
-#include <cstring>
 #include <mutex>
 
 #include "emulator/coap/address.h"
@@ -13,37 +12,6 @@
 #include "emulator/coap/virtual_time.h"
 
 namespace hil::coap {
-namespace {
-
-uint64_t splitmix(uint64_t& state) {
-  uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-uint64_t token_key(coap_bin_const_t t) {
-  uint64_t k = 0;
-  std::memcpy(&k, t.s, t.length < sizeof(k) ? t.length : sizeof(k));
-  return k;
-}
-
-const char* nack_reason(coap_nack_reason_t r) {
-  switch (r) {
-    case COAP_NACK_TOO_MANY_RETRIES:
-      return "timeout: no answer after retransmissions";
-    case COAP_NACK_RST:
-      return "reset by the peer";
-    case COAP_NACK_ICMP_ISSUE:
-      return "unreachable (ICMP)";
-    case COAP_NACK_TLS_FAILED:
-      return "DTLS failure";
-    default:
-      return "not deliverable";
-  }
-}
-
-}  // namespace
 
 int64_t Timing::max_transmit_span_ms() const {
   return static_cast<int64_t>(ack_timeout_ms * (std::pow(2.0, max_retransmit) - 1) *
@@ -195,7 +163,7 @@ void Context::release(coap_session_t* s) {
 bool Context::send(coap_session_t* s, const lwm2m::Request& r, uint64_t tag) {
   coap_pdu_t* pdu = coap_new_pdu(COAP_MESSAGE_CON, static_cast<coap_pdu_code_t>(r.method), s);
   if (pdu == nullptr) return false;
-  uint64_t token = splitmix(token_state_);
+  uint64_t token = next_token(token_state_);
   if (!coap_add_token(pdu, sizeof(token), reinterpret_cast<const uint8_t*>(&token)) ||
       !fill(pdu, r)) {
     coap_delete_pdu(pdu);

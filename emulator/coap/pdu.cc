@@ -1,5 +1,7 @@
 #include "emulator/coap/pdu.h"
 
+#include <cstring>
+
 namespace hil::coap {
 namespace {
 
@@ -97,6 +99,34 @@ std::string describe(const lwm2m::Request& r) {
   std::string s = lwm2m::to_string(r.method) + " " + r.uri_path();
   for (size_t i = 0; i < r.query.size(); ++i) s += (i == 0 ? "?" : "&") + r.query[i];
   return s;
+}
+
+uint64_t next_token(uint64_t& state) {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+uint64_t token_key(coap_bin_const_t t) {
+  uint64_t k = 0;
+  std::memcpy(&k, t.s, t.length < sizeof(k) ? t.length : sizeof(k));
+  return k;
+}
+
+const char* nack_reason(coap_nack_reason_t r) {
+  switch (r) {
+    case COAP_NACK_TOO_MANY_RETRIES:
+      return "timeout: no answer after retransmissions";
+    case COAP_NACK_RST:
+      return "reset by the peer";
+    case COAP_NACK_ICMP_ISSUE:
+      return "unreachable (ICMP)";
+    case COAP_NACK_TLS_FAILED:
+      return "DTLS failure";
+    default:
+      return "not deliverable";
+  }
 }
 
 }  // namespace hil::coap

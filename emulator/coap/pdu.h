@@ -15,4 +15,12 @@ bool fill(coap_pdu_t* pdu, const lwm2m::Response& r);
 // "POST /bs?ep=dev-1&Finish=true", "2.04", for timelines.
 std::string describe(const lwm2m::Request& r);
 
+// The next 8-byte token from a seeded generator (splitmix64): tokens repeat
+// with the seed.
+uint64_t next_token(uint64_t& state);
+// A token as the key its request is kept under.
+uint64_t token_key(coap_bin_const_t token);
+// Why libcoap gave up on a CON, for people ("timeout: ..." starts a timeout).
+const char* nack_reason(coap_nack_reason_t reason);
+
 }  // namespace hil::coap

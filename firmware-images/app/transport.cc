@@ -3,7 +3,6 @@
 #include <coap3/coap.h>
 
 #include <cmath>
-#include <cstring>
 
 #include "emulator/coap/pdu.h"
 #include "log.h"
@@ -12,32 +11,6 @@ namespace fw {
 namespace {
 
 Transport* g_transport = nullptr;  // libcoap's handlers find it here
-
-uint64_t splitmix(uint64_t& state) {
-  uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-uint64_t token_key(coap_bin_const_t t) {
-  uint64_t k = 0;
-  std::memcpy(&k, t.s, t.length < sizeof(k) ? t.length : sizeof(k));
-  return k;
-}
-
-const char* nack_reason(coap_nack_reason_t r) {
-  switch (r) {
-    case COAP_NACK_TOO_MANY_RETRIES:
-      return "timeout: no answer after retransmissions";
-    case COAP_NACK_RST:
-      return "reset by the peer";
-    case COAP_NACK_ICMP_ISSUE:
-      return "unreachable (ICMP)";
-    default:
-      return "not deliverable";
-  }
-}
 
 // coap://a.b.c.d[:port][/...]: this image has no DNS and no DTLS.
 bool parse_uri(const std::string& uri, coap_address_t* out, std::string* error) {
@@ -93,7 +66,7 @@ struct Callbacks {
   static coap_response_t on_response(coap_session_t* s, const coap_pdu_t*,
                                      const coap_pdu_t* received, const coap_mid_t) {
     Transport& self = *g_transport;
-    auto it = self.pending_.find(token_key(coap_pdu_get_token(received)));
+    auto it = self.pending_.find(hil::coap::token_key(coap_pdu_get_token(received)));
     if (it == self.pending_.end() || it->second.session != s) return COAP_RESPONSE_FAIL;
     uint64_t id = it->second.id;
     self.pending_.erase(it);
@@ -105,11 +78,11 @@ struct Callbacks {
                       const coap_mid_t) {
     if (sent == nullptr) return;
     Transport& self = *g_transport;
-    auto it = self.pending_.find(token_key(coap_pdu_get_token(sent)));
+    auto it = self.pending_.find(hil::coap::token_key(coap_pdu_get_token(sent)));
     if (it == self.pending_.end()) return;
     uint64_t id = it->second.id;
     self.pending_.erase(it);
-    self.handler_->on_failure(id, nack_reason(reason));
+    self.handler_->on_failure(id, hil::coap::nack_reason(reason));
   }
 };
 
@@ -170,7 +143,7 @@ bool Transport::send(const hil::lwm2m::Account& to, const hil::lwm2m::Request& r
     *error = "no memory for a PDU";
     return false;
   }
-  uint64_t token = splitmix(token_state_);
+  uint64_t token = hil::coap::next_token(token_state_);
   if (!coap_add_token(pdu, sizeof(token), reinterpret_cast<const uint8_t*>(&token)) ||
       !hil::coap::fill(pdu, r)) {
     coap_delete_pdu(pdu);
