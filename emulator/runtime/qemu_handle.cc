@@ -46,39 +46,4 @@ void QemuDeviceHandle::arm_power_cut(uint64_t op, std::optional<uint32_t> byte) 
   loop_->call([&] { device_->arm_power_cut(op, byte); });
 }
 
-Status QemuDeviceHandle::configure_link(const radio::LinkConfig& config) {
-  return loop_->call([&] { return device_->link().configure(config); });
-}
-
-Status QemuDeviceHandle::add_rule(const radio::Rule& rule) {
-  return loop_->call([&] { return device_->link().add_rule(rule); });
-}
-
-void QemuDeviceHandle::clear_rules() {
-  loop_->call([&] { device_->link().clear_rules(); });
-}
-
-void QemuDeviceHandle::rebind_nat() {
-  loop_->call([&] { device_->link().rebind_nat(); });
-}
-
-radio::LinkCounters QemuDeviceHandle::link_counters() const {
-  return loop_->call([&] { return device_->link().counters(); });
-}
-
-std::vector<std::string> QemuDeviceHandle::link_decisions() const {
-  return loop_->call([&] { return device_->link().decisions(); });
-}
-
-Status QemuDeviceHandle::capture(const std::string& path) {
-  std::shared_ptr<radio::Capture> c;
-  if (!path.empty()) {
-    auto opened = radio::Capture::open(path, loop_->clock());
-    if (!opened) return Error{"capture: " + opened.error().message};
-    c = *opened;
-  }
-  loop_->call([&] { device_->set_capture(c); });
-  return ok_status();
-}
-
 }  // namespace hil::runtime

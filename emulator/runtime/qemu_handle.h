@@ -9,11 +9,12 @@
 #include <vector>
 
 #include "emulator/qemu/qemu_device.h"
+#include "emulator/runtime/link_controls.h"
 #include "emulator/runtime/loop.h"
 
 namespace hil::runtime {
 
-class QemuDeviceHandle {
+class QemuDeviceHandle : public LinkControls<QemuDeviceHandle> {
  public:
   QemuDeviceHandle(Loop* loop, qemu::QemuDevice* d) : loop_(loop), device_(d) {}
 
@@ -38,15 +39,8 @@ class QemuDeviceHandle {
   Result<std::vector<uint8_t>> flash_image() const { return device_->flash_image(); }
   Result<flash::StoreView> flash_store() const { return device_->flash_store(); }
 
-  Status configure_link(const radio::LinkConfig& config);
-  Status add_rule(const radio::Rule& rule);
-  void clear_rules();
-  void rebind_nat();
-  radio::LinkCounters link_counters() const;
-  std::vector<std::string> link_decisions() const;
-  Status capture(const std::string& path);
-
  private:
+  friend class LinkControls<QemuDeviceHandle>;
   Loop* loop_;
   qemu::QemuDevice* device_;
 };

@@ -151,41 +151,6 @@ Result<flash::NorCounters> DeviceHandle::flash_counters() const {
                                           [](device::Storage& s) { return s.flash().counters(); });
 }
 
-Status DeviceHandle::configure_link(const radio::LinkConfig& config) {
-  return loop_->call([&] { return device_->link().configure(config); });
-}
-
-Status DeviceHandle::add_rule(const radio::Rule& rule) {
-  return loop_->call([&] { return device_->link().add_rule(rule); });
-}
-
-void DeviceHandle::clear_rules() {
-  loop_->call([&] { device_->link().clear_rules(); });
-}
-
-void DeviceHandle::rebind_nat() {
-  loop_->call([&] { device_->link().rebind_nat(); });
-}
-
-radio::LinkCounters DeviceHandle::link_counters() const {
-  return loop_->call([&] { return device_->link().counters(); });
-}
-
-std::vector<std::string> DeviceHandle::link_decisions() const {
-  return loop_->call([&] { return device_->link().decisions(); });
-}
-
-Status DeviceHandle::capture(const std::string& path) {
-  std::shared_ptr<radio::Capture> c;
-  if (!path.empty()) {
-    auto opened = radio::Capture::open(path, loop_->clock());
-    if (!opened) return Error{"capture: " + opened.error().message};
-    c = *opened;
-  }
-  loop_->call([&] { device_->set_capture(c); });
-  return ok_status();
-}
-
 Result<std::vector<uint32_t>> DeviceHandle::flash_erase_counts() const {
   return with_storage<std::vector<uint32_t>>(
       loop_, device_, [](device::Storage& s) { return s.flash().erase_counts(); });

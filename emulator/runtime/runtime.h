@@ -13,6 +13,7 @@
 #include "emulator/base/clock.h"
 #include "emulator/device/device.h"
 #include "emulator/device/device_shard.h"
+#include "emulator/runtime/link_controls.h"
 #include "emulator/runtime/loop.h"
 #include "emulator/runtime/qemu_handle.h"
 #include "emulator/server/bootstrap_server.h"
@@ -41,7 +42,7 @@ struct RuntimeOptions {
 class Runtime;
 
 // Handles may be used from any thread; reads are snapshots.
-class DeviceHandle {
+class DeviceHandle : public LinkControls<DeviceHandle> {
  public:
   const std::string& endpoint() const { return device_->endpoint(); }
   lwm2m::State state() const { return device_->state(); }
@@ -75,18 +76,9 @@ class DeviceHandle {
   Result<flash::NorCounters> flash_counters() const;
   Result<std::vector<uint32_t>> flash_erase_counts() const;
 
-  // The radio link (issue "emulated radio").
-  Status configure_link(const radio::LinkConfig& config);
-  Status add_rule(const radio::Rule& rule);
-  void clear_rules();
-  void rebind_nat();
-  radio::LinkCounters link_counters() const;
-  std::vector<std::string> link_decisions() const;
-  // Capture this device's datagrams (sessions opened from now on); "" stops.
-  Status capture(const std::string& path);
-
  private:
   friend class Runtime;
+  friend class LinkControls<DeviceHandle>;
   DeviceHandle(Loop* loop, device::Device* d) : loop_(loop), device_(d) {}
   Loop* loop_;
   device::Device* device_;
