@@ -19,7 +19,7 @@ from coap_peer import (
     tlv_resources,
     uint_option,
 )
-from helpers import FAST, PATIENT, dead_port, details, kinds, outcome_of
+from helpers import FAST, PATIENT, dead_port, details, kinds, outcome_of, wait_until
 from lwm2m_hil import Emulator, bootstrap_config
 
 
@@ -282,3 +282,31 @@ def test_bootstrap_read_is_refused_in_profile_cr(scripted_bs: ScriptedBootstrapS
         scripted_bs.send(req, addr)
         assert scripted_bs.wait_response(req).code_text == "4.05"
         assert scripted_bs.call(addr, GET, "/1").code_text == "4.05"
+
+
+def test_10_server_initiated_bootstrap_writes_without_a_request_then_finish(
+    scripted_bs: ScriptedBootstrapServer,
+) -> None:
+    """Profile 1.0, server-initiated bootstrap (PROTOCOL.md): after a first
+    bootstrap the device is registered; the bootstrap server then writes a
+    new account to it without any Request Bootstrap and sends Finish. The
+    device opens bootstrap on that Write, commits on Finish, leaves with a
+    second "finish" exit and registers at the new server."""
+    with Emulator() as emu:
+        first = emu.registration_server(timing=FAST)
+        second = emu.registration_server(timing=FAST)
+        dev = emu.device("dev-1", scripted_bs.uri, timing=PATIENT, profile="1.0", bootstrap_linger=30)
+        _, addr, _ = scripted_bs.accept()
+        scripted_bs.write_account(addr, first.uri)
+        assert scripted_bs.finish(addr).code_text == "2.04"
+        dev.wait_for("registered", exit="finish")
+        wait_until(lambda: first.registrations().get("dev-1"), what="the first registration")
+
+        scripted_bs.write_account(addr, second.uri)  # no request came before it
+        assert scripted_bs.finish(addr).code_text == "2.04"
+        wait_until(lambda: second.registrations().get("dev-1"), what="the registration at the new server")
+        assert dev.exit_counts() == {"finish": 2}
+        assert len(kinds(dev, "commit")) == 2
+        assert len(kinds(dev, "bootstrap_server_initiated")) == 1
+        assert len(kinds(dev, "bootstrap_request")) == 1
+        assert dev.read("/0/1/0") == second.uri

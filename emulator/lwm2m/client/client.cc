@@ -190,7 +190,20 @@ Code Client::bootstrap_refusal() const {
 }
 
 Response Client::bootstrap_command(TimeMs now, const Request& req) {
-  if (state_ != State::Bootstrapping || !staged_) {
+  // In 1.0 a bootstrap server may write to a client that did not ask
+  // (server-initiated bootstrap): its first Write or Delete opens bootstrap,
+  // and Finish ends it as usual. Later profiles trigger it with /1/x/9.
+  bool server_initiated = config_.profile == Profile::V1_0 && state_ != State::Bootstrapping &&
+                          (req.method == Method::Put || req.method == Method::Delete);
+  if (server_initiated) {
+    event(now, "bootstrap_server_initiated",
+          to_string(req.method) + " " + req.uri_path() + " without a Request Bootstrap (1.0)");
+    set_state(now, State::Bootstrapping);
+    update_timer_.at.reset();
+    retry_timer_.at.reset();
+    pending_.clear();  // answers to the registration it interrupts are stale
+    staged_ = live_;
+  } else if (state_ != State::Bootstrapping || !staged_) {
     // A late or repeated Finish must never run the exit again.
     event(now, "ignored",
           to_string(req.method) + " " + req.uri_path() +

@@ -323,6 +323,41 @@ TEST(Client, Start_StoredServerAccount_RegistersWithoutBootstrap) {
   EXPECT_EQ(h.sent[0].request.uri_path(), "/rd");
 }
 
+TEST(Client, ServerInitiated10_WriteWhileRegistered_OpensBootstrapFinishCommitsAndReregisters) {
+  Harness h(config(Profile::V1_0));
+  h.bootstrap_to_writes();
+  h.request(finish());
+  h.advance(h.now);
+  h.answer_last(Code::Created, {"rd", "1"});
+  ASSERT_EQ(h.client.state(), State::Registered);
+  // The bootstrap server writes a new lifetime without being asked.
+  Instance longer = server_instance(7);
+  longer[server::kLifetime] = Resource::single(int64_t{900});
+  EXPECT_EQ(h.request(put(kServer, 0, longer)).code, Code::Changed);
+  EXPECT_EQ(h.client.state(), State::Bootstrapping);
+  EXPECT_EQ(h.client.objects().get<int64_t>(kServer, 0, server::kLifetime), 300);  // staged only
+  EXPECT_EQ(h.request(finish()).code, Code::Changed);
+  ASSERT_EQ(h.commits.size(), 2u);
+  EXPECT_EQ(h.client.last_exit(), BootstrapExit::Finish);
+  EXPECT_EQ(h.client.objects().get<int64_t>(kServer, 0, server::kLifetime), 900);
+  h.advance(h.now);
+  EXPECT_EQ(h.sent.back().request.uri_path(), "/rd");
+  EXPECT_EQ(h.sent.back().request.query[1], "lt=900");
+  int opened = 0;
+  for (const Event& e : h.events) opened += e.kind == "bootstrap_server_initiated";
+  EXPECT_EQ(opened, 1);
+}
+
+TEST(Client, ServerInitiated_NotIn11OrCr_WriteOutsideBootstrapIgnored) {
+  for (Profile p : {Profile::V1_1, Profile::Cr}) {
+    Harness h(config(p));
+    h.bootstrap_to_writes();
+    h.request(finish());
+    EXPECT_EQ(h.request(put(kServer, 0, server_instance(7))).code, Code::MethodNotAllowed);
+    EXPECT_NE(h.client.state(), State::Bootstrapping);
+  }
+}
+
 TEST(Client, ServerWrite_SecurityObject_Unauthorized) {
   Harness h(config());
   h.bootstrap_to_writes();
