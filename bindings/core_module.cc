@@ -204,7 +204,7 @@ struct DeviceSpec {
     c.client.max_bootstrap_attempts = max_bootstrap_attempts;
     c.client.register_attempts = register_attempts;
     c.timing = timing_arg(ack_timeout, ack_random_factor, max_retransmit);
-    c.bootstrap_uri = bootstrap_uri;
+    c.factory.bootstrap_uri = bootstrap_uri;
     const bool coaps = bootstrap_uri.rfind("coaps://", 0) == 0;
     if (coaps && (psk_key.empty() || psk_identity.empty()))
       throw py::value_error(
@@ -214,15 +214,15 @@ struct DeviceSpec {
       throw py::value_error(
           "psk_key: given, but bootstrap_uri is not coaps://; use the server's "
           "secure_uri, or drop the key for NoSec");
-    c.bootstrap_psk_identity = psk_identity;
-    c.bootstrap_psk_key.assign(psk_key.begin(), psk_key.end());
-    c.hold_off_s = hold_off;
+    c.factory.bootstrap_psk_identity = psk_identity;
+    c.factory.bootstrap_psk_key.assign(psk_key.begin(), psk_key.end());
+    c.factory.hold_off_s = hold_off;
     if (server_ssid < 1 || server_ssid > 65534)
       throw py::value_error("server_ssid: must be 1..65534");
     if (server_lifetime < 1) throw py::value_error("server_lifetime: must be >= 1 second");
-    c.server_uri = server_uri;
-    c.server_ssid = server_ssid;
-    c.server_lifetime_s = server_lifetime;
+    c.factory.server_uri = server_uri;
+    c.factory.server_ssid = server_ssid;
+    c.factory.server_lifetime_s = server_lifetime;
     if (flash_size > 0) {
       device::FlashConfig f;
       f.geometry = {flash_size, flash_sector_size, flash_page_size};

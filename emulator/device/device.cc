@@ -9,41 +9,6 @@ namespace hil::device {
 using lwm2m::BootstrapExit;
 using lwm2m::State;
 
-lwm2m::ObjectTree factory_config(const DeviceConfig& c) {
-  namespace sec = lwm2m::security;
-  namespace dev = lwm2m::device;
-  lwm2m::ObjectTree t;
-  t.set(lwm2m::kSecurity, 0, sec::kUri, c.bootstrap_uri);
-  t.set(lwm2m::kSecurity, 0, sec::kBootstrapServer, true);
-  if (c.bootstrap_psk_key.empty()) {
-    t.set(lwm2m::kSecurity, 0, sec::kMode, sec::kModeNoSec);
-  } else {
-    std::string identity = c.bootstrap_psk_identity;
-    if (size_t at = identity.find("{endpoint}"); at != std::string::npos)
-      identity.replace(at, 10, c.client.endpoint);
-    t.set(lwm2m::kSecurity, 0, sec::kMode, sec::kModePsk);
-    t.set(lwm2m::kSecurity, 0, sec::kIdentity, lwm2m::Bytes(identity.begin(), identity.end()));
-    t.set(lwm2m::kSecurity, 0, sec::kSecretKey, lwm2m::Bytes(c.bootstrap_psk_key));
-  }
-  t.set(lwm2m::kSecurity, 0, sec::kHoldOff, c.hold_off_s);
-  t.set(lwm2m::kDevice, 0, dev::kManufacturer, c.info.manufacturer);
-  t.set(lwm2m::kDevice, 0, dev::kModel, c.info.model);
-  t.set(lwm2m::kDevice, 0, dev::kSerial, c.info.serial.empty() ? c.client.endpoint : c.info.serial);
-  t.set(lwm2m::kDevice, 0, dev::kFirmware, c.info.firmware);
-  t.set(lwm2m::kDevice, 0, dev::kBindings, std::string("U"));
-  if (!c.server_uri.empty()) {
-    namespace srv = lwm2m::server;
-    t.set(lwm2m::kSecurity, 1, sec::kUri, c.server_uri);
-    t.set(lwm2m::kSecurity, 1, sec::kBootstrapServer, false);
-    t.set(lwm2m::kSecurity, 1, sec::kMode, sec::kModeNoSec);
-    t.set(lwm2m::kSecurity, 1, sec::kShortServerId, c.server_ssid);
-    t.set(lwm2m::kServer, 0, srv::kShortServerId, c.server_ssid);
-    t.set(lwm2m::kServer, 0, srv::kLifetime, c.server_lifetime_s);
-    t.set(lwm2m::kServer, 0, srv::kBinding, std::string("U"));
-  }
-  return t;
-}
-
 Device::Device(const DeviceConfig& config, coap::Context& shard, Timers& timers,
                radio::Radio* radio, HandshakeGate* gate, std::function<void()> on_change)
     : timing_(config.timing),
@@ -58,8 +23,9 @@ Device::Device(const DeviceConfig& config, coap::Context& shard, Timers& timers,
       link_(config.link, config.link_seed),
       on_change_(std::move(on_change)),
       client_config_(config.client),
-      factory_(
-          lwm2m::tree::encode(factory_config(config), lwm2m::ObjectRegistry::builtin()).value()),
+      factory_(lwm2m::tree::encode(lwm2m::factory_tree(config.factory, config.client.endpoint),
+                                   lwm2m::ObjectRegistry::builtin())
+                   .value()),
       reboot_after_power_cut_ms_(config.reboot_after_power_cut_ms) {
   if (config.flash) {
     lwm2m::ObjectTree stored = factory_tree();

@@ -17,33 +17,17 @@
 #include "emulator/device/handshake_gate.h"
 #include "emulator/device/storage.h"
 #include "emulator/lwm2m/client/client.h"
+#include "emulator/lwm2m/client/factory.h"
 #include "emulator/radio/radio.h"
 
 namespace hil::device {
 
-struct DeviceInfo {
-  std::string manufacturer = "lwm2m-hil";
-  std::string model = "virtual-device";
-  std::string serial;  // defaults to the endpoint name
-  std::string firmware = "1.0";
-};
-
 struct DeviceConfig {
   lwm2m::ClientConfig client;  // client.endpoint names the device
   coap::Timing timing;
-  std::string bootstrap_uri;  // the factory bootstrap account
-  int64_t hold_off_s = 0;     // its Client Hold Off Time (/0/0/11)
-  // Its credentials: without a key, NoSec; with one, DTLS-PSK, and
-  // bootstrap_uri must be coaps://. "{endpoint}" in the identity becomes
-  // the device's endpoint name.
-  std::string bootstrap_psk_identity;
-  std::vector<uint8_t> bootstrap_psk_key;
-  // A server account provisioned at the factory (ETS 1.1-int-6): with it
-  // the device registers at once, without bootstrap. Empty: none.
-  std::string server_uri;
-  int64_t server_ssid = 1;
-  int64_t server_lifetime_s = 300;
-  DeviceInfo info;
+  // The factory bootstrap account (coaps:// with a PSK key), an optional
+  // factory server account, and the Device object's identity.
+  lwm2m::Factory factory;
   // How long the bootstrap-server session stays open after bootstrap ends,
   // so a retransmitted Finish still gets its answer. -1: MAX_TRANSMIT_SPAN.
   int64_t bootstrap_linger_ms = -1;
@@ -57,9 +41,6 @@ struct DeviceConfig {
   radio::LinkConfig link;
   uint64_t link_seed = 0;
 };
-
-// The factory configuration: a bootstrap account and the Device object.
-lwm2m::ObjectTree factory_config(const DeviceConfig& config);
 
 class Device {
  public:

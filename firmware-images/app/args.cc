@@ -65,6 +65,7 @@ bool parse_bool(const std::string& s, bool* out) {
 
 std::optional<Args> parse_args(const char* cmdline, std::string* error) {
   Args a;
+  a.factory.model = "qemu-mps2-an385";
   parse_ipv4("10.0.2.15", &a.ip);
   parse_ipv4("10.0.2.2", &a.gateway);
   parse_ipv4("255.255.255.0", &a.netmask);
@@ -95,13 +96,13 @@ std::optional<Args> parse_args(const char* cmdline, std::string* error) {
       a.client.endpoint = v;
       ok = !v.empty();
     } else if (key == "bs") {
-      a.bootstrap_uri = v;
+      a.factory.bootstrap_uri = v;
     } else if (key == "server") {
-      a.server_uri = v;
+      a.factory.server_uri = v;
     } else if (key == "server_ssid") {
-      ok = parse_i64(v, &a.server_ssid);
+      ok = parse_i64(v, &a.factory.server_ssid);
     } else if (key == "server_lifetime") {
-      ok = parse_i64(v, &a.server_lifetime_s);
+      ok = parse_i64(v, &a.factory.server_lifetime_s);
     } else if (key == "profile") {
       auto prof = hil::lwm2m::parse_profile(v);
       ok = prof.has_value();
@@ -113,7 +114,7 @@ std::optional<Args> parse_args(const char* cmdline, std::string* error) {
     } else if (key == "idle_timeout_ms") {
       ok = parse_i64(v, &a.client.idle_timeout_ms);
     } else if (key == "hold_off") {
-      ok = parse_i64(v, &a.hold_off_s);
+      ok = parse_i64(v, &a.factory.hold_off_s);
     } else if (key == "retry_initial_ms") {
       ok = parse_i64(v, &i);
       a.client.bootstrap_retry.initial_ms = a.client.register_retry.initial_ms = i;
@@ -192,7 +193,7 @@ std::optional<Args> parse_args(const char* cmdline, std::string* error) {
     *error = "ep=<endpoint name> is required";
     return std::nullopt;
   }
-  if (a.bootstrap_uri.empty() && a.server_uri.empty()) {
+  if (a.factory.bootstrap_uri.empty() && a.factory.server_uri.empty()) {
     *error = "bs=coap://<ipv4>:<port> (or server=) is required";
     return std::nullopt;
   }

@@ -8,16 +8,15 @@
 
 #include "emulator/flash/nor_flash.h"
 #include "emulator/lwm2m/client/client.h"
+#include "emulator/lwm2m/client/factory.h"
 
 namespace fw {
 
 struct Args {
   hil::lwm2m::ClientConfig client;
-  std::string bootstrap_uri;
-  int64_t hold_off_s = 0;
-  std::string server_uri;  // factory server account (no bootstrap); empty: none
-  int64_t server_ssid = 1;
-  int64_t server_lifetime_s = 300;
+  // The bootstrap account (NoSec here), or a server account without
+  // bootstrap, and the Device object.
+  hil::lwm2m::Factory factory;
 
   // CoAP (RFC 7252 transmission parameters).
   uint32_t ack_timeout_ms = 2000;

@@ -3,11 +3,11 @@
 // as the emulator's native devices (emulator/flash), mirrored to the host
 // through semihosting; its timeline on the UART.
 //
-// The wiring copies emulator/device/device.cc: the factory configuration,
-// the store's boot and commit, "commit before answering" (a consistent
-// Finish reaches flash before its 2.04 leaves), a watchdog per exchange,
-// and the bootstrap session kept for MAX_TRANSMIT_SPAN after bootstrap so a
-// retransmitted Finish still gets its answer.
+// The wiring follows emulator/device/device.cc: the factory configuration
+// (lwm2m::factory_tree, shared), the store's boot and commit, "commit before answering" (a
+// consistent Finish reaches flash before its 2.04 leaves), a watchdog per exchange, and the
+// bootstrap session kept for MAX_TRANSMIT_SPAN after bootstrap so a retransmitted Finish still gets
+// its answer.
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -80,36 +80,6 @@ unsigned long datagrams_out, datagrams_in;
 void count_out(coap_session_t*, size_t) { ++datagrams_out; }
 void count_in(coap_session_t*, size_t) { ++datagrams_in; }
 
-// The factory configuration, as emulator/device/device.cc builds it.
-hil::lwm2m::ObjectTree factory_config(const Args& a) {
-  namespace lw = hil::lwm2m;
-  namespace sec = lw::security;
-  namespace dev = lw::device;
-  lw::ObjectTree t;
-  if (!a.bootstrap_uri.empty()) {
-    t.set(lw::kSecurity, 0, sec::kUri, a.bootstrap_uri);
-    t.set(lw::kSecurity, 0, sec::kBootstrapServer, true);
-    t.set(lw::kSecurity, 0, sec::kMode, sec::kModeNoSec);
-    t.set(lw::kSecurity, 0, sec::kHoldOff, a.hold_off_s);
-  }
-  t.set(lw::kDevice, 0, dev::kManufacturer, std::string("lwm2m-hil"));
-  t.set(lw::kDevice, 0, dev::kModel, std::string("qemu-mps2-an385"));
-  t.set(lw::kDevice, 0, dev::kSerial, a.client.endpoint);
-  t.set(lw::kDevice, 0, dev::kFirmware, std::string("1.0"));
-  t.set(lw::kDevice, 0, dev::kBindings, std::string("U"));
-  if (!a.server_uri.empty()) {
-    namespace srv = lw::server;
-    t.set(lw::kSecurity, 1, sec::kUri, a.server_uri);
-    t.set(lw::kSecurity, 1, sec::kBootstrapServer, false);
-    t.set(lw::kSecurity, 1, sec::kMode, sec::kModeNoSec);
-    t.set(lw::kSecurity, 1, sec::kShortServerId, a.server_ssid);
-    t.set(lw::kServer, 0, srv::kShortServerId, a.server_ssid);
-    t.set(lw::kServer, 0, srv::kLifetime, a.server_lifetime_s);
-    t.set(lw::kServer, 0, srv::kBinding, std::string("U"));
-  }
-  return t;
-}
-
 class Firmware final : public Transport::Handler {
  public:
   [[noreturn]] void run(const Args& args);
@@ -165,7 +135,7 @@ void Firmware::power_lost() {
 }
 
 void Firmware::boot_storage(const Args& args) {
-  hil::lwm2m::ObjectTree factory = factory_config(args);
+  hil::lwm2m::ObjectTree factory = hil::lwm2m::factory_tree(args.factory, args.client.endpoint);
   hil::lwm2m::ObjectTree stored = factory;
   stored.erase(hil::lwm2m::kDevice);  // the Device object is firmware, not configuration
   auto storage = Storage::open(args, stored);

@@ -113,12 +113,12 @@ device::DeviceConfig device_template(const std::string& bootstrap_uri, const Fle
   device::DeviceConfig c;
   c.client.profile = lwm2m::Profile::Cr;
   c.client.request_finish = true;
-  c.bootstrap_uri = bootstrap_uri;
+  c.factory.bootstrap_uri = bootstrap_uri;
   c.record_messages = p.record_messages;
   if (p.flash) c.flash = device::FlashConfig{};
   if (p.psk) {
-    c.bootstrap_psk_identity = "{endpoint}";
-    c.bootstrap_psk_key = demo_key();
+    c.factory.bootstrap_psk_identity = "{endpoint}";
+    c.factory.bootstrap_psk_key = demo_key();
   }
   return c;  // default coap::Timing: ACK_TIMEOUT 2 s
 }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "emulator/lwm2m/client/factory.h"
 #include "emulator/lwm2m/codec/content.h"
 
 namespace hil::lwm2m {
@@ -446,6 +447,35 @@ TEST(Backoff, Next_GrowsWithJitterUpToCap) {
   EXPECT_TRUE(d4 >= 2500 && d4 <= 5000);
   Backoff other({1000, 2.0, 5000, 0.5}, 2);
   EXPECT_NE(other.next(), d0);  // seeds spread a fleet
+}
+
+}  // namespace
+}  // namespace hil::lwm2m
+
+namespace hil::lwm2m {
+namespace {
+
+TEST(FactoryTree, PskBootstrapAccount_IdentityNamesTheEndpoint) {
+  Factory f;
+  f.bootstrap_uri = "coaps://bs";
+  f.bootstrap_psk_identity = "id-{endpoint}";
+  f.bootstrap_psk_key = {1, 2};
+  ObjectTree t = factory_tree(f, "dev-7");
+  EXPECT_EQ(t.get<int64_t>(kSecurity, 0, security::kMode), security::kModePsk);
+  EXPECT_EQ(t.get<Bytes>(kSecurity, 0, security::kIdentity),
+            (Bytes{'i', 'd', '-', 'd', 'e', 'v', '-', '7'}));
+  EXPECT_EQ(t.get<std::string>(kDevice, 0, device::kSerial), "dev-7");
+  EXPECT_EQ(t.instance(kServer, 0), nullptr);
+}
+
+TEST(FactoryTree, ServerAccountOnly_NoBootstrapAccount) {
+  Factory f;
+  f.server_uri = "coap://dm";
+  f.server_ssid = 9;
+  ObjectTree t = factory_tree(f, "dev-1");
+  EXPECT_EQ(t.instance(kSecurity, 0), nullptr);
+  EXPECT_EQ(t.get<int64_t>(kServer, 0, server::kShortServerId), 9);
+  EXPECT_EQ(t.get<bool>(kSecurity, 1, security::kBootstrapServer), false);
 }
 
 }  // namespace
