@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "emulator/coap/address.h"
+#include "emulator/lwm2m/client/factory.h"
 
 namespace hil::runtime {
 namespace {
@@ -374,8 +375,7 @@ std::vector<DeviceHandle> Runtime::add_devices(const device::DeviceConfig& tmpl,
         c.address_index = first + static_cast<uint32_t>(i);
         if (c.flash) {
           c.flash->seed = c.client.seed ^ 0xf1a5f1a5ULL;
-          auto at = c.flash->image_path.find("{endpoint}");
-          if (at != std::string::npos) c.flash->image_path.replace(at, 10, c.client.endpoint);
+          c.flash->image_path = lwm2m::with_endpoint(c.flash->image_path, c.client.endpoint);
         }
         out.push_back(std::make_unique<device::Device>(c, shard.shard->context(), *shard.loop,
                                                        radio_of(shard.loop), gate_of(shard.loop),
@@ -425,8 +425,7 @@ Result<std::vector<QemuDeviceHandle>> Runtime::add_qemu_devices(const qemu::Qemu
     c.link_seed = mix(options_.seed, "link " + c.endpoint);
     c.address_index = addresses_++;
     c.work_dir = tmpl.work_dir + "/" + c.endpoint;
-    auto at = c.flash_file.find("{endpoint}");
-    if (at != std::string::npos) c.flash_file.replace(at, 10, c.endpoint);
+    c.flash_file = lwm2m::with_endpoint(c.flash_file, c.endpoint);
     radio::Radio* radio = radio_of(loop);
     auto d = loop->call([&] {
       return std::make_unique<qemu::QemuDevice>(std::move(c), *loop, *radio, [this] { notify(); });

@@ -30,12 +30,6 @@ std::optional<std::string> match_identity(const PskCredential& c, const std::str
 
 }  // namespace
 
-std::string render_identity(const std::string& identity, const std::string& endpoint) {
-  size_t at = identity.find(kPlaceholder);
-  if (at == std::string::npos) return identity;
-  return identity.substr(0, at) + endpoint + identity.substr(at + kPlaceholderLen);
-}
-
 std::optional<std::vector<uint8_t>> PskTable::key_for(const std::string& identity) const {
   for (const PskCredential& c : entries_)
     if (match_identity(c, identity)) return c.key;

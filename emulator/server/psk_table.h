@@ -39,7 +39,4 @@ class PskTable {
   std::vector<PskCredential> entries_;
 };
 
-// `identity` with "{endpoint}" replaced by `endpoint`.
-std::string render_identity(const std::string& identity, const std::string& endpoint);
-
 }  // namespace hil::server

@@ -51,10 +51,5 @@ TEST_F(PskTableTest, Refusal_DtlsWithAnotherEndpointsIdentity_Refused) {
   EXPECT_NE(table_.refusal(true, "id-x", "other")->find("NoSec only"), std::string::npos);
 }
 
-TEST(RenderIdentity, Placeholder_ReplacedByEndpoint) {
-  EXPECT_EQ(render_identity("id-{endpoint}-x", "dev-1"), "id-dev-1-x");
-  EXPECT_EQ(render_identity("fixed", "dev-1"), "fixed");
-}
-
 }  // namespace
 }  // namespace hil::server

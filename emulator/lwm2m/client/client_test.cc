@@ -468,6 +468,11 @@ TEST(FactoryTree, PskBootstrapAccount_IdentityNamesTheEndpoint) {
   EXPECT_EQ(t.instance(kServer, 0), nullptr);
 }
 
+TEST(FactoryTree, WithEndpoint_PlaceholderReplacedOnce) {
+  EXPECT_EQ(with_endpoint("id-{endpoint}-x", "dev-1"), "id-dev-1-x");
+  EXPECT_EQ(with_endpoint("fixed", "dev-1"), "fixed");
+}
+
 TEST(FactoryTree, ServerAccountOnly_NoBootstrapAccount) {
   Factory f;
   f.server_uri = "coap://dm";

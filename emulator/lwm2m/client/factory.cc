@@ -12,9 +12,7 @@ ObjectTree factory_tree(const Factory& f, const std::string& endpoint) {
     if (f.bootstrap_psk_key.empty()) {
       t.set(kSecurity, 0, security::kMode, security::kModeNoSec);
     } else {
-      std::string identity = f.bootstrap_psk_identity;
-      if (size_t at = identity.find("{endpoint}"); at != std::string::npos)
-        identity.replace(at, 10, endpoint);
+      std::string identity = with_endpoint(f.bootstrap_psk_identity, endpoint);
       t.set(kSecurity, 0, security::kMode, security::kModePsk);
       t.set(kSecurity, 0, security::kIdentity, Bytes(identity.begin(), identity.end()));
       t.set(kSecurity, 0, security::kSecretKey, f.bootstrap_psk_key);
@@ -36,6 +34,13 @@ ObjectTree factory_tree(const Factory& f, const std::string& endpoint) {
     t.set(kServer, 0, server::kBinding, std::string("U"));
   }
   return t;
+}
+
+std::string with_endpoint(std::string text, const std::string& endpoint) {
+  static const std::string kPlaceholder = "{endpoint}";
+  if (size_t at = text.find(kPlaceholder); at != std::string::npos)
+    text.replace(at, kPlaceholder.size(), endpoint);
+  return text;
 }
 
 }  // namespace hil::lwm2m

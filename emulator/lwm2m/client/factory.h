@@ -30,4 +30,8 @@ struct Factory {
 // Objects 0, 1 and 3 as `f` describes them, for the device `endpoint`.
 ObjectTree factory_tree(const Factory& f, const std::string& endpoint);
 
+// `text` with "{endpoint}" replaced by `endpoint`: one template (a PSK
+// identity, a flash image's path) serves a whole fleet.
+std::string with_endpoint(std::string text, const std::string& endpoint);
+
 }  // namespace hil::lwm2m
