@@ -179,6 +179,20 @@ bool Context::send(coap_session_t* s, const lwm2m::Request& r, uint64_t tag) {
   return true;
 }
 
+void Context::set_datagram_send(DatagramSend send) {
+  datagram_send_ = std::move(send);
+  coap_context_set_datagram_send(ctx_, datagram_send_ ? on_datagram_send_cb : nullptr);
+}
+
+ssize_t Context::on_datagram_send_cb(coap_session_t* s, const uint8_t* data, size_t len) {
+  return owner(s).datagram_send_(s, data, len) ? static_cast<ssize_t>(len) : -2;
+}
+
+void Context::receive(coap_session_t* s, const uint8_t* data, size_t len) {
+  coap_session_receive_datagram(s, data, len);
+  dirty_ = true;
+}
+
 int Context::fd() const { return coap_context_get_coap_fd(ctx_); }
 
 // coap_io_process() walks every session of the context on each call, and a

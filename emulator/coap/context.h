@@ -93,6 +93,14 @@ class Context {
                           const Timing& timing, const Psk* psk = nullptr);
   void release(coap_session_t* s);
 
+  // Client sessions hand their datagrams (DTLS records too) to `send`
+  // instead of their sockets; false sends one on the socket after all.
+  // What answers them comes back through receive().
+  using DatagramSend = std::function<bool(coap_session_t*, const uint8_t*, size_t)>;
+  void set_datagram_send(DatagramSend send);
+  // A datagram for client session `s`, as if its socket had read it.
+  void receive(coap_session_t* s, const uint8_t* data, size_t len);
+
   // A CON request; its answer or failure comes back with `tag`.
   bool send(coap_session_t* s, const lwm2m::Request& r, uint64_t tag);
 
@@ -124,6 +132,7 @@ class Context {
                                         coap_mid_t);
   static void on_nack_cb(coap_session_t*, const coap_pdu_t*, coap_nack_reason_t, coap_mid_t);
   static int on_event_cb(coap_session_t*, coap_event_t);
+  static ssize_t on_datagram_send_cb(coap_session_t*, const uint8_t*, size_t);
   static const coap_bin_const_t* on_psk_identity_cb(coap_bin_const_t* identity, coap_session_t* s,
                                                     void*);
 
@@ -140,6 +149,7 @@ class Context {
   coap_address_t listen_addr_{};
   coap_address_t dtls_addr_{};
   PskLookup psk_lookup_;
+  DatagramSend datagram_send_;
   std::vector<uint8_t> psk_key_;  // what on_psk_identity_cb last returned
   coap_bin_const_t psk_key_view_{};
   std::unordered_map<coap_session_t*, std::string> identities_;  // server sessions

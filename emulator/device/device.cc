@@ -1,5 +1,7 @@
 #include "emulator/device/device.h"
 
+#include <arpa/inet.h>
+
 #include "emulator/coap/address.h"
 #include "emulator/coap/pdu.h"
 #include "emulator/lwm2m/codec/tree.h"
@@ -377,33 +379,34 @@ Device::Session* Device::session_for(const lwm2m::Account& to, std::string* erro
   std::optional<coap::Psk> psk = credentials(to, remote->secure, error);
   if (remote->secure && !psk) return nullptr;
   coap_address_t local = coap::device_address(address_index_);
-  // With a radio, the session talks to the radio, which carries its
-  // datagrams to and from the server through the device's link.
-  bool via_radio = radio_ != nullptr && remote->address.addr.sa.sa_family == AF_INET;
-  const coap_address_t& peer = via_radio ? radio_->device_facing() : remote->address;
+  auto s = std::make_unique<Session>(Session{this, {to.bootstrap, to.ssid}, nullptr, 0, key});
+  // With a radio, the session's datagrams pass the device's link. The path
+  // exists before the session: a DTLS session sends its ClientHello while
+  // it is created.
+  if (radio_ != nullptr && remote->address.addr.sa.sa_family == AF_INET) {
+    Session* raw = s.get();
+    s->radio_path = radio_->attach(
+        device_ip(), remote->address,
+        radio::Route{&link_, [this](Event e) { timeline_.push_back(std::move(e)); }, capture_},
+        [this, raw](const uint8_t* data, size_t len) { shard_.receive(raw->coap, data, len); });
+  }
   const coap::Psk* creds = psk ? &*psk : nullptr;
-  // A DTLS session sends its ClientHello while it is created; the radio
-  // reads it only on the loop's next turn, after the route below exists.
-  coap_session_t* cs = shard_.connect(local, peer, timing_, creds);
+  coap_session_t* cs = shard_.connect(local, remote->address, timing_, creds);
   if (cs == nullptr && !to.bootstrap && sessions_.count(bootstrap_key_)) {
     // Out of descriptors (20,000 per process here): trade the lingering
     // bootstrap session for this one. A retransmitted Finish now goes
     // unanswered, and the timeline says why.
     record("bootstrap_session_closed", "early: no descriptor for " + to.uri);
     close_session(bootstrap_key_);
-    cs = shard_.connect(local, peer, timing_, creds);
+    cs = shard_.connect(local, remote->address, timing_, creds);
   }
   if (cs == nullptr) {
+    if (s->radio_path != 0) radio_->detach(device_ip(), remote->address, s->radio_path);
     *error = "cannot open a UDP socket from " + address() + " (descriptor limit?)";
     return nullptr;
   }
-  auto s = std::make_unique<Session>(Session{this, {to.bootstrap, to.ssid}, cs, via_radio, key});
+  s->coap = cs;
   coap_session_set_app_data(cs, s.get());
-  if (via_radio) {
-    radio_->attach(
-        *coap_session_get_addr_local(cs), remote->address,
-        radio::Route{&link_, [this](Event e) { timeline_.push_back(std::move(e)); }, capture_});
-  }
   if (psk) {
     s->handshake_from = timers_.clock().now_ms();
     record("dtls_handshake", "to " + to.uri + " as PSK identity \"" + psk->identity + "\"");
@@ -448,8 +451,14 @@ void Device::close_session(const std::string& key) {
 
 void Device::release(Session& s) {
   end_handshake(s);
-  if (s.via_radio) radio_->detach(*coap_session_get_addr_local(s.coap));
+  if (s.radio_path != 0) {
+    radio_->detach(device_ip(), *coap_session_get_addr_remote(s.coap), s.radio_path);
+  }
   shard_.release(s.coap);
+}
+
+uint32_t Device::device_ip() const {
+  return ntohl(coap::device_address(address_index_).addr.sin.sin_addr.s_addr);
 }
 
 void Device::record(std::string kind, std::string detail) {

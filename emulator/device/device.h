@@ -101,7 +101,7 @@ class Device {
     Device* device;
     lwm2m::Origin origin;
     coap_session_t* coap = nullptr;
-    bool via_radio = false;
+    uint64_t radio_path = 0;     // its path on the radio (Radio::attach), if any
     std::string key;             // in sessions_
     TimeMs handshake_from = -1;  // a DTLS handshake runs since then
     bool dead = false;           // DTLS failed or closed: replace on next use
@@ -122,6 +122,7 @@ class Device {
   void end_handshake(Session& s);
   void close_session(const std::string& key);
   void release(Session& s);
+  uint32_t device_ip() const;  // 127.1.x.y, host order
   void watch_exchange(uint64_t id, const std::string& session_key);
   void settle_exchange(uint64_t id);
   void record(std::string kind, std::string detail);

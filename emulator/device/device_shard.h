@@ -1,5 +1,6 @@
 // A libcoap context shared by up to a hundred devices: libcoap walks every
-// session of a context on each step, so contexts stay small and many.
+// session of a context on each step, so contexts stay small and many. With
+// a radio, the sessions' datagrams go to it, not to their sockets.
 #pragma once
 
 #include "emulator/coap/context.h"
@@ -9,7 +10,7 @@ namespace hil::device {
 
 class DeviceShard final : public coap::Context::Handler {
  public:
-  explicit DeviceShard(uint64_t seed) : context_(*this, seed) {}
+  DeviceShard(uint64_t seed, radio::Radio* radio);
 
   coap::Context& context() { return context_; }
 

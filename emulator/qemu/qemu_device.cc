@@ -213,23 +213,25 @@ void QemuDevice::on_datagram(const Ipv4Endpoint& src, const Ipv4Endpoint& dst,
   for (auto& f : flows_)
     if (f.image == src && f.server == dst) flow = &f;
   if (flow == nullptr) {
-    // A new flow: a radio path of its own, named by the device's address and
-    // a flow number (never a real socket: nothing else uses this address).
-    uint32_t ip = ntohl(coap::device_address(config_.address_index).addr.sin.sin_addr.s_addr);
-    flows_.push_back(Flow{src, dst, address_of(ip, next_flow_++)});
-    if (next_flow_ == 0) next_flow_ = 1;
+    // A new flow: a radio path from the device's address to the server (a
+    // newer flow to the same server takes the path over).
+    flows_.push_back(Flow{src, dst, 0});
     flow = &flows_.back();
     record("flow",
            src.to_string() + " -> " + dst.to_string() + " is " + address() + " on the radio");
-    radio_.attach(
-        flow->path, address_of(dst.addr, dst.port),
+    flow->radio_path = radio_.attach(
+        device_ip(), address_of(dst.addr, dst.port),
         radio::Route{&link_, [this](Event e) { timeline_.push_back(std::move(e)); }, capture_},
-        [this, src, dst](const std::vector<uint8_t>& data) {
-          if (bridge_ && !bridge_->send_to_device(dst, src, data))
+        [this, src, dst](const uint8_t* data, size_t len) {
+          if (bridge_ && !bridge_->send_to_device(dst, src, std::vector<uint8_t>(data, data + len)))
             record("downlink_failed", "the image's Ethernet socket is full");
         });
   }
-  radio_.uplink(flow->path, payload.data(), payload.size());
+  radio_.uplink(device_ip(), address_of(dst.addr, dst.port), payload.data(), payload.size());
+}
+
+uint32_t QemuDevice::device_ip() const {
+  return ntohl(coap::device_address(config_.address_index).addr.sin.sin_addr.s_addr);
 }
 
 std::optional<Exit> QemuDevice::stop_process() {
@@ -248,7 +250,8 @@ std::optional<Exit> QemuDevice::stop_process() {
     ::close(pid_fd_);
     pid_fd_ = -1;
   }
-  for (const auto& f : flows_) radio_.detach(f.path);
+  for (const auto& f : flows_)
+    radio_.detach(device_ip(), address_of(f.server.addr, f.server.port), f.radio_path);
   flows_.clear();
   bridge_.reset();
   uart_.reset();

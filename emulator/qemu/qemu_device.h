@@ -5,8 +5,8 @@
 // - Network: the image's Ethernet frames (FrameBridge) become datagrams
 //   that go through this device's own radio::Link on the loop's Radio
 //   (faults, rules, capture), sent from the device's own 127.1.x.y. Each
-//   flow (image port, server) is one radio path; downlink comes back to the
-//   image through the bridge.
+//   flow (image port, server) has the radio path from the device to that
+//   server; downlink comes back to the image through the bridge.
 // - Timeline: the image's UART log ("EV" lines, stamped with the host's
 //   clock on arrival), the radio's fault events, and the host's own
 //   (qemu_start, qemu_exit, reboot, power_cut). State and bootstrap exit
@@ -124,7 +124,7 @@ class QemuDevice {
   struct Flow {
     Ipv4Endpoint image;   // the image's address and port
     Ipv4Endpoint server;  // as the host sees it
-    coap_address_t path;  // the radio path: 127.1.x.y and a flow number
+    uint64_t radio_path;  // Radio::attach's serial
   };
 
   std::vector<std::string> boot_args();
@@ -139,6 +139,7 @@ class QemuDevice {
   void schedule_restart();
   void record(std::string kind, std::string detail);
   TimeMs now() const { return reactor_.clock().now_ms(); }
+  uint32_t device_ip() const;  // 127.1.x.y, host order
 
   QemuDeviceConfig config_;
   Reactor& reactor_;
@@ -154,7 +155,6 @@ class QemuDevice {
   bool uart_open_ = false;
   Timers::Id exit_poll_timer_ = 0;  // without pidfd_open: poll for the exit
   std::vector<Flow> flows_;
-  uint16_t next_flow_ = 1;
 
   std::optional<std::pair<uint64_t, std::optional<uint32_t>>> armed_cut_;
   Timers::Id restart_timer_ = 0;

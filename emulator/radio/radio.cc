@@ -20,14 +20,6 @@ constexpr int kBufferBytes = 64 * 1024 * 1024;
 constexpr int kMaxBurst = 1024;  // datagrams per readable event, so other work gets a turn
 constexpr size_t kMaxDatagram = 65536;
 
-std::string key_of(const sockaddr_in& a) {
-  return std::to_string(a.sin_addr.s_addr) + ":" + std::to_string(a.sin_port);
-}
-
-std::string server_key(size_t port, uint32_t device_ip, const sockaddr_in& server) {
-  return std::to_string(port) + "|" + std::to_string(device_ip) + "|" + key_of(server);
-}
-
 // `port` 0: any free port.
 Result<int> udp_socket(uint32_t ip, bool pktinfo, sockaddr_in* bound, uint16_t port = 0) {
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -52,8 +44,6 @@ Result<int> udp_socket(uint32_t ip, bool pktinfo, sockaddr_in* bound, uint16_t p
   return fd;
 }
 
-Endpoint4 endpoint(const sockaddr_in& a) { return {ntohl(a.sin_addr.s_addr), ntohs(a.sin_port)}; }
-
 // A server-facing socket on a port drawn from `seed` (the same seed, the
 // same port, unless something else holds it: then the next draw), or on
 // any free port without a seed.
@@ -70,11 +60,11 @@ Result<int> server_socket(uint64_t* seed, sockaddr_in* bound) {
 }  // namespace
 
 struct Radio::Path {
-  sockaddr_in session;  // the device's socket
-  sockaddr_in server;
+  Key key;
+  uint64_t serial;
   Route route;
-  size_t port;      // which server-facing socket the server sees
-  Deliver deliver;  // downlink to a callback, not to `session` (attach with Deliver)
+  size_t port;  // which server-facing socket the server sees
+  Deliver deliver;
 };
 
 // --- capture ------------------------------------------------------------------
@@ -103,12 +93,6 @@ void Capture::write(TimeMs now, const Endpoint4& src, const Endpoint4& dst, cons
 Result<std::unique_ptr<Radio>> Radio::open(Reactor& reactor, int nat_ports, uint64_t port_seed) {
   std::unique_ptr<Radio> r(new Radio(reactor));
   sockaddr_in bound{};
-  auto dev = udp_socket(INADDR_LOOPBACK, false, &bound);
-  if (!dev) return dev.error();
-  r->device_fd_ = *dev;
-  coap_address_init(&r->device_facing_);
-  r->device_facing_.addr.sin = bound;
-  r->device_facing_.size = sizeof(bound);
   for (int i = 0; i < (nat_ports < 1 ? 1 : nat_ports); ++i) {
     auto fd = server_socket(&port_seed, &bound);
     if (!fd) return fd.error();
@@ -116,7 +100,6 @@ Result<std::unique_ptr<Radio>> Radio::open(Reactor& reactor, int nat_ports, uint
     r->server_ports_.push_back(ntohs(bound.sin_port));
   }
   Radio* self = r.get();
-  reactor.watch(r->device_fd_, [self] { self->on_uplink(); });
   for (size_t i = 0; i < r->server_fds_.size(); ++i)
     reactor.watch(r->server_fds_[i], [self, i] { self->on_downlink(i); });
   return r;
@@ -129,52 +112,33 @@ Radio::~Radio() {
     reactor_.unwatch(fd);
     close(fd);
   }
-  if (device_fd_ >= 0) {
-    reactor_.unwatch(device_fd_);
-    close(device_fd_);
-  }
 }
 
-void Radio::attach(const coap_address_t& session, const coap_address_t& server, Route route) {
-  attach(session, server, std::move(route), nullptr);
+Radio::Key Radio::key_of(uint32_t device_ip, const coap_address_t& server) {
+  return Key{htonl(device_ip), server.addr.sin.sin_addr.s_addr, server.addr.sin.sin_port};
 }
 
-void Radio::attach(const coap_address_t& session, const coap_address_t& server, Route route,
-                   Deliver deliver) {
-  auto p = std::make_unique<Path>(Path{session.addr.sin, server.addr.sin, std::move(route),
-                                       next_port_++ % server_fds_.size(), std::move(deliver)});
-  by_server_[server_key(p->port, p->session.sin_addr.s_addr, p->server)] = p.get();
-  by_session_[key_of(p->session)] = std::move(p);
+uint64_t Radio::attach(uint32_t device_ip, const coap_address_t& server, Route route,
+                       Deliver deliver) {
+  Key key = key_of(device_ip, server);
+  uint64_t serial = next_serial_++;
+  paths_[key] = std::make_unique<Path>(
+      Path{key, serial, std::move(route), next_port_++ % server_fds_.size(), std::move(deliver)});
+  return serial;
 }
 
-bool Radio::uplink(const coap_address_t& session, const uint8_t* data, size_t len) {
-  auto it = by_session_.find(key_of(session.addr.sin));
-  if (it == by_session_.end()) return false;
+bool Radio::uplink(uint32_t device_ip, const coap_address_t& server, const uint8_t* data,
+                   size_t len) {
+  if (server.addr.sa.sa_family != AF_INET) return false;
+  auto it = paths_.find(key_of(device_ip, server));
+  if (it == paths_.end()) return false;
   forward(*it->second, Direction::Uplink, data, len);
   return true;
 }
 
-void Radio::detach(const coap_address_t& session) {
-  auto it = by_session_.find(key_of(session.addr.sin));
-  if (it == by_session_.end()) return;
-  const Path& p = *it->second;
-  // A newer path to the same server from the same device may own the key.
-  auto s = by_server_.find(server_key(p.port, p.session.sin_addr.s_addr, p.server));
-  if (s != by_server_.end() && s->second == &p) by_server_.erase(s);
-  by_session_.erase(it);
-}
-
-void Radio::on_uplink() {
-  uint8_t buf[kMaxDatagram];
-  for (int i = 0; i < kMaxBurst; ++i) {
-    sockaddr_in from{};
-    socklen_t len = sizeof(from);
-    ssize_t n = recvfrom(device_fd_, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &len);
-    if (n < 0) return;
-    auto it = by_session_.find(key_of(from));
-    if (it != by_session_.end())
-      forward(*it->second, Direction::Uplink, buf, static_cast<size_t>(n));
-  }
+void Radio::detach(uint32_t device_ip, const coap_address_t& server, uint64_t serial) {
+  auto it = paths_.find(key_of(device_ip, server));
+  if (it != paths_.end() && it->second->serial == serial) paths_.erase(it);
 }
 
 void Radio::on_downlink(size_t port) {
@@ -198,8 +162,8 @@ void Radio::on_downlink(size_t port) {
         device_ip = reinterpret_cast<in_pktinfo*>(CMSG_DATA(c))->ipi_addr.s_addr;
     }
     // A datagram to a port the device's NAT binding has left is lost.
-    auto it = by_server_.find(server_key(port, device_ip, from));
-    if (it != by_server_.end())
+    auto it = paths_.find(Key{device_ip, from.sin_addr.s_addr, from.sin_port});
+    if (it != paths_.end() && it->second->port == port)
       forward(*it->second, Direction::Downlink, buf, static_cast<size_t>(n));
   }
 }
@@ -207,44 +171,40 @@ void Radio::on_downlink(size_t port) {
 void Radio::forward(Path& p, Direction dir, const uint8_t* data, size_t len) {
   TimeMs now = reactor_.clock().now_ms();
   Verdict v = p.route.link->decide(now, dir, data, len);
-  if (v.nat_rebound && server_fds_.size() > 1) {
-    by_server_.erase(server_key(p.port, p.session.sin_addr.s_addr, p.server));
-    p.port = (p.port + 1) % server_fds_.size();
-    by_server_[server_key(p.port, p.session.sin_addr.s_addr, p.server)] = &p;
-  }
-  capture(p, dir, p.port, data, len, v.comment);
+  if (v.nat_rebound && server_fds_.size() > 1) p.port = (p.port + 1) % server_fds_.size();
+  capture(p, dir, data, len, v.comment);
   if (v.comment != "passed" && p.route.event)
     p.route.event(Event{now, "radio", (dir == Direction::Uplink ? "up: " : "down: ") + v.comment});
   for (Copy& c : v.copies) {
     if (c.delay_ms <= 0) {
-      send(p, dir, p.port, c.data);
+      send(p, dir, c.data.data(), c.data.size());
       continue;
     }
-    // The path may be gone by then (the session closed): look it up again.
-    std::string key = key_of(p.session);
-    reactor_.at(now + c.delay_ms, [this, key, dir, data = std::move(c.data)] {
-      auto it = by_session_.find(key);
-      if (it != by_session_.end()) send(*it->second, dir, it->second->port, data);
-    });
+    // The path may be gone by then (the device closed it), or replaced.
+    reactor_.at(now + c.delay_ms,
+                [this, key = p.key, serial = p.serial, dir, data = std::move(c.data)] {
+                  auto it = paths_.find(key);
+                  if (it != paths_.end() && it->second->serial == serial)
+                    send(*it->second, dir, data.data(), data.size());
+                });
   }
 }
 
-void Radio::send(Path& p, Direction dir, size_t port, const std::vector<uint8_t>& data) {
-  if (dir == Direction::Downlink && p.deliver) {
-    p.deliver(data);
-    return;
-  }
+void Radio::send(Path& p, Direction dir, const uint8_t* data, size_t len) {
   if (dir == Direction::Downlink) {
-    sendto(device_fd_, data.data(), data.size(), 0, reinterpret_cast<const sockaddr*>(&p.session),
-           sizeof(p.session));
+    p.deliver(data, len);
     return;
   }
   // From the device's own address, on the port its NAT binding holds.
-  iovec iov{const_cast<uint8_t*>(data.data()), data.size()};
+  sockaddr_in server{};
+  server.sin_family = AF_INET;
+  server.sin_addr.s_addr = p.key.server_ip;
+  server.sin_port = p.key.server_port;
+  iovec iov{const_cast<uint8_t*>(data), len};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in_pktinfo))] = {};
   msghdr msg{};
-  msg.msg_name = &p.server;
-  msg.msg_namelen = sizeof(p.server);
+  msg.msg_name = &server;
+  msg.msg_namelen = sizeof(server);
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   msg.msg_control = control;
@@ -254,20 +214,20 @@ void Radio::send(Path& p, Direction dir, size_t port, const std::vector<uint8_t>
   c->cmsg_type = IP_PKTINFO;
   c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
   auto* info = reinterpret_cast<in_pktinfo*>(CMSG_DATA(c));
-  info->ipi_spec_dst = p.session.sin_addr;
-  sendmsg(server_fds_[port], &msg, 0);
+  info->ipi_spec_dst.s_addr = p.key.device_ip;
+  sendmsg(server_fds_[p.port], &msg, 0);
 }
 
-void Radio::capture(const Path& p, Direction dir, size_t port, const uint8_t* data, size_t len,
+void Radio::capture(const Path& p, Direction dir, const uint8_t* data, size_t len,
                     const std::string& comment) {
   if (!run_capture_ && !p.route.capture) return;
   // In virtual time a capture must not depend on the kernel's choice of
   // port, which differs from run to run: it numbers the ports instead.
   uint16_t device_port = reactor_.clock().is_virtual()
-                             ? static_cast<uint16_t>(kVirtualNatPort + port)
-                             : server_ports_[port];
-  Endpoint4 device{ntohl(p.session.sin_addr.s_addr), device_port};
-  Endpoint4 server = endpoint(p.server);
+                             ? static_cast<uint16_t>(kVirtualNatPort + p.port)
+                             : server_ports_[p.port];
+  Endpoint4 device{ntohl(p.key.device_ip), device_port};
+  Endpoint4 server{ntohl(p.key.server_ip), ntohs(p.key.server_port)};
   Endpoint4 src = dir == Direction::Uplink ? device : server;
   Endpoint4 dst = dir == Direction::Uplink ? server : device;
   TimeMs now = reactor_.clock().now_ms();

@@ -1,11 +1,14 @@
-// The radio on the host: every datagram between a device's CoAP session and
-// a server passes through here, through the device's Link (faults, rules)
-// and into the capture. One Radio per event loop, at a cost of a few
-// sockets in all, not one per device: the device-facing socket is where
-// device sessions connect (127.0.0.1:D); server-facing sockets are bound to
-// the wildcard address and send with IP_PKTINFO from each device's own
-// 127.1.x.y, so a server sees one distinct address per device. Several
-// server-facing sockets give NAT rebinding a port to move to.
+// The radio on the host: every datagram between a device and a server
+// passes through here, through the device's Link (faults, rules) and into
+// the capture. One Radio per event loop, at a cost of a few sockets in all,
+// not one per device. A device hands its datagrams to uplink() (a native
+// device's libcoap sessions do so through coap::Context's datagram hook, a
+// firmware image through its frame bridge) and gets the server's answers
+// through its path's delivery callback: no socket, no kernel hop on the
+// device side. Server-facing sockets are bound to the wildcard address and
+// send with IP_PKTINFO from each device's own 127.1.x.y, so a server sees
+// one distinct address per device; several of them give NAT rebinding a
+// port to move to.
 #pragma once
 
 #include <coap3/coap.h>
@@ -61,44 +64,55 @@ class Radio {
                                              uint64_t port_seed = 0);
   ~Radio();
 
-  // Where device sessions connect instead of their server.
-  const coap_address_t& device_facing() const { return device_facing_; }
-  // `session` is a device session's local address (127.1.x.y:port).
-  void attach(const coap_address_t& session, const coap_address_t& server, Route route);
-  void detach(const coap_address_t& session);
-  // A device end that is not a local socket (a firmware image under QEMU,
-  // emulator/qemu/qemu_device.h). `session` names the path: the device's
-  // own 127.1.x.y and a port of its choosing, unique among its paths. The
-  // device hands its datagrams to uplink(); what the radio delivers back
-  // goes to `deliver` instead of a socket. detach() as for sessions.
-  using Deliver = std::function<void(const std::vector<uint8_t>&)>;
-  void attach(const coap_address_t& session, const coap_address_t& server, Route route,
-              Deliver deliver);
-  // Through the path's link, into the capture and to its server, as a
-  // datagram a session sent to device_facing(). False: no such path.
-  bool uplink(const coap_address_t& session, const uint8_t* data, size_t len);
+  // What the radio delivers to a device: a datagram from the path's server.
+  using Deliver = std::function<void(const uint8_t* data, size_t len)>;
+  // A path from the device at `device_ip` (127.1.x.y, host order) to
+  // `server` (IPv4), before the device sends on it. A newer path from the
+  // same device to the same server replaces the older one, as the server
+  // could not tell them apart either. Returns the path's serial, for
+  // detach().
+  uint64_t attach(uint32_t device_ip, const coap_address_t& server, Route route, Deliver deliver);
+  // Through the path's link, into the capture and to its server. False: no
+  // such path.
+  bool uplink(uint32_t device_ip, const coap_address_t& server, const uint8_t* data, size_t len);
+  // Ends the path if it is still the one attached with `serial`. Datagrams
+  // it delayed are then lost.
+  void detach(uint32_t device_ip, const coap_address_t& server, uint64_t serial);
   // The whole run's capture; null stops it.
   void set_capture(std::shared_ptr<Capture> capture) { run_capture_ = std::move(capture); }
 
  private:
-  struct Path;  // one attached session
+  struct Path;
+  struct Key {
+    uint32_t device_ip;  // network order, as sockets give it
+    uint32_t server_ip;
+    uint16_t server_port;
+    bool operator==(const Key& o) const {
+      return device_ip == o.device_ip && server_ip == o.server_ip && server_port == o.server_port;
+    }
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const {
+      uint64_t v = (uint64_t{k.device_ip} << 32 | k.server_ip) * 0x9e3779b97f4a7c15ULL;
+      return static_cast<size_t>(v ^ (v >> 29) ^ k.server_port);
+    }
+  };
+  static Key key_of(uint32_t device_ip, const coap_address_t& server);
+
   explicit Radio(Reactor& reactor);
-  void on_uplink();
   void on_downlink(size_t port);
   void forward(Path& p, Direction dir, const uint8_t* data, size_t len);
-  void send(Path& p, Direction dir, size_t port, const std::vector<uint8_t>& data);
-  void capture(const Path& p, Direction dir, size_t port, const uint8_t* data, size_t len,
+  void send(Path& p, Direction dir, const uint8_t* data, size_t len);
+  void capture(const Path& p, Direction dir, const uint8_t* data, size_t len,
                const std::string& comment);
 
   Reactor& reactor_;
-  int device_fd_ = -1;
-  coap_address_t device_facing_{};
   std::vector<int> server_fds_;
   std::vector<uint16_t> server_ports_;
-  std::unordered_map<std::string, std::unique_ptr<Path>> by_session_;  // "ip:port"
-  std::unordered_map<std::string, Path*> by_server_;  // "port|device ip|server ip:port"
+  std::unordered_map<Key, std::unique_ptr<Path>, KeyHash> paths_;
   std::shared_ptr<Capture> run_capture_;
   size_t next_port_ = 0;
+  uint64_t next_serial_ = 1;
 };
 
 }  // namespace hil::radio

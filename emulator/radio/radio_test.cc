@@ -1,0 +1,175 @@
+// The radio's paths, as native and QEMU devices use them: uplink() through
+// the path's link to a real UDP server, seen from the device's own
+// 127.1.x.y; the server's answer to the delivery callback; faults, newer
+// paths and detach apply.
+#include "emulator/radio/radio.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "emulator/coap/address.h"
+#include "emulator/runtime/loop.h"
+
+namespace hil {
+namespace {
+
+class RadioTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    loop_.start();
+    auto r = loop_.call([&] { return radio::Radio::open(loop_); });
+    ASSERT_TRUE(r) << r.error().message;
+    radio_ = std::move(*r);
+    server_fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(bind(server_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    socklen_t len = sizeof a;
+    getsockname(server_fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    timeval tv{0, 300 * 1000};
+    setsockopt(server_fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    coap_address_init(&server_);
+    server_.addr.sin = a;
+    server_.size = sizeof a;
+    device_ip_ = ntohl(coap::device_address(4242).addr.sin.sin_addr.s_addr);
+  }
+  void TearDown() override {
+    loop_.call([&] { radio_.reset(); });
+    loop_.stop();
+    close(server_fd_);
+  }
+
+  uint64_t attach(std::vector<std::string>* into = nullptr) {
+    if (into == nullptr) into = &delivered_;
+    return loop_.call([&] {
+      return radio_->attach(
+          device_ip_, server_,
+          radio::Route{&link_, [this](Event e) { events_.push_back(e.detail); }, {}},
+          [this, into](const uint8_t* data, size_t len) {
+            into->emplace_back(reinterpret_cast<const char*>(data), len);
+          });
+    });
+  }
+  bool uplink(const std::string& text) {
+    return loop_.call([&] {
+      return radio_->uplink(device_ip_, server_, reinterpret_cast<const uint8_t*>(text.data()),
+                            text.size());
+    });
+  }
+  // The server answers `to` and the radio delivers it (or not).
+  std::vector<std::string> answer(const sockaddr_in& to, const std::string& text,
+                                  const std::vector<std::string>& list) {
+    sendto(server_fd_, text.data(), text.size(), 0, reinterpret_cast<const sockaddr*>(&to),
+           sizeof to);
+    for (int i = 0; i < 40 && snapshot(list).empty(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return snapshot(list);
+  }
+  std::vector<std::string> snapshot(const std::vector<std::string>& list) {
+    return loop_.call([&] { return list; });
+  }
+  // What the server got, and from where; "" after the timeout.
+  std::string receive(sockaddr_in* from) {
+    char buf[256];
+    socklen_t len = sizeof *from;
+    ssize_t n = recvfrom(server_fd_, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(from), &len);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+  }
+
+  RealClock clock_;
+  runtime::Loop loop_{clock_};
+  std::unique_ptr<radio::Radio> radio_;
+  radio::Link link_{radio::LinkConfig{}, 1};
+  int server_fd_ = -1;
+  coap_address_t server_{};
+  uint32_t device_ip_ = 0;
+  std::vector<std::string> delivered_, events_;
+};
+
+TEST_F(RadioTest, Uplink_ReachesServerFromDeviceAddress_AnswerGoesToCallback) {
+  attach();
+  ASSERT_TRUE(uplink("hello"));
+  sockaddr_in from{};
+  ASSERT_EQ(receive(&from), "hello");
+  EXPECT_EQ(ntohl(from.sin_addr.s_addr), device_ip_);  // 127.1.x.y
+  EXPECT_EQ(answer(from, "world", delivered_), std::vector<std::string>{"world"});
+  auto c = loop_.call([&] { return link_.counters(); });
+  EXPECT_EQ(c.uplink.delivered, 1u);
+  EXPECT_EQ(c.downlink.delivered, 1u);
+}
+
+TEST_F(RadioTest, Uplink_LinkFaultsApply) {
+  radio::LinkConfig lossy;
+  lossy.loss = 1.0;
+  ASSERT_TRUE(link_.configure(lossy));
+  attach();
+  ASSERT_TRUE(uplink("lost"));
+  sockaddr_in from{};
+  EXPECT_EQ(receive(&from), "");
+  auto c = loop_.call([&] { return link_.counters(); });
+  EXPECT_EQ(c.uplink.dropped_loss, 1u);
+  auto ev = loop_.call([&] { return events_; });
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0], "up: dropped by loss");
+}
+
+TEST_F(RadioTest, Uplink_AfterDetach_NoSuchPath) {
+  EXPECT_FALSE(uplink("nobody"));
+  uint64_t serial = attach();
+  loop_.call([&] { radio_->detach(device_ip_, server_, serial); });
+  EXPECT_FALSE(uplink("gone"));
+}
+
+TEST_F(RadioTest, NewerPath_TakesTheAnswers_OlderSerialCannotDetachIt) {
+  std::vector<std::string> first, second;
+  uint64_t old_serial = attach(&first);
+  attach(&second);
+  loop_.call([&] { radio_->detach(device_ip_, server_, old_serial); });
+  ASSERT_TRUE(uplink("hello"));
+  sockaddr_in from{};
+  ASSERT_EQ(receive(&from), "hello");
+  EXPECT_EQ(answer(from, "world", second), std::vector<std::string>{"world"});
+  EXPECT_TRUE(snapshot(first).empty());
+}
+
+TEST_F(RadioTest, NatRebinding_ServerSeesNewPort_OldPortNoLongerDelivers) {
+  attach();
+  ASSERT_TRUE(uplink("before"));
+  sockaddr_in before{};
+  ASSERT_EQ(receive(&before), "before");
+  loop_.call([&] { link_.rebind_nat(); });
+  ASSERT_TRUE(uplink("after"));
+  sockaddr_in after{};
+  ASSERT_EQ(receive(&after), "after");
+  EXPECT_EQ(after.sin_addr.s_addr, before.sin_addr.s_addr);
+  EXPECT_NE(after.sin_port, before.sin_port);
+  EXPECT_TRUE(answer(before, "stale", delivered_).empty());
+  EXPECT_EQ(answer(after, "fresh", delivered_), std::vector<std::string>{"fresh"});
+}
+
+TEST_F(RadioTest, DelayedDownlink_ForADetachedPath_IsLost) {
+  radio::LinkConfig slow;
+  slow.delay_ms = 100;
+  ASSERT_TRUE(link_.configure(slow));
+  uint64_t serial = attach();
+  ASSERT_TRUE(uplink("hello"));
+  sockaddr_in from{};
+  ASSERT_EQ(receive(&from), "hello");
+  sendto(server_fd_, "late", 4, 0, reinterpret_cast<const sockaddr*>(&from), sizeof from);
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  loop_.call([&] { radio_->detach(device_ip_, server_, serial); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_TRUE(snapshot(delivered_).empty());
+}
+
+}  // namespace
+}  // namespace hil
