@@ -548,10 +548,12 @@ PYBIND11_MODULE(_core, m) {
             check(release_gil([&] { return d.arm_power_cut(op, byte); }));
           },
           py::arg("op"), py::arg("byte") = py::none())
-      .def("arm_random_power_cut",
-           [](runtime::DeviceHandle& d, uint64_t within) {
-             check(release_gil([&] { return d.arm_random_power_cut(within); }));
-           })
+      .def(
+          "arm_random_power_cut",
+          [](runtime::DeviceHandle& d, uint64_t within, std::optional<uint64_t> seed) {
+            check(release_gil([&] { return d.arm_random_power_cut(within, seed); }));
+          },
+          py::arg("within"), py::arg("seed") = py::none())
       .def("flip_bit",
            [](runtime::DeviceHandle& d, uint32_t addr, uint8_t bit) {
              check(release_gil([&] { return d.flip_bit(addr, bit); }));

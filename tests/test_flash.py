@@ -25,32 +25,43 @@ def kinds_after(timeline, kind):
     return kinds[kinds.index(kind) + 1 :]
 
 
-def commit_ops(emu: Emulator, bs_uri: str) -> tuple[int, int]:
+def commit_ops(emu: Emulator, bs_uri: str, flash: FlashGeometry = FlashGeometry()) -> tuple[int, int, int]:
     """Flash operations of a first boot, and of the bootstrap commit, as one
-    reference device performs them."""
-    idle = emu.device("ref-boot", "coap://127.0.0.1:9", timing=FAST)
+    reference device performs them; and how many of the commit's are erases."""
+    idle = emu.device("ref-boot", "coap://127.0.0.1:9", timing=FAST, flash=flash)
     c = idle.flash_counters()
-    boot_ops = c["programs"] + c["erases"]
-    ref = emu.device("ref-commit", bs_uri, timing=FAST)
+    boot_ops, boot_erases = c["programs"] + c["erases"], c["erases"]
+    ref = emu.device("ref-commit", bs_uri, timing=FAST, flash=flash)
     ref.wait_for("registered", timeout=20)
     c = ref.flash_counters()
-    return boot_ops, c["programs"] + c["erases"] - boot_ops
+    return boot_ops, c["programs"] + c["erases"] - boot_ops, c["erases"] - boot_erases
 
 
-def test_power_cut_at_every_flash_operation_of_the_commit_leaves_old_or_new_and_registers():
+# The default geometry: the commit appends to the sector the factory image
+# opened. 256-byte sectors: the commit does not fit after the factory image
+# and opens the next sector (erase, header, then the record).
+SWEEP_GEOMETRIES = {"appends": FlashGeometry(), "opens-a-sector": FlashGeometry(1024, 256, 32)}
+
+
+@pytest.mark.parametrize("layout", SWEEP_GEOMETRIES)
+def test_power_cut_at_every_flash_operation_of_the_commit_leaves_old_or_new_and_registers(layout: str) -> None:
     """Exhaustive sweep: cut power before and inside every program and erase
     of the bootstrap commit; after each cut the device boots with exactly
-    the old (factory) or the new configuration, and ends registered."""
+    the old (factory) or the new configuration, and ends registered. Two
+    layouts: a commit that appends to the open sector, and one that must
+    erase and open another sector first."""
+    flash = SWEEP_GEOMETRIES[layout]
     with Emulator(seed=11) as emu:
         rs = emu.registration_server(timing=FAST)
         bs = emu.bootstrap_server(bootstrap_config(rs.uri), timing=FAST)
-        boot_ops, ops = commit_ops(emu, bs.uri)
+        boot_ops, ops, erases = commit_ops(emu, bs.uri, flash)
         assert ops >= 2, "a commit programs at least a record and its commit marker"
+        assert (erases > 0) == (layout == "opens-a-sector"), erases
         devices = []
         for op in range(ops):
             for byte in CUT_BYTES:
                 name = f"cut-{op}-{'before' if byte is None else byte}"
-                d = emu.device(name, bs.uri, timing=FAST, reboot_after_power_cut=0.0, start=False)
+                d = emu.device(name, bs.uri, timing=FAST, flash=flash, reboot_after_power_cut=0.0, start=False)
                 d.arm_power_cut(boot_ops + op, byte)
                 devices.append(d)
         for d in devices:
@@ -64,7 +75,8 @@ def test_power_cut_at_every_flash_operation_of_the_commit_leaves_old_or_new_and_
             assert after[after.index("boot") + 1] in ("bootstrap_request", "state"), after
             outcomes["old" if "bootstrap_request" in after else "new"] += 1
             assert d.read("/0/1/0") == rs.uri  # in the end, the new configuration
-        print(f"power-cut sweep: {len(devices)} cut points over {ops} flash operations: {outcomes}")
+        print(f"power-cut sweep ({layout}): {len(devices)} cut points over {ops} flash operations "
+              f"({erases} erase): {outcomes}")
         assert outcomes["old"] > 0 and outcomes["new"] > 0
 
 
@@ -76,7 +88,7 @@ def test_cut_between_commit_and_answer_device_registers_and_server_times_out():
     with Emulator(seed=12) as emu:
         rs = emu.registration_server(timing=FAST)
         bs = emu.bootstrap_server(bootstrap_config(rs.uri), timing=FAST)
-        boot_ops, ops = commit_ops(emu, bs.uri)
+        boot_ops, ops, _ = commit_ops(emu, bs.uri)
         d = emu.device("late-cut", bs.uri, timing=FAST, reboot_after_power_cut=0.0, start=False)
         d.arm_power_cut(boot_ops + ops - 1, 1 << 20)
         d._h.start()
@@ -227,3 +239,51 @@ def test_injected_flash_faults_are_on_the_timeline_and_a_worn_sector_is_skipped(
         with pytest.raises(ValueError, match="live configuration"):
             d.factory_reset()
         d.wait_for("registered", timeout=20)  # back up with the configuration it had
+
+
+def test_seeded_random_power_cut_lands_where_its_seed_says_on_any_device():
+    """arm_random_power_cut(within_ops, seed=...) over a device's boot and
+    bootstrap commit: two devices with different names (so different flash
+    generators) and the same seed lose power at the same operation and byte;
+    both reboot, end registered, and boot no torn configuration."""
+    with Emulator(seed=14) as emu:
+        rs = emu.registration_server(timing=FAST)
+        bs = emu.bootstrap_server(bootstrap_config(rs.uri), timing=FAST)
+        boot_ops, ops, _ = commit_ops(emu, bs.uri)
+        spots = []
+        for name in ("dev-a", "dev-b"):
+            d = emu.device(name, bs.uri, timing=FAST, reboot_after_power_cut=0.0, start=False)
+            d.arm_random_power_cut(boot_ops + ops, seed=2024)
+            d._h.start()
+            d.wait_for("registered", timeout=20)
+            assert d.power_cuts == 1 and d.torn_configs == 0, d.endpoint
+            spots.append(next(e.detail for e in d.timeline() if e.kind == "flash_power_cut"))
+        assert spots[0] == spots[1], spots
+
+
+def test_immediate_power_cut_and_random_bit_flips_from_python():
+    """power_cut() on a registered device: it loses RAM at once, reboots from
+    flash and registers without bootstrapping. Then flip_random_bits() over
+    the whole store: the next boot detects the damage by CRC, never uses it,
+    and the device ends registered again (from a good copy or after a new
+    bootstrap). The flash counters count the flips, the erases per sector add
+    up to the erases, and no program ever set a bit (violations 0)."""
+    with Emulator(seed=15) as emu:
+        rs = emu.registration_server(timing=FAST)
+        bs = emu.bootstrap_server(bootstrap_config(rs.uri), timing=FAST)
+        d = emu.device("cut-now", bs.uri, timing=FAST, reboot_after_power_cut=0.0)
+        d.wait_for("registered", exit="finish", timeout=20)
+        d.power_cut()
+        wait_until(lambda: d.power_cuts == 1, 5, "the cut")
+        d.wait_for("registered", timeout=20)
+        assert "bootstrap_request" not in kinds_after(d.timeline(), "power_cut")
+
+        d.flip_random_bits(24)
+        d.reboot()
+        d.wait_for("registered", timeout=30)
+        assert d.torn_configs == 0
+        assert d.read("/0/1/0") == rs.uri
+        c = d.flash_counters()
+        assert c["bit_flips"] == 24
+        assert sum(c["erases_per_sector"]) == c["erases"]
+        assert c["violations"] == 0

@@ -467,6 +467,35 @@ def test_capture_of_a_bootstrap_reads_in_tshark_with_radio_comments(emulator: Em
     assert lifetimes == ["300"]
 
 
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
+def test_device_capture_switches_on_and_off_on_an_open_session(emulator: Emulator, tmp_path: Path) -> None:
+    """Device.capture() applies to the sessions a device already has open: a
+    registered device's capture, started after registration, holds the
+    server's Read and its answer on the open session; after capture(None) a
+    second Read adds nothing, and a new file started then holds the third."""
+    rs = emulator.registration_server(timing=QUICK)
+    bs = emulator.bootstrap_server(bootstrap_config(rs.uri), timing=QUICK)
+    dev = emulator.device("dev-1", bs.uri, timing=QUICK)
+    dev.wait_for("registered", exit="finish")
+    rs_port = rs.uri.rsplit(":", 1)[1]
+
+    def codes(pcap: Path) -> list[str]:
+        out = subprocess.run(["tshark", "-r", str(pcap), "-d", f"udp.port=={rs_port},coap", "-T", "fields",
+                              "-e", "coap.code"], capture_output=True, text=True, timeout=60, check=True).stdout
+        return [coap_code(c) for c in out.split()]
+
+    first, second = tmp_path / "first.pcapng", tmp_path / "second.pcapng"
+    dev.capture(first)
+    assert rs.request("dev-1", "GET", "/3/0/0")[0] == "2.05"
+    dev.capture(None)
+    assert rs.request("dev-1", "GET", "/3/0/0")[0] == "2.05"
+    dev.capture(second)
+    assert rs.request("dev-1", "GET", "/3/0/0")[0] == "2.05"
+    dev.capture(None)
+    assert codes(first) == ["0.01", "2.05"]
+    assert codes(second) == ["0.01", "2.05"]
+
+
 # --- validation --------------------------------------------------------------
 
 

@@ -387,7 +387,7 @@ Device::Session* Device::session_for(const lwm2m::Account& to, std::string* erro
     Session* raw = s.get();
     s->radio_path = radio_->attach(
         device_ip(), remote->address,
-        radio::Route{&link_, [this](Event e) { timeline_.push_back(std::move(e)); }, capture_},
+        radio::Route{&link_, [this](Event e) { timeline_.push_back(std::move(e)); }, &capture_},
         [this, raw](const uint8_t* data, size_t len) { shard_.receive(raw->coap, data, len); });
   }
   const coap::Psk* creds = psk ? &*psk : nullptr;

@@ -69,7 +69,6 @@ class Device {
   void take_storage_events();
   radio::Link& link() { return link_; }
   // Capture this device's datagrams into a pcapng file; null stops it.
-  // Takes effect for sessions opened from now on.
   void set_capture(std::shared_ptr<radio::Capture> capture) { capture_ = std::move(capture); }
 
   // The device a session belongs to, or null once it was closed.

@@ -187,8 +187,9 @@ void NorFlash::arm_power_cut(uint64_t op, std::optional<uint32_t> byte_offset) {
   cut_ = Cut{op, byte_offset, false};
 }
 
-void NorFlash::arm_random_power_cut(uint64_t within_ops) {
+void NorFlash::arm_random_power_cut(uint64_t within_ops, std::optional<uint64_t> seed) {
   if (within_ops == 0) return;
+  if (seed) rng_ = *seed ^ 0x9E3779B97F4A7C15ull;
   cut_ = Cut{ops_ + next_random() % within_ops, std::nullopt, true};
 }
 

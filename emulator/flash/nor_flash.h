@@ -110,7 +110,10 @@ class NorFlash final : public Flash {
   // after it fail with "power lost" until power_on().
   void arm_power_cut(uint64_t op, std::optional<uint32_t> byte_offset = std::nullopt);
   // A seeded random op in [ops(), ops() + within_ops) and a random byte in it.
-  void arm_random_power_cut(uint64_t within_ops);
+  // With `seed`, the flash's random generator restarts from it first: the
+  // seed alone decides where the cut lands and which bits of the torn byte
+  // made it.
+  void arm_random_power_cut(uint64_t within_ops, std::optional<uint64_t> seed = std::nullopt);
   void disarm_power_cut() { cut_.reset(); }
   void cut_power();  // now, between operations
   void power_on();

@@ -180,6 +180,28 @@ TEST(NorFlash, PowerCut_AtOpLength_AllLandedButReportedLost) {
   EXPECT_EQ(bytes(f, 0, 4), std::vector<uint8_t>(4, 0x00));
 }
 
+// The first operation a random cut stops, and the image it leaves.
+std::pair<int, std::vector<uint8_t>> random_cut(uint64_t flash_seed,
+                                                std::optional<uint64_t> cut_seed) {
+  NorFlashOptions o = small();
+  o.seed = flash_seed;
+  NorFlash f(o);
+  f.arm_random_power_cut(8, cut_seed);
+  const std::vector<uint8_t> zeros(16, 0);
+  int ok = 0;
+  while (f.program(static_cast<uint32_t>(ok) * 16, zeros.data(), zeros.size()).ok()) ++ok;
+  return {ok, bytes(f, 0, 8 * 16)};
+}
+
+TEST(NorFlash, RandomPowerCut_WithASeed_LandsWhereTheSeedSays_WhateverTheFlashSeed) {
+  auto a = random_cut(1, 77), b = random_cut(2, 77);
+  EXPECT_EQ(a, b);
+  bool differs = false;
+  for (uint64_t s = 1; s < 20 && !differs; ++s) differs = random_cut(1, 77 + s) != a;
+  EXPECT_TRUE(differs) << "another seed should cut elsewhere";
+  EXPECT_NE(random_cut(1, std::nullopt), random_cut(3, std::nullopt));
+}
+
 TEST(NorFlash, RandomPowerCut_WithinOps_FiresThere) {
   NorFlash f(small());
   f.arm_random_power_cut(5);

@@ -221,7 +221,7 @@ void QemuDevice::on_datagram(const Ipv4Endpoint& src, const Ipv4Endpoint& dst,
            src.to_string() + " -> " + dst.to_string() + " is " + address() + " on the radio");
     flow->radio_path = radio_.attach(
         device_ip(), address_of(dst.addr, dst.port),
-        radio::Route{&link_, [this](Event e) { timeline_.push_back(std::move(e)); }, capture_},
+        radio::Route{&link_, [this](Event e) { timeline_.push_back(std::move(e)); }, &capture_},
         [this, src, dst](const uint8_t* data, size_t len) {
           if (bridge_ && !bridge_->send_to_device(dst, src, std::vector<uint8_t>(data, data + len)))
             record("downlink_failed", "the image's Ethernet socket is full");

@@ -116,7 +116,7 @@ class QemuDevice {
   std::string address() const;
   pid_t pid() const { return proc_ ? proc_->pid() : -1; }
   radio::Link& link() { return link_; }
-  // Capture this device's datagrams; flows opened from now on.
+  // Capture this device's datagrams; null stops it.
   void set_capture(std::shared_ptr<radio::Capture> capture) { capture_ = std::move(capture); }
   const BridgeCounters* bridge_counters() const { return bridge_ ? &bridge_->counters() : nullptr; }
 

@@ -220,7 +220,8 @@ void Radio::send(Path& p, Direction dir, const uint8_t* data, size_t len) {
 
 void Radio::capture(const Path& p, Direction dir, const uint8_t* data, size_t len,
                     const std::string& comment) {
-  if (!run_capture_ && !p.route.capture) return;
+  Capture* own = p.route.capture != nullptr ? p.route.capture->get() : nullptr;
+  if (!run_capture_ && own == nullptr) return;
   // In virtual time a capture must not depend on the kernel's choice of
   // port, which differs from run to run: it numbers the ports instead.
   uint16_t device_port = reactor_.clock().is_virtual()
@@ -232,8 +233,7 @@ void Radio::capture(const Path& p, Direction dir, const uint8_t* data, size_t le
   Endpoint4 dst = dir == Direction::Uplink ? server : device;
   TimeMs now = reactor_.clock().now_ms();
   if (run_capture_) run_capture_->write(now, src, dst, data, len, comment);
-  if (p.route.capture && p.route.capture != run_capture_)
-    p.route.capture->write(now, src, dst, data, len, comment);
+  if (own != nullptr && own != run_capture_.get()) own->write(now, src, dst, data, len, comment);
 }
 
 }  // namespace hil::radio

@@ -52,7 +52,9 @@ class Capture {
 struct Route {
   Link* link;                        // the device's link, shared by its sessions
   std::function<void(Event)> event;  // faults that fired, for the timeline
-  std::shared_ptr<Capture> capture;  // the device's own, if any
+  // The device's own capture (null: none), read at every datagram, so that
+  // switching it applies to open paths too.
+  const std::shared_ptr<Capture>* capture = nullptr;
 };
 
 class Radio {

@@ -33,8 +33,7 @@ class LinkControls {
   std::vector<std::string> link_decisions() const {
     return on_loop([](auto& d) { return d.link().decisions(); });
   }
-  // This device's datagrams into a pcapng file (sessions opened from now
-  // on); "" stops.
+  // This device's datagrams into a pcapng file, from now on; "" stops.
   Status capture(const std::string& path) {
     const Handle& h = static_cast<const Handle&>(*this);
     std::shared_ptr<radio::Capture> c;

@@ -114,9 +114,9 @@ Status DeviceHandle::arm_power_cut(uint64_t op, std::optional<uint32_t> byte) {
   });
 }
 
-Status DeviceHandle::arm_random_power_cut(uint64_t within_ops) {
+Status DeviceHandle::arm_random_power_cut(uint64_t within_ops, std::optional<uint64_t> seed) {
   return with_storage<Ok>(loop_, device_, [&](device::Storage& s) -> Status {
-    s.flash().arm_random_power_cut(within_ops);
+    s.flash().arm_random_power_cut(within_ops, seed);
     return ok_status();
   });
 }

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -67,7 +68,7 @@ class DeviceHandle : public LinkControls<DeviceHandle> {
   // Cut the power at the `op`-th flash operation from now (0: the next
   // one), before it or at byte `byte` inside it.
   Status arm_power_cut(uint64_t op, std::optional<uint32_t> byte);
-  Status arm_random_power_cut(uint64_t within_ops);
+  Status arm_random_power_cut(uint64_t within_ops, std::optional<uint64_t> seed);
   Status flip_bit(uint32_t addr, uint8_t bit);
   Status flip_random_bits(uint32_t addr, uint32_t len, uint32_t count);
   Status wear_out(uint32_t sector);

@@ -338,8 +338,8 @@ class Device:
         return self._h.link_decisions()
 
     def capture(self, path: str | os.PathLike[str] | None) -> None:
-        """Write this device's datagrams (sessions opened from now on) to a
-        pcapng file, with the radio's verdict as each packet's comment."""
+        """Write this device's datagrams, from now on, to a pcapng file, with
+        the radio's verdict as each packet's comment; None stops."""
         self._h.capture("" if path is None else os.fspath(path))
 
     # --- power and flash --------------------------------------------------
@@ -382,12 +382,17 @@ class Device:
             raise ValueError("arm_power_cut: op and byte must be >= 0")
         self._h.arm_power_cut(op, byte)
 
-    def arm_random_power_cut(self, within_ops: int) -> None:
-        """Cut the power at a seeded random byte of one of the next
-        ``within_ops`` flash operations."""
+    def arm_random_power_cut(self, within_ops: int, seed: int | None = None) -> None:
+        """Cut the power at a random byte of one of the next ``within_ops``
+        flash operations. The draw comes from the device's flash generator
+        (seeded by the emulator's seed and the endpoint), or, with ``seed``,
+        from that seed alone: the same seed cuts at the same place on any
+        device."""
         if within_ops < 1:
-            raise ValueError("within_ops: must be >= 1")
-        self._h.arm_random_power_cut(within_ops)
+            raise ValueError(f"within_ops: must be >= 1, got {within_ops}")
+        if seed is not None and not 0 <= seed < 2**64:
+            raise ValueError(f"seed: must be 0..2**64-1, got {seed}")
+        self._h.arm_random_power_cut(within_ops, seed)
 
     def flip_bit(self, addr: int, bit: int) -> None:
         """Flip one bit of the flash (a retention error)."""

@@ -81,24 +81,42 @@ def _flash_ops(device: Any) -> int:
     return int(c["programs"] + c["erases"])
 
 
-def flash_ops_of_bootstrap(bootstrap_uri: str, **device_options: Any) -> tuple[int, int]:
+def _probe_bootstrap_uri(probe: Emulator, args: argparse.Namespace, timing: CoapTiming) -> str:
+    """Where a probe device bootstraps: embedded servers of the probe's own
+    emulator, configured as for the run (so that its commit writes what the
+    run's devices will), or the external server the run uses."""
+    return args.bootstrap_uri or start_servers(probe, args, timing)
+
+
+def _wait_registered(probe: Emulator, device: Any, timeout: float) -> None:
+    if probe.clock == "virtual":
+        device.run_until("registered", timeout=3600.0)
+    else:
+        device.wait_for("registered", timeout=timeout)
+
+
+def flash_ops_of_bootstrap(args: argparse.Namespace, **device_options: Any) -> tuple[int, int]:
     """Flash operations of a first boot, and of the bootstrap commit that
-    follows, measured on probe devices of an emulator of their own (so they
-    show in no summary): one that only boots, one that bootstraps."""
-    with Emulator(seed=0) as probe:
-        booted = probe.device("probe-boot", "coap://127.0.0.1:9", **device_options)
-        full = probe.device("probe-commit", bootstrap_uri, **device_options)
-        full.wait_for("registered", timeout=30)
+    follows, measured on probe devices of an emulator of their own, on the
+    run's clock (so they show in no summary and never meet the run's
+    servers): one that only boots, one that bootstraps."""
+    with Emulator(seed=0, clock=args.clock) as probe:
+        uri = _probe_bootstrap_uri(probe, args, device_options["timing"])
+        nowhere = "coaps://127.0.0.1:9" if "psk" in device_options else "coap://127.0.0.1:9"
+        booted = probe.device("probe-boot", nowhere, **device_options)
+        full = probe.device("probe-commit", uri, **device_options)
+        _wait_registered(probe, full, timeout=30)
         return _flash_ops(booted), max(1, _flash_ops(full) - _flash_ops(booted))
 
 
-def flash_ops_of_firmware_commit(bootstrap_uri: str, **device_options: Any) -> tuple[int, int]:
+def flash_ops_of_firmware_commit(args: argparse.Namespace, **device_options: Any) -> tuple[int, int]:
     """The flash operations (counted from the image's boot) that the
     bootstrap commit of a firmware image takes, from the "flash_commit"
     event ("ops A..B") of a probe device in an emulator of its own."""
     with Emulator(seed=0) as probe:
-        dev = probe.device("probe-commit", bootstrap_uri, **device_options)
-        dev.wait_for("registered", timeout=60)
+        uri = _probe_bootstrap_uri(probe, args, device_options["timing"])
+        dev = probe.device("probe-commit", uri, **device_options)
+        _wait_registered(probe, dev, timeout=60)
         span = next(e.detail for e in dev.timeline() if e.kind == "flash_commit")
         first, end = (int(v) for v in span.split()[1].split(".."))
         return first, max(1, end - first)
@@ -174,9 +192,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         cuts: tuple[int, int] | None = None
         if args.power_cut > 0 and args.firmware:
             # The image counts flash operations from its boot, where the cut is armed.
-            cuts = flash_ops_of_firmware_commit(bootstrap_uri, **options)
+            cuts = flash_ops_of_firmware_commit(args, **options)
         elif args.power_cut > 0:
-            cuts = flash_ops_of_bootstrap(bootstrap_uri, **options)
+            cuts = flash_ops_of_bootstrap(args, **options)
         start = time.monotonic()
         started = emu.now()
         fleet = emu.fleet(args.devices, bootstrap_uri, prefix=args.prefix, start=False, **options)
