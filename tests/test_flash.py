@@ -7,6 +7,9 @@ leaves the old configuration, after it the new one, never a mix.
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -166,6 +169,39 @@ def test_flash_image_file_outlives_the_emulator(tmp_path: Path):
         d.wait_for("registering", timeout=20)
         kinds = [e.kind for e in d.timeline()]
         assert "register" in kinds and "bootstrap_request" not in kinds
+
+
+KILLED_CHILD = """
+import os, signal, sys
+from lwm2m_hil import CoapTiming, Emulator, bootstrap_config
+fast = CoapTiming(ack_timeout=0.1)
+emu = Emulator(seed=18)
+rs = emu.registration_server(timing=fast)
+bs = emu.bootstrap_server(bootstrap_config(rs.uri), timing=fast)
+d = emu.device("kept", bs.uri, timing=fast, flash_image=sys.argv[1])
+d.wait_for("registered", timeout=20)
+print(rs.uri, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_flash_image_file_survives_a_killed_process(tmp_path: Path, package_env: dict[str, str]):
+    """A process that bootstraps a device onto a flash image file and is then
+    killed (SIGKILL: no destructor, no flush at exit) leaves a file from
+    which a device in another process boots the committed configuration and
+    registers at the server bootstrap gave it, without bootstrapping."""
+    image = tmp_path / "kept.bin"
+    child = subprocess.run([sys.executable, "-c", KILLED_CHILD, str(image)], env=package_env,
+                           capture_output=True, text=True, timeout=60)
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    rs_uri = child.stdout.strip()
+    assert rs_uri.startswith("coap://127.0.0.1:")
+    with Emulator(seed=19) as emu:
+        d = emu.device("kept", "coap://127.0.0.1:9", timing=FAST, flash_image=str(image))
+        d.wait_for("registering", timeout=20)
+        kinds = [e.kind for e in d.timeline()]
+        assert "bootstrap_request" not in kinds
+        assert any(e.kind == "register" and e.detail == rs_uri for e in d.timeline())
 
 
 def test_bad_flash_geometry_is_refused_with_the_field_named():
