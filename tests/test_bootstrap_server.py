@@ -8,6 +8,7 @@ import pytest
 from coap_peer import (
     CON,
     DELETE,
+    NON,
     POST,
     PUT,
     RST,
@@ -16,6 +17,7 @@ from coap_peer import (
     Address,
     CoapPeer,
     Message,
+    code,
     request,
     tlv_decode,
 )
@@ -78,6 +80,33 @@ def test_server_sends_deletes_writes_then_finish_one_at_a_time(emulator: Emulato
     result = outcome_of(bs, "raw-1")
     assert result["outcome"] == "SUCCESS"
     assert result["requests_sent"] == 4
+
+
+def test_non_answer_with_a_garbled_token_neither_ends_nor_wedges_the_command(emulator: Emulator) -> None:
+    """A client answers the server's CON DELETE with a NON 2.02 that carries
+    the DELETE's message id but another token (what a corrupted type bit and
+    token turn an answer into). That answers nothing the server sent: the
+    server retransmits the DELETE (same message id); answered properly, the
+    session goes on to the Writes and Finish and succeeds. (libcoap 4.3.1
+    dropped the DELETE from its retransmission queue on the stray NON and
+    kept its one CON slot taken: the session never sent again; patch 0011.)"""
+    bs = emulator.bootstrap_server(bootstrap_config(RS_URI), timing=FAST)
+    with CoapPeer() as client:
+        request_bootstrap(client, bs, "raw-garbled", "Finish=true")
+        delete, addr = next_command(client, bs)
+        assert delete.code == DELETE
+        garbled = bytes(b ^ 0x5A for b in delete.token)
+        client.send(Message(NON, code("2.02"), delete.mid, garbled), addr)
+        again, _ = client.wait_request(DELETE, dedup=False, timeout=5)
+        assert (again.mid, again.token) == (delete.mid, delete.token)
+        client.respond(again, addr, "2.02")
+        seen = []
+        while not seen or seen[-1] != "POST /bs":
+            msg, addr = next_command(client, bs)
+            seen.append(f"{'GET POST PUT DELETE'.split()[msg.code - 1]} {msg.uri_path}")
+            client.respond(msg, addr, "2.04")
+        assert seen == ["PUT /0/1", "PUT /1/0", "POST /bs"]
+    assert outcome_of(bs, "raw-garbled")["outcome"] == "SUCCESS"
 
 
 def test_error_answers_to_writes_do_not_stop_the_session(emulator: Emulator) -> None:
