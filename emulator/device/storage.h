@@ -1,6 +1,6 @@
 // A device's persistent storage: the NOR flash model (optionally backed by an
-// image file), the power-safe configuration store on it, and the encoding of
-// the configuration (objects 0, 1, 2) into the store's payload. It outlives
+// image file) and the configuration on it (stored_config.h), with the
+// emulator's own check that no boot finds a torn configuration. It outlives
 // reboots and power cuts, as a chip does; the device's RAM does not.
 #pragma once
 
@@ -10,10 +10,9 @@
 #include <vector>
 
 #include "emulator/base/event.h"
-#include "emulator/flash/config_store.h"
+#include "emulator/device/stored_config.h"
 #include "emulator/flash/file_image.h"
 #include "emulator/flash/nor_flash.h"
-#include "emulator/lwm2m/model/object_tree.h"
 
 namespace hil::device {
 
@@ -40,8 +39,7 @@ class Storage {
   static Result<std::unique_ptr<Storage>> open(const FlashConfig& config,
                                                lwm2m::ObjectTree factory);
 
-  // Power on, mount, write the factory image on a blank chip, count the
-  // boot, and return the configuration to boot with: the last committed one.
+  // StoredConfig::boot(), and the torn-configuration check.
   Result<lwm2m::ObjectTree> boot();
   // Durable before acknowledged: ok only once the commit landed whole. A
   // power cut gives an Error for which flash::is_power_lost() holds.
@@ -49,7 +47,7 @@ class Storage {
   Status factory_reset();
 
   flash::NorFlash& flash() { return *flash_; }
-  flash::ConfigStore& store() { return store_; }
+  flash::ConfigStore& store() { return config_->store(); }
   // Flash faults and store findings since the last call, unstamped.
   std::vector<Event> take_events();
   // Boots that found neither the configuration committed last nor the one
@@ -57,12 +55,11 @@ class Storage {
   int torn_configs() const { return torn_configs_; }
 
  private:
-  Storage(const FlashConfig& config, lwm2m::ObjectTree factory);
+  explicit Storage(const FlashConfig& config);
 
   std::unique_ptr<flash::NorFlash> flash_;
   std::unique_ptr<flash::FileImage> image_;
-  flash::ConfigStore store_;
-  std::vector<uint8_t> factory_payload_;
+  std::unique_ptr<StoredConfig> config_;
   // The emulator's own bookkeeping, not the device's RAM: what a boot may
   // legally find.
   std::optional<std::vector<uint8_t>> committed_, attempted_;

@@ -120,7 +120,7 @@ class Firmware final : public Transport::Handler {
 void Firmware::take_storage_events() {
   if (!storage_) return;
   int64_t t = now();
-  for (const Event& e : storage_->take_events()) log_event(t, e.kind.c_str(), e.detail);
+  for (const Event& e : storage_->config().take_events()) log_event(t, e.kind.c_str(), e.detail);
   if (!storage_->image_error().empty()) {
     log_event(t, "flash_image_error", storage_->image_error());
     board_exit(kExitFlashImage);
@@ -144,7 +144,7 @@ void Firmware::boot_storage(const Args& args) {
     board_exit(kExitFlashImage);
   }
   storage_ = std::move(*storage);
-  auto config = storage_->boot();
+  auto config = storage_->config().boot();
   if (!config && hil::flash::is_power_lost(config.error())) power_lost();
   take_storage_events();
   if (!config) {
@@ -152,7 +152,7 @@ void Firmware::boot_storage(const Args& args) {
     board_exit(kExitBootFailed);
   }
   config->objects()[hil::lwm2m::kDevice] = std::move(factory.objects()[hil::lwm2m::kDevice]);
-  uint32_t boots = storage_->store().boot_count();
+  uint32_t boots = storage_->config().store().boot_count();
   log_event("boot", "boot " + std::to_string(boots) + ", configuration from flash" +
                         (args.flash_path.empty() ? " (RAM only)" : " " + args.flash_path));
   g_rand_state ^= mix(args.seed) ^ fnv1a(args.client.endpoint) ^ mix(boots) ^
@@ -199,7 +199,7 @@ void Firmware::start_network(const Args& args) {
 
 void Firmware::commit(const hil::lwm2m::ObjectTree& config) {
   uint64_t first_op = storage_->flash().ops();
-  hil::Status st = storage_->commit(config);
+  hil::Status st = storage_->config().commit(config);
   if (!st && hil::flash::is_power_lost(st.error())) power_lost();
   take_storage_events();
   // Which flash operations the commit took: a power cut at one of them

@@ -1,7 +1,6 @@
 #include "storage.h"
 
 #include "board.h"
-#include "emulator/lwm2m/codec/tree.h"
 
 namespace fw {
 
@@ -29,21 +28,17 @@ class Storage::Mirror final : public hil::flash::ImageObserver {
 
 Storage::Storage(const Args& args)
     : flash_(hil::flash::NorFlashOptions{args.geometry, args.on_violation, args.endurance,
-                                         args.flash_seed, 0, 0}),
-      store_(flash_) {}
+                                         args.flash_seed, 0, 0}) {}
 
 Storage::~Storage() { flash_.set_observer(nullptr); }
 
 hil::Result<std::unique_ptr<Storage>> Storage::open(const Args& args,
                                                     const hil::lwm2m::ObjectTree& factory) {
-  if (auto valid = hil::flash::NorFlash::validate(args.geometry); !valid)
-    return hil::Error{"flash geometry: " + valid.error().message};
-  if (args.geometry.sectors() < 2)
-    return hil::Error{"flash geometry: the configuration store needs at least 2 sectors"};
+  if (auto valid = hil::device::StoredConfig::validate(args.geometry); !valid) return valid.error();
   std::unique_ptr<Storage> s(new Storage(args));
-  auto bytes = hil::lwm2m::tree::encode(factory, hil::lwm2m::ObjectRegistry::builtin());
-  if (!bytes) return hil::Error{"the factory configuration cannot be encoded"};
-  s->factory_payload_ = std::move(*bytes);
+  auto config = hil::device::StoredConfig::create(s->flash_, factory);
+  if (!config) return config.error();
+  s->config_ = std::move(*config);
   if (!args.flash_path.empty()) {
     const uint32_t size = args.geometry.size;
     int h = sh_open(args.flash_path.c_str(), SH_OPEN_RPLUSB);
@@ -74,35 +69,6 @@ hil::Result<std::unique_ptr<Storage>> Storage::open(const Args& args,
   }
   if (args.cut_op) s->flash_.arm_power_cut(*args.cut_op, args.cut_byte);
   return s;
-}
-
-hil::Result<hil::lwm2m::ObjectTree> Storage::boot() {
-  flash_.power_on();
-  if (auto st = store_.mount(); !st) return st.error();
-  if (!store_.load()) {
-    notes_.push_back(
-        {0, "flash_factory_image", "blank configuration store: factory image written"});
-    if (auto st = store_.factory_reset(factory_payload_); !st) return st.error();
-  }
-  if (auto st = store_.count_boot(); !st) return st.error();
-  const std::vector<uint8_t>& payload = *store_.load();
-  auto tree = hil::lwm2m::tree::decode(payload.data(), payload.size(),
-                                       hil::lwm2m::ObjectRegistry::builtin());
-  if (!tree) return hil::Error{"stored configuration does not decode: " + tree.error().message};
-  return tree;
-}
-
-hil::Status Storage::commit(const hil::lwm2m::ObjectTree& config) {
-  auto bytes = hil::lwm2m::tree::encode(config, hil::lwm2m::ObjectRegistry::builtin());
-  if (!bytes) return bytes.error();
-  return store_.commit(*bytes);
-}
-
-std::vector<hil::Event> Storage::take_events() {
-  std::vector<hil::Event> out = flash_.take_events();
-  out.insert(out.end(), notes_.begin(), notes_.end());
-  notes_.clear();
-  return out;
 }
 
 }  // namespace fw

@@ -1,8 +1,7 @@
-// The image's persistent storage: the same NOR flash model and
-// configuration store as the emulator's native devices (emulator/flash),
-// mirrored into an image file on the host through semihosting, and the
-// same encoding of objects 0 and 1 (lwm2m::tree). Mirrors
-// emulator/device/storage.cc; the emulator-side bookkeeping (torn
+// The image's persistent storage: the same NOR flash model and the same
+// configuration on it as the emulator's native devices
+// (emulator/device/stored_config.h), mirrored into an image file on the
+// host through semihosting. The emulator-side bookkeeping (torn
 // configurations) is the host's business, from the image file.
 #pragma once
 
@@ -13,9 +12,8 @@
 #include "args.h"
 #include "emulator/base/event.h"
 #include "emulator/base/result.h"
-#include "emulator/flash/config_store.h"
+#include "emulator/device/stored_config.h"
 #include "emulator/flash/nor_flash.h"
-#include "emulator/lwm2m/model/object_tree.h"
 
 namespace fw {
 
@@ -27,16 +25,9 @@ class Storage {
                                                     const hil::lwm2m::ObjectTree& factory);
   ~Storage();
 
-  // Mount, write the factory image on a blank chip, count the boot, and
-  // return the last committed configuration.
-  hil::Result<hil::lwm2m::ObjectTree> boot();
-  // Durable before acknowledged: ok only once the commit landed whole.
-  hil::Status commit(const hil::lwm2m::ObjectTree& config);
-
+  // The configuration on the flash: boot, commit, take_events.
+  hil::device::StoredConfig& config() { return *config_; }
   hil::flash::NorFlash& flash() { return flash_; }
-  hil::flash::ConfigStore& store() { return store_; }
-  // Flash faults and store findings since the last call, unstamped.
-  std::vector<hil::Event> take_events();
   // The first failed write of the image file, if any.
   const std::string& image_error() const { return image_error_; }
 
@@ -45,10 +36,8 @@ class Storage {
   explicit Storage(const Args& args);
 
   hil::flash::NorFlash flash_;
-  hil::flash::ConfigStore store_;
+  std::unique_ptr<hil::device::StoredConfig> config_;
   std::unique_ptr<Mirror> mirror_;
-  std::vector<uint8_t> factory_payload_;
-  std::vector<hil::Event> notes_;
   std::string image_error_;
 };
 
