@@ -204,6 +204,30 @@ def test_flash_image_file_survives_a_killed_process(tmp_path: Path, package_env:
         assert any(e.kind == "register" and e.detail == rs_uri for e in d.timeline())
 
 
+def test_full_flash_finish_is_answered_5_00_and_the_device_stays_in_bootstrap():
+    """A flash too small for the configuration bootstrap writes (128-byte
+    sectors; the payload needs more): the commit fails, so the device answers
+    Finish 5.00 (not durable, not acknowledged; the server records
+    FINISH_FAILED), stays in bootstrap with nothing live, and never
+    registers with a configuration it could not keep; its finish timeout
+    then discards the staged one and it bootstraps again, with the same
+    result."""
+    with Emulator(seed=20) as emu:
+        rs = emu.registration_server(timing=FAST)
+        bs = emu.bootstrap_server(bootstrap_config(rs.uri), timing=FAST)
+        d = emu.device("full", bs.uri, timing=FAST, flash=FlashGeometry(256, 128, 16), finish_timeout=0.5)
+        wait_until(lambda: d.exit_counts().get("finish_timeout", 0) >= 2, 10, "two finish timeouts")
+        assert bs.outcomes()["full"] == "FINISH_FAILED"
+        assert "finish" not in d.exit_counts()
+        assert "full" not in rs.registrations()
+        kinds = [e.kind for e in d.timeline()]
+        assert kinds.count("commit_failed") >= 2 and "register" not in kinds
+        failed = next(e.detail for e in d.timeline() if e.kind == "commit_failed")
+        assert "does not fit" in failed and "still in bootstrap" in failed
+        answers = [e.detail for e in d.timeline() if e.kind == "tx"]
+        assert "5.00" in answers
+
+
 def test_bad_flash_geometry_is_refused_with_the_field_named():
     with Emulator() as emu:
         with pytest.raises(ValueError, match="at least 2 sectors"):

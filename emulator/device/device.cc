@@ -170,9 +170,10 @@ void Device::commit(const lwm2m::ObjectTree& config) {
   if (flash::is_power_lost(st.error())) {
     lose_power();
   } else {
-    // Not durable, so not acknowledged: on_request answers 5.00.
+    // Not durable, so not acknowledged: on_request answers 5.00, and the
+    // core stays in bootstrap.
     commit_failed_ = true;
-    record("commit_failed", st.error().message);
+    core_->commit_failed(timers_.clock().now_ms(), st.error().message);
   }
 }
 
@@ -202,14 +203,12 @@ std::optional<lwm2m::Response> Device::on_request(coap_session_t* s, const lwm2m
   if (!powered()) return std::nullopt;
   auto* session = static_cast<Session*>(coap_session_get_app_data(s));
   if (record_messages_) record("rx", coap::describe(r));
+  commit_failed_ = false;  // a failed commit of an idle-timer exit is no answer's business
   lwm2m::Response resp = core_->on_request(timers_.clock().now_ms(), session->origin, r);
   // Commits reach flash before the answer leaves (durable before acknowledged).
   pump();
   if (!powered()) return std::nullopt;
-  if (commit_failed_) {
-    commit_failed_ = false;
-    resp = lwm2m::Response{lwm2m::Code::InternalError, {}, {}, {}};
-  }
+  if (commit_failed_) resp = lwm2m::Response{lwm2m::Code::InternalError, {}, {}, {}};
   if (record_messages_) record("tx", lwm2m::to_string(resp.code));
   return resp;
 }

@@ -207,9 +207,10 @@ void Firmware::commit(const hil::lwm2m::ObjectTree& config) {
   log_event("flash_commit",
             "ops " + std::to_string(first_op) + ".." + std::to_string(storage_->flash().ops()));
   if (!st) {
-    // Not durable, so not acknowledged: on_request answers 5.00.
+    // Not durable, so not acknowledged: on_request answers 5.00, and the
+    // core stays in bootstrap.
     commit_failed_ = true;
-    log_event("commit_failed", st.error().message);
+    core_->commit_failed(now(), st.error().message);
   }
 }
 
@@ -261,13 +262,11 @@ void Firmware::log_stats() {
 
 hil::lwm2m::Response Firmware::on_request(hil::lwm2m::Origin from, const hil::lwm2m::Request& r) {
   log_event("rx", hil::coap::describe(r));
+  commit_failed_ = false;  // a failed commit of an idle-timer exit is no answer's business
   hil::lwm2m::Response resp = core_->on_request(now(), from, r);
   // Commits reach flash before the answer leaves (durable before acknowledged).
   pump();
-  if (commit_failed_) {
-    commit_failed_ = false;
-    resp = hil::lwm2m::Response{hil::lwm2m::Code::InternalError, {}, {}, {}};
-  }
+  if (commit_failed_) resp = hil::lwm2m::Response{hil::lwm2m::Code::InternalError, {}, {}, {}};
   log_event("tx", hil::lwm2m::to_string(resp.code));
   return resp;
 }

@@ -77,7 +77,7 @@ void Client::on_timeout(TimeMs now) {
   if (bootstrap_timer_.due(now)) {
     bootstrap_timer_.at.reset();
     if (config_.profile == Profile::Cr && !config_.request_finish) {
-      exit_bootstrap(now, BootstrapExit::IdleTimeout);
+      request_commit(now, BootstrapExit::IdleTimeout);
     } else {
       bootstrap_failed(now, BootstrapExit::FinishTimeout,
                        "no Finish " + std::to_string(config_.finish_timeout_ms) +
@@ -149,13 +149,29 @@ void Client::end_bootstrap(TimeMs now, BootstrapExit how) {
   event(now, "bootstrap_exit", to_string(how));
 }
 
-void Client::exit_bootstrap(TimeMs now, BootstrapExit how) {
-  live_ = std::move(*staged_);
+// Leaving bootstrap starts with the Commit; the rest follows once the host
+// made it durable (exit_bootstrap, from poll()), unless commit_failed().
+void Client::request_commit(TimeMs now, BootstrapExit how) {
   Commit c;
   for (uint16_t obj : {kSecurity, kServer, kAccessControl}) {
-    if (const Instances* i = live_.object(obj)) c.config.objects()[obj] = *i;
+    if (const Instances* i = staged_->object(obj)) c.config.objects()[obj] = *i;
   }
   actions_.emplace_back(std::move(c));
+  committing_ = Committing{how, now};
+}
+
+void Client::commit_failed(TimeMs now, const std::string& why) {
+  if (!committing_) return;
+  committing_.reset();
+  event(now, "commit_failed", why + "; still in bootstrap, the configuration staged");
+  touch_bootstrap(now);
+}
+
+void Client::exit_bootstrap() {
+  TimeMs now = committing_->at;
+  BootstrapExit how = committing_->how;
+  committing_.reset();
+  live_ = std::move(*staged_);
   event(now, "commit", "configuration committed");
   end_bootstrap(now, how);
   set_state(now, State::Bootstrapped);
@@ -328,7 +344,7 @@ Response Client::bootstrap_finish(TimeMs now, const Request& req) {
     return {Code::NotAcceptable, {}, {}, {}};
   }
   event(now, "bootstrap_command", "POST /bs (Finish) -> 2.04");
-  exit_bootstrap(now, BootstrapExit::Finish);
+  request_commit(now, BootstrapExit::Finish);
   return {Code::Changed, {}, {}, {}};
 }
 
@@ -565,6 +581,7 @@ uint64_t Client::send(Pending what, const Account& to, Request request) {
 }
 
 std::optional<Action> Client::poll() {
+  if (committing_ && committing_->handed) exit_bootstrap();  // the Commit landed
   if (actions_head_ == actions_.size()) {
     // Released, not cleared: an idle client in a fleet of thousands should
     // not keep the high-water mark of its queue.
@@ -572,7 +589,9 @@ std::optional<Action> Client::poll() {
     actions_head_ = 0;
     return std::nullopt;
   }
-  return std::move(actions_[actions_head_++]);
+  Action next = std::move(actions_[actions_head_++]);
+  if (committing_ && std::holds_alternative<Commit>(next)) committing_->handed = true;
+  return next;
 }
 
 void Client::set_state(TimeMs now, State s) {

@@ -10,7 +10,10 @@
 //
 // poll() must be drained before the response that on_request returned is
 // sent: a consistent Finish yields a Commit that has to reach flash first
-// (PROTOCOL.md, "durable before acknowledged").
+// (PROTOCOL.md, "durable before acknowledged"). The core leaves bootstrap
+// only at the poll() after that Commit; a host that could not make it
+// durable calls commit_failed() before polling again, and answers the
+// Finish 5.00 instead.
 #pragma once
 
 #include <cstdint>
@@ -93,6 +96,11 @@ class Client {
   void on_response(TimeMs now, uint64_t id, const Response& response);
   // The transport gave up: no answer after its retransmissions, or a reset.
   void on_failure(TimeMs now, uint64_t id, const std::string& reason);
+  // The last Commit poll() handed out did not reach flash (a full or
+  // failing flash; a power cut ends the core instead). The core stays in
+  // bootstrap with what it staged, so the bootstrap server may send Finish
+  // again; the finish timeout (or the legacy idle timer) runs anew.
+  void commit_failed(TimeMs now, const std::string& why);
   void on_timeout(TimeMs now);
   std::optional<TimeMs> next_deadline() const;
   std::optional<Action> poll();
@@ -118,7 +126,8 @@ class Client {
   void send_bootstrap_request(TimeMs now);
   void touch_bootstrap(TimeMs now);
   void end_bootstrap(TimeMs now, BootstrapExit how);
-  void exit_bootstrap(TimeMs now, BootstrapExit how);
+  void request_commit(TimeMs now, BootstrapExit how);
+  void exit_bootstrap();
   void bootstrap_failed(TimeMs now, BootstrapExit how, const std::string& why);
   Response bootstrap_command(TimeMs now, const Request& request);
   Response bootstrap_write(const Path& path, const Request& request);
@@ -159,6 +168,15 @@ class Client {
   Timer retry_timer_;      // next bootstrap or registration attempt
   Timer update_timer_;
   bool retry_is_bootstrap_ = true;
+
+  // A Commit on its way to flash: how and when bootstrap ends once it
+  // landed; `handed` once poll() gave it to the host.
+  struct Committing {
+    BootstrapExit how;
+    TimeMs at;
+    bool handed = false;
+  };
+  std::optional<Committing> committing_;
 
   uint64_t next_id_ = 1;
   std::map<uint64_t, Pending> pending_;

@@ -62,9 +62,17 @@ struct Harness {
   void drain() {
     while (auto a = client.poll()) {
       if (auto* s = std::get_if<SendRequest>(&*a)) sent.push_back(*s);
-      if (auto* c = std::get_if<Commit>(&*a)) commits.push_back(*c);
       if (auto* e = std::get_if<Event>(&*a)) events.push_back(*e);
+      if (auto* c = std::get_if<Commit>(&*a)) {
+        commits.push_back(*c);
+        if (flash_full) client.commit_failed(now, "flash full");
+      }
     }
+  }
+  bool sent_to(const std::string& path) const {
+    for (const SendRequest& s : sent)
+      if (s.request.uri_path() == path) return true;
+    return false;
   }
   void advance(TimeMs to) {
     while (client.next_deadline() && *client.next_deadline() <= to) {
@@ -94,6 +102,7 @@ struct Harness {
   }
 
   Client client;
+  bool flash_full = false;  // every Commit fails
   TimeMs now = 1000;
   std::vector<SendRequest> sent;
   std::vector<Commit> commits;
@@ -161,6 +170,53 @@ TEST(Client, Finish_Consistent_CommitsThenExitsAndRegisters) {
   EXPECT_EQ(h.sent.back().request.query[1], "lt=300");
   h.answer_last(Code::Created, {"rd", "x1"});
   EXPECT_EQ(h.client.state(), State::Registered);
+}
+
+TEST(Client, Finish_CommitFails_StaysInBootstrapWithStaged_NextFinishExits) {
+  Harness h(config());
+  h.flash_full = true;
+  h.bootstrap_to_writes();
+  h.request(finish());  // the host answers 5.00: not durable, not acknowledged
+  ASSERT_EQ(h.commits.size(), 1u);
+  EXPECT_EQ(h.client.state(), State::Bootstrapping);
+  EXPECT_EQ(h.client.last_exit(), BootstrapExit::None);
+  ASSERT_NE(h.client.staged(), nullptr);
+  EXPECT_NE(h.client.staged()->instance(kSecurity, 1), nullptr);
+  EXPECT_EQ(h.client.objects().instance(kSecurity, 1), nullptr);  // nothing went live
+  EXPECT_FALSE(h.sent_to("/rd"));
+  EXPECT_EQ(h.events.back().kind, "commit_failed");
+  // The flash has room again; the bootstrap server sends Finish again.
+  h.flash_full = false;
+  h.request(finish());
+  EXPECT_EQ(h.commits.size(), 2u);
+  EXPECT_EQ(h.client.exit_counts().at(BootstrapExit::Finish), 1);
+  EXPECT_NE(h.client.objects().instance(kSecurity, 1), nullptr);
+  h.advance(h.now);
+  EXPECT_TRUE(h.sent_to("/rd"));
+}
+
+TEST(Client, Finish_CommitFailsEveryTime_FinishTimeoutDiscardsAndRetries) {
+  Harness h(config());
+  h.flash_full = true;
+  h.bootstrap_to_writes();
+  h.request(finish());
+  h.advance(h.now + 10000);
+  EXPECT_EQ(h.client.last_exit(), BootstrapExit::FinishTimeout);
+  EXPECT_EQ(h.client.staged(), nullptr);
+  EXPECT_FALSE(h.sent_to("/rd"));
+}
+
+TEST(Client, IdleTimer_CommitFails_GuessesAgainLater) {
+  Harness h(config(Profile::Cr, /*request_finish=*/false));
+  h.flash_full = true;
+  h.bootstrap_to_writes();
+  h.advance(h.now + 2000);
+  EXPECT_EQ(h.commits.size(), 1u);
+  EXPECT_EQ(h.client.state(), State::Bootstrapping);
+  h.flash_full = false;
+  h.advance(h.now + 2000);
+  EXPECT_EQ(h.commits.size(), 2u);
+  EXPECT_EQ(h.client.last_exit(), BootstrapExit::IdleTimeout);
 }
 
 TEST(Client, Finish_OnlyServerLifetimeWritten_Answers406AndStays) {
