@@ -184,3 +184,28 @@ def test_nat_idle_timeout_rebinds_and_the_update_still_arrives(idle: float) -> N
         assert emu.run_until(lambda: rs.registrations()["dev-1"]["updates"] >= 1, timeout=10)
         assert rs.registrations()["dev-1"]["id"] == first["id"]
         assert dev.link_counters()["total"]["nat_rebinds"] >= 1
+
+
+def test_fleet_link_set_while_running_reaches_every_device_and_can_be_lifted() -> None:
+    """A registered fleet (lifetime 20 s: an Update every 10 s) gets a
+    30 s partition of both directions while running (Fleet.link): every
+    device's Update is lost to it (each link counts partition drops, and
+    nothing else), so the server lets every registration expire. Once the
+    fleet's link is set back to a clean one, every device registers again."""
+    with Emulator(seed=6, clock="virtual") as emu:
+        rs = emu.registration_server()
+        bs = emu.bootstrap_server(bootstrap_config(rs.uri, lifetime=20))
+        fleet = emu.fleet(10, bs.uri)
+        fleet.run_until("registered", exit="finish", timeout=60)
+        assert len(rs.registrations()) == 10
+        fleet.link(partitions=[(0, 30, "both")])
+        emu.run_for(30)
+        for d in fleet:
+            by = d.link_counters()["total"]["dropped_by"]
+            assert by["partition"] > 0, d.endpoint
+            assert sum(by.values()) == by["partition"], d.endpoint
+        assert rs.registrations() == {}
+        fleet.link()
+        assert emu.run_until(
+            lambda: fleet.states() == {"registered": 10} and len(rs.registrations()) == 10, timeout=120
+        )
