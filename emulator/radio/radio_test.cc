@@ -54,7 +54,7 @@ class RadioTest : public ::testing::Test {
       return radio_->attach(
           device_ip_, server_,
           radio::Route{&link_, [this](Event e) { events_.push_back(e.detail); }, nullptr},
-          [this, into](const uint8_t* data, size_t len) {
+          [into](const uint8_t* data, size_t len) {
             into->emplace_back(reinterpret_cast<const char*>(data), len);
           });
     });
