@@ -1,5 +1,7 @@
 #include "emulator/coap/sharded_endpoint.h"
 
+#include <linux/filter.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,7 +28,36 @@ Status check_free(const coap_address_t& addr) {
   return ok_status();
 }
 
+// Joins `addr`'s SO_REUSEPORT group (after the contexts, so their indices
+// in the group are 0..shards-1 in the order they bound) and gives the group
+// a program that returns source address % shards. The kernel falls back to
+// its hash for anything the program cannot read.
+Result<int> steer_by_source_address(const coap_address_t& addr, size_t shards) {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Error{std::string("cannot create a socket: ") + std::strerror(errno)};
+  int on = 1;
+  sock_filter code[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, static_cast<uint32_t>(SKF_NET_OFF) + 12),  // saddr
+      BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, static_cast<uint32_t>(shards)),
+      BPF_STMT(BPF_RET | BPF_A, 0),
+  };
+  sock_fprog prog{static_cast<unsigned short>(sizeof(code) / sizeof(code[0])), code};
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
+      bind(fd, &addr.addr.sa, addr.size) != 0 ||
+      setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog)) != 0) {
+    int err = errno;
+    close(fd);
+    return Error{"cannot steer clients over the contexts of " + to_string(addr) + ": " +
+                 std::strerror(err)};
+  }
+  return fd;
+}
+
 }  // namespace
+
+ShardedEndpoint::~ShardedEndpoint() {
+  for (int fd : steering_fds_) close(fd);
+}
 
 ShardedEndpoint::ShardedEndpoint(Context::Handler& handler, uint64_t seed, int shards) {
   for (int i = 0; i < (shards < 1 ? 1 : shards); ++i)
@@ -38,6 +69,10 @@ Status ShardedEndpoint::listen(const coap_address_t& addr, bool dtls) {
   if (auto first = contexts_[0]->listen(addr, dtls); !first) return first;
   for (size_t i = 1; i < contexts_.size(); ++i)
     if (auto st = contexts_[i]->listen(address(dtls), dtls); !st) return st;
+  if (contexts_.size() < 2 || address(dtls).addr.sa.sa_family != AF_INET) return ok_status();
+  auto steering = steer_by_source_address(address(dtls), contexts_.size());
+  if (!steering) return steering.error();
+  steering_fds_.push_back(*steering);
   return ok_status();
 }
 

@@ -1,8 +1,13 @@
 // One server address served by several libcoap contexts. libcoap walks a
 // context's session list for every new client and its send queue for every
 // CON, so a server with ten thousand clients in one context slows to a
-// crawl; with SO_REUSEPORT (patch 0002) the kernel spreads clients over the
-// contexts by address, and each client stays with one of them.
+// crawl. The contexts share the port with SO_REUSEPORT (patch 0002), and a
+// small classic-BPF program on the port picks the context by the client's
+// IPv4 source address alone (its remainder by the number of contexts), not
+// by the kernel's hash of address and port, whose secret changes at every
+// boot: each emulated device (127.1.x.y) meets the same context run after
+// run, which a virtual-time run needs to repeat itself, and a fleet's
+// sequential addresses share the contexts evenly.
 #pragma once
 
 #include <memory>
@@ -15,6 +20,7 @@ namespace hil::coap {
 class ShardedEndpoint {
  public:
   ShardedEndpoint(Context::Handler& handler, uint64_t seed, int shards);
+  ~ShardedEndpoint();
 
   // Refuses a port that anything else holds, then binds every shard to it,
   // for CoAP over UDP or over DTLS (see Context::listen).
@@ -26,6 +32,9 @@ class ShardedEndpoint {
 
  private:
   std::vector<std::unique_ptr<Context>> contexts_;
+  // Per listening port: a member of its SO_REUSEPORT group that holds the
+  // steering program and never receives (the program picks only contexts).
+  std::vector<int> steering_fds_;
 };
 
 }  // namespace hil::coap

@@ -208,7 +208,6 @@ Runtime::Runtime(RuntimeOptions options)
       clock_(options.virtual_time ? static_cast<const Clock*>(&virtual_clock_) : &real_clock_) {
   coap::init_library();
   int threads = options_.threads < 1 || options_.virtual_time ? 1 : options_.threads;
-  if (options_.virtual_time) options_.server_shards = 1;
   for (int i = 0; i < threads; ++i) {
     if (options_.virtual_time) {
       loops_.push_back(std::make_unique<Loop>(virtual_clock_, mix(options_.seed, "libcoap")));

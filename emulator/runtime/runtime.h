@@ -33,10 +33,8 @@ struct RuntimeOptions {
   size_t device_handshakes = 64;
   unsigned server_handshakes = 256;
   // Virtual time (loop.h): one loop, driven by run_until() on the caller's
-  // thread; the same seed and the same calls give the same run. It needs
-  // one context per server, so that the order in which a server sees its
-  // clients never depends on the kernel's choice of ports; `threads` and
-  // `server_shards` are ignored.
+  // thread; the same seed and the same calls give the same run. `threads`
+  // is ignored.
   bool virtual_time = false;
 };
 
