@@ -34,6 +34,8 @@ constexpr double kTargetKibPerDevice = 16.0;
 constexpr size_t kPskTargetDevices = 5000;
 constexpr double kPskTargetWallS = 5.0;
 constexpr double kPskTargetKibPerDevice = 100.0;  // device and server sides together
+// Radio issue: every datagram through the radio, faults and capture off.
+constexpr double kRadioCostPercent = 15.0;
 
 struct Options {
   std::vector<size_t> devices{1000, 10000};
@@ -260,10 +262,11 @@ void print_fleet(const Run& run) {
   print_coap(r, run.raw);
 }
 
-const FleetResult* find(const std::vector<Run>& runs, size_t n, bool record, bool psk = false) {
+const FleetResult* find(const std::vector<Run>& runs, size_t n, bool record, bool psk = false,
+                        bool radio = true) {
   for (const auto& run : runs)
     if (run.result.devices == n && run.result.record_messages == record && !run.result.flash &&
-        run.result.radio && run.result.psk == psk && run.result.error.empty() &&
+        run.result.radio == radio && run.result.psk == psk && run.result.error.empty() &&
         run.failure.empty())
       return &run.result;
   return nullptr;
@@ -290,6 +293,19 @@ void print_targets(const std::vector<Run>& runs) {
         kPskTargetDevices, kPskTargetWallS, psk->wall_s, fast ? "met" : "missed",
         kPskTargetKibPerDevice, psk->kib_per_device(),
         psk->kib_per_device() <= kPskTargetKibPerDevice ? "met" : "missed");
+  }
+  // The radio issue: with faults off and capture off, the radio may cost a
+  // fleet no more than 15 % of its bootstrap throughput.
+  if (const FleetResult* direct = find(runs, kTargetDevices, true, false, false);
+      with && direct && with->all_registered && direct->all_registered) {
+    double through = static_cast<double>(with->exchanges) / with->wall_s;
+    double around = static_cast<double>(direct->exchanges) / direct->wall_s;
+    double cost = 100.0 * (1.0 - through / around);
+    std::printf(
+        "target (from the radio issue, not asserted) for N=%zu NoSec: the radio costs <= %.0f %% "
+        "of the round trips: %.0f/s with it, %.0f/s without: %.1f %% (%s)\n",
+        kTargetDevices, kRadioCostPercent, through, around, cost,
+        cost <= kRadioCostPercent ? "met" : "missed");
   }
   if (with && without)
     std::printf(
