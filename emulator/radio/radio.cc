@@ -20,8 +20,10 @@ constexpr int kBufferBytes = 64 * 1024 * 1024;
 constexpr int kMaxBurst = 1024;  // datagrams per readable event, so other work gets a turn
 constexpr size_t kMaxDatagram = 65536;
 
-// `port` 0: any free port.
-Result<int> udp_socket(uint32_t ip, bool pktinfo, sockaddr_in* bound, uint16_t port = 0) {
+// Bound to the wildcard address, so that it may send from any device's
+// 127.1.x.y (IP_PKTINFO) and learn which one an answer was for. `port` 0:
+// any free port.
+Result<int> wildcard_socket(sockaddr_in* bound, uint16_t port = 0) {
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return Error{std::string("radio: cannot create a socket: ") + std::strerror(errno)};
   int size = kBufferBytes, on = 1;
@@ -29,10 +31,10 @@ Result<int> udp_socket(uint32_t ip, bool pktinfo, sockaddr_in* bound, uint16_t p
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
   if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) != 0)
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
-  if (pktinfo) setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on));
+  setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on));
   sockaddr_in a{};
   a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(ip);
+  a.sin_addr.s_addr = htonl(INADDR_ANY);
   a.sin_port = htons(port);
   socklen_t len = sizeof(a);
   if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
@@ -52,9 +54,9 @@ Result<int> server_socket(uint64_t* seed, sockaddr_in* bound) {
     uint64_t z = (*seed += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     auto port = static_cast<uint16_t>(20000 + (z ^ (z >> 31)) % 30000);
-    if (auto fd = udp_socket(INADDR_ANY, true, bound, port)) return fd;
+    if (auto fd = wildcard_socket(bound, port)) return fd;
   }
-  return udp_socket(INADDR_ANY, true, bound);
+  return wildcard_socket(bound);
 }
 
 }  // namespace
