@@ -252,3 +252,31 @@ def test_registration_server_over_dtls_cannot_touch_security_or_run_bootstrap_op
     assert refused[1].endswith("DELETE /1/0: a bootstrap operation outside the bootstrap-server session")
     assert dev.objects()[0][1][3] == b"dm-shared"
     assert dev.state == "registered"
+
+
+def test_nat_rebinding_over_dtls_update_times_out_then_a_new_handshake_registers() -> None:
+    """DTLS and a NAT rebinding after registration (virtual clock, default
+    CoAP timing, lifetime 20 s): the Update leaves from a new public port,
+    where the server has no DTLS session, so its records go unanswered. When
+    libcoap gives up on the Update (MAX_TRANSMIT_WAIT), the device drops the
+    session ("dtls_session_dropped") and its next Register handshakes anew
+    from the new port and succeeds: one new handshake to the registration
+    server, no fallback to bootstrap. (Reusing the dead session instead
+    failed two more Registers and fell back to bootstrap after 248 s.)"""
+    with Emulator(seed=3, clock="virtual") as emu:
+        rs, bs = psk_servers(emu, lifetime=20)
+        rs_uri = rs.secure_uri
+        dev = emu.device("dev-1", bs.secure_uri, psk=Psk("dev-1", KEY))
+        dev.run_until("registered", exit="finish", timeout=60)
+        first = rs.registrations()["dev-1"]["id"]
+        dev.rebind_nat()
+        assert emu.run_until(
+            lambda: bool(kinds(dev, "dtls_session_dropped")) and dev.state == "registered", timeout=200
+        )
+        handshakes = [d for d in details(dev, "dtls_handshake") if rs_uri in d]
+        assert len(handshakes) == 2
+        assert not kinds(dev, "fallback")
+        assert len(kinds(dev, "bootstrap_request")) == 1
+        again = rs.registrations()["dev-1"]
+        assert again["id"] != first  # a new registration, over the new session
+        assert dev.link_counters()["total"]["nat_rebinds"] == 1

@@ -221,10 +221,21 @@ void Device::on_response(uint64_t tag, const lwm2m::Response& r) {
   pump();
 }
 
-void Device::on_failure(uint64_t tag, const std::string& reason) {
+void Device::on_failure(coap_session_t* s, uint64_t tag, const std::string& reason) {
   settle_exchange(tag);
   if (!powered()) return;
   record("tx_failed", reason);
+  // A DTLS peer that stopped answering may have lost the session: its NAT
+  // binding moved (the server sees a new address without a session), or
+  // the server restarted. The next request to it handshakes anew rather
+  // than sending records nobody can decrypt.
+  auto* session = static_cast<Session*>(coap_session_get_app_data(s));
+  if (session != nullptr && !session->dead && coap_session_get_proto(s) == COAP_PROTO_DTLS &&
+      reason == coap::nack_reason(COAP_NACK_TOO_MANY_RETRIES)) {
+    session->dead = true;
+    record("dtls_session_dropped",
+           session->key.substr(3) + ": no answer over it; the next request handshakes anew");
+  }
   core_->on_failure(timers_.clock().now_ms(), tag, reason);
   pump();
 }

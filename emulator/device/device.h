@@ -78,7 +78,7 @@ class Device {
   // while handling the request and answers nothing.
   std::optional<lwm2m::Response> on_request(coap_session_t* s, const lwm2m::Request& r);
   void on_response(uint64_t tag, const lwm2m::Response& r);
-  void on_failure(uint64_t tag, const std::string& reason);
+  void on_failure(coap_session_t* s, uint64_t tag, const std::string& reason);
   void on_session_event(coap_session_t* s, coap::SessionEvent e);
 
   // Any thread.

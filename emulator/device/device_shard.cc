@@ -22,7 +22,7 @@ void DeviceShard::on_response(coap_session_t* s, uint64_t tag, const lwm2m::Resp
 }
 
 void DeviceShard::on_failure(coap_session_t* s, uint64_t tag, const std::string& reason) {
-  if (Device* d = Device::owner(s)) d->on_failure(tag, reason);
+  if (Device* d = Device::owner(s)) d->on_failure(s, tag, reason);
 }
 
 void DeviceShard::on_session_event(coap_session_t* s, coap::SessionEvent e) {
