@@ -90,6 +90,8 @@ class Device {
   // Loop thread.
   const lwm2m::Client& core() const { return *core_; }
   int power_cuts() const { return power_cuts_; }
+  // Boots that found a torn configuration (Storage::torn_configs); 0 without flash.
+  int torn_configs() const { return storage_ ? storage_->torn_configs() : 0; }
   const std::vector<Event>& timeline() const { return timeline_; }
   std::string address() const;
   // From the first Request Bootstrap to the first exit; -1 until then.

@@ -87,7 +87,7 @@ int DeviceHandle::power_cuts() const {
 }
 
 int DeviceHandle::torn_configs() const {
-  return loop_->call([&] { return device_->storage() ? device_->storage()->torn_configs() : 0; });
+  return loop_->call([&] { return device_->torn_configs(); });
 }
 
 namespace {
@@ -480,30 +480,22 @@ bool Runtime::run_until(const std::function<bool()>& pred, TimeMs until_ms) {
 FleetSummary Runtime::summary() const {
   FleetSummary s;
   std::lock_guard<std::mutex> lock(mu_);
+  // Native and QEMU devices answer the same questions.
+  auto tally = [&s](auto& d) {
+    ++s.devices;
+    ++s.states[lwm2m::to_string(d.state())];
+    ++s.exits[lwm2m::to_string(d.last_exit())];
+    if (d.bootstrap_duration_ms() >= 0) s.bootstrap_ms.push_back(d.bootstrap_duration_ms());
+    s.power_cuts += static_cast<size_t>(d.power_cuts());
+    s.torn_configs += static_cast<size_t>(d.torn_configs());
+    add(s.radio, d.link().counters().total);
+  };
   for (const auto& loop : loops_) {
     loop->call([&] {
-      for (const auto& slot : devices_) {
-        if (slot.loop != loop.get()) continue;
-        const auto& d = *slot.device;
-        ++s.devices;
-        ++s.states[lwm2m::to_string(d.state())];
-        ++s.exits[lwm2m::to_string(d.last_exit())];
-        if (d.bootstrap_duration_ms() >= 0) s.bootstrap_ms.push_back(d.bootstrap_duration_ms());
-        s.power_cuts += static_cast<size_t>(d.power_cuts());
-        add(s.radio, slot.device->link().counters().total);
-        if (slot.device->storage()) s.torn_configs += slot.device->storage()->torn_configs();
-      }
-      for (const auto& slot : qemu_devices_) {
-        if (slot.loop != loop.get()) continue;
-        const auto& d = *slot.device;
-        ++s.devices;
-        ++s.states[lwm2m::to_string(d.state())];
-        ++s.exits[lwm2m::to_string(d.last_exit())];
-        if (d.bootstrap_duration_ms() >= 0) s.bootstrap_ms.push_back(d.bootstrap_duration_ms());
-        s.power_cuts += static_cast<size_t>(d.power_cuts());
-        s.torn_configs += static_cast<size_t>(d.torn_configs());
-        add(s.radio, slot.device->link().counters().total);
-      }
+      for (const auto& slot : devices_)
+        if (slot.loop == loop.get()) tally(*slot.device);
+      for (const auto& slot : qemu_devices_)
+        if (slot.loop == loop.get()) tally(*slot.device);
     });
   }
   return s;
