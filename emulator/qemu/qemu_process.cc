@@ -59,6 +59,17 @@ std::string absolute(const std::string& path) {
   return std::string(buf) + "/" + path;
 }
 
+// What waitpid()'s status says of how the process ended.
+Exit exit_of(int status) {
+  Exit e;
+  if (WIFEXITED(status)) {
+    e.code = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    e.signal = WTERMSIG(status);
+  }
+  return e;
+}
+
 }  // namespace
 
 std::string Exit::describe() const {
@@ -179,13 +190,7 @@ std::optional<Exit> QemuProcess::poll_exit() {
   int status = 0;
   pid_t r = ::waitpid(pid_, &status, WNOHANG);
   if (r != pid_) return std::nullopt;
-  Exit e;
-  if (WIFEXITED(status)) {
-    e.code = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status)) {
-    e.signal = WTERMSIG(status);
-  }
-  exit_ = e;
+  exit_ = exit_of(status);
   return exit_;
 }
 
@@ -196,14 +201,8 @@ Exit QemuProcess::stop() {
   int status = 0;
   while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
   }
-  Exit e;
-  if (WIFEXITED(status)) {
-    e.code = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status)) {
-    e.signal = WTERMSIG(status);
-  }
-  exit_ = e;
-  return e;
+  exit_ = exit_of(status);
+  return *exit_;
 }
 
 }  // namespace hil::qemu
