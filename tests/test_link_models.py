@@ -30,19 +30,6 @@ def run_fleet(**settings: Any) -> tuple[Emulator, Fleet, float]:
     return emu, fleet, emu.now() - start
 
 
-def totals(fleet: Fleet) -> dict[str, Any]:
-    """The fleet's link counters summed: counts, and drops by cause."""
-    out: dict[str, Any] = {"dropped_by": {}}
-    for d in fleet:
-        for key, value in d.link_counters()["total"].items():
-            if key == "dropped_by":
-                for cause, n in value.items():
-                    out["dropped_by"][cause] = out["dropped_by"].get(cause, 0) + n
-            else:
-                out[key] = out.get(key, 0) + value
-    return out
-
-
 def radio_events(fleet: Fleet) -> list[str]:
     return [e.detail for d in fleet for e in d.timeline() if e.kind == "radio"]
 
@@ -55,7 +42,7 @@ def test_burst_loss_drops_in_runs_and_every_device_still_registers() -> None:
     emu, fleet, _ = run_fleet(burst=Burst(p_good_to_bad=0.1, p_bad_to_good=0.3))
     with emu:
         assert fleet.states() == {"registered": DEVICES}
-        c = totals(fleet)
+        c = fleet.link_counters()
         assert c["dropped_by"]["burst"] > 0
         assert c["dropped"] == c["dropped_by"]["burst"]
         assert radio_events(fleet).count("up: dropped by burst loss") + radio_events(fleet).count(
@@ -74,7 +61,7 @@ def test_delay_with_jitter_spreads_arrivals_and_slows_bootstrap() -> None:
     emu, fleet, took = run_fleet(delay=0.05, jitter=0.04)
     with emu:
         assert fleet.states() == {"registered": DEVICES}
-        c = totals(fleet)
+        c = fleet.link_counters()
         assert c["delayed"] == c["sent"]
         delays = {
             int(part.split("+")[1].rstrip("ms"))
@@ -91,7 +78,7 @@ def test_duplicates_are_answered_once_and_bootstrap_ends_once() -> None:
     emu, fleet, _ = run_fleet(duplicate=0.3)
     with emu:
         assert fleet.states() == {"registered": DEVICES}
-        assert totals(fleet)["duplicated"] > 0
+        assert fleet.link_counters()["duplicated"] > 0
         assert all(d.exit_counts() == {"finish": 1} for d in fleet)
 
 
@@ -101,7 +88,7 @@ def test_reordering_holds_datagrams_back_and_devices_cope() -> None:
     emu, fleet, _ = run_fleet(reorder=0.3, reorder_delay=0.3)
     with emu:
         assert fleet.states() == {"registered": DEVICES}
-        c = totals(fleet)
+        c = fleet.link_counters()
         assert c["reordered"] > 0 and c["delayed"] >= c["reordered"]
         assert all(d.exit_counts() == {"finish": 1} for d in fleet)
 
@@ -115,7 +102,7 @@ def test_corruption_flips_bits_on_the_way_and_devices_recover() -> None:
     registers in the end."""
     emu, fleet, _ = run_fleet(corrupt=0.05)
     with emu:
-        c = totals(fleet)
+        c = fleet.link_counters()
         events = [e for e in radio_events(fleet) if "corrupted: bits" in e]
         assert c["corrupted"] > 0 and len(events) == c["corrupted"]
         assert all(1 <= len(e.split("bits ")[1].split(",")) <= 3 for e in events)
@@ -129,7 +116,7 @@ def test_bandwidth_serializes_datagrams_and_costs_time() -> None:
     emu, fleet, took = run_fleet(bandwidth_bps=2400)
     with emu:
         assert fleet.states() == {"registered": DEVICES}
-        c = totals(fleet)
+        c = fleet.link_counters()
         assert c["delayed"] == c["sent"]
     free, free_fleet, free_took = run_fleet()
     with free:
@@ -145,7 +132,7 @@ def test_mtu_below_the_register_drops_it_and_the_device_falls_back_to_bootstrap(
     emu, fleet, _ = run_fleet(mtu=60)
     with emu:
         assert "registered" not in fleet.states()
-        c = totals(fleet)
+        c = fleet.link_counters()
         assert c["dropped_by"]["mtu"] > 0 and c["dropped"] == c["dropped_by"]["mtu"]
         for d in fleet:
             kinds = [e.kind for e in d.timeline()]
@@ -161,7 +148,7 @@ def test_a_sleeping_device_misses_downlink_until_it_wakes() -> None:
     emu, fleet, took = run_fleet(sleeps=[(0, 20)])
     with emu:
         assert fleet.states() == {"registered": DEVICES}
-        c = totals(fleet)
+        c = fleet.link_counters()
         assert c["dropped_by"]["asleep"] > 0 and c["dropped"] == c["dropped_by"]["asleep"]
         assert took > 20
         assert sum(d.link_counters()["uplink"]["dropped"] for d in fleet) == 0

@@ -481,13 +481,18 @@ class Fleet(Sequence[Device]):
         for d in self._devices:
             d.add_rule(action, **match)
 
-    def link_counters(self) -> dict[str, int]:
-        """sent, delivered and dropped over all the fleet's links."""
-        out = {"sent": 0, "delivered": 0, "dropped": 0}
+    def link_counters(self) -> dict[str, Any]:
+        """Every device's ``total`` link counters summed over the fleet:
+        sent, delivered, dropped (and ``dropped_by`` cause), duplicated,
+        corrupted, delayed, reordered, nat_rebinds."""
+        out: dict[str, Any] = {"dropped_by": {}}
         for d in self._devices:
-            total = d.link_counters()["total"]
-            for k in out:
-                out[k] += total[k]
+            for key, value in d.link_counters()["total"].items():
+                if key == "dropped_by":
+                    for cause, n in value.items():
+                        out["dropped_by"][cause] = out["dropped_by"].get(cause, 0) + n
+                else:
+                    out[key] = out.get(key, 0) + value
         return out
 
     def start(self) -> None:
