@@ -38,27 +38,56 @@ install_packages() {
 
 SRC_LIST=/etc/apt/sources.list.d/lwm2m-hil-src.sources
 
+# The machine's own apt sources, as deb-src stanzas: the same archives (a
+# machine behind its own mirror keeps it), suites, components and keys.
+# deb822 files (*.sources) and one-line lists (sources.list, *.list) both.
+deb_src_stanzas() {
+  local f
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] && [ "$f" != "$SRC_LIST" ] || continue
+    awk 'BEGIN { RS=""; ORS="\n\n" }
+      /(^|\n)Enabled: *no/ { next }
+      /(^|\n)Types:[^\n]*deb([ \n]|$)/ { sub(/(^|\n)Types:[^\n]*/, "\nTypes: deb-src"); sub(/^\n/, ""); print }' "$f"
+  done
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -f "$f" ] || continue
+    awk '$1 == "deb" { $1 = "deb-src"; print }' "$f"
+  done | deb_src_from_one_line
+}
+
+# One-line "deb-src [opts] URI SUITE COMPONENT..." entries as deb822 stanzas.
+deb_src_from_one_line() {
+  awk '/^deb-src/ {
+    opts = ""; i = 2
+    if ($2 ~ /^\[/) { while ($i !~ /\]$/) { opts = opts " " $i; i++ } opts = opts " " $i; i++ }
+    printf "Types: deb-src\nURIs: %s\nSuites: %s\nComponents:", $i, $(i + 1)
+    for (j = i + 2; j <= NF; j++) printf " %s", $j
+    if (opts ~ /signed-by=/) { match(opts, /signed-by=[^ \]]*/); printf "\nSigned-By: %s", substr(opts, RSTART + 10, RLENGTH - 10) }
+    printf "\n\n"
+  }'
+}
+
 add_source_list() {
-  [ -f "$SRC_LIST" ] && return 0
-  log "adding a deb-src entry in $SRC_LIST"
-  as_root tee "$SRC_LIST" >/dev/null <<'SRC'
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: bookworm
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SRC
+  local wanted
+  wanted=$(deb_src_stanzas)
+  [ -n "$wanted" ] || { log "no apt 'deb' source on this machine to derive a deb-src entry from (/etc/apt/sources.list*)"; exit 1; }
+  [ -f "$SRC_LIST" ] && [ "$(cat "$SRC_LIST")" = "$wanted" ] && return 0
+  log "adding deb-src entries for this machine's apt sources in $SRC_LIST"
+  printf '%s\n' "$wanted" | as_root tee "$SRC_LIST" >/dev/null
   as_root apt-get update -qq
 }
 
 # $1: Debian source package=version, $2: where to unpack it. Prints the
-# unpacked source tree.
+# unpacked source tree; apt's own messages go to stderr, and a failure stops.
 fetch_source() {
   rm -rf "$2"
   mkdir -p "$2"
   log "fetching $1 source"
-  (cd "$2" && apt-get source -qq "$1" >/dev/null 2>&1)
-  find "$2" -maxdepth 1 -mindepth 1 -type d | head -n1
+  (cd "$2" && apt-get source -qq "$1" >/dev/null) || { log "apt-get source $1 failed (see above)"; exit 1; }
+  local tree
+  tree=$(find "$2" -maxdepth 1 -mindepth 1 -type d | head -n1)
+  [ -n "$tree" ] || { log "apt-get source $1 unpacked nothing into $2"; exit 1; }
+  echo "$tree"
 }
 
 # mbedTLS 2.28 from Debian's source, static and PIC, with 4 KiB record
@@ -133,12 +162,15 @@ build_libcoap() {
 }
 
 # $1: build directory, rest: extra CMake arguments.
+# Configures again whenever the arguments differ from the last configuration's.
 build_project() {
   local dir=$1; shift
-  if [ ! -f "$dir/build.ninja" ]; then
-    cmake -S "$ROOT" -B "$dir" -G Ninja --no-warn-unused-cli \
-      -DCMAKE_PREFIX_PATH="$LIBCOAP_PREFIX;$MBEDTLS_PREFIX" \
-      -DPython3_EXECUTABLE="$PYTHON" "$@" >/dev/null
+  local args=(-G Ninja --no-warn-unused-cli -DCMAKE_PREFIX_PATH="$LIBCOAP_PREFIX;$MBEDTLS_PREFIX"
+    -DPython3_EXECUTABLE="$PYTHON" "$@")
+  local stamp="$dir/.configured-with"
+  if [ ! -f "$dir/build.ninja" ] || [ "$(cat "$stamp" 2>/dev/null)" != "${CC:-} ${CXX:-} ${args[*]}" ]; then
+    cmake -S "$ROOT" -B "$dir" "${args[@]}" >/dev/null
+    echo "${CC:-} ${CXX:-} ${args[*]}" >"$stamp"
   fi
   cmake --build "$dir"
 }

@@ -92,13 +92,13 @@ class Message:
             if data[pos] == 0xFF:
                 msg.payload = bytes(data[pos + 1 :])
                 break
-            d, l = data[pos] >> 4, data[pos] & 15
+            delta, length = data[pos] >> 4, data[pos] & 15
             pos += 1
-            d, pos = _unnibble(d, data, pos)
-            l, pos = _unnibble(l, data, pos)
-            number += d
-            msg.options.append((number, bytes(data[pos : pos + l])))
-            pos += l
+            delta, pos = _unnibble(delta, data, pos)
+            length, pos = _unnibble(length, data, pos)
+            number += delta
+            msg.options.append((number, bytes(data[pos : pos + length])))
+            pos += length
         return msg
 
     # --- reading ----------------------------------------------------------

@@ -52,6 +52,7 @@ def dead_port() -> int:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
+
 # For devices that talk to a scripted (Python) peer: Python may take longer
 # than 50 ms to answer, and a retransmitted request would then turn up as a
 # duplicate in the script. Loopback loses nothing, so nothing is slower.

@@ -177,7 +177,10 @@ BAD_CONFIGS = [
         {"endpoints": [{"match": "*", "servers": [{"ssid": 70000, "uri": "coap://127.0.0.1:1"}]}]},
         "endpoints[0].servers[0].ssid",
     ),
-    ({"endpoints": [{"match": "a"}, {"match": "*", "writes": [{"path": "/x", "value": 1}]}]}, "endpoints[1].writes[0].path"),
+    (
+        {"endpoints": [{"match": "a"}, {"match": "*", "writes": [{"path": "/x", "value": 1}]}]},
+        "endpoints[1].writes[0].path",
+    ),
     ({"endpoints": [{"match": "*", "foo": 1}]}, 'endpoints[0]: unknown key "foo"'),
     ({"endpoints": [{"match": "*", "profile": "2.0"}]}, "endpoints[0].profile"),
     ({"endpoints": [{"servers": []}]}, 'endpoints[0]: missing "match"'),
@@ -333,7 +336,6 @@ def test_unusable_uri_is_refused_when_the_device_is_created(emulator: Emulator, 
 
 # --- bytes that are not UTF-8 ------------------------------------------------------
 # LwM2M strings and endpoint names are UTF-8; a peer may send anything.
-
 
 
 def test_non_utf8_endpoint_name_does_not_break_server_inspection(emulator: Emulator) -> None:

@@ -200,7 +200,8 @@ def test_bootstrap_server_with_bad_config_exits_2_naming_the_field(
 ) -> None:
     """`bootstrap-server --config BAD.json` exits 2 and stderr names the field."""
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"endpoints": [{"match": "*", "servers": [{"ssid": 1, "uri": "coap://x:1", "lifetime": 0}]}]}))
+    servers = [{"ssid": 1, "uri": "coap://x:1", "lifetime": 0}]
+    bad.write_text(json.dumps({"endpoints": [{"match": "*", "servers": servers}]}))
     proc = cli(package_env, "bootstrap-server", "--config", str(bad), "--listen", "127.0.0.1:0", timeout=30)
     assert proc.returncode == 2
     assert "endpoints[0].servers[0].lifetime" in proc.stderr

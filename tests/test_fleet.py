@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from helpers import FAST, wait_until
-from lwm2m_hil import Emulator, bootstrap_config
+from lwm2m_hil import Device, Emulator, bootstrap_config
 
 
 def test_500_devices_all_finish_and_register(emulator: Emulator) -> None:
@@ -54,15 +54,15 @@ def test_same_seed_gives_same_device_behaviour() -> None:
     """Two emulators with one seed and one scenario end the same way, device
     by device (state, exit, commands seen)."""
 
+    def commands_of(device: Device) -> list[str]:
+        return [e.detail for e in device.timeline() if e.kind == "bootstrap_command"]
+
     def run(seed: int) -> list[tuple[str, str, str, list[str]]]:
         with Emulator(seed=seed) as emu:
             rs = emu.registration_server(timing=FAST)
             bs = emu.bootstrap_server(bootstrap_config(rs.uri), timing=FAST)
             fleet = emu.fleet(10, bs.uri, timing=FAST)
             fleet.wait_for("registered")
-            return [
-                (d.endpoint, d.state, d.bootstrap_exit, [e.detail for e in d.timeline() if e.kind == "bootstrap_command"])
-                for d in fleet
-            ]
+            return [(d.endpoint, d.state, d.bootstrap_exit, commands_of(d)) for d in fleet]
 
     assert run(7) == run(7)

@@ -262,7 +262,8 @@ def test_power_cut_during_the_commit_leaves_old_or_new_configuration(
     assert len(live) == 1
     factory_seq = min(r["seq"] for r in payloads)
     kept_old = live[0]["seq"] == factory_seq
-    print(f"cut at op {cut} ({where} of {first}..{end}): the flash holds the", "old" if kept_old else "new", "configuration")
+    kept = "old" if kept_old else "new"
+    print(f"cut at op {cut} ({where} of {first}..{end}): the flash holds the {kept} configuration")
 
     dev.reboot()
     dev.wait_for("registered", timeout=60)

@@ -136,7 +136,9 @@ def qemu_spec(
     spec.bootstrap_uri = bootstrap_uri
     image = Path(os.fspath(options.pop("firmware")))
     if not image.is_file():
-        raise ValueError(f"firmware: {image} is not a file (scripts/firmware builds build/firmware/mps2-an385-lwm2m.elf)")
+        raise ValueError(
+            f"firmware: {image} is not a file (scripts/firmware builds build/firmware/mps2-an385-lwm2m.elf)"
+        )
     spec.image = str(image.resolve())
     for key in ("qemu", "machine"):
         if options.get(key) is not None:
@@ -256,7 +258,9 @@ class QemuDevice(Device):
         return f"<QemuDevice {self.endpoint} {self.state} exit={self.bootstrap_exit}>"
 
 
-def add(emu: Emulator, count: int, bootstrap_uri: str, prefix: str, endpoint: str, options: dict[str, Any]) -> list[QemuDevice]:
+def add(
+    emu: Emulator, count: int, bootstrap_uri: str, prefix: str, endpoint: str, options: dict[str, Any]
+) -> list[QemuDevice]:
     if emu.clock == "virtual":
         raise NotSupportedOnQemu(
             "firmware: QEMU runs in real time, so a firmware image cannot join a virtual-clock emulator; "
