@@ -1,10 +1,13 @@
 // The pybind11 module lwm2m_hil._core. It only binds: the logic lives in
 // emulator/ (C++) and in the lwm2m_hil package (Python). Every call that
 // waits on an event loop releases the GIL.
+#include <arpa/inet.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <map>
 #include <sstream>
 
 #include "emulator/runtime/runtime.h"
@@ -278,6 +281,9 @@ struct QemuSpec {
   std::vector<std::string> args;
   double reboot_after_power_cut = 0.1;
   bool record_messages = true;
+  bool append = true;
+  std::string state_source = "both";
+  std::map<std::string, std::string> server_map;  // "a.b.c.d:port" -> coap://a.b.c.d:port
 
   qemu::QemuDeviceConfig build() const {
     if (image.empty()) throw py::value_error("firmware: the path of a firmware image is required");
@@ -302,7 +308,35 @@ struct QemuSpec {
     c.reboot_after_power_cut_ms =
         reboot_after_power_cut < 0 ? -1 : static_cast<int64_t>(reboot_after_power_cut * 1000 + 0.5);
     c.record_messages = record_messages;
+    c.append = append;
+    c.state_source = parse_state_source(state_source);
+    for (const auto& [image, host] : server_map)
+      c.server_map.emplace_back(parse_ipv4("server_map key", image),
+                                parse_ipv4("server_map['" + image + "']", host));
     return c;
+  }
+
+  static qemu::StateSource parse_state_source(const std::string& s) {
+    if (s == "uart") return qemu::StateSource::kUart;
+    if (s == "wire") return qemu::StateSource::kWire;
+    if (s == "both") return qemu::StateSource::kBoth;
+    throw py::value_error("state_source: '" + s + "' is none of 'uart', 'wire', 'both'");
+  }
+
+  // "a.b.c.d:port" or "coap://a.b.c.d:port": a firmware image has no DNS.
+  static qemu::Ipv4Endpoint parse_ipv4(const std::string& what, const std::string& text) {
+    std::string s = text.rfind("coap://", 0) == 0 ? text.substr(7) : text;
+    auto colon = s.rfind(':');
+    in_addr a{};
+    char* end = nullptr;
+    unsigned long port =
+        colon == std::string::npos ? 0 : std::strtoul(s.c_str() + colon + 1, &end, 10);
+    if (colon == std::string::npos || inet_pton(AF_INET, s.substr(0, colon).c_str(), &a) != 1 ||
+        end == nullptr || *end != '\0' || port == 0 || port > 65535)
+      throw py::value_error(
+          what + ": '" + text +
+          "' is not an IPv4 address and port (a.b.c.d:port or coap://a.b.c.d:port)");
+    return qemu::Ipv4Endpoint{ntohl(a.s_addr), static_cast<uint16_t>(port)};
   }
 };
 
@@ -415,6 +449,9 @@ void bind_qemu(py::module_& m) {
   FIELD(args);
   FIELD(reboot_after_power_cut);
   FIELD(record_messages);
+  FIELD(append);
+  FIELD(state_source);
+  FIELD(server_map);
 #undef FIELD
 
   py::class_<QemuDeviceHandle> qemu(m, "QemuDeviceHandle");
@@ -422,6 +459,8 @@ void bind_qemu(py::module_& m) {
   qemu.def_property_readonly("work_dir", &QemuDeviceHandle::work_dir)
       .def_property_readonly("flash_path", &QemuDeviceHandle::flash_path)
       .def_property_readonly("pid", &QemuDeviceHandle::pid,
+                             py::call_guard<py::gil_scoped_release>())
+      .def_property_readonly("source_disagreements", &QemuDeviceHandle::source_disagreements,
                              py::call_guard<py::gil_scoped_release>())
       .def("arm_power_cut", &QemuDeviceHandle::arm_power_cut, py::arg("op"),
            py::arg("byte") = py::none(), py::call_guard<py::gil_scoped_release>());

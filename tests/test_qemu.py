@@ -325,3 +325,106 @@ def test_hil_qemu_run_relays_the_image_to_loopback(servers: tuple, image: Path, 
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
     assert "EV " in proc.stdout and "state registered" in proc.stdout
     assert "qemu-tool" in rs.registrations()
+
+
+# --- images that print nothing the host understands (state from the wire) -----
+
+
+@pytest.fixture(scope="module")
+def foreign_image(image: Path) -> Path:
+    """Our client built as a third-party image would be (firmware-images/
+    CMakeLists.txt): Zephyr-like log lines, arguments built in (a server at
+    192.0.2.2:5683), no flash file."""
+    path = image.parent / "mps2-an385-foreign.elf"
+    if not path.exists():
+        _missing(f"foreign firmware image {path} (run scripts/firmware)")
+    return path
+
+
+def test_state_from_the_wire_alone_follows_bootstrap_and_registration(
+    servers: tuple, image: Path
+) -> None:
+    """state_source="wire" ignores the image's state lines: state and exit
+    come from its CoAP (Request Bootstrap, the 2.04 to Finish, Register,
+    2.01), and agree with what the image printed."""
+    emu, bs, rs = servers
+    dev = emu.device("wire-1", bs.uri, firmware=image, timing=TIMING, state_source="wire")
+    dev.wait_for("registered", exit="finish", timeout=30)
+    timeline = dev.timeline()
+    wire = details(dev, "wire")
+    assert wire[:2] == ["state bootstrapping: Request Bootstrap sent", "exit finish: Finish answered 2.04"]
+    assert "state registered: Register answered 2.01" in wire
+    # The image said the same on its UART: its lines are still on the timeline.
+    assert "finish" in [e.detail for e in timeline if e.kind == "bootstrap_exit"]
+    assert dev.exit_counts() == {"finish": 1}
+    assert dev.bootstrap_duration() > 0
+
+
+def test_both_sources_agree_on_a_legacy_idle_timeout_exit(image: Path) -> None:
+    """A device that does not ask for Finish meets a server that sends none:
+    the image says idle_timeout, and so does the wire (a Register with no
+    Finish answered since Request Bootstrap); the default state_source
+    ("both") checks one against the other."""
+    with Emulator() as emu:
+        rs = emu.registration_server(timing=TIMING)
+        bs = emu.bootstrap_server(bootstrap_config(rs.uri), timing=TIMING, profile="cr")
+        dev = emu.device("legacy-1", bs.uri, firmware=image, timing=TIMING, request_finish=False,
+                         idle_timeout=0.5)
+        dev.wait_for("registered", exit="idle_timeout", timeout=30)
+        wire = details(dev, "wire")
+        assert "exit idle_timeout: Register sent with no Finish answered since Request Bootstrap" in wire
+        assert dev.source_disagreements == 0
+        assert dev.exit_counts() == {"idle_timeout": 1}
+
+
+def test_foreign_image_without_append_runs_on_the_wire(servers: tuple, foreign_image: Path) -> None:
+    """An image that prints nothing the host understands, configured at
+    build time (firmware_args=None: no -append), its server address built in
+    and mapped to the emulator's (server_map): the host learns its state and
+    exit from the wire, waits work, and its flash is not the host's to read."""
+    emu, bs, rs = servers
+    dev = emu.device("foreign-1", bs.uri, firmware=foreign_image, firmware_args=None,
+                     server_map={"192.0.2.2:5683": bs.uri})
+    dev.wait_for("registered", exit="finish", timeout=60)
+    timeline = dev.timeline()
+    start = next(e.detail for e in timeline if e.kind == "qemu_start")
+    assert "-append" not in start
+    # Nothing on its UART parsed as an event of ours: all of it is "uart" text...
+    uart = details(dev, "uart")
+    assert any("<inf> lwm2m: state bootstrapping" in line for line in uart)
+    # ...so the states and the exit on its timeline are the wire's.
+    assert len(kinds(dev, "bootstrap_exit")) == 1
+    assert details(dev, "state")[-1] == "registered"
+    assert any("192.0.2.2:5683 (mapped to 127.0.0.1:" in d for d in details(dev, "flow"))
+    assert bs.outcomes()["foreign-1"] == "SUCCESS"
+    assert "foreign-1" in rs.registrations()
+    assert dev.source_disagreements == 0
+    for call in (dev.flash_image, dev.flash_store, lambda: dev.arm_power_cut(0)):
+        with pytest.raises(lwm2m_hil.NotSupportedOnImage, match="no flash file"):
+            call()
+
+
+def test_without_append_the_options_it_would_carry_are_refused(servers: tuple, foreign_image: Path) -> None:
+    emu, bs, _ = servers
+    with pytest.raises(ValueError, match="firmware_args=None starts the image without -append, so timing"):
+        emu.device("foreign-2", bs.uri, firmware=foreign_image, firmware_args=None, timing=TIMING)
+    with pytest.raises(ValueError, match="state_source: 'serial' is none of"):
+        emu.device("foreign-3", bs.uri, firmware=foreign_image, state_source="serial")
+    with pytest.raises(ValueError, match="server_map key: 'server:5683' is not an IPv4 address"):
+        emu.device("foreign-4", bs.uri, firmware=foreign_image, server_map={"server:5683": bs.uri})
+
+
+def test_hil_qemu_run_until_a_state_seen_on_the_wire(servers: tuple, image: Path, tmp_path: Path) -> None:
+    """hil-qemu-run --state-from wire stops at the state the image's CoAP
+    shows, whatever its UART says."""
+    tool = _find_tool()
+    if tool is None or not tool.exists():
+        _missing("hil-qemu-run (build emulator/qemu, or set HIL_QEMU_RUN)")
+    _, bs, rs = servers
+    cmd = [str(tool), "--image", str(image), "--dir", str(tmp_path), "--timeout", "60", "--until-state",
+           "registered", "--state-from", "wire", "--", "ep=qemu-wire", f"bs={bs.uri}",
+           "ack_timeout_ms=300"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
+    assert "wire state registered: Register answered 2.01" in proc.stdout
+    assert "until_state registered reached" in proc.stdout

@@ -87,7 +87,7 @@ std::string QemuDevice::address() const {
 }
 
 std::string QemuDevice::flash_path() const {
-  if (config_.flash_file.empty()) return "";
+  if (config_.flash_file.empty() || !config_.append) return "";
   if (config_.flash_file[0] == '/') return config_.flash_file;
   return config_.work_dir + "/" + config_.flash_file;
 }
@@ -98,6 +98,7 @@ void QemuDevice::record(std::string kind, std::string detail) {
 
 std::vector<std::string> QemuDevice::boot_args() {
   const auto& c = config_;
+  if (!c.append) return {};
   std::vector<std::string> a = {"ep=" + c.endpoint, "bs=" + c.bootstrap_uri,
                                 "seed=" + std::to_string(c.seed)};
   if (!c.flash_file.empty()) {
@@ -139,6 +140,9 @@ Status QemuDevice::start() {
   state_.store(lwm2m::State::Factory, std::memory_order_release);
   exit_.store(lwm2m::BootstrapExit::None, std::memory_order_release);
   exit_counts_.clear();
+  wire_.reset();
+  uart_spoke_ = false;
+  exit_check_.reset();
   std::string cmd;
   for (const auto& a : proc_->argv()) cmd += (cmd.empty() ? "" : " ") + a;
   record("qemu_start", "pid " + std::to_string(proc_->pid()) + ": " + cmd);
@@ -182,52 +186,105 @@ void QemuDevice::on_uart() {
   }
 }
 
+bool QemuDevice::wire_decides() const {
+  return config_.state_source == StateSource::kWire ||
+         (config_.state_source == StateSource::kBoth && !uart_spoke_);
+}
+
+void QemuDevice::set_state(lwm2m::State s) {
+  state_.store(s, std::memory_order_release);
+  on_change_();
+}
+
+void QemuDevice::count_exit(lwm2m::BootstrapExit x, TimeMs at) {
+  exit_.store(x, std::memory_order_release);
+  ++exit_counts_[lwm2m::to_string(x)];
+  if (bootstrap_ms_ < 0 && first_request_ms_ >= 0) bootstrap_ms_ = at - first_request_ms_;
+  on_change_();
+}
+
+void QemuDevice::check_exit(ExitCheck::Source source, lwm2m::BootstrapExit x) {
+  auto differs = exit_check_.add(source, x);
+  if (!differs || config_.state_source != StateSource::kBoth || !uart_spoke_) return;
+  ++disagreements_;
+  record("source_disagreement", *differs);
+}
+
+void QemuDevice::on_wire(std::optional<WireChange> change) {
+  if (!change) return;
+  std::string what = change->exit ? std::string("exit ") + lwm2m::to_string(*change->exit)
+                                  : std::string("state ") + lwm2m::to_string(*change->state);
+  record("wire", what + ": " + change->why);
+  if (change->exit) check_exit(ExitCheck::kWire, *change->exit);
+  if (!wire_decides()) return;
+  if (change->state == lwm2m::State::Bootstrapping && first_request_ms_ < 0)
+    first_request_ms_ = now();
+  if (change->state) {
+    record("state", lwm2m::to_string(*change->state));
+    set_state(*change->state);
+  }
+  if (change->exit) {
+    record("bootstrap_exit", lwm2m::to_string(*change->exit));
+    count_exit(*change->exit, now());
+  }
+}
+
 void QemuDevice::on_event(Event e) {
   e.time_ms = now();  // the host's clock, as every other timeline
+  bool from_uart = config_.state_source != StateSource::kWire;
   if (e.kind == "state") {
-    if (auto s = parse_state(e.detail)) {
-      state_.store(*s, std::memory_order_release);
-      on_change_();
+    if (auto s = parse_state(e.detail); s && from_uart) {
+      uart_spoke_ = true;
+      set_state(*s);
     }
   } else if (e.kind == "bootstrap_exit") {
-    if (auto x = parse_exit(e.detail)) {
-      exit_.store(*x, std::memory_order_release);
-      ++exit_counts_[e.detail];
-      if (bootstrap_ms_ < 0 && first_request_ms_ >= 0)
-        bootstrap_ms_ = e.time_ms - first_request_ms_;
-      on_change_();
+    if (auto x = parse_exit(e.detail); x && from_uart) {
+      uart_spoke_ = true;
+      check_exit(ExitCheck::kUart, *x);
+      count_exit(*x, e.time_ms);
     }
   } else if (e.kind == "boot") {
     cut_pending_ = false;  // it booted: whatever the cut left was usable
   } else if (e.kind == "bootstrap_request") {
-    if (first_request_ms_ < 0) first_request_ms_ = e.time_ms;
+    if (first_request_ms_ < 0 && from_uart) first_request_ms_ = e.time_ms;
   } else if (!config_.record_messages && (e.kind == "tx" || e.kind == "rx")) {
     return;
   }
   timeline_.push_back(std::move(e));
 }
 
+Ipv4Endpoint QemuDevice::host_side(const Ipv4Endpoint& image_dst) const {
+  for (const auto& [image, host] : config_.server_map)
+    if (image == image_dst) return host;
+  return image_dst;
+}
+
 void QemuDevice::on_datagram(const Ipv4Endpoint& src, const Ipv4Endpoint& dst,
                              std::vector<uint8_t> payload) {
+  const Ipv4Endpoint server = host_side(dst);
   Flow* flow = nullptr;
   for (auto& f : flows_)
-    if (f.image == src && f.server == dst) flow = &f;
+    if (f.image == src && f.server == server) flow = &f;
   if (flow == nullptr) {
     // A new flow: a radio path from the device's address to the server (a
     // newer flow to the same server takes the path over).
-    flows_.push_back(Flow{src, dst, 0});
+    flows_.push_back(Flow{src, server, 0});
     flow = &flows_.back();
-    record("flow",
-           src.to_string() + " -> " + dst.to_string() + " is " + address() + " on the radio");
+    record("flow", src.to_string() + " -> " + dst.to_string() +
+                       (server == dst ? std::string() : " (mapped to " + server.to_string() + ")") +
+                       " is " + address() + " on the radio");
     flow->radio_path = radio_.attach(
-        device_ip(), address_of(dst.addr, dst.port),
+        device_ip(), address_of(server.addr, server.port),
         radio::Route{&link_, [this](Event e) { timeline_.push_back(std::move(e)); }, &capture_},
         [this, src, dst](const uint8_t* data, size_t len) {
-          if (bridge_ && !bridge_->send_to_device(dst, src, std::vector<uint8_t>(data, data + len)))
+          if (!bridge_) return;
+          on_wire(wire_.on_downlink(data, len));
+          if (!bridge_->send_to_device(dst, src, std::vector<uint8_t>(data, data + len)))
             record("downlink_failed", "the image's Ethernet socket is full");
         });
   }
-  radio_.uplink(device_ip(), address_of(dst.addr, dst.port), payload.data(), payload.size());
+  on_wire(wire_.on_uplink(payload.data(), payload.size()));
+  radio_.uplink(device_ip(), address_of(server.addr, server.port), payload.data(), payload.size());
 }
 
 uint32_t QemuDevice::device_ip() const {

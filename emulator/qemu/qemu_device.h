@@ -10,7 +10,8 @@
 // - Timeline: the image's UART log ("EV" lines, stamped with the host's
 //   clock on arrival), the radio's fault events, and the host's own
 //   (qemu_start, qemu_exit, reboot, power_cut). State and bootstrap exit
-//   come from its "state" and "bootstrap_exit" events.
+//   come from its "state" and "bootstrap_exit" events, from what it sends
+//   and receives (WireState), or from both, checked against each other.
 // - Flash: the image writes its flash through semihosting to a file in its
 //   working directory; flash_image() and flash_store() read that file and
 //   decode it with the same code as native devices.
@@ -41,9 +42,16 @@
 #include "emulator/qemu/frame_bridge.h"
 #include "emulator/qemu/qemu_process.h"
 #include "emulator/qemu/uart_log.h"
+#include "emulator/qemu/wire_state.h"
 #include "emulator/radio/radio.h"
 
 namespace hil::qemu {
+
+// Where state and bootstrap exits come from. kBoth takes the UART's once the
+// image has printed a state or exit line since its boot, the wire's until
+// then (an image that prints none runs on the wire), and records every
+// disagreement between the two.
+enum class StateSource { kUart, kWire, kBoth };
 
 struct QemuDeviceConfig {
   std::string endpoint;       // ep=
@@ -59,6 +67,14 @@ struct QemuDeviceConfig {
   uint64_t seed = 1;  // seed= and flash_seed=
   // More firmware arguments, key=value (firmware-images/README.md, "-append").
   std::vector<std::string> args;
+  // False: no -append at all, for an image configured at build time (the
+  // endpoint, URI, seeds, flash and args above are then not passed).
+  bool append = true;
+  StateSource state_source = StateSource::kBoth;
+  // Destinations the image has built in, and the host's server each one
+  // stands for: the image's datagrams to `image` go to `host`, and answers
+  // reach the image from `image`.
+  std::vector<std::pair<Ipv4Endpoint, Ipv4Endpoint>> server_map;
   int64_t reboot_after_power_cut_ms = 100;  // -1: stay off until reboot()
   bool record_messages = true;              // keep the image's tx/rx events
   uint32_t address_index = 0;               // its own 127.1.x.y
@@ -119,6 +135,8 @@ class QemuDevice {
   // Capture this device's datagrams; null stops it.
   void set_capture(std::shared_ptr<radio::Capture> capture) { capture_ = std::move(capture); }
   const BridgeCounters* bridge_counters() const { return bridge_ ? &bridge_->counters() : nullptr; }
+  // Exits on which the UART and the wire disagreed (StateSource::kBoth).
+  int source_disagreements() const { return disagreements_; }
 
  private:
   struct Flow {
@@ -133,6 +151,13 @@ class QemuDevice {
   void on_exited();
   void on_datagram(const Ipv4Endpoint& src, const Ipv4Endpoint& dst, std::vector<uint8_t> payload);
   void on_event(Event e);
+  void on_wire(std::optional<WireChange> change);
+  void set_state(lwm2m::State s);
+  void count_exit(lwm2m::BootstrapExit x, TimeMs at);
+  // One more exit from `source`; compares it with the other source's.
+  void check_exit(ExitCheck::Source source, lwm2m::BootstrapExit x);
+  bool wire_decides() const;
+  Ipv4Endpoint host_side(const Ipv4Endpoint& image_dst) const;
   // Kills QEMU (if it runs), reads what its UART still holds, closes its
   // flows; returns how it ended.
   std::optional<Exit> stop_process();
@@ -162,6 +187,10 @@ class QemuDevice {
   int torn_configs_ = 0;
   bool cut_pending_ = false;  // a power cut happened; the next boot follows it
   std::vector<Event> timeline_;
+  WireState wire_;
+  bool uart_spoke_ = false;  // a state or exit line since this boot
+  ExitCheck exit_check_;     // this boot's
+  int disagreements_ = 0;
   std::map<std::string, int> exit_counts_;
   TimeMs first_request_ms_ = -1;
   TimeMs bootstrap_ms_ = -1;

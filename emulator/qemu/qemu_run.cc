@@ -4,16 +4,21 @@
 // subprocess, and it is the first thing to try with an image of your own.
 //
 //   hil-qemu-run --image fw.elf --dir /tmp/dev-1 [--timeout 30]
-//                [--until-state registered] [--loss 0.3 --seed 7]
-//                -- ep=dev-1 bs=coap://127.0.0.1:5683 flash=flash.bin
+//                [--until-state registered] [--state-from uart|wire|both]
+//                [--loss 0.3 --seed 7] -- ep=dev-1 bs=coap://127.0.0.1:5683 flash=flash.bin
 //
 // Everything after "--" goes to the firmware (QEMU's -append). Each
 // firmware source port gets a UDP socket of its own on --bind (127.0.0.1),
 // so servers see one address per flow; answers come back the same way.
 //
+// --until-state watches the image's "state" lines (uart), the state learned
+// from its CoAP (wire, for an image that prints none: WireState), or either
+// (both, the default).
+//
 // stdout, one line each, flushed:
 //   EV <fw ms> <kind> <detail>      the firmware's events (kind "uart": other text)
-//   HOST <host ms> <kind> <detail>  start, datagrams (with --trace), drops, exit
+//   HOST <host ms> <kind> <detail>  start, datagrams (with --trace), drops, exit,
+//                                   "wire": what its CoAP says of its state
 // Exit status: QEMU's (the firmware's exit code), 0 when --until-state was
 // reached (QEMU is then killed), 124 on --timeout, 2 on bad arguments.
 #include <arpa/inet.h>
@@ -28,13 +33,16 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "emulator/qemu/frame_bridge.h"
 #include "emulator/qemu/qemu_process.h"
 #include "emulator/qemu/uart_log.h"
+#include "emulator/qemu/wire_state.h"
 
 namespace {
 
@@ -44,6 +52,7 @@ struct Options {
   hil::qemu::QemuConfig qemu;
   double timeout_s = 0;  // 0: none
   std::string until_state;
+  std::string state_from = "both";
   double loss = 0;
   uint64_t seed = 1;
   std::string bind = "127.0.0.1";
@@ -53,7 +62,8 @@ struct Options {
 void usage() {
   std::fprintf(stderr,
                "usage: hil-qemu-run --image ELF --dir WORKDIR [--qemu BIN] [--machine M]\n"
-               "       [--timeout S] [--until-state STATE] [--loss P] [--seed N]\n"
+               "       [--timeout S] [--until-state STATE] [--state-from uart|wire|both]\n"
+               "       [--loss P] [--seed N]\n"
                "       [--bind ADDR] [--trace] -- key=value ...\n");
 }
 
@@ -91,6 +101,13 @@ bool parse(int argc, char** argv, Options* o) {
     } else if (a == "--until-state") {
       if (!(v = value("--until-state"))) return false;
       o->until_state = v;
+    } else if (a == "--state-from") {
+      if (!(v = value("--state-from"))) return false;
+      o->state_from = v;
+      if (o->state_from != "uart" && o->state_from != "wire" && o->state_from != "both") {
+        std::fprintf(stderr, "hil-qemu-run: --state-from %s: use uart, wire or both\n", v);
+        return false;
+      }
     } else if (a == "--loss") {
       if (!(v = value("--loss"))) return false;
       o->loss = std::atof(v);
@@ -117,7 +134,9 @@ bool parse(int argc, char** argv, Options* o) {
 
 class Relay {
  public:
-  Relay(const Options& o, int epoll_fd) : o_(o), epoll_(epoll_fd), rng_(o.seed) {
+  // `on_state` gets each state the image's CoAP shows (WireState).
+  Relay(const Options& o, int epoll_fd, std::function<void(const std::string&)> on_state)
+      : o_(o), epoll_(epoll_fd), rng_(o.seed), on_state_(std::move(on_state)) {
     t0_ = std::chrono::steady_clock::now();
   }
 
@@ -145,6 +164,7 @@ class Relay {
   // From the firmware: out through the flow's socket.
   void from_device(const Ipv4Endpoint& src, const Ipv4Endpoint& dst,
                    const std::vector<uint8_t>& payload) {
+    on_wire(wire_.on_uplink(payload.data(), payload.size()));
     if (lose()) {
       host("drop", "uplink " + src.to_string() + " -> " + dst.to_string());
       return;
@@ -180,6 +200,7 @@ class Relay {
         continue;
       }
       std::vector<uint8_t> payload(buf, buf + n);
+      on_wire(wire_.on_downlink(payload.data(), payload.size()));
       if (!bridge.send_to_device(src, it->second, payload))
         host("send_failed", "frame to the firmware (socket full)");
       else if (o_.trace)
@@ -191,6 +212,15 @@ class Relay {
   bool is_flow(int fd) const { return flows_.count(fd) != 0; }
 
  private:
+  void on_wire(std::optional<hil::qemu::WireChange> change) {
+    if (!change) return;
+    using hil::lwm2m::to_string;
+    host("wire", (change->exit ? std::string("exit ") + to_string(*change->exit)
+                               : std::string("state ") + to_string(*change->state)) +
+                     ": " + change->why);
+    if (change->state) on_state_(to_string(*change->state));
+  }
+
   int socket_for(const Ipv4Endpoint& device) {
     for (const auto& [fd, ep] : flows_)
       if (ep == device) return fd;
@@ -220,6 +250,8 @@ class Relay {
   uint64_t rng_;
   std::chrono::steady_clock::time_point t0_;
   std::map<int, Ipv4Endpoint> flows_;  // host socket -> the firmware's address
+  hil::qemu::WireState wire_;
+  std::function<void(const std::string&)> on_state_;
 };
 
 }  // namespace
@@ -237,7 +269,13 @@ int main(int argc, char** argv) {
   sigprocmask(SIG_BLOCK, &mask, nullptr);
   int sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
   int ep = epoll_create1(EPOLL_CLOEXEC);
-  Relay relay(o, ep);
+  bool reached = false;
+  auto watch = [&](const char* source, const std::string& state) {
+    if (!o.until_state.empty() && state == o.until_state &&
+        (o.state_from == "both" || o.state_from == source))
+      reached = true;
+  };
+  Relay relay(o, ep, [&](const std::string& state) { watch("wire", state); });
 
   auto proc = hil::qemu::QemuProcess::start(o.qemu);
   if (!proc) {
@@ -249,12 +287,11 @@ int main(int argc, char** argv) {
   for (const auto& a : qemu.argv()) cmd += (cmd.empty() ? "" : " ") + a;
   relay.host("start", "pid " + std::to_string(qemu.pid()) + ": " + cmd);
 
-  bool reached = false;
   hil::qemu::UartLog uart(qemu.uart_fd(), [&](const hil::Event& e) {
     std::printf("EV %lld %s%s%s\n", static_cast<long long>(e.time_ms), e.kind.c_str(),
                 e.detail.empty() ? "" : " ", e.detail.c_str());
     std::fflush(stdout);
-    if (!o.until_state.empty() && e.kind == "state" && e.detail == o.until_state) reached = true;
+    if (e.kind == "state") watch("uart", e.detail);
   });
   hil::qemu::FrameBridge bridge(
       qemu.eth_fd(), [&](const Ipv4Endpoint& src, const Ipv4Endpoint& dst,

@@ -18,6 +18,10 @@ TimeMs QemuDeviceHandle::bootstrap_duration_ms() const {
   return loop_->call([&] { return device_->bootstrap_duration_ms(); });
 }
 
+int QemuDeviceHandle::source_disagreements() const {
+  return loop_->call([&] { return device_->source_disagreements(); });
+}
+
 int QemuDeviceHandle::pid() const {
   return loop_->call([&] { return static_cast<int>(device_->pid()); });
 }

@@ -34,6 +34,7 @@ class QemuDeviceHandle : public LinkControls<QemuDeviceHandle> {
   void power_cut();
   int power_cuts() const;
   int torn_configs() const;
+  int source_disagreements() const;
   void arm_power_cut(uint64_t op, std::optional<uint32_t> byte);
   std::string flash_path() const { return device_->flash_path(); }
   Result<std::vector<uint8_t>> flash_image() const { return device_->flash_image(); }

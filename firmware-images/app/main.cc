@@ -356,6 +356,10 @@ int main() {
     board_exit(fw::kExitBadArguments);
   }
   std::string error;
+#ifdef FW_BUILTIN_ARGS
+  // Started without -append (the kernel's name alone): configured at build time.
+  if (std::strchr(cmdline, '=') == nullptr) std::strcpy(cmdline, FW_BUILTIN_ARGS);
+#endif
   auto args = fw::parse_args(cmdline, &error);
   if (!args) {
     fw::log_event("boot_failed", error);

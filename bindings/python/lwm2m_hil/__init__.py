@@ -26,7 +26,7 @@ from ._emulator import (
     Fleet,
     RegistrationServer,
 )
-from ._qemu import NotSupportedOnQemu, QemuDevice
+from ._qemu import NotSupportedOnImage, NotSupportedOnQemu, QemuDevice
 from .config import Psk, bootstrap_config
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "Event",
     "FlashGeometry",
     "Fleet",
+    "NotSupportedOnImage",
     "NotSupportedOnQemu",
     "QemuDevice",
     "Psk",

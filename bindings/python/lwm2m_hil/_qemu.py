@@ -25,6 +25,15 @@ class NotSupportedOnQemu(NotImplementedError):
     device running a firmware image under QEMU; the message says why."""
 
 
+class NotSupportedOnImage(NotSupportedOnQemu):
+    """The operation needs something this image was not given or does not
+    offer (an image started without ``-append`` has no flash file the host
+    knows of); the message says what."""
+
+
+STATE_SOURCES = ("uart", "wire", "both")
+
+
 # Device options and the firmware argument each one becomes
 # (firmware-images/README.md, "-append arguments"); seconds become ms.
 _SECONDS_MS = {
@@ -54,7 +63,10 @@ _UNSUPPORTED_OPTIONS = {
     "flash_erase_latency": "the image's flash takes the time semihosting takes",
 }
 _HOST_OPTIONS = ("firmware", "firmware_args", "qemu", "machine", "work_dir", "start", "timing", "flash",
-                 "flash_image", "reboot_after_power_cut", "record_messages", "request_finish")
+                 "flash_image", "reboot_after_power_cut", "record_messages", "request_finish",
+                 "state_source", "server_map")
+# What an image started without -append (firmware_args=None) is not told.
+_APPEND_ONLY = (*_SECONDS_MS, *_PLAIN, "timing", "request_finish", "flash_image")
 
 
 def _unsupported(what: str, why: str) -> NotSupportedOnQemu:
@@ -103,6 +115,23 @@ def _firmware_args(options: dict[str, Any]) -> list[str]:
     else:
         args += [str(a) for a in extra]
     return args
+
+
+def _no_append(spec: _core.QemuSpec, options: dict[str, Any]) -> None:
+    """firmware_args=None: the image is configured at build time and is
+    passed no -append, so the options that would have become arguments are
+    refused, and the host knows of no flash file."""
+    told = sorted(k for k in _APPEND_ONLY if options.get(k) is not None)
+    if told:
+        raise ValueError(
+            f"firmware_args=None starts the image without -append, so {', '.join(told)} cannot reach it; "
+            "build them into the image or drop firmware_args=None"
+        )
+    for key in _APPEND_ONLY:
+        options.pop(key, None)
+    options.pop("firmware_args")
+    spec.append = False
+    spec.flash_file = ""
 
 
 def _work_base(emu: Emulator, names: list[str]) -> str:
@@ -164,7 +193,17 @@ def qemu_spec(
         spec.reboot_after_power_cut = float(options.pop("reboot_after_power_cut"))
     if "record_messages" in options:
         spec.record_messages = bool(options.pop("record_messages"))
+    state_source = options.pop("state_source", "both")
+    if state_source not in STATE_SOURCES:
+        raise ValueError(f"state_source: {state_source!r} is none of {', '.join(map(repr, STATE_SOURCES))}")
+    spec.state_source = state_source
+    server_map = options.pop("server_map", None) or {}
+    if not isinstance(server_map, Mapping):
+        raise TypeError("server_map: expected a dict {'a.b.c.d:port' (as the image has it): 'coap://127.0.0.1:port'}")
+    spec.server_map = {str(k): str(v) for k, v in server_map.items()}
     options.pop("start", None)
+    if "firmware_args" in options and options["firmware_args"] is None:
+        _no_append(spec, options)
     args = _firmware_args(options)
     if options:
         allowed = sorted({*_SECONDS_MS, *_PLAIN, *_HOST_OPTIONS})
@@ -217,7 +256,31 @@ class QemuDevice(Device):
         say which operations a commit takes."""
         if op < 0 or (byte is not None and byte < 0):
             raise ValueError("arm_power_cut: op and byte must be >= 0")
+        self._needs_flash("arm_power_cut()")
         self._h.arm_power_cut(op, byte)
+
+    def flash_image(self) -> bytes:
+        """The image's flash file as it is now."""
+        self._needs_flash("flash_image()")
+        return super().flash_image()
+
+    def flash_store(self) -> dict[str, Any]:
+        """The image's flash file, decoded as native devices' flash."""
+        self._needs_flash("flash_store()")
+        return super().flash_store()
+
+    @property
+    def source_disagreements(self) -> int:
+        """Bootstrap exits on which the image's UART and the wire disagreed
+        (``state_source="both"``): 0 for an image that tells the truth."""
+        return int(self._h.source_disagreements)
+
+    def _needs_flash(self, what: str) -> None:
+        if self.flash_path is None:
+            raise NotSupportedOnImage(
+                f"{what}: this image has no flash file the host knows of (it was started with flash=None, "
+                "or without -append, firmware_args=None, so it keeps its flash to itself)"
+            )
 
     # --- what a firmware image under QEMU does not offer ------------------
 
