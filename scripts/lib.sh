@@ -12,7 +12,7 @@ PYTHON=/usr/bin/python3
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
   dpkg-dev patch xz-utils bzip2  # apt-get source: unpack and patch libcoap, mbedTLS
-  python3 python3-dev python3-pytest pybind11-dev
+  python3 python3-dev python3-pytest python3-pytest-xdist pybind11-dev
   nlohmann-json3-dev libgtest-dev libgmock-dev
   clang libclang-rt-14-dev  # ASan/UBSan and libFuzzer builds
   tshark
