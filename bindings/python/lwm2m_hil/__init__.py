@@ -27,6 +27,7 @@ from ._emulator import (
     RegistrationServer,
 )
 from ._qemu import NotSupportedOnQemu, QemuDevice
+from ._version import __version__
 from .config import Psk, bootstrap_config
 
 __all__ = [
@@ -47,4 +48,5 @@ __all__ = [
     "Psk",
     "RegistrationServer",
     "bootstrap_config",
+    "__version__",
 ]
