@@ -27,6 +27,7 @@ from ._emulator import (
     RegistrationServer,
 )
 from ._qemu import NotSupportedOnImage, NotSupportedOnQemu, QemuDevice
+from ._version import __version__
 from .config import Psk, bootstrap_config
 
 __all__ = [
@@ -48,4 +49,5 @@ __all__ = [
     "Psk",
     "RegistrationServer",
     "bootstrap_config",
+    "__version__",
 ]

@@ -13,6 +13,10 @@ from typing import Any, Sequence
 
 from ._emulator import BOOTSTRAP_EXITS, CoapTiming, Emulator
 from ._qemu import NotSupportedOnQemu
+from ._version import __version__
+from .campaign import commands as campaign_commands
+from .campaign.progress import FleetProgress
+from .campaign.results import device_record, write_jsonl
 from .config import Psk, bootstrap_config
 
 # The demo key of `run --security psk`: documented, so that a capture of a
@@ -211,6 +215,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                     byte = rng.choice([None, rng.randrange(64)])
                     device.arm_power_cut(boot_ops + rng.randrange(commit_ops), byte)
         fleet.start()
+        progress = FleetProgress(emu, len(fleet))  # on a terminal only
         try:
             if emu.clock == "virtual":
                 fleet.run_until("registered", timeout=3600.0 if args.timeout is None else args.timeout)
@@ -218,11 +223,16 @@ def cmd_run(args: argparse.Namespace) -> int:
                 fleet.wait_for("registered", timeout=120.0 if args.timeout is None else args.timeout)
         except TimeoutError as e:
             print(f"not every device registered: {e}", file=sys.stderr)
+        progress.stop()
         summary = summarize(emu, time.monotonic() - start, emu.now() - started, args)
+        if args.devices_out:
+            write_jsonl(args.devices_out, (device_record(d, legacy=args.no_finish) for d in fleet))
     print_table(summary)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(summary, f, indent=2)
+            # What rebuilds the run; where its files went does not.
+            settings = {k: v for k, v in vars(args).items() if k not in ("func", "json", "devices_out", "capture")}
+            json.dump(summary | {"version": __version__, "settings": settings}, f, indent=2)
             f.write("\n")
     return 0 if summary["failed"] == 0 else 1
 
@@ -300,6 +310,7 @@ def cmd_registration_server(args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lwm2m-hil", description="LwM2M bootstrap emulator")
+    p.add_argument("--version", action="version", version=f"lwm2m-hil {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="bootstrap and register a fleet, print a summary")
@@ -323,6 +334,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--duplicate", type=float, default=0.0, metavar="P")
     run.add_argument("--reorder", type=float, default=0.0, metavar="P")
     run.add_argument("--capture", metavar="FILE", help="write every datagram to a pcapng file")
+    run.add_argument("--devices-out", metavar="FILE", help="write one JSON line per device (devices.jsonl)")
     run.add_argument("--power-cut", type=float, default=0.0, metavar="P",
                      help="cut power on a fraction P of the devices at a random flash operation of their commit")
     run.add_argument("--prefix", default="dev-", help="endpoint names are PREFIX + index")
@@ -348,6 +360,7 @@ def parser() -> argparse.ArgumentParser:
     rs.add_argument("--listen", default="127.0.0.1:5784")
     rs.add_argument("--seed", type=int, default=0)
     rs.set_defaults(func=cmd_registration_server)
+    campaign_commands.add(sub)
     return p
 
 
