@@ -12,14 +12,14 @@ PYTHON=/usr/bin/python3
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
   dpkg-dev patch xz-utils bzip2  # apt-get source: unpack and patch libcoap, mbedTLS
-  python3 python3-dev python3-pytest python3-pytest-xdist pybind11-dev
+  python3 python3-dev python3-pytest pybind11-dev
+  python3-pytest-xdist  # scripts/test runs pytest on every core
   nlohmann-json3-dev libgtest-dev libgmock-dev
   clang libclang-rt-14-dev  # ASan/UBSan and libFuzzer builds
   tshark
   # campaigns: Dask runs them, matplotlib + jinja2 write the report, rich
   # draws progress, Chromium renders the report in its test
   python3-dask python3-distributed python3-matplotlib python3-jinja2 python3-rich chromium
-  python3-pytest-xdist  # the plugin under -n (tests/test_campaign_pytest.py)
 )
 
 log() { printf '\033[1m[lwm2m-hil]\033[0m %s\n' "$*" >&2; }
