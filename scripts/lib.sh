@@ -13,6 +13,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   dpkg-dev patch xz-utils bzip2  # apt-get source: unpack and patch libcoap, mbedTLS
   python3 python3-dev python3-pytest pybind11-dev
+  python3-cbor2  # an independent SenML-CBOR codec for the tests
   nlohmann-json3-dev libgtest-dev libgmock-dev
   clang libclang-rt-14-dev  # ASan/UBSan and libFuzzer builds
   tshark
