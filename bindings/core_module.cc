@@ -146,6 +146,27 @@ py::dict to_py(const radio::DirectionCounters& c) {
   return d;
 }
 
+py::list to_py(const std::vector<Event>& events);
+
+py::dict to_py(const server::EndpointResult& r) {
+  py::dict d;
+  d["endpoint"] = text(r.endpoint);
+  d["outcome"] = r.outcome ? py::cast(server::to_string(*r.outcome)) : py::none();
+  d["reason"] = text(r.reason);
+  d["profile"] = lwm2m::to_string(r.profile);
+  d["content_format"] = r.content_format;
+  d["sessions"] = r.sessions;
+  d["back_to_back"] = r.back_to_back;
+  d["throttled"] = r.throttled;
+  d["requests_sent"] = r.requests_sent;
+  d["error_responses"] = r.error_responses;
+  d["finish_sent"] = r.finish_sent;
+  d["started_ms"] = r.started_ms;
+  d["ended_ms"] = r.ended_ms;
+  d["events"] = to_py(r.events);
+  return d;
+}
+
 py::list to_py(const std::vector<Event>& events) {
   py::list out;
   for (const auto& e : events) out.append(py::make_tuple(e.time_ms, text(e.kind), text(e.detail)));
@@ -632,22 +653,15 @@ PYBIND11_MODULE(_core, m) {
            [](const runtime::BootstrapServerHandle& h) {
              std::vector<server::EndpointResult> rs = release_gil([&] { return h.results(); });
              py::list out;
-             for (const auto& r : rs) {
-               py::dict d;
-               d["endpoint"] = text(r.endpoint);
-               d["outcome"] = r.outcome ? py::cast(server::to_string(*r.outcome)) : py::none();
-               d["reason"] = text(r.reason);
-               d["profile"] = lwm2m::to_string(r.profile);
-               d["sessions"] = r.sessions;
-               d["requests_sent"] = r.requests_sent;
-               d["error_responses"] = r.error_responses;
-               d["finish_sent"] = r.finish_sent;
-               d["started_ms"] = r.started_ms;
-               d["ended_ms"] = r.ended_ms;
-               d["events"] = to_py(r.events);
-               out.append(d);
-             }
+             for (const auto& r : rs) out.append(to_py(r));
              return out;
+           })
+      .def("take_log",
+           [](const runtime::BootstrapServerHandle& h) {
+             server::ServerLog log = release_gil([&] { return h.take_log(); });
+             py::list sessions;
+             for (const auto& r : log.sessions) sessions.append(to_py(r));
+             return py::make_tuple(sessions, to_py(log.notices), log.dropped);
            })
       .def("events",
            [](const runtime::BootstrapServerHandle& h) {
@@ -669,8 +683,10 @@ PYBIND11_MODULE(_core, m) {
           "request",
           [](const runtime::RegistrationServerHandle& h, const std::string& endpoint,
              const std::string& method, const std::string& path, const py::bytes& payload,
-             int content_format, double timeout) {
+             int content_format, int accept, double timeout) {
             lwm2m::Request r = request_arg(method, path, payload, content_format);
+            if (accept > 65535) throw py::value_error("accept: must be 0..65535");
+            if (accept >= 0) r.accept = static_cast<uint16_t>(accept);
             if (!(timeout > 0)) throw py::value_error("timeout: must be > 0 seconds");
             lwm2m::Response resp =
                 unwrap(release_gil([&] { return h.request(endpoint, r, timeout); }));
@@ -678,7 +694,7 @@ PYBIND11_MODULE(_core, m) {
                                   py::bytes(std::string(resp.payload.begin(), resp.payload.end())));
           },
           py::arg("endpoint"), py::arg("method"), py::arg("path"), py::arg("payload"),
-          py::arg("content_format"), py::arg("timeout"))
+          py::arg("content_format"), py::arg("accept"), py::arg("timeout"))
       .def("registrations",
            [](const runtime::RegistrationServerHandle& h) {
              std::vector<server::Registration> rs = release_gil([&] { return h.registrations(); });
@@ -698,10 +714,18 @@ PYBIND11_MODULE(_core, m) {
              }
              return out;
            })
-      .def("events", [](const runtime::RegistrationServerHandle& h) {
-        std::vector<Event> ev = release_gil([&] { return h.events(); });
-        return to_py(ev);
-      });
+      .def("events",
+           [](const runtime::RegistrationServerHandle& h) {
+             std::vector<Event> ev = release_gil([&] { return h.events(); });
+             return to_py(ev);
+           })
+      .def(
+          "events_from",
+          [](const runtime::RegistrationServerHandle& h, size_t first) {
+            std::vector<Event> ev = release_gil([&] { return h.events_from(first); });
+            return to_py(ev);
+          },
+          py::arg("first"));
 
   py::class_<runtime::Runtime>(m, "Runtime")
       .def(py::init([](uint64_t seed, int threads, size_t per_shard, bool radio, bool virtual_time,
@@ -751,7 +775,9 @@ PYBIND11_MODULE(_core, m) {
              const std::string& listen, const std::string& secure_listen, double ack_timeout,
              double random_factor, int max_retransmit) {
             auto config = unwrap(server::parse_bootstrap_config(config_json));
-            auto p = profile_arg(profile);
+            // "auto": no default; each entry's profile, else the request's dialect.
+            std::optional<lwm2m::Profile> p;
+            if (profile != "auto") p = profile_arg(profile);
             auto t = timing_arg(ack_timeout, random_factor, max_retransmit);
             auto made = [&] {
               py::gil_scoped_release release;

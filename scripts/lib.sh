@@ -14,6 +14,7 @@ PACKAGES=(
   dpkg-dev patch xz-utils bzip2  # apt-get source: unpack and patch libcoap, mbedTLS
   python3 python3-dev python3-pytest pybind11-dev
   python3-pytest-xdist  # scripts/test runs pytest on every core
+  python3-cbor2  # an independent SenML-CBOR codec for the tests
   nlohmann-json3-dev libgtest-dev libgmock-dev
   clang libclang-rt-14-dev  # ASan/UBSan and libFuzzer builds
   tshark

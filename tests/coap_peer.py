@@ -5,11 +5,13 @@ CON twice with one message id, send Finish at the wrong time, send a broken
 TLV payload. Messages are encoded and decoded here, byte by byte; the socket
 is a real UDP socket on 127.0.0.1 with an ephemeral port.
 
-Also: LwM2M TLV encoding (OMA-TS-LightweightM2M, 6.4.3) to build payloads.
+Also: LwM2M TLV encoding (OMA-TS-LightweightM2M, 6.4.3) to build payloads,
+and ScriptedClient, a client that behaves as Wakaama's and Anjay's do.
 """
 
 from __future__ import annotations
 
+import random
 import socket
 import struct
 import time
@@ -458,3 +460,100 @@ def tlv_decode(data: bytes) -> list[tuple[int, int, bytes]]:
         out.append((kind, ident, bytes(data[pos : pos + n])))
         pos += n
     return out
+
+
+# --- a scripted LwM2M client (as Wakaama's and Anjay's clients behave) ----------
+
+SENML_JSON, SENML_CBOR = 110, 112
+
+
+def account_uri(path: str, payload: bytes, content_format: int | None) -> str | None:
+    """The Server URI (``/0/x/0``) a Write of a Security instance carries, in
+    TLV, SenML-JSON or SenML-CBOR; None when it carries none. SenML-CBOR is
+    read with cbor2, a codec independent of the emulator's."""
+    segments = [s for s in path.split("/") if s]
+    if len(segments) != 2 or segments[0] != "0":
+        return None
+    if content_format == TLV:
+        for kind, ident, value in tlv_decode(payload):
+            if kind == TLV_RESOURCE and ident == 0:
+                return value.decode()
+        return None
+    if content_format == SENML_JSON:
+        import json
+
+        records = json.loads(payload)
+        names, uri_key, bn_key, n_key = records, "vs", "bn", "n"
+    elif content_format == SENML_CBOR:
+        import cbor2
+
+        names, uri_key, bn_key, n_key = cbor2.loads(payload), 3, -2, 0
+    else:
+        return None
+    base = ""
+    for rec in names:
+        base = rec.get(bn_key, base)
+        if base + rec.get(n_key, "") == f"/0/{segments[1]}/0":
+            return rec[uri_key]
+    return None
+
+
+class ScriptedClient(CoapPeer):
+    """An LwM2M client as third-party clients behave: ``POST /bs?ep=..``
+    (plus ``pct`` for 1.1), then it answers the server's commands and waits
+    for Finish; it never asks for ``Finish=true``. Then ``POST /rd`` at the
+    URI it was given. ``rejects``: content formats it cannot parse, answered
+    4.00 (Wakaama's 1.1 client, built without TLV)."""
+
+    def __init__(self, endpoint: str, *, pct: int | None = None, rejects: Iterable[int] = ()) -> None:
+        super().__init__()
+        # Random first message id and token, as RFC 7252 asks of real
+        # clients: a client that reuses an earlier client's port must not
+        # look like its retransmission (the server would deduplicate it).
+        self._next_mid = random.randrange(0x10000)
+        self._next_token = random.randrange(1 << 31)
+        self.endpoint = endpoint
+        self.pct = pct
+        self.rejects = set(rejects)
+        self.commands: list[Message] = []
+        self.server_uri: str | None = None
+
+    def bootstrap(self, server: Address, timeout: float = 10.0, stop_on_reject: bool = False) -> str:
+        """Request Bootstrap and answer commands until Finish (returns
+        "finish") or an error answer to the request (returns its code);
+        TimeoutError when the server goes silent, as a client would wait.
+        ``stop_on_reject``: return "rejected" right after rejecting a Write
+        (a client that gives up and starts over)."""
+        query = [f"ep={self.endpoint}"] + ([f"pct={self.pct}"] if self.pct is not None else [])
+        answer = self.call(server, POST, "/bs", query=query, timeout=timeout)
+        if answer.code_text != "2.04":
+            return answer.code_text
+        while True:
+            msg, addr = self.wait_request(timeout=timeout)
+            self.commands.append(msg)
+            if msg.code == POST and msg.uri_path == "/bs":
+                self.respond(msg, addr, "2.04")
+                return "finish"
+            if msg.code == DELETE:
+                self.respond(msg, addr, "2.02")
+            elif msg.code == PUT and msg.content_format in self.rejects:
+                self.respond(msg, addr, "4.00")
+                if stop_on_reject:
+                    return "rejected"
+            elif msg.code == PUT:
+                self.server_uri = account_uri(msg.uri_path, msg.payload, msg.content_format) or self.server_uri
+                self.respond(msg, addr, "2.04")
+            else:
+                self.respond(msg, addr, "4.05")
+
+    def register(self, timeout: float = 10.0) -> Message:
+        """``POST /rd`` at the account's URI; the answer (2.01 expected)."""
+        if self.server_uri is None:
+            raise AssertionError(f"{self.endpoint}: no server account was written")
+        host, port = self.server_uri.removeprefix("coap://").rsplit(":", 1)
+        version = "1.1" if self.pct is not None else "1.0"
+        return self.call(
+            (host, int(port)), POST, "/rd", timeout=timeout,
+            query=[f"ep={self.endpoint}", "lt=300", f"lwm2m={version}", "b=U"],
+            payload=b"</1/0>,</3/0>", content_format=LINK_FORMAT,
+        )

@@ -20,6 +20,9 @@ from coap_peer import (
     code,
     request,
     tlv_decode,
+    SENML_CBOR,
+    SENML_JSON,
+    ScriptedClient,
 )
 from helpers import FAST, outcome_of
 from lwm2m_hil import BootstrapServer, CoapTiming, Emulator, bootstrap_config
@@ -109,11 +112,13 @@ def test_non_answer_with_a_garbled_token_neither_ends_nor_wedges_the_command(emu
     assert outcome_of(bs, "raw-garbled")["outcome"] == "SUCCESS"
 
 
-def test_error_answers_to_writes_do_not_stop_the_session(emulator: Emulator) -> None:
-    """A client that answers every Write with 4.00 still gets the rest of the
-    session and Finish; the errors are counted; a 4.06 to Finish makes the
-    outcome FINISH_FAILED."""
-    bs = emulator.bootstrap_server(bootstrap_config(RS_URI, finish=True), timing=FAST)
+def test_error_answers_to_optional_writes_do_not_stop_the_session(emulator: Emulator) -> None:
+    """Writes marked "optional" that a client answers with 4.00 do not stop
+    the session: the rest and Finish follow; the errors are counted; a 4.06
+    to Finish makes the outcome FINISH_FAILED. (Before issue 17 every
+    rejected Write was treated so; now only optional ones are.)"""
+    writes = [{"path": "/1/0/2", "value": 10, "optional": True}, {"path": "/1/0/3", "value": 20, "optional": True}]
+    bs = emulator.bootstrap_server(bootstrap_config(RS_URI, finish=True, writes=writes), timing=FAST)
     with CoapPeer() as client:
         request_bootstrap(client, bs, "raw-2")
         while True:
@@ -121,7 +126,8 @@ def test_error_answers_to_writes_do_not_stop_the_session(emulator: Emulator) -> 
             if msg.code == POST:
                 client.respond(msg, addr, "4.06")
                 break
-            client.respond(msg, addr, "4.00" if msg.code == PUT else "2.02")
+            optional = msg.uri_path in ("/1/0/2", "/1/0/3")
+            client.respond(msg, addr, "4.00" if optional else "2.02" if msg.code == DELETE else "2.04")
     result = outcome_of(bs, "raw-2")
     assert result["outcome"] == "FINISH_FAILED"
     assert result["error_responses"] == 2
@@ -219,3 +225,119 @@ def test_config_content_format_text_sends_single_resources_as_plain_text(
     else:
         assert msg.content_format == TLV
         assert tlv_decode(msg.payload) == [(TLV_RESOURCE, 2, b"\x0a")]
+
+
+# --- issue 17: third-party clients at the server's defaults ---------------------
+
+
+def default_config() -> dict:
+    """An entry with no profile and no content_format: what a new user writes."""
+    config = bootstrap_config(RS_URI, delete=[])
+    assert "profile" not in config["endpoints"][0] and "content_format" not in config["endpoints"][0]
+    return config
+
+
+def test_plain_10_request_gets_finish_at_the_default_profile(emulator: Emulator) -> None:
+    """A plain ``POST /bs?ep=..`` (Wakaama 1.0, Anjay: no Finish=true, no pct)
+    to a server started with no profile, from an entry with none, is served as
+    1.0: TLV writes, then Finish; SUCCESS. (The old default, cr, sent no
+    Finish and stranded the client.)"""
+    bs = emulator.bootstrap_server(default_config(), timing=FAST)
+    with ScriptedClient("wk10-1") as client:
+        assert client.bootstrap(address_of(bs.uri)) == "finish"
+        assert [(m.uri_path, m.content_format) for m in client.commands] == [
+            ("/0/1", TLV), ("/1/0", TLV), ("/bs", None)]
+        assert client.server_uri == RS_URI
+    result = outcome_of(bs, "wk10-1")
+    assert (result["outcome"], result["profile"], result["finish_sent"]) == ("SUCCESS", "1.0", 1)
+
+
+@pytest.mark.parametrize("pct", [SENML_JSON, SENML_CBOR, TLV])
+def test_pct_of_a_11_request_picks_the_write_format(emulator: Emulator, pct: int) -> None:
+    """``pct=110`` gets SenML-JSON writes, ``pct=112`` SenML-CBOR (read here
+    with cbor2, not our codec), ``pct=11542`` TLV; each carries the account
+    (the client finds the server URI in it), then Finish; SUCCESS as 1.1."""
+    bs = emulator.bootstrap_server(default_config(), timing=FAST)
+    with ScriptedClient(f"wk11-{pct}", pct=pct) as client:
+        assert client.bootstrap(address_of(bs.uri)) == "finish"
+        writes = [m for m in client.commands if m.code == PUT]
+        assert [m.content_format for m in writes] == [pct, pct]
+        assert client.server_uri == RS_URI
+    result = outcome_of(bs, f"wk11-{pct}")
+    assert (result["outcome"], result["profile"], result["content_format"]) == ("SUCCESS", "1.1", pct)
+
+
+def test_senml_cbor_write_matches_an_independent_encoding(emulator: Emulator) -> None:
+    """The Server instance written in SenML-CBOR decodes (cbor2) to records
+    with base name /1/0/ and the configured values: ssid 1, lifetime 300,
+    notification storing true, binding "U"."""
+    import cbor2
+
+    bs = emulator.bootstrap_server(default_config(), timing=FAST)
+    with ScriptedClient("cbor-1", pct=SENML_CBOR) as client:
+        client.bootstrap(address_of(bs.uri))
+        server = next(m for m in client.commands if m.uri_path == "/1/0")
+    records = cbor2.loads(server.payload)
+    base, values = "", {}
+    for rec in records:
+        base = rec.get(-2, base)
+        value = next(rec[k] for k in (2, 3, 4) if k in rec)
+        values[base + rec[0]] = value
+    assert values == {"/1/0/0": 1, "/1/0/1": 300, "/1/0/6": True, "/1/0/7": "U"}
+
+
+def test_client_that_rejects_tlv_fails_the_session_write_rejected(emulator: Emulator) -> None:
+    """A client that cannot parse TLV (stock Wakaama 1.1) answers the first
+    TLV Write 4.00: the session ends WRITE_REJECTED naming the path and the
+    code, no further Write and no Finish go out; never SUCCESS."""
+    bs = emulator.bootstrap_server(bootstrap_config(RS_URI, delete=[], finish=True), timing=FAST)
+    with ScriptedClient("notlv-1", rejects=[TLV]) as client:
+        with pytest.raises(TimeoutError):
+            client.bootstrap(address_of(bs.uri), timeout=0.5)
+        assert [m.uri_path for m in client.commands] == ["/0/1"]
+    result = outcome_of(bs, "notlv-1")
+    assert result["outcome"] == "WRITE_REJECTED"
+    assert "PUT /0/1" in result["reason"] and "4.00" in result["reason"]
+    assert (result["error_responses"], result["finish_sent"]) == (1, 0)
+
+
+def test_explicit_cr_entry_keeps_the_legacy_no_finish_behaviour(emulator: Emulator) -> None:
+    """The legacy idle-timer dialect is still there, by choice:
+    ``"profile": "cr"`` and a request without Finish=true get no Finish."""
+    config = default_config()
+    config["endpoints"][0]["profile"] = "cr"
+    bs = emulator.bootstrap_server(config, timing=FAST)
+    with ScriptedClient("legacy-1") as client:
+        with pytest.raises(TimeoutError):
+            client.bootstrap(address_of(bs.uri), timeout=0.5)
+        assert [m.uri_path for m in client.commands] == ["/0/1", "/1/0"]
+    result = outcome_of(bs, "legacy-1")
+    assert (result["outcome"], result["profile"], result["finish_sent"]) == ("SUCCESS", "cr", 0)
+
+
+def test_back_to_back_sessions_are_counted_and_throttled(emulator: Emulator) -> None:
+    """A client that restarts bootstrap in a loop (each session rejected):
+    the first 5 sessions run and count as back-to-back, the next request is
+    answered 5.03 without a session, and a "throttled" notice says so."""
+    bs = emulator.bootstrap_server(default_config(), timing=FAST)
+    answers = []
+    with ScriptedClient("loop-1", rejects=[TLV]) as client:
+        for _ in range(6):
+            answers.append(client.bootstrap(address_of(bs.uri), stop_on_reject=True))
+    assert answers == ["rejected"] * 5 + ["5.03"]
+    result = bs.results()["loop-1"]
+    assert (result["sessions"], result["throttled"], result["outcome"]) == (5, 1, "WRITE_REJECTED")
+    assert result["back_to_back"] >= 1
+    assert any(e.kind == "throttled" and "loop-1" in e.detail for e in bs.events())
+
+
+def test_malformed_requests_become_rate_limited_notices(emulator: Emulator) -> None:
+    """Requests without an endpoint name are answered 4.00 and logged as
+    "rejected" notices, but a flood leaves at most 20 a second in events()."""
+    bs = emulator.bootstrap_server(default_config(), timing=FAST)
+    with CoapPeer() as client:
+        for _ in range(60):
+            assert client.call(address_of(bs.uri), POST, "/bs").code_text == "4.00"
+    rejected = [e for e in bs.events() if e.kind == "rejected"]
+    assert 1 <= len(rejected) < 60
+    assert "no endpoint name" in rejected[0].detail

@@ -10,11 +10,13 @@ import subprocess
 import sys
 import threading
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import IO, Callable, Iterator
+from typing import IO, Callable, Iterator, Sequence
 
 import pytest
 
+from coap_peer import POST, TLV, CoapPeer, ScriptedClient, SENML_JSON
 from helpers import FAST, outcome_of
 from lwm2m_hil import Emulator, bootstrap_config
 
@@ -217,9 +219,9 @@ def test_run_with_bad_arguments_exits_2(package_env: dict[str, str]) -> None:
 class Server:
     """A CLI server in a child process; its stdout lines arrive on a queue."""
 
-    def __init__(self, env: dict[str, str], *args: str) -> None:
+    def __init__(self, env: dict[str, str], *args: str, command: Sequence[str] = ()) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "lwm2m_hil", *args],
+            [*(command or (sys.executable, "-m", "lwm2m_hil")), *args],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         self.lines: queue.Queue[str] = queue.Queue()
@@ -240,6 +242,17 @@ class Server:
             seen.append(line)
             if m := re.search(pattern, line):
                 return m
+
+    def lines_until(self, pattern: str, timeout: float = 20.0) -> list[str]:
+        """Every line up to and including the first that matches ``pattern``."""
+        seen = []
+        while True:
+            try:
+                seen.append(self.lines.get(timeout=timeout))
+            except queue.Empty:
+                raise AssertionError(f"no line matching {pattern!r} in {timeout} s; saw {seen}") from None
+            if re.search(pattern, seen[-1]):
+                return seen
 
     def stop(self) -> tuple[int, str]:
         """Terminate by PID (SIGTERM), kill if it lingers; exit status and stderr."""
@@ -264,8 +277,8 @@ def cli_server(package_env: dict[str, str]) -> Iterator[Callable[..., Server]]:
     """Starts CLI servers; stops every one of them (by PID) after the test."""
     started: list[Server] = []
 
-    def start(*args: str) -> Server:
-        s = Server(package_env, *args)
+    def start(*args: str, command: Sequence[str] = ()) -> Server:
+        s = Server(package_env, *args, command=command)
         started.append(s)
         return s
 
@@ -293,7 +306,7 @@ def test_standalone_bootstrap_server_logs_outcome_per_endpoint(
 
         dev = emu.device("dev-x", uri, timing=FAST)
         dev.wait_for("registered", exit="finish", timeout=20)
-        server.wait_line(r"^dev-x SUCCESS$")
+        server.wait_line(r"^dev-x SUCCESS errors=0 duration=\d+ms profile=cr format=tlv$")
         assert "dev-x" in rs.registrations()
     assert server.stop() == (0, "")
 
@@ -308,3 +321,130 @@ def test_standalone_registration_server_registers_devices(cli_server: Callable[.
         dev.wait_for("registered", timeout=20)
         server.wait_line(r"registered.*dev-r")
     assert server.stop() == (0, "")
+
+
+def _address(uri: str) -> tuple[str, int]:
+    host, port = uri.removeprefix("coap://").rsplit(":", 1)
+    return host, int(port)
+
+
+def _start_bootstrap_server(cli_server: Callable[..., Server], tmp_path: Path, config: dict, *args: str,
+                            command: Sequence[str] = ()) -> tuple[Server, tuple[str, int]]:
+    path = tmp_path / "bs.json"
+    path.write_text(json.dumps(config))
+    server = cli_server("bootstrap-server", "--config", str(path), "--listen", "127.0.0.1:0", *args,
+                        command=command)
+    uri = server.wait_line(r"^listening on (coap://127\.0\.0\.1:\d+)$", timeout=120).group(1)
+    return server, _address(uri)
+
+
+def test_standalone_bootstrap_server_logs_every_session_of_a_looping_client(
+    cli_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    """A client that rejects TLV and starts over at once (stock Wakaama 1.1):
+    the log has one WRITE_REJECTED line per session, with its error count,
+    duration and the rejected path, none of them SUCCESS; the request past
+    the budget gets 5.03 and a "throttled:" line. (The log used to poll
+    results() and drop sessions that ended between polls.)"""
+    server, addr = _start_bootstrap_server(cli_server, tmp_path, bootstrap_config("coap://127.0.0.1:9"))
+    with ScriptedClient("wk-loop", rejects=[TLV]) as client:
+        answers = [client.bootstrap(addr, stop_on_reject=True) for _ in range(6)]
+    assert answers == ["rejected"] * 5 + ["5.03"]
+    lines = server.lines_until(r"^throttled: wk-loop: Request Bootstrap answered 5\.03")
+    assert server.stop()[0] == 0
+    while not server.lines.empty():
+        lines.append(server.lines.get())
+    sessions = [ln for ln in lines if ln.startswith("wk-loop ")]
+    assert len(sessions) == 5, lines
+    for ln in sessions:
+        assert re.match(r"^wk-loop WRITE_REJECTED errors=1 duration=\d+ms profile=1\.0 format=tlv", ln), ln
+        assert "PUT /0/1" in ln and "answered 4.00" in ln
+
+
+def test_standalone_bootstrap_server_escapes_endpoint_names_and_logs_bad_requests(
+    cli_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    """An endpoint name with newline, NUL, ESC and spaces cannot forge a log
+    line: it prints as one escaped token. A request without an endpoint
+    name is logged as a "rejected:" notice."""
+    server, addr = _start_bootstrap_server(cli_server, tmp_path, bootstrap_config("coap://127.0.0.1:9", match="dev-*"))
+    forged = "x\nvictim-1 SUCCESS\x00\x1b[2J"
+    with CoapPeer() as client:
+        query = ["ep=" + forged]
+        assert client.call(addr, POST, "/bs", query=query).code_text == "4.00"  # no entry matches
+        assert client.call(addr, POST, "/bs").code_text == "4.00"
+    lines = [server.wait_line(r"NO_BOOTSTRAP_CONFIG|^rejected:").string for _ in range(2)]
+    assert server.stop()[0] == 0
+    while not server.lines.empty():
+        lines.append(server.lines.get())
+    assert any(ln.startswith("x\\x0avictim-1\\x20SUCCESS\\x00\\x1b[2J NO_BOOTSTRAP_CONFIG") for ln in lines), lines
+    assert "rejected: POST /bs: 4.00, no endpoint name" in lines
+    assert not any(ln.startswith("victim-1") or "\n" in ln or "\x1b" in ln for ln in lines)
+
+
+def _first_token(cli_server: Callable[..., Server], tmp_path: Path, *args: str) -> bytes:
+    server, addr = _start_bootstrap_server(cli_server, tmp_path, bootstrap_config("coap://127.0.0.1:9"), *args)
+    with CoapPeer() as client:
+        client.call(addr, POST, "/bs", query=["ep=tok-1"])
+        msg, _ = client.wait_request()
+    server.stop()
+    return msg.token
+
+
+def test_standalone_bootstrap_server_tokens_are_unpredictable_unless_seeded(
+    cli_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    """Two runs without --seed send their first command with different
+    tokens (seeded from the OS); two runs with --seed 7 with the same one."""
+    assert _first_token(cli_server, tmp_path) != _first_token(cli_server, tmp_path)
+    assert _first_token(cli_server, tmp_path, "--seed", "7") == _first_token(cli_server, tmp_path, "--seed", "7")
+
+
+LWM2M_HIL = str(Path(__file__).resolve().parent.parent / "scripts" / "lwm2m-hil")
+
+
+def test_default_standalone_servers_register_100_standard_clients(
+    cli_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    """Issue 17's acceptance: `scripts/lwm2m-hil registration-server` and
+    `bootstrap-server` with a config that names no profile and no format,
+    on ephemeral ports; 50 plain 1.0 clients and 50 1.1 clients with
+    pct=110 (as Wakaama and Anjay behave: no Finish=true) each request,
+    answer the writes, answer Finish and register at the URI they were
+    given. All 100 register, the 1.1 ones got SenML-JSON, and the bootstrap
+    log has 100 SUCCESS lines."""
+    rs = cli_server("registration-server", "--listen", "127.0.0.1:0", command=[LWM2M_HIL])
+    rs_uri = rs.wait_line(r"^listening on (coap://127\.0\.0\.1:\d+)$", timeout=300).group(1)
+    config = {"endpoints": [{"match": "*", "servers": [{"ssid": 1, "uri": rs_uri, "lifetime": 300}]}]}
+    bs, bs_addr = _start_bootstrap_server(cli_server, tmp_path, config, command=[LWM2M_HIL])
+
+    def one(i: int) -> tuple[str, str, set[int | None]]:
+        pct = SENML_JSON if i % 2 else None
+        with ScriptedClient(f"std-{i:03d}", pct=pct) as client:
+            assert client.bootstrap(bs_addr) == "finish"
+            formats = {m.content_format for m in client.commands if m.code != POST}
+            return client.endpoint, client.register().code_text, formats
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(pool.map(one, range(100)))
+    assert [code for _, code, _ in results] == ["2.01"] * 100
+    assert all(f == ({SENML_JSON} if i % 2 else {TLV}) for i, (_, _, f) in enumerate(results))
+    registered = {rs.wait_line(r"^registered ep=(std-\d+) ").group(1) for _ in range(100)}
+    assert registered == {f"std-{i:03d}" for i in range(100)}
+    successes = {bs.wait_line(r"^(std-\d+) SUCCESS errors=0 ").group(1) for _ in range(100)}
+    assert successes == registered
+
+
+def test_standalone_registration_server_escapes_endpoint_names(cli_server: Callable[..., Server]) -> None:
+    """A Register whose endpoint name carries a newline and ESC prints as
+    one line, the bytes escaped: no forged "registered ep=victim" line."""
+    server = cli_server("registration-server", "--listen", "127.0.0.1:0")
+    uri = server.wait_line(r"^listening on (coap://127\.0\.0\.1:\d+)$").group(1)
+    with ScriptedClient("x\nregistered ep=victim\x1b[2J") as client:
+        client.server_uri = uri
+        assert client.register().code_text == "2.01"
+    lines = server.lines_until(r"^registered ")
+    assert lines[-1].startswith("registered ep=x\\x0aregistered ep=victim\\x1b[2J id="), lines
+    assert server.stop()[0] == 0
+    while not server.lines.empty():
+        assert not server.lines.get().startswith("registered ep=victim")

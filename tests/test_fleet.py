@@ -37,9 +37,10 @@ def test_500_devices_all_finish_and_register(emulator: Emulator) -> None:
 
 def test_fleet_of_legacy_and_finish_devices_side_by_side(emulator: Emulator) -> None:
     """Two fleets on one cr server: the ones asking for Finish exit "finish",
-    the legacy ones exit "idle_timeout"; Fleet.exits() counts each."""
+    the legacy ones exit "idle_timeout"; Fleet.exits() counts each. (The
+    server is cr by choice: by default it would send the legacy ones Finish.)"""
     rs = emulator.registration_server(timing=FAST)
-    bs = emulator.bootstrap_server(bootstrap_config(rs.uri), timing=FAST)
+    bs = emulator.bootstrap_server(bootstrap_config(rs.uri), profile="cr", timing=FAST)
     modern = emulator.fleet(20, bs.uri, prefix="new-", timing=FAST)
     legacy = emulator.fleet(20, bs.uri, prefix="old-", timing=FAST, request_finish=False, idle_timeout=0.3)
     modern.wait_for("registered")

@@ -219,3 +219,39 @@ def test_registration_server_request_reads_a_device_and_reports_what_it_cannot(e
         rs.request("dev-1", "FETCH", "/3/0/0")
     with pytest.raises(ValueError, match="path: expected /obj/inst/res"):
         rs.request("dev-1", "GET", "3/0/0")
+
+
+def test_registration_server_request_sends_accept_and_senml_writes(emulator: Emulator) -> None:
+    """``request(..., accept=112)`` carries Accept 112 to the device, and a
+    Write with ``content_format=112`` carries a SenML-CBOR payload built by
+    cbor2 (an independent encoder) unchanged, with its Content-Format; the
+    scripted client's answers come back as sent."""
+    import threading
+
+    import cbor2
+
+    from coap_peer import ACCEPT, PUT, SENML_CBOR, ScriptedClient
+
+    rs = emulator.registration_server(timing=FAST)
+    with ScriptedClient("senml-1", pct=SENML_CBOR) as client:
+        client.server_uri = rs.uri
+        assert client.register().code_text == "2.01"
+        got: list[object] = []
+        reading = cbor2.dumps([{-2: "/3/0/", 0: "0", 3: "lwm2m-hil"}])
+        t = threading.Thread(target=lambda: got.append(rs.request("senml-1", "GET", "/3/0", accept=SENML_CBOR)))
+        t.start()
+        req, addr = client.wait_request(GET, "/3/0")
+        client.respond(req, addr, "2.05", payload=reading, content_format=SENML_CBOR)
+        t.join(timeout=10)
+        assert [int.from_bytes(v, "big") for v in req.option_values(ACCEPT)] == [SENML_CBOR]
+        assert got == [("2.05", reading)]
+
+        body = cbor2.dumps([{-2: "/1/0/", 0: "1", 2: 60}])
+        t = threading.Thread(target=lambda: got.append(rs.request("senml-1", "PUT", "/1/0", body,
+                                                                  content_format=SENML_CBOR)))
+        t.start()
+        req, addr = client.wait_request(PUT, "/1/0")
+        client.respond(req, addr, "2.04")
+        t.join(timeout=10)
+        assert (req.content_format, cbor2.loads(req.payload)) == (SENML_CBOR, [{-2: "/1/0/", 0: "1", 2: 60}])
+        assert got[-1] == ("2.04", b"")

@@ -173,6 +173,10 @@ std::vector<Event> BootstrapServerHandle::events() const {
   return loop_->call([&] { return server_->core().events(); });
 }
 
+server::ServerLog BootstrapServerHandle::take_log() const {
+  return loop_->call([&] { return server_->core().take_log(loop_->clock().now_ms()); });
+}
+
 void BootstrapServerHandle::reconfigure(server::BootstrapConfig config) {
   loop_->call([&] { server_->reconfigure(std::move(config)); });
 }
@@ -199,6 +203,14 @@ Result<lwm2m::Response> RegistrationServerHandle::request(const std::string& end
 
 std::vector<Event> RegistrationServerHandle::events() const {
   return loop_->call([&] { return server_->core().events(); });
+}
+
+std::vector<Event> RegistrationServerHandle::events_from(size_t first) const {
+  return loop_->call([&] {
+    const std::vector<Event>& all = server_->core().events();
+    if (first >= all.size()) return std::vector<Event>{};
+    return std::vector<Event>(all.begin() + static_cast<std::ptrdiff_t>(first), all.end());
+  });
 }
 
 // --- runtime ----------------------------------------------------------------
@@ -268,7 +280,7 @@ Result<ListenAddresses> listen_addresses(const std::string& listen,
 }  // namespace
 
 Result<BootstrapServerHandle> Runtime::add_bootstrap_server(server::BootstrapConfig config,
-                                                            lwm2m::Profile profile,
+                                                            std::optional<lwm2m::Profile> profile,
                                                             coap::Timing timing,
                                                             const std::string& listen,
                                                             const std::string& secure_listen) {

@@ -89,6 +89,8 @@ class BootstrapServerHandle {
   std::string secure_uri() const { return secure_uri_; }
   std::vector<server::EndpointResult> results() const;
   std::vector<Event> events() const;
+  // What happened since the last call (BootstrapServerCore::take_log).
+  server::ServerLog take_log() const;
   void reconfigure(server::BootstrapConfig config);
 
  private:
@@ -106,6 +108,9 @@ class RegistrationServerHandle {
   std::string secure_uri() const { return secure_uri_; }
   std::vector<server::Registration> registrations() const;
   std::vector<Event> events() const;
+  // events() from index `first` on: a log follows them without copying
+  // the ones it has printed.
+  std::vector<Event> events_from(size_t first) const;
   // A request to a registered device; waits up to `timeout_s` for the answer.
   Result<lwm2m::Response> request(const std::string& endpoint, const lwm2m::Request& r,
                                   double timeout_s) const;
@@ -138,9 +143,10 @@ class Runtime {
 
   // `listen` (coap://) and `secure_listen` (coaps://) are HOST:PORT; port
   // 0 picks a free one; an empty `secure_listen` is listen's host, port 0.
+  // `profile` nullopt: each entry's, else the request's dialect.
   Result<BootstrapServerHandle> add_bootstrap_server(server::BootstrapConfig config,
-                                                     lwm2m::Profile profile, coap::Timing timing,
-                                                     const std::string& listen,
+                                                     std::optional<lwm2m::Profile> profile,
+                                                     coap::Timing timing, const std::string& listen,
                                                      const std::string& secure_listen = "");
   // Endpoints that `psk` covers must register over DTLS (see PskTable).
   Result<RegistrationServerHandle> add_registration_server(coap::Timing timing,

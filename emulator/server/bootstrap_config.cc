@@ -19,6 +19,7 @@ namespace lw = hil::lwm2m;
 struct WriteSpec {
   lw::Path path;
   lw::Instances data;
+  bool optional = false;  // an error answer does not fail the session
 };
 
 std::string at(const std::string& where, const char* key) { return where + "." + key; }
@@ -159,14 +160,23 @@ std::vector<WriteSpec> expand_servers(const json& servers, const std::string& wh
   return security;
 }
 
+bool parse_optional(const json& j, const std::string& where) {
+  if (!j.contains("optional")) return false;
+  if (!j["optional"].is_boolean()) {
+    fail(at(where, "optional"),
+         "expected true or false, got " + config_json::describe(j["optional"]));
+  }
+  return j["optional"].get<bool>();
+}
+
 WriteSpec parse_write(const json& j, const std::string& where) {
   config_json::expect_object(j, where);
   if (!j.contains("path")) fail(where, "missing \"path\"");
   const lw::Path path = get_path(j["path"], at(where, "path"));
-  WriteSpec w{path, {}};
+  WriteSpec w{path, {}, parse_optional(j, where)};
   switch (path.depth()) {
     case 1: {
-      config_json::check_keys(j, where, {"path", "instances"});
+      config_json::check_keys(j, where, {"path", "instances", "optional"});
       if (!j.contains("instances")) fail(where, "a write to an object needs \"instances\"");
       const std::string iw = at(where, "instances");
       config_json::expect_object(j["instances"], iw);
@@ -179,7 +189,7 @@ WriteSpec parse_write(const json& j, const std::string& where) {
       return w;
     }
     case 2: {
-      config_json::check_keys(j, where, {"path", "resources"});
+      config_json::check_keys(j, where, {"path", "resources", "optional"});
       if (!j.contains("resources")) fail(where, "a write to an instance needs \"resources\"");
       const lw::ObjectDef& def = object_def(*path.obj, at(where, "path"));
       w.data[*path.inst] =
@@ -187,7 +197,7 @@ WriteSpec parse_write(const json& j, const std::string& where) {
       return w;
     }
     case 3: {
-      config_json::check_keys(j, where, {"path", "value"});
+      config_json::check_keys(j, where, {"path", "value", "optional"});
       if (!j.contains("value")) fail(where, "a write to a resource needs \"value\"");
       const lw::ObjectDef& def = object_def(*path.obj, at(where, "path"));
       const lw::ResourceDef* rdef = def.resource(*path.res);
@@ -216,7 +226,10 @@ FinishPolicy parse_finish(const json& j, const std::string& where) {
 uint16_t parse_content_format(const json& j, const std::string& where) {
   if (j == "tlv") return lw::format::kTlv;
   if (j == "text") return lw::format::kText;
-  fail(where, "expected \"tlv\" or \"text\", got " + config_json::describe(j));
+  if (j == "senml-json") return lw::format::kSenmlJson;
+  if (j == "senml-cbor") return lw::format::kSenmlCbor;
+  fail(where, "expected \"tlv\", \"text\", \"senml-json\" or \"senml-cbor\", got " +
+                  config_json::describe(j));
 }
 
 std::vector<std::string> segments(const lw::Path& p) {
@@ -230,9 +243,10 @@ std::vector<std::string> segments(const lw::Path& p) {
 
 // Plain text carries one value, so with "text" only single resources go
 // as text (opaque ones as 42, which text cannot carry); the rest as TLV.
+// SenML carries anything.
 Result<lw::Request> make_write(const WriteSpec& w, uint16_t content_format) {
   const lw::ObjectDef& def = *lw::ObjectRegistry::builtin().find(*w.path.obj);
-  uint16_t format = lw::format::kTlv;
+  uint16_t format = content_format == lw::format::kText ? lw::format::kTlv : content_format;
   if (content_format == lw::format::kText && w.path.depth() == 3) {
     const lw::ResourceDef& rd = *def.resource(*w.path.res);
     if (!rd.multiple) {
@@ -256,6 +270,43 @@ lw::Request make_delete(const lw::Path& path) {
   return r;
 }
 
+// A "delete" item: a path, or {"path": ..., "optional": true}.
+lw::Request parse_delete(const json& j, const std::string& where, bool* optional) {
+  const json* path = &j;
+  *optional = false;
+  if (j.is_object()) {
+    config_json::check_keys(j, where, {"path", "optional"});
+    if (!j.contains("path")) fail(where, "missing \"path\"");
+    path = &j["path"];
+    *optional = parse_optional(j, where);
+  }
+  const std::string pw = j.is_object() ? at(where, "path") : where;
+  const lw::Path p = get_path(*path, pw);
+  if (p.depth() > 2) fail(pw, "Delete targets /, /obj or /obj/inst, got '" + p.str() + "'");
+  return make_delete(p);
+}
+
+// Encodes the writes after the deletes already in `ep`: in `format` into
+// ep.commands, and, unless the entry fixed its format, in both SenML
+// formats into ep.by_format.
+void add_writes(EndpointConfig& ep, const std::vector<WriteSpec>& writes,
+                const std::vector<std::string>& locations, std::optional<uint16_t> fixed) {
+  std::vector<uint16_t> alternatives;
+  if (!fixed) alternatives = {lw::format::kSenmlJson, lw::format::kSenmlCbor};
+  for (uint16_t f : alternatives) ep.by_format[f] = ep.commands;
+  for (size_t i = 0; i < writes.size(); ++i) {
+    if (writes[i].optional) ep.optional.insert(ep.commands.size());
+    Result<lw::Request> r = make_write(writes[i], fixed.value_or(lw::format::kTlv));
+    if (!r) fail(locations[i], r.error().message);
+    ep.commands.push_back(std::move(*r));
+    for (uint16_t f : alternatives) {
+      Result<lw::Request> alt = make_write(writes[i], f);
+      if (!alt) fail(locations[i], alt.error().message);
+      ep.by_format[f].push_back(std::move(*alt));
+    }
+  }
+}
+
 EndpointConfig parse_endpoint(const json& j, const std::string& where) {
   config_json::expect_object(j, where);
   config_json::check_keys(j, where,
@@ -276,19 +327,17 @@ EndpointConfig parse_endpoint(const json& j, const std::string& where) {
     }
   }
   if (j.contains("finish")) ep.finish = parse_finish(j["finish"], at(where, "finish"));
-  const uint16_t format =
-      j.contains("content_format")
-          ? parse_content_format(j["content_format"], at(where, "content_format"))
-          : lw::format::kTlv;
+  std::optional<uint16_t> format;
+  if (j.contains("content_format")) {
+    format = parse_content_format(j["content_format"], at(where, "content_format"));
+  }
   if (j.contains("delete")) {
     const std::string dw = at(where, "delete");
     config_json::expect_array(j["delete"], dw);
     for (size_t i = 0; i < j["delete"].size(); ++i) {
-      const lw::Path p = get_path(j["delete"][i], at(dw, i));
-      if (p.depth() > 2) {
-        fail(at(dw, i), "Delete targets /, /obj or /obj/inst, got '" + p.str() + "'");
-      }
-      ep.commands.push_back(make_delete(p));
+      bool optional = false;
+      ep.commands.push_back(parse_delete(j["delete"][i], at(dw, i), &optional));
+      if (optional) ep.optional.insert(i);
     }
   }
   std::vector<WriteSpec> writes;
@@ -302,11 +351,8 @@ EndpointConfig parse_endpoint(const json& j, const std::string& where) {
       locations.push_back(at(ww, i));
     }
   }
-  for (size_t i = 0; i < writes.size(); ++i) {
-    Result<lw::Request> r = make_write(writes[i], format);
-    if (!r) fail(locations[i], r.error().message);
-    ep.commands.push_back(std::move(*r));
-  }
+  ep.content_format = format;
+  add_writes(ep, writes, locations, format);
   return ep;
 }
 

@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -23,12 +25,25 @@ enum class FinishPolicy {
 };
 
 struct EndpointConfig {
-  std::string match;                      // glob over the endpoint name: * and ?
-  std::optional<lwm2m::Profile> profile;  // nullopt: the server's default
+  std::string match;  // glob over the endpoint name: * and ?
+  // nullopt: the server's default, else what the request says (see
+  // BootstrapServerCore).
+  std::optional<lwm2m::Profile> profile;
   // Deletes, then the servers' writes, then the explicit writes, encoded
-  // and ready to send. Bootstrap-Finish is not among them: whether it
-  // follows depends on the request (profile cr).
+  // and ready to send, Writes in TLV or in the fixed `content_format`.
+  // Bootstrap-Finish is not among them: whether it follows depends on the
+  // request (profile cr).
   std::vector<lwm2m::Request> commands;
+  // The same commands with their Writes in SenML-JSON (110) and SenML-CBOR
+  // (112), for a client whose Request Bootstrap asks for one with `pct`.
+  // Empty when the entry fixes its content_format.
+  std::map<uint16_t, std::vector<lwm2m::Request>> by_format;
+  // The entry's "content_format", which no `pct` overrides; nullopt: TLV
+  // unless the request's `pct` asks for SenML.
+  std::optional<uint16_t> content_format;
+  // Indexes into `commands` marked "optional": an error answer to them
+  // does not fail the session.
+  std::set<size_t> optional;
   FinishPolicy finish = FinishPolicy::Auto;
   // Set: the endpoint must come over DTLS with this credential; unset: NoSec.
   std::optional<PskCredential> psk;

@@ -172,6 +172,48 @@ TEST(BootstrapConfigFind, NoneMatches_Null) {
   EXPECT_EQ(c.find("sensor-1"), nullptr);
 }
 
+TEST(ParseBootstrapConfig, NoContentFormat_AlsoEncodesBothSenmlFormats) {
+  Result<BootstrapConfig> c = parse_bootstrap_config(R"({"endpoints": [{"match": "*",
+      "delete": ["/"], "servers": [{"ssid": 7, "uri": "coap://h:1", "lifetime": 60}]}]})");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  const EndpointConfig& ep = c->endpoints[0];
+  EXPECT_FALSE(ep.content_format);
+  for (uint16_t f : {lw::format::kSenmlJson, lw::format::kSenmlCbor}) {
+    const std::vector<lw::Request>& cmds = ep.by_format.at(f);
+    ASSERT_EQ(cmds.size(), 3u);
+    EXPECT_EQ(cmds[0].method, lw::Method::Delete);
+    EXPECT_EQ(cmds[1].uri_path(), "/0/1");
+    EXPECT_EQ(cmds[1].content_format, f);
+    // The same account as the TLV write carries.
+    EXPECT_EQ(decode(cmds[1]), decode(ep.commands[1]));
+    EXPECT_EQ(decode(cmds[2]), decode(ep.commands[2]));
+  }
+}
+
+TEST(ParseBootstrapConfig, ContentFormatSenmlJson_FixesFormatNoAlternatives) {
+  Result<BootstrapConfig> c = parse_bootstrap_config(R"({"endpoints": [{"match": "*",
+      "content_format": "senml-json", "writes": [{"path": "/1/0/1", "value": 60}]}]})");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  const EndpointConfig& ep = c->endpoints[0];
+  EXPECT_EQ(ep.content_format, lw::format::kSenmlJson);
+  EXPECT_TRUE(ep.by_format.empty());
+  ASSERT_EQ(ep.commands.size(), 1u);
+  EXPECT_EQ(ep.commands[0].content_format, lw::format::kSenmlJson);
+  EXPECT_EQ(decode(ep.commands[0]).at(0).at(1).values.at(0), lw::Value(int64_t{60}));
+}
+
+TEST(ParseBootstrapConfig, OptionalDeleteAndWrite_IndexesRecorded) {
+  Result<BootstrapConfig> c = parse_bootstrap_config(R"({"endpoints": [{"match": "*",
+      "delete": ["/0", {"path": "/2", "optional": true}],
+      "writes": [{"path": "/1/0/1", "value": 60},
+                 {"path": "/1/0/7", "value": "U", "optional": true}]}]})");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  const EndpointConfig& ep = c->endpoints[0];
+  ASSERT_EQ(ep.commands.size(), 4u);
+  EXPECT_EQ(ep.commands[1].uri_path(), "/2");
+  EXPECT_EQ(ep.optional, (std::set<size_t>{1, 3}));
+}
+
 struct BadCase {
   const char* json;
   const char* message;  // expected to appear in the error
@@ -213,7 +255,12 @@ INSTANTIATE_TEST_SUITE_P(
                 "endpoints[0].finish: expected \"auto\", true or false, got "
                 "\"yes\""},
         BadCase{EP("\"content_format\": \"json\""),
-                "endpoints[0].content_format: expected \"tlv\" or \"text\""},
+                "endpoints[0].content_format: expected \"tlv\", \"text\", \"senml-json\" or "
+                "\"senml-cbor\", got \"json\""},
+        BadCase{EP("\"delete\": [{\"path\": \"/2\", \"optional\": 1}]"),
+                "endpoints[0].delete[0].optional: expected true or false, got 1"},
+        BadCase{EP("\"delete\": [{\"optional\": true}]"),
+                "endpoints[0].delete[0]: missing \"path\""},
         BadCase{EP("\"delete\": \"/0\""), "endpoints[0].delete: expected an array"},
         BadCase{EP("\"delete\": [\"/0/1/2\"]"),
                 "endpoints[0].delete[0]: Delete targets /, /obj or /obj/inst"},
@@ -271,7 +318,7 @@ INSTANTIATE_TEST_SUITE_P(
                 "executable"},
         BadCase{EP("\"writes\": [{\"path\": \"/1/0\", \"value\": 1}]"),
                 "endpoints[0].writes[0]: unknown key \"value\" (allowed: path, "
-                "resources)"},
+                "resources, optional)"},
         BadCase{EP("\"writes\": [{\"path\": \"/1/0/1\"}]"),
                 "endpoints[0].writes[0]: a write to a resource needs \"value\""},
         BadCase{EP("\"writes\": [{\"path\": \"/1/0/1/0\", \"value\": 1}]"),

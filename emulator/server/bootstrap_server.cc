@@ -4,7 +4,7 @@
 
 namespace hil::server {
 
-BootstrapServer::BootstrapServer(BootstrapConfig config, lwm2m::Profile profile,
+BootstrapServer::BootstrapServer(BootstrapConfig config, std::optional<lwm2m::Profile> profile,
                                  coap::Timing timing, Timers& timers, uint64_t seed, int shards)
     : timers_(timers),
       core_(std::move(config), profile),

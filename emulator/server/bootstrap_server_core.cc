@@ -1,5 +1,6 @@
 #include "emulator/server/bootstrap_server_core.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace hil::server {
@@ -23,6 +24,18 @@ lw::Response answer(lw::Code code) {
   return r;
 }
 
+std::optional<uint16_t> pct_of(const lw::Request* req) {
+  if (req == nullptr) return std::nullopt;
+  const std::optional<std::string> pct = req->query_param("pct");
+  if (!pct || pct->empty() || pct->size() > 5 ||
+      pct->find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  const unsigned long v = std::stoul(*pct);
+  if (v > 65535) return std::nullopt;
+  return static_cast<uint16_t>(v);
+}
+
 }  // namespace
 
 const char* to_string(Outcome o) {
@@ -41,26 +54,43 @@ const char* to_string(Outcome o) {
       return "TIMEOUT";
     case Outcome::Cancelled:
       return "CANCELLED";
+    case Outcome::WriteRejected:
+      return "WRITE_REJECTED";
+    case Outcome::DeleteRejected:
+      return "DELETE_REJECTED";
   }
   return "?";
 }
 
-BootstrapServerCore::BootstrapServerCore(BootstrapConfig config, lw::Profile default_profile)
+BootstrapServerCore::BootstrapServerCore(BootstrapConfig config,
+                                         std::optional<lw::Profile> default_profile)
     : config_(std::move(config)), default_profile_(default_profile) {}
 
 lw::Response BootstrapServerCore::on_request(TimeMs now, PeerId peer, const lw::Request& req) {
   if (req.path != std::vector<std::string>{"bs"}) {
-    events_.push_back({now, "rejected", describe(req) + ": 4.04, not /bs"});
+    notice(now, "rejected", describe(req) + ": 4.04, not /bs");
     return answer(lw::Code::NotFound);
   }
   if (req.method != lw::Method::Post) {
-    events_.push_back({now, "rejected", describe(req) + ": 4.05, /bs takes POST"});
+    notice(now, "rejected", describe(req) + ": 4.05, /bs takes POST");
     return answer(lw::Code::MethodNotAllowed);
   }
   const std::string ep = req.query_param("ep").value_or("");
   if (ep.empty()) {
-    events_.push_back({now, "rejected", describe(req) + ": 4.00, no endpoint name"});
+    notice(now, "rejected", describe(req) + ": 4.00, no endpoint name");
     return answer(lw::Code::BadRequest);
+  }
+  const Pace& pace = pace_[ep];
+  const bool back_to_back =
+      sessions_.count(ep) > 0 || (pace.ended_ms >= 0 && now - pace.ended_ms < kBackToBackMs);
+  if (!admit(now, ep)) {
+    EndpointResult& r = results_[ep];
+    r.endpoint = ep;
+    ++r.throttled;
+    notice(now, "throttled",
+           ep + ": Request Bootstrap answered 5.03, more than " + std::to_string(kSessionBurst) +
+               " sessions back to back (" + std::to_string(r.throttled) + " refused so far)");
+    return answer(lw::Code::Unavailable);
   }
   if (authorize) {
     if (std::optional<std::string> why = authorize(peer, ep)) {
@@ -69,14 +99,15 @@ lw::Response BootstrapServerCore::on_request(TimeMs now, PeerId peer, const lw::
     }
   }
   cancel_conflicting(now, peer, ep, "replaced by a new Request Bootstrap");
-  begin_result(now, peer, ep);
+  EndpointResult& result = begin_result(now, peer, ep);
+  if (back_to_back) ++result.back_to_back;
   note(now, ep, "request", describe(req));
   const EndpointConfig* cfg = config_.find(ep);
   if (cfg == nullptr) {
     end(now, ep, Outcome::NoBootstrapConfig, "no configuration entry matches " + ep);
     return answer(lw::Code::BadRequest);
   }
-  start(now, peer, ep, *cfg, req.query_param("Finish") == "true");
+  start(now, peer, ep, *cfg, &req);
   return answer(lw::Code::Changed);
 }
 
@@ -90,7 +121,7 @@ Status BootstrapServerCore::start_session(TimeMs now, PeerId peer, const std::st
     end(now, endpoint, Outcome::NoBootstrapConfig, why);
     return Error{why};
   }
-  start(now, peer, endpoint, *cfg, false);
+  start(now, peer, endpoint, *cfg, nullptr);
   return ok_status();
 }
 
@@ -138,8 +169,15 @@ void BootstrapServerCore::on_response(TimeMs now, uint64_t request_id, const lw:
   }
   if (!lw::is_success(resp.code)) {
     ++results_[ep].error_responses;
-    note(now, ep, "command_failed",
-         describe(sent) + " answered " + lw::to_string(resp.code) + "; continuing");
+    const std::string what = describe(sent) + " answered " + lw::to_string(resp.code);
+    if (!s.optional.count(s.next - 1)) {
+      note(now, ep, "command_failed", what);
+      end(now, ep,
+          sent.method == lw::Method::Delete ? Outcome::DeleteRejected : Outcome::WriteRejected,
+          what);
+      return;
+    }
+    note(now, ep, "command_failed", what + "; optional, continuing");
   }
   if (s.next == s.commands.size()) {
     end(now, ep, Outcome::Success, "");
@@ -168,7 +206,7 @@ const EndpointResult* BootstrapServerCore::result(const std::string& endpoint) c
 void BootstrapServerCore::refuse(TimeMs now, PeerId peer, const std::string& ep,
                                  const std::string& reason) {
   if (ep.empty()) {
-    events_.push_back({now, "rejected", reason});
+    notice(now, "rejected", reason);
   } else if (sessions_.count(ep)) {
     // A refused client must not disturb the endpoint's running session.
     note(now, ep, "rejected", reason);
@@ -180,21 +218,49 @@ void BootstrapServerCore::refuse(TimeMs now, PeerId peer, const std::string& ep,
 
 EndpointResult& BootstrapServerCore::begin_result(TimeMs now, PeerId peer, const std::string& ep) {
   EndpointResult& r = results_[ep];
-  const int sessions = r.sessions;
-  r = EndpointResult{};
-  r.endpoint = ep;
-  r.peer = peer;
-  r.profile = default_profile_;
-  r.started_ms = now;
-  r.sessions = sessions + 1;
+  EndpointResult fresh;
+  fresh.endpoint = ep;
+  fresh.peer = peer;
+  fresh.profile = default_profile_.value_or(lw::Profile::V1_0);
+  fresh.started_ms = now;
+  fresh.sessions = r.sessions + 1;
+  fresh.back_to_back = r.back_to_back;
+  fresh.throttled = r.throttled;
+  r = std::move(fresh);
   return r;
 }
 
+lw::Profile BootstrapServerCore::profile_for(const EndpointConfig& cfg,
+                                             const lw::Request* req) const {
+  if (cfg.profile) return *cfg.profile;
+  if (default_profile_) return *default_profile_;
+  // Nobody chose: serve the dialect the client speaks. Only a client that
+  // asks for Finish speaks cr; the others would wait for a Finish forever.
+  if (req != nullptr && req->query_param("Finish") == "true") return lw::Profile::Cr;
+  return req != nullptr && req->query_param("pct") ? lw::Profile::V1_1 : lw::Profile::V1_0;
+}
+
 void BootstrapServerCore::start(TimeMs now, PeerId peer, const std::string& ep,
-                                const EndpointConfig& cfg, bool finish_requested) {
+                                const EndpointConfig& cfg, const lw::Request* req) {
   EndpointResult& r = results_[ep];
-  r.profile = cfg.profile.value_or(default_profile_);
-  Session s{peer, cfg.commands, false, 0, std::nullopt};
+  r.profile = profile_for(cfg, req);
+  const bool finish_requested = req != nullptr && req->query_param("Finish") == "true";
+  const std::vector<lw::Request>* commands = &cfg.commands;
+  r.content_format = cfg.content_format.value_or(lw::format::kTlv);
+  if (const std::optional<uint16_t> pct = pct_of(req)) {
+    auto alt = cfg.by_format.find(*pct);
+    if (alt != cfg.by_format.end()) {
+      commands = &alt->second;
+      r.content_format = *pct;
+    } else if (*pct != r.content_format) {
+      note(now, ep, "format",
+           "pct=" + std::to_string(*pct) + " not served (" +
+               (cfg.content_format ? "the entry fixes content_format"
+                                   : "TLV, SenML-JSON, SenML-CBOR only") +
+               "); writing " + std::to_string(r.content_format));
+    }
+  }
+  Session s{peer, *commands, cfg.optional, false, 0, std::nullopt};
   switch (cfg.finish) {
     case FinishPolicy::Always:
       s.sends_finish = true;
@@ -212,9 +278,9 @@ void BootstrapServerCore::start(TimeMs now, PeerId peer, const std::string& ep,
     s.commands.push_back(std::move(finish));
   }
   note(now, ep, "session",
-       std::string("profile ") + lw::to_string(r.profile) + ", " +
-           std::to_string(s.commands.size()) + " requests, " +
-           (s.sends_finish ? "ends with Finish" : "no Finish"));
+       std::string("profile ") + lw::to_string(r.profile) + ", format " +
+           std::to_string(r.content_format) + ", " + std::to_string(s.commands.size()) +
+           " requests, " + (s.sends_finish ? "ends with Finish" : "no Finish"));
   if (s.commands.empty()) {
     end(now, ep, Outcome::Success, "");
     return;
@@ -248,9 +314,63 @@ void BootstrapServerCore::end(TimeMs now, const std::string& ep, Outcome outcome
   r.outcome = outcome;
   r.reason = reason;
   r.ended_ms = now;
+  pace_[ep].ended_ms = now;
   note(now, ep, "outcome", std::string(to_string(outcome)) + (reason.empty() ? "" : ": " + reason));
   r.events.shrink_to_fit();  // an ended session's events stop growing; fleets keep thousands
+  if (ended_.size() == kLogCapacity) {
+    ended_.pop_front();
+    ++ended_dropped_;
+  }
+  ended_.push_back(r);
+  ended_.back().events.clear();
   if (on_outcome) on_outcome(r);
+}
+
+bool BootstrapServerCore::admit(TimeMs now, const std::string& ep) {
+  Pace& p = pace_[ep];
+  if (p.refilled_ms < 0) p.refilled_ms = now;
+  const double refill = static_cast<double>(now - p.refilled_ms) / kSessionRefillMs;
+  p.tokens = std::min<double>(kSessionBurst, p.tokens + std::max(0.0, refill));
+  p.refilled_ms = now;
+  if (p.tokens < 1) return false;
+  p.tokens -= 1;
+  return true;
+}
+
+void BootstrapServerCore::notice(TimeMs now, const char* kind, std::string detail) {
+  roll_notice_window(now);
+  if (notices_in_window_ >= kNoticesPerSecond) {
+    ++notices_suppressed_;
+    return;
+  }
+  ++notices_in_window_;
+  events_.push_back({now, kind, std::move(detail)});
+}
+
+void BootstrapServerCore::roll_notice_window(TimeMs now) {
+  if (now / 1000 == notice_second_) return;
+  if (notices_suppressed_ > 0) {
+    // A flood leaves one line per second, not one per datagram.
+    events_.push_back({now, "suppressed",
+                       std::to_string(notices_suppressed_) +
+                           " more notices (rejected or throttled requests) in the last second"});
+  }
+  notice_second_ = now / 1000;
+  notices_in_window_ = 0;
+  notices_suppressed_ = 0;
+}
+
+ServerLog BootstrapServerCore::take_log(TimeMs now) {
+  roll_notice_window(now);
+  ServerLog log;
+  log.sessions.assign(std::make_move_iterator(ended_.begin()),
+                      std::make_move_iterator(ended_.end()));
+  ended_.clear();
+  log.notices.assign(events_.begin() + static_cast<std::ptrdiff_t>(events_logged_), events_.end());
+  events_logged_ = events_.size();
+  log.dropped = ended_dropped_;
+  ended_dropped_ = 0;
+  return log;
 }
 
 void BootstrapServerCore::note(TimeMs now, const std::string& ep, const char* kind,

@@ -6,8 +6,12 @@
 // Per endpoint, one session at a time (a new Request Bootstrap cancels the
 // old one) and one request in flight: the configured deletes, the writes,
 // then Bootstrap-Finish when the profile and finish policy call for it.
-// Error answers to Write or Delete are recorded and the session goes on;
-// Finish decides the outcome.
+// An error answer to a Write or Delete fails the session (WRITE_REJECTED,
+// DELETE_REJECTED) unless the configuration marks that command optional.
+//
+// The profile of a session: the entry's, else the server's default, else
+// the request's dialect: `Finish=true` is cr, `pct` is 1.1, anything else
+// 1.0. So without an explicit "cr", every client gets Finish.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +19,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -36,6 +41,8 @@ enum class Outcome {
   FinishFailed,
   Timeout,
   Cancelled,
+  WriteRejected,   // a Write not marked optional got an error answer
+  DeleteRejected,  // a Delete not marked optional got an error answer
 };
 const char* to_string(Outcome o);  // "SUCCESS", "NO_BOOTSTRAP_CONFIG", ...
 
@@ -50,6 +57,7 @@ struct EndpointResult {
   std::string endpoint;
   PeerId peer = 0;
   lwm2m::Profile profile = lwm2m::Profile::V1_0;
+  uint16_t content_format = 0;     // of the session's Writes (pct or the entry's)
   std::optional<Outcome> outcome;  // nullopt while the session runs
   std::string reason;              // why it failed, for people
   TimeMs started_ms = 0, ended_ms = 0;
@@ -57,9 +65,21 @@ struct EndpointResult {
   // "rejected", "outcome".
   std::vector<Event> events;
   int sessions = 0;  // all sessions of this endpoint, this one included
+  // Of all sessions of this endpoint: those that began less than
+  // kBackToBackMs after the previous one ended (or while it ran), and
+  // Request Bootstraps refused with 5.03 because they came too fast.
+  int back_to_back = 0;
+  int throttled = 0;
   int requests_sent = 0;
   int error_responses = 0;  // error answers to Write or Delete
   int finish_sent = 0;
+};
+
+// What a server log prints, handed out once (BootstrapServerCore::take_log).
+struct ServerLog {
+  std::vector<EndpointResult> sessions;  // ended since the last take, without events
+  std::vector<Event> notices;            // events() entries since the last take
+  size_t dropped = 0;                    // ended sessions lost because nobody took them in time
 };
 
 class BootstrapServerCore {
@@ -71,7 +91,21 @@ class BootstrapServerCore {
     lwm2m::Request request;
   };
 
-  BootstrapServerCore(BootstrapConfig config, lwm2m::Profile default_profile);
+  // A session starting within this long after its endpoint's previous one
+  // ended is back-to-back.
+  static constexpr TimeMs kBackToBackMs = 1000;
+  // Each endpoint may start kSessionBurst sessions at once, then one per
+  // kSessionRefillMs; a faster client's Request Bootstrap gets 5.03.
+  static constexpr int kSessionBurst = 5;
+  static constexpr TimeMs kSessionRefillMs = 1000;
+  // At most kNoticesPerSecond notices per second reach events(); the rest
+  // are counted in one "suppressed" notice.
+  static constexpr int kNoticesPerSecond = 20;
+  // Ended sessions kept for take_log().
+  static constexpr size_t kLogCapacity = 4096;
+
+  // `default_profile`: for entries without one; nullopt: by the request.
+  BootstrapServerCore(BootstrapConfig config, std::optional<lwm2m::Profile> default_profile);
 
   // Request Bootstrap (POST /bs?ep=...). Answer it before sending what
   // poll_request() then returns: clients expect 2.04 first.
@@ -92,8 +126,12 @@ class BootstrapServerCore {
   void reconfigure(BootstrapConfig config) { config_ = std::move(config); }
   const std::map<std::string, EndpointResult>& results() const { return results_; }
   const EndpointResult* result(const std::string& endpoint) const;
-  // Requests that name no endpoint, so belong to no result.
+  // Requests that name no endpoint, so belong to no result, unknown DTLS
+  // identities, throttled endpoints: rate-limited (kNoticesPerSecond).
   const std::vector<Event>& events() const { return events_; }
+  // Sessions ended and notices since the last call: for a log that must
+  // not miss one, without copying results() each time.
+  ServerLog take_log(TimeMs now);
 
   // Called whenever a session ends, with its final result.
   std::function<void(const EndpointResult&)> on_outcome;
@@ -108,23 +146,39 @@ class BootstrapServerCore {
   struct Session {
     PeerId peer;
     std::vector<lwm2m::Request> commands;  // Finish last, when sent
+    std::set<size_t> optional;             // indexes into commands
     bool sends_finish = false;
     size_t next = 0;
     std::optional<uint64_t> in_flight;
   };
+  // Per endpoint: its session budget (kSessionBurst) and last end.
+  struct Pace {
+    double tokens = kSessionBurst;
+    TimeMs refilled_ms = -1, ended_ms = -1;  // -1: never
+  };
 
   EndpointResult& begin_result(TimeMs now, PeerId peer, const std::string& ep);
   void start(TimeMs now, PeerId peer, const std::string& ep, const EndpointConfig& cfg,
-             bool finish_requested);
+             const lwm2m::Request* req);
+  lwm2m::Profile profile_for(const EndpointConfig& cfg, const lwm2m::Request* req) const;
+  bool admit(TimeMs now, const std::string& ep);
+  void notice(TimeMs now, const char* kind, std::string detail);
+  void roll_notice_window(TimeMs now);
   void cancel_conflicting(TimeMs now, PeerId peer, const std::string& ep,
                           const std::string& reason);
   void end(TimeMs now, const std::string& ep, Outcome outcome, const std::string& reason);
   void note(TimeMs now, const std::string& ep, const char* kind, std::string detail);
 
   BootstrapConfig config_;
-  lwm2m::Profile default_profile_;
+  std::optional<lwm2m::Profile> default_profile_;
   std::map<std::string, EndpointResult> results_;
+  std::map<std::string, Pace> pace_;
   std::vector<Event> events_;
+  size_t events_logged_ = 0;  // events_ entries take_log() has handed out
+  std::deque<EndpointResult> ended_;
+  size_t ended_dropped_ = 0;
+  TimeMs notice_second_ = -1;  // now / 1000 of the current notice window
+  int notices_in_window_ = 0, notices_suppressed_ = 0;
   std::map<std::string, Session> sessions_;   // by endpoint
   std::map<PeerId, std::string> peers_;       // peer -> its session's endpoint
   std::map<uint64_t, std::string> requests_;  // in flight -> endpoint

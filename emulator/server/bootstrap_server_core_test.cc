@@ -21,6 +21,11 @@ constexpr char kConfig[] = R"({"endpoints": [
   {"match": "nofinish", "profile": "1.0", "finish": false,
    "writes": [{"path": "/1/0/1", "value": 60}]},
   {"match": "empty-cr", "profile": "cr"},
+  {"match": "opt-*", "profile": "1.0", "delete": [{"path": "/", "optional": true}],
+   "servers": [{"ssid": 1, "uri": "coap://127.0.0.1:5683", "lifetime": 300}],
+   "writes": [{"path": "/1/0/7", "value": "U", "optional": true}]},
+  {"match": "fixed-*", "content_format": "tlv",
+   "servers": [{"ssid": 1, "uri": "coap://127.0.0.1:5683", "lifetime": 300}]},
   {"match": "dev-*",
    "servers": [{"ssid": 1, "uri": "coap://127.0.0.1:5683", "lifetime": 300}]}
 ]})";
@@ -272,22 +277,176 @@ TEST_F(BootstrapServerCoreTest, Finish_ErrorAnswer_FinishFailed) {
   EXPECT_NE(core_.result("v10-1")->reason.find("4.06"), std::string::npos);
 }
 
-TEST_F(BootstrapServerCoreTest, Write_ErrorAnswer_SessionContinues) {
+// Answers Writes with `write_code`, Deletes with `delete_code`, the rest
+// 2.04; returns what was sent.
+std::vector<std::string> answer_all(BootstrapServerCore& core, TimeMs now, lw::Code write_code,
+                                    lw::Code delete_code) {
+  std::vector<std::string> sent;
+  while (std::optional<Outgoing> out = core.poll_request(now)) {
+    sent.push_back(line(out->request));
+    lw::Code code = lw::Code::Changed;
+    if (out->request.method == lw::Method::Put) code = write_code;
+    if (out->request.method == lw::Method::Delete) code = delete_code;
+    core.on_response(now, out->request_id, answer(code));
+  }
+  return sent;
+}
+
+TEST_F(BootstrapServerCoreTest, Write_ErrorAnswer_WriteRejectedNamingPathAndCode) {
   request(1, {"ep=v10-1"});
+  const std::vector<std::string> sent =
+      answer_all(core_, now_, lw::Code::BadRequest, lw::Code::Deleted);
+  EXPECT_EQ(sent, (std::vector<std::string>{"DELETE /", "PUT /0/1"}));
+  EXPECT_EQ(outcome("v10-1"), Outcome::WriteRejected);
+  const EndpointResult& r = *core_.result("v10-1");
+  EXPECT_EQ(r.error_responses, 1);
+  EXPECT_EQ(r.finish_sent, 0);
+  EXPECT_NE(r.reason.find("PUT /0/1"), std::string::npos) << r.reason;
+  EXPECT_NE(r.reason.find("answered 4.00"), std::string::npos) << r.reason;
+  EXPECT_EQ(outcomes_, std::vector<std::string>{"v10-1 WRITE_REJECTED"});
+}
+
+TEST_F(BootstrapServerCoreTest, Delete_ErrorAnswer_DeleteRejected) {
+  request(1, {"ep=v10-1"});
+  EXPECT_EQ(answer_all(core_, now_, lw::Code::Changed, lw::Code::MethodNotAllowed),
+            std::vector<std::string>{"DELETE /"});
+  EXPECT_EQ(outcome("v10-1"), Outcome::DeleteRejected);
+  EXPECT_NE(core_.result("v10-1")->reason.find("DELETE / answered 4.05"), std::string::npos);
+}
+
+TEST_F(BootstrapServerCoreTest, OptionalCommands_ErrorAnswers_SessionContinuesToSuccess) {
+  request(1, {"ep=opt-1"});
   std::vector<std::string> sent;
   while (std::optional<Outgoing> out = core_.poll_request(now_)) {
     sent.push_back(line(out->request));
-    const bool write = out->request.method == lw::Method::Put;
+    // The optional Delete and the optional /1/0/7 fail; the rest succeed.
+    const bool optional =
+        out->request.method == lw::Method::Delete || out->request.uri_path() == "/1/0/7";
     core_.on_response(now_, out->request_id,
-                      answer(write ? lw::Code::BadRequest : lw::Code::Changed));
+                      answer(optional ? lw::Code::BadRequest : lw::Code::Changed));
   }
-  EXPECT_EQ(sent, kWithFinish);
-  EXPECT_EQ(outcome("v10-1"), Outcome::Success);
-  const EndpointResult& r = *core_.result("v10-1");
+  EXPECT_EQ(sent, (std::vector<std::string>{"DELETE /", "PUT /0/1", "PUT /1/0", "PUT /1/0/7",
+                                            "POST /bs"}));
+  EXPECT_EQ(outcome("opt-1"), Outcome::Success);
+  const EndpointResult& r = *core_.result("opt-1");
   EXPECT_EQ(r.error_responses, 2);
   int failed = 0;
   for (const Event& e : r.events) failed += e.kind == "command_failed";
   EXPECT_EQ(failed, 2);
+}
+
+class NoDefaultProfileTest : public testing::Test {
+ protected:
+  NoDefaultProfileTest() : core_(config(), std::nullopt) {}
+  std::vector<std::string> bootstrap(const std::string& ep, std::vector<std::string> query) {
+    query.insert(query.begin(), "ep=" + ep);
+    EXPECT_EQ(core_.on_request(now_, 1, bootstrap_request(query)).code, lw::Code::Changed);
+    return answer_all(core_, now_, lw::Code::Changed, lw::Code::Deleted);
+  }
+  BootstrapServerCore core_;
+  TimeMs now_ = 1000;
+};
+
+TEST_F(NoDefaultProfileTest, PlainRequest_ServedAs10WithFinish) {
+  EXPECT_EQ(bootstrap("dev-1", {}), (std::vector<std::string>{"PUT /0/1", "PUT /1/0", "POST /bs"}));
+  EXPECT_EQ(core_.result("dev-1")->profile, lw::Profile::V1_0);
+  EXPECT_EQ(core_.result("dev-1")->content_format, lw::format::kTlv);
+  EXPECT_EQ(core_.result("dev-1")->outcome, Outcome::Success);
+}
+
+TEST_F(NoDefaultProfileTest, FinishTrue_ServedAsCrWithFinish) {
+  EXPECT_EQ(bootstrap("dev-1", {"Finish=true"}),
+            (std::vector<std::string>{"PUT /0/1", "PUT /1/0", "POST /bs"}));
+  EXPECT_EQ(core_.result("dev-1")->profile, lw::Profile::Cr);
+}
+
+TEST_F(NoDefaultProfileTest, ExplicitCrEntry_NoFinishWithoutFinishTrue) {
+  EXPECT_EQ(bootstrap("cr-1", {}), kWithoutFinish);
+  EXPECT_EQ(core_.result("cr-1")->profile, lw::Profile::Cr);
+}
+
+TEST_F(NoDefaultProfileTest, Pct_WritesInThatFormat_As11) {
+  for (uint16_t pct : {lw::format::kSenmlJson, lw::format::kSenmlCbor, lw::format::kTlv}) {
+    const std::string ep = "dev-" + std::to_string(pct);
+    EXPECT_EQ(
+        core_.on_request(now_, pct, bootstrap_request({"ep=" + ep, "pct=" + std::to_string(pct)}))
+            .code,
+        lw::Code::Changed);
+    std::optional<Outgoing> out = core_.poll_request(now_);
+    ASSERT_TRUE(out);
+    EXPECT_EQ(out->request.content_format, pct);
+    const lw::ObjectDef& def = *lw::ObjectRegistry::builtin().find(lw::kSecurity);
+    Result<lw::Instances> d =
+        lw::content::decode_write(def, *lw::Path::parse("/0/1"), pct, out->request.payload.data(),
+                                  out->request.payload.size());
+    ASSERT_TRUE(d.ok()) << d.error().message;
+    EXPECT_EQ(d->at(1).at(lw::security::kUri).values.at(0),
+              lw::Value(std::string("coap://127.0.0.1:5683")));
+    EXPECT_EQ(core_.result(ep)->profile, lw::Profile::V1_1);
+    EXPECT_EQ(core_.result(ep)->content_format, pct);
+  }
+}
+
+TEST_F(NoDefaultProfileTest, PctWithFixedContentFormat_EntryWins) {
+  core_.on_request(now_, 1, bootstrap_request({"ep=fixed-1", "pct=110"}));
+  std::optional<Outgoing> out = core_.poll_request(now_);
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->request.content_format, lw::format::kTlv);
+  EXPECT_EQ(core_.result("fixed-1")->content_format, lw::format::kTlv);
+}
+
+TEST_F(NoDefaultProfileTest, BackToBackRequests_CountedThenThrottledThenRefilled) {
+  for (int i = 0; i < BootstrapServerCore::kSessionBurst; ++i) {
+    EXPECT_EQ(core_.on_request(now_, 1, bootstrap_request({"ep=dev-1"})).code, lw::Code::Changed);
+  }
+  // Each of those after the first cancelled its predecessor: back to back.
+  EXPECT_EQ(core_.result("dev-1")->back_to_back, BootstrapServerCore::kSessionBurst - 1);
+  EXPECT_EQ(core_.on_request(now_, 1, bootstrap_request({"ep=dev-1"})).code, lw::Code::Unavailable);
+  EXPECT_EQ(core_.result("dev-1")->throttled, 1);
+  EXPECT_EQ(core_.result("dev-1")->sessions, BootstrapServerCore::kSessionBurst);
+  ASSERT_FALSE(core_.events().empty());
+  EXPECT_EQ(core_.events().back().kind, "throttled");
+  // Another endpoint is not affected; the same one may go on after a refill.
+  EXPECT_EQ(core_.on_request(now_, 2, bootstrap_request({"ep=dev-2"})).code, lw::Code::Changed);
+  now_ += BootstrapServerCore::kSessionRefillMs;
+  EXPECT_EQ(core_.on_request(now_, 1, bootstrap_request({"ep=dev-1"})).code, lw::Code::Changed);
+}
+
+TEST_F(NoDefaultProfileTest, SessionAfterQuietGap_NotBackToBack) {
+  bootstrap("dev-1", {});
+  now_ += BootstrapServerCore::kBackToBackMs;
+  bootstrap("dev-1", {});
+  EXPECT_EQ(core_.result("dev-1")->sessions, 2);
+  EXPECT_EQ(core_.result("dev-1")->back_to_back, 0);
+}
+
+TEST_F(NoDefaultProfileTest, MalformedFlood_NoticesRateLimitedAndSummed) {
+  lw::Request no_ep = bootstrap_request({});
+  for (int i = 0; i < 100; ++i) core_.on_request(now_, 1, no_ep);
+  EXPECT_EQ(core_.events().size(), size_t{BootstrapServerCore::kNoticesPerSecond});
+  EXPECT_EQ(core_.events()[0].kind, "rejected");
+  ServerLog log = core_.take_log(now_ + 1000);
+  ASSERT_EQ(log.notices.size(), size_t{BootstrapServerCore::kNoticesPerSecond} + 1);
+  EXPECT_EQ(log.notices.back().kind, "suppressed");
+  EXPECT_EQ(log.notices.back().detail.rfind("80 more", 0), 0u) << log.notices.back().detail;
+  EXPECT_TRUE(core_.take_log(now_ + 1000).notices.empty());
+}
+
+TEST_F(NoDefaultProfileTest, TakeLog_EachEndedSessionOnce) {
+  bootstrap("dev-1", {});
+  bootstrap("dev-2", {});
+  ServerLog log = core_.take_log(now_);
+  ASSERT_EQ(log.sessions.size(), 2u);
+  EXPECT_EQ(log.sessions[0].endpoint, "dev-1");
+  EXPECT_EQ(log.sessions[0].outcome, Outcome::Success);
+  EXPECT_TRUE(log.sessions[0].events.empty());
+  EXPECT_EQ(log.dropped, 0u);
+  EXPECT_TRUE(core_.take_log(now_).sessions.empty());
+  now_ += 5000;
+  bootstrap("dev-1", {});
+  log = core_.take_log(now_);
+  ASSERT_EQ(log.sessions.size(), 1u);
+  EXPECT_EQ(log.sessions[0].sessions, 2);
 }
 
 TEST_F(BootstrapServerCoreTest, Write_Timeout_SessionTimesOut) {

@@ -543,8 +543,11 @@ class BootstrapServer(_Server):
 
     def results(self) -> dict[str, dict[str, Any]]:
         """Per endpoint: ``outcome`` (``SUCCESS``, ``NO_BOOTSTRAP_CONFIG``,
-        ``FINISH_FAILED``, ``TIMEOUT``, ``CANCELLED``, ... or None while it
-        runs), ``reason``, counters and ``events``."""
+        ``FINISH_FAILED``, ``WRITE_REJECTED``, ``DELETE_REJECTED``,
+        ``TIMEOUT``, ``CANCELLED``, ... or None while it runs), ``reason``,
+        ``profile`` and ``content_format`` the session was served with,
+        counters (``sessions``, ``back_to_back``, ``throttled``,
+        ``error_responses``, ...) and ``events``."""
         out = {}
         for r in self._h.results():
             r["events"] = _events(r["events"])
@@ -578,6 +581,14 @@ class BootstrapServer(_Server):
         handshakes from now on; running sessions finish as they began."""
         self._h.reconfigure(_config_text(config))
 
+    def take_log(self) -> tuple[list[dict[str, Any]], list[Event], int]:
+        """What happened since the last call, each thing once: the sessions
+        that ended (as :meth:`results` entries, without events), the new
+        :meth:`events`, and how many ended sessions were dropped because
+        nobody took them in time (the queue holds 4,096)."""
+        sessions, notices, dropped = self._h.take_log()
+        return sessions, _events(notices), int(dropped)
+
 
 class RegistrationServer(_Server):
     """The embedded registration (LwM2M) server."""
@@ -590,6 +601,10 @@ class RegistrationServer(_Server):
         """registered / updated / deregistered / expired / rejected."""
         return _events(self._h.events())
 
+    def events_from(self, first: int) -> list[Event]:
+        """``events()[first:]``, copying only those."""
+        return _events(self._h.events_from(first))
+
     def request(
         self,
         endpoint: str,
@@ -598,14 +613,25 @@ class RegistrationServer(_Server):
         payload: bytes = b"",
         *,
         content_format: int | None = None,
+        accept: int | None = None,
         timeout: float = 10.0,
     ) -> tuple[str, bytes]:
         """Send a request (``GET``, ``PUT``, ``POST``, ``DELETE`` on ``path``)
         to a registered device over its session, as an LwM2M server's Read,
         Write or Execute; returns the answer's code ("2.05") and payload.
+        ``content_format`` and ``accept`` are CoAP content formats (11542
+        TLV, 110 SenML-JSON, 112 SenML-CBOR, 0 text, 40 link format).
         ``ValueError`` when the device is not registered or does not answer."""
         return tuple(
-            self._h.request(endpoint, method, path, payload, -1 if content_format is None else content_format, timeout)
+            self._h.request(
+                endpoint,
+                method,
+                path,
+                payload,
+                -1 if content_format is None else content_format,
+                -1 if accept is None else accept,
+                timeout,
+            )
         )
 
 
@@ -723,7 +749,7 @@ class Emulator:
         self,
         config: dict[str, Any] | str | os.PathLike[str],
         *,
-        profile: str = "cr",
+        profile: str | None = None,
         listen: str = "127.0.0.1:0",
         secure_listen: str = "",
         timing: CoapTiming = CoapTiming(),
@@ -732,10 +758,13 @@ class Emulator:
         path to a JSON file (format: emulator/server/README.md). ValueError
         names the offending field. It listens on ``listen`` (``uri``) and,
         for DTLS, on ``secure_listen`` (``secure_uri``; default: the same
-        host, a free port)."""
+        host, a free port). ``profile`` ('cr', '1.0', '1.1') is the default
+        of entries without one; None serves each client in its own dialect
+        (``Finish=true``: cr, else 1.x with Finish), so only an explicit
+        'cr' leaves a client without Finish."""
         h = self._runtime.add_bootstrap_server(
             _config_text(config),
-            profile,
+            "auto" if profile is None else profile,
             listen,
             secure_listen,
             timing.ack_timeout,

@@ -11,6 +11,7 @@ import threading
 import time
 from typing import Any, Sequence
 
+from . import _serverlog
 from ._emulator import BOOTSTRAP_EXITS, CoapTiming, Emulator
 from ._qemu import NotSupportedOnQemu
 from ._version import __version__
@@ -273,36 +274,28 @@ def _serve(announce: str, poll, emit) -> None:
 
 
 def cmd_bootstrap_server(args: argparse.Namespace) -> int:
-    with Emulator(seed=args.seed) as emu:
+    with Emulator(seed=_serverlog.os_seed() if args.seed is None else args.seed) as emu:
         bs = emu.bootstrap_server(args.config, profile=args.profile, listen=args.listen)
-        seen: dict[str, tuple[int, str | None]] = {}
 
-        def new_outcomes() -> list[str]:
-            lines = []
-            for ep, r in bs.results().items():
-                key = (r["sessions"], r["outcome"])
-                if r["outcome"] and seen.get(ep) != key:
-                    seen[ep] = key
-                    reason = f" ({r['reason']})" if r["reason"] else ""
-                    lines.append(f"{ep} {r['outcome']}{reason}")
-            return lines
+        def new_lines() -> list[str]:
+            # Only what ended since the last call: every session, once.
+            return _serverlog.bootstrap_lines(*bs.take_log())
 
         print(f"listening on {bs.uri}", flush=True)
-        _serve(bs.secure_uri, new_outcomes, lambda line: print(line, flush=True))
+        _serve(bs.secure_uri, new_lines, lambda line: print(line, flush=True))
     return 0
 
 
 def cmd_registration_server(args: argparse.Namespace) -> int:
-    with Emulator(seed=args.seed) as emu:
+    with Emulator(seed=_serverlog.os_seed() if args.seed is None else args.seed) as emu:
         rs = emu.registration_server(listen=args.listen)
         printed = 0
 
         def new_events() -> list[str]:
             nonlocal printed
-            events = rs.events()
-            lines = [f"{e.kind} {e.detail}" for e in events[printed:]]
-            printed = len(events)
-            return lines
+            events = rs.events_from(printed)
+            printed += len(events)
+            return [_serverlog.registration_line(e) for e in events]
 
         _serve(rs.uri, new_events, lambda line: print(line, flush=True))
     return 0
@@ -352,13 +345,17 @@ def parser() -> argparse.ArgumentParser:
     bs = sub.add_parser("bootstrap-server", help="run the bootstrap server on its own")
     bs.add_argument("--config", required=True, help="JSON configuration (emulator/server/README.md)")
     bs.add_argument("--listen", default="127.0.0.1:5783")
-    bs.add_argument("--profile", choices=["cr", "1.0", "1.1"], default="cr")
-    bs.add_argument("--seed", type=int, default=0)
+    bs.add_argument("--profile", choices=["cr", "1.0", "1.1"], default=None,
+                    help="for entries without one; default: each client's own dialect (Finish=true: cr, "
+                         "else 1.x with Finish); only an explicit cr leaves clients without Finish")
+    bs.add_argument("--seed", type=int, default=None,
+                    help="seed CoAP tokens and message ids (reproducible runs); default: from the OS")
     bs.set_defaults(func=cmd_bootstrap_server)
 
     rs = sub.add_parser("registration-server", help="run the registration server on its own")
     rs.add_argument("--listen", default="127.0.0.1:5784")
-    rs.add_argument("--seed", type=int, default=0)
+    rs.add_argument("--seed", type=int, default=None,
+                    help="seed CoAP tokens and message ids (reproducible runs); default: from the OS")
     rs.set_defaults(func=cmd_registration_server)
     campaign_commands.add(sub)
     return p
