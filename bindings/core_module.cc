@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <map>
 #include <sstream>
@@ -34,6 +35,30 @@ auto release_gil(F&& fn) {
   py::gil_scoped_release release;
   return fn();
 }
+
+// A virtual-time run holds the calling thread for as long as the protocol
+// time takes to compute: every 100 ms of wall time it lets Python run its
+// signal handlers (Ctrl-C), and the run stops if one raised.
+class SignalPoll {
+ public:
+  // Call without the GIL. True once a handler raised (the error is pending).
+  bool raised() {
+    const auto now = std::chrono::steady_clock::now();
+    if (raised_ || now < next_) return raised_;
+    next_ = now + std::chrono::milliseconds(100);
+    py::gil_scoped_acquire gil;
+    raised_ = PyErr_CheckSignals() != 0;
+    return raised_;
+  }
+  // Call with the GIL: raises the handler's exception, if any.
+  void rethrow() const {
+    if (raised_) throw py::error_already_set();
+  }
+
+ private:
+  bool raised_ = false;
+  std::chrono::steady_clock::time_point next_ = std::chrono::steady_clock::now();
+};
 
 lwm2m::Profile profile_arg(const std::string& name) {
   auto p = lwm2m::parse_profile(name);
@@ -750,23 +775,31 @@ PYBIND11_MODULE(_core, m) {
       .def(
           "run_until",
           [](runtime::Runtime& r, py::object condition, int64_t until_ms) {
-            std::function<bool()> stop;
-            if (!condition.is_none()) {
-              stop = [&condition] {
-                py::gil_scoped_acquire gil;
-                return static_cast<bool>(py::bool_(condition()));
-              };
-            }
-            py::gil_scoped_release release;
-            return r.run_until(stop, until_ms);
+            SignalPoll signals;
+            const bool has_condition = !condition.is_none();
+            std::function<bool()> stop = [&] {
+              if (signals.raised()) return true;
+              if (!has_condition) return false;
+              py::gil_scoped_acquire gil;
+              return static_cast<bool>(py::bool_(condition()));
+            };
+            const bool held = release_gil([&] { return r.run_until(stop, until_ms); });
+            signals.rethrow();
+            return held;
           },
           py::arg("condition"), py::arg("until_ms"))
       .def(
           "run_until_devices",
           [](runtime::Runtime& r, std::vector<runtime::DeviceHandle> devices,
              std::vector<std::string> states, std::vector<std::string> exits, int64_t until_ms) {
-            py::gil_scoped_release release;
-            return r.run_until([&] { return all_devices(devices, states, exits); }, until_ms);
+            SignalPoll signals;
+            const bool held = release_gil([&] {
+              return r.run_until(
+                  [&] { return signals.raised() || all_devices(devices, states, exits); },
+                  until_ms);
+            });
+            signals.rethrow();
+            return held;
           },
           py::arg("devices"), py::arg("states"), py::arg("exits"), py::arg("until_ms"))
       .def(

@@ -544,6 +544,6 @@ def test_invalid_rules_name_the_field_and_range(emulator: Emulator, action: str,
     with pytest.raises(ValueError) as info:
         dev.add_rule(action, **match)
     assert message in str(info.value)
-    fleet = emulator.fleet(2, "coap://127.0.0.1:9", start=False)
+    fleet = emulator.fleet(2, "coap://127.0.0.1:9", prefix="fleet-", start=False)
     with pytest.raises(ValueError, match="probability: must be 0..1"):
         fleet.add_rule("drop", probability=2)

@@ -292,7 +292,7 @@ def test_real_time_waits_on_the_virtual_clock_raise_at_once() -> None:
         with pytest.raises(ClockError, match="run_until"):
             dev.wait_for("registered", timeout=30)
         with pytest.raises(ClockError, match="run_until"):
-            emu.fleet(2, f"coap://127.0.0.1:{dead_port()}").wait_for("registered", timeout=30)
+            emu.fleet(2, f"coap://127.0.0.1:{dead_port()}", prefix="more-").wait_for("registered", timeout=30)
         assert time.monotonic() - start < 1.0
     with Emulator() as emu:
         assert emu.clock == "real"

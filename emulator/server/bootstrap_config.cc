@@ -388,7 +388,9 @@ const EndpointConfig* BootstrapConfig::find(const std::string& endpoint) const {
 Result<BootstrapConfig> parse_bootstrap_config(const std::string& json_text) {
   json j;
   try {
-    j = json::parse(json_text);
+    j = config_json::parse_text(json_text);
+  } catch (const ConfigError& e) {
+    return Error{e.message};
   } catch (const json::exception& e) {
     // Parse errors and number overflows both land here. what() starts with
     // "[json.exception.parse_error.101] "; the bracketed id means nothing to a user.

@@ -214,6 +214,26 @@ TEST(ParseBootstrapConfig, OptionalDeleteAndWrite_IndexesRecorded) {
   EXPECT_EQ(ep.optional, (std::set<size_t>{1, 3}));
 }
 
+TEST(ParseBootstrapConfig, NestedFarTooDeep_ErrorNotCrash) {
+  const size_t depth = 100000;
+  for (const char* open : {"[", "{\"a\":"}) {
+    std::string text;
+    for (size_t i = 0; i < depth; ++i) text += open;
+    text += "1" + std::string(depth, open[0] == '[' ? ']' : '}');
+    Result<BootstrapConfig> c = parse_bootstrap_config(text);
+    ASSERT_FALSE(c.ok());
+    EXPECT_NE(c.error().message.find("nested deeper than 32 levels"), std::string::npos)
+        << c.error().message;
+  }
+}
+
+TEST(ParseBootstrapConfig, LongValueInError_Shortened) {
+  Result<BootstrapConfig> c =
+      parse_bootstrap_config("{\"endpoints\": \"" + std::string(100000, 'x') + "\"}");
+  ASSERT_FALSE(c.ok());
+  EXPECT_LT(c.error().message.size(), 120u) << c.error().message;
+}
+
 struct BadCase {
   const char* json;
   const char* message;  // expected to appear in the error
@@ -239,6 +259,12 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"{\n  \"endpoints\": 5,\n}", "line 3, column 1"},
         BadCase{"{\"endpoints\": 1e999}", "not valid JSON: number overflow parsing '1e999'"},
         BadCase{"[]", "config: expected an object, got []"},
+        BadCase{"{\"endpoints\": [], \"endpoints\": []}", "config: duplicate key \"endpoints\""},
+        BadCase{EP("\"servers\": [{\"ssid\": 1, \"ssid\": 2}]"),
+                "endpoints[0].servers[0]: duplicate key \"ssid\""},
+        BadCase{
+            "{\"endpoints\": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+            "nested deeper than 32 levels"},
         BadCase{"{}", "config: missing \"endpoints\""},
         BadCase{"{\"endpoints\": [], \"x\": 1}", "config: unknown key \"x\" (allowed: endpoints)"},
         BadCase{"{\"endpoints\": [{}]}", "endpoints[0]: missing \"match\""},

@@ -2,6 +2,8 @@
 
 #include <cstdint>
 #include <limits>
+#include <set>
+#include <vector>
 
 namespace hil::server::config_json {
 
@@ -10,10 +12,70 @@ void fail(const std::string& where, const std::string& what) {
 }
 
 std::string describe(const json& j) {
-  std::string s = j.dump();
-  if (s.size() > 40) s = s.substr(0, 37) + "...";
-  return s;
+  // Never the whole value: dump() recurses, and a deeply nested value would
+  // overflow the stack to produce 40 characters.
+  if (j.is_array() && !j.empty()) return "an array of " + std::to_string(j.size()) + " item(s)";
+  if (j.is_object() && !j.empty()) return "an object of " + std::to_string(j.size()) + " key(s)";
+  if (j.is_string() && j.get_ref<const std::string&>().size() > 37)
+    return json(j.get_ref<const std::string&>().substr(0, 34)).dump() + "...";
+  return j.dump();  // a scalar or an empty container: short
 }
+
+namespace {
+
+// A configuration is a handful of levels deep; a limit keeps absurd input
+// from costing stack anywhere after parsing.
+constexpr int kMaxDepth = 32;
+
+// Parser callback: refuses nesting beyond kMaxDepth and duplicate keys,
+// which nlohmann::json (like most parsers) would silently resolve to the
+// last one.
+class ParseGuard {
+ public:
+  bool operator()(int depth, json::parse_event_t event, json& parsed) {
+    using Event = json::parse_event_t;
+    const bool opens = event == Event::object_start || event == Event::array_start;
+    if ((opens || event == Event::value) && !frames_.empty() && !frames_.back().object)
+      ++frames_.back().items;
+    if (opens) {
+      if (depth >= kMaxDepth)
+        fail(where(),
+             "nested deeper than " + std::to_string(kMaxDepth) + " levels of objects and arrays");
+      frames_.push_back({event == Event::object_start, {}, "", 0});
+    } else if (event == Event::object_end || event == Event::array_end) {
+      frames_.pop_back();
+    } else if (event == Event::key) {
+      Frame& f = frames_.back();
+      f.key = parsed.get<std::string>();
+      if (!f.keys.insert(f.key).second)
+        fail(where(), "duplicate key \"" + f.key.substr(0, 40) + "\" (remove one of them)");
+    }
+    return true;
+  }
+
+ private:
+  struct Frame {
+    bool object;
+    std::set<std::string> keys;
+    std::string key;   // an object's latest key
+    size_t items = 0;  // an array's items so far
+  };
+  // "endpoints[0].servers", as the other messages name places; "config" at the top.
+  std::string where() const {
+    std::string w;
+    for (size_t i = 0; i + 1 < frames_.size(); ++i) {
+      const Frame& f = frames_[i];
+      w += f.object ? (w.empty() ? "" : ".") + f.key.substr(0, 40)
+                    : "[" + std::to_string(f.items - 1) + "]";
+    }
+    return w.empty() ? "config" : w;
+  }
+  std::vector<Frame> frames_;
+};
+
+}  // namespace
+
+json parse_text(const std::string& text) { return json::parse(text, ParseGuard{}); }
 
 void expect_object(const json& j, const std::string& where) {
   if (!j.is_object()) fail(where, "expected an object, got " + describe(j));

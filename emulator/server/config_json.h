@@ -21,7 +21,12 @@ struct ConfigError {
 // Throws ConfigError "<where>: <what>".
 [[noreturn]] void fail(const std::string& where, const std::string& what);
 
-// A short rendering of `j` for "got ..." in messages.
+// Parses JSON text; ConfigError on nesting deeper than a configuration
+// needs or on a key that appears twice in one object, json::exception on
+// text that is not JSON.
+json parse_text(const std::string& text);
+
+// A short rendering of `j` for "got ..." in messages (never the whole value).
 std::string describe(const json& j);
 
 void expect_object(const json& j, const std::string& where);

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 from . import _core
+from ._lifetime import Guarded, Lifetime
 from .config import Psk
 
 STATES = ("factory", "bootstrapping", "bootstrapped", "registering", "registered", "failed")
@@ -165,7 +166,10 @@ def _check_names(name: str, values: Sequence[str], allowed: Sequence[str]) -> li
 def _config_text(config: dict[str, Any] | str | os.PathLike[str]) -> str:
     """A bootstrap configuration as JSON text: from a dict, a JSON string, or a file."""
     if isinstance(config, dict):
-        return json.dumps(config)
+        try:
+            return json.dumps(config)
+        except RecursionError:
+            raise ValueError("config: nested too deeply (a bootstrap configuration is a few levels deep)") from None
     if isinstance(config, os.PathLike) or (isinstance(config, str) and not config.lstrip().startswith("{")):
         return Path(config).read_text()
     return config
@@ -192,6 +196,36 @@ def _check_device_uri(name: str, uri: object) -> None:
             raise ValueError(f"{name}: {uri!r}: devices send from 127.1.x.y, so the server must be IPv4 {hint}")
 
 
+# A device sends its name in one CoAP Uri-Query option, "ep=NAME", which
+# holds at most 255 bytes.
+MAX_ENDPOINT_BYTES = 252
+
+# Long waits run in slices this long (s): between slices, Python handles
+# signals (Ctrl-C) and close() from another thread gets its turn.
+_WAIT_SLICE_S = 0.25
+
+
+def _check_endpoint(name: str, endpoint: object) -> str:
+    if not isinstance(endpoint, str):
+        raise TypeError(f"{name}: expected a string, got {type(endpoint).__name__}")
+    if not endpoint:
+        raise ValueError(f"{name}: an endpoint name must not be empty")
+    size = len(endpoint.encode("utf-8", "surrogatepass"))
+    if size > MAX_ENDPOINT_BYTES:
+        raise ValueError(
+            f"{name}: an endpoint name of {size} bytes is too long: at most {MAX_ENDPOINT_BYTES} "
+            "(it travels in one CoAP Uri-Query option, ep=NAME)"
+        )
+    return endpoint
+
+
+def _check_timing(timing: object) -> None:
+    if not isinstance(timing, CoapTiming):
+        raise TypeError(
+            f"timing: expected a CoapTiming, e.g. CoapTiming(ack_timeout=0.5), got {type(timing).__name__} {timing!r}"
+        )
+
+
 def _as_list(value: str | Sequence[str] | None) -> list[str]:
     if value is None:
         return []
@@ -207,9 +241,9 @@ class Device:
 
     @property
     def _h(self) -> _core.DeviceHandle:
-        # The handle points into the runtime: never touch it once closed.
-        self._emu._runtime
-        return self._handle
+        # The handle points into the runtime: each use holds it alive, or
+        # fails once the emulator is closed.
+        return Guarded(self._handle, self._emu._life)  # type: ignore[return-value]
 
     @property
     def endpoint(self) -> str:
@@ -524,8 +558,7 @@ class _Server:
 
     @property
     def _h(self) -> Any:
-        self._emu._runtime  # RuntimeError once the emulator is closed
-        return self._handle
+        return Guarded(self._handle, self._emu._life)  # RuntimeError once the emulator is closed
 
     @property
     def uri(self) -> str:
@@ -678,6 +711,8 @@ class Emulator:
         self._rt: _core.Runtime | None = _core.Runtime(
             seed, threads, devices_per_shard, radio, clock == "virtual", device_handshakes, server_handshakes
         )
+        self._life = Lifetime()
+        self._endpoints: set[str] = set()  # names are unique within an emulator
         self._devices = 0
         self._qemu_dir: str | None = None  # working directories of QEMU devices, made on demand
 
@@ -724,7 +759,7 @@ class Emulator:
     def _runtime(self) -> _core.Runtime:
         if self._rt is None:
             raise RuntimeError("this Emulator is closed; create a new one")
-        return self._rt
+        return Guarded(self._rt, self._life)  # type: ignore[return-value]
 
     def __enter__(self) -> Emulator:
         return self
@@ -734,7 +769,9 @@ class Emulator:
 
     def close(self) -> None:
         """Stop every loop and close every socket (and kill QEMU devices).
-        Idempotent."""
+        Idempotent. Calls running on other threads finish first; calls
+        after it raise RuntimeError."""
+        self._life.close()
         self._rt = None
         if self._qemu_dir is not None:
             shutil.rmtree(self._qemu_dir, ignore_errors=True)
@@ -762,6 +799,7 @@ class Emulator:
         of entries without one; None serves each client in its own dialect
         (``Finish=true``: cr, else 1.x with Finish), so only an explicit
         'cr' leaves a client without Finish."""
+        _check_timing(timing)
         h = self._runtime.add_bootstrap_server(
             _config_text(config),
             "auto" if profile is None else profile,
@@ -784,6 +822,7 @@ class Emulator:
         """Start a registration server. Endpoints that an entry of ``psk``
         matches must register over DTLS (``secure_uri``) with an identity
         that entry allows; the others over NoSec (``uri``)."""
+        _check_timing(timing)
         for p in psk:
             if not isinstance(p, Psk):
                 raise TypeError(f"psk: expected Psk entries, got {type(p).__name__}")
@@ -798,15 +837,20 @@ class Emulator:
         return RegistrationServer(self, h)
 
     def device(self, endpoint: str, bootstrap_uri: str, **options: Any) -> Device:
-        """Create and start one device. Options: see :meth:`fleet`."""
+        """Create and start one device. Options: see :meth:`fleet`.
+        ``endpoint``: 1..252 bytes, unique within the emulator."""
+        names = self._new_endpoints("endpoint", [_check_endpoint("endpoint", endpoint)])
         if options.get("firmware") is not None:
             from . import _qemu
 
-            return _qemu.add(self, 1, bootstrap_uri, "", endpoint, options)[0]
-        spec = self._spec(bootstrap_uri, endpoint=endpoint, **options)
-        start = bool(options.get("start", True))
-        (h,) = self._runtime.add_devices(spec, 1, "", start)
-        return Device(self, h)
+            made = _qemu.add(self, 1, bootstrap_uri, "", endpoint, options)[0]
+        else:
+            spec = self._spec(bootstrap_uri, endpoint=endpoint, **options)
+            start = bool(options.get("start", True))
+            (h,) = self._runtime.add_devices(spec, 1, "", start)
+            made = Device(self, h)
+        self._endpoints.update(names)
+        return made
 
     def fleet(self, count: int, bootstrap_uri: str, *, prefix: str = "dev-", **options: Any) -> Fleet:
         """Create and start ``count`` devices named ``prefix`` + index.
@@ -839,14 +883,36 @@ class Emulator:
         """
         if count < 1:
             raise ValueError("count: must be >= 1")
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix: expected a string, got {type(prefix).__name__}")
+        # The runtime's naming: prefix + index, or the template's endpoint alone.
+        single = options.get("endpoint", "dev")
+        last = prefix + str(count - 1) if count > 1 or prefix else single
+        _check_endpoint("prefix" if count > 1 or prefix else "endpoint", last)
+        names = [prefix + str(i) for i in range(count)] if count > 1 or prefix else [single]
+        names = self._new_endpoints("prefix", names)
         if options.get("firmware") is not None:
             from . import _qemu
 
-            return Fleet(self, list(_qemu.add(self, count, bootstrap_uri, prefix, "", options)))
-        spec = self._spec(bootstrap_uri, **options)
-        start = bool(options.get("start", True))
-        handles = self._runtime.add_devices(spec, count, prefix, start)
-        return Fleet(self, [Device(self, h) for h in handles])
+            made = Fleet(self, list(_qemu.add(self, count, bootstrap_uri, prefix, "", options)))
+        else:
+            spec = self._spec(bootstrap_uri, **options)
+            start = bool(options.get("start", True))
+            handles = self._runtime.add_devices(spec, count, prefix, start)
+            made = Fleet(self, [Device(self, h) for h in handles])
+        self._endpoints.update(names)
+        return made
+
+    def _new_endpoints(self, name: str, endpoints: list[str]) -> list[str]:
+        """``endpoints`` if no device of this emulator has one of these
+        names yet: servers tell devices apart by name, and two devices with
+        one name steal each other's sessions."""
+        taken = next((e for e in endpoints if e in self._endpoints), None)
+        if taken is None and len(set(endpoints)) < len(endpoints):
+            taken = endpoints[0]
+        if taken is not None:
+            raise ValueError(f"{name}: a device named {taken!r} already exists in this emulator; names must be unique")
+        return endpoints
 
     def capture(self, path: str | os.PathLike[str] | None) -> None:
         """Capture every datagram of the run into a pcapng file (None
@@ -873,6 +939,8 @@ class Emulator:
             spec.psk_identity = psk.identity
             spec.psk_key = psk.key
         timing = options.pop("timing", None)
+        if timing is not None:
+            _check_timing(timing)
         options.pop("start", None)
         flash = options.pop("flash", FlashGeometry())
         if flash is not None:
@@ -913,11 +981,18 @@ class Emulator:
         from ._qemu import split_handles
 
         native, qemu = split_handles(devices)
-        if qemu:
-            if self._runtime.wait_all(native, qemu, states, exits, timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            piece = max(0.0, min(_WAIT_SLICE_S, left))
+            if qemu:
+                done = self._runtime.wait_all(native, qemu, states, exits, piece)
+            else:
+                done = self._runtime.wait_devices(native, states, exits, piece)
+            if done:
                 return
-        elif self._runtime.wait_devices(native, states, exits, timeout):
-            return
+            if left <= _WAIT_SLICE_S:
+                break
         self._timed_out(devices, states, exits, f"after {timeout} s")
 
     def _run_until_devices(
@@ -933,7 +1008,7 @@ class Emulator:
             raise ValueError(f"run_until: timeout must be >= 0 virtual seconds, got {timeout}")
         states, exits = self._conditions(states_arg=state, exits_arg=exit, what="run_until")
         until_ms = self._runtime.now_ms() + int(round(timeout * 1000))
-        if self._runtime.run_until_devices([d._h for d in devices], states, exits, until_ms):
+        if self._runtime.run_until_devices([d._handle for d in devices], states, exits, until_ms):
             return
         self._timed_out(devices, states, exits, f"after {timeout} virtual s (now {self.now():.3f} s)")
 

@@ -339,6 +339,6 @@ def add(
 
 
 def split_handles(devices: Sequence[Device]) -> tuple[list[Any], list[Any]]:
-    native = [d._h for d in devices if not isinstance(d, QemuDevice)]
-    qemu = [d._h for d in devices if isinstance(d, QemuDevice)]
+    native = [d._handle for d in devices if not isinstance(d, QemuDevice)]
+    qemu = [d._handle for d in devices if isinstance(d, QemuDevice)]
     return native, qemu

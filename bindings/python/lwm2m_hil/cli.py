@@ -6,13 +6,14 @@ import argparse
 import json
 import random
 import signal
-import sys
 import threading
 import time
 from typing import Any, Sequence
 
+from . import _run_checks as checks
 from . import _serverlog
-from ._emulator import BOOTSTRAP_EXITS, CoapTiming, Emulator
+from ._emulator import BOOTSTRAP_EXITS, CoapTiming, DeviceTimeout, Emulator, Fleet
+from ._logging import FORMATS, LEVELS, configure as configure_logging, log
 from ._qemu import NotSupportedOnQemu
 from ._version import __version__
 from .campaign import commands as campaign_commands
@@ -77,6 +78,8 @@ def print_table(summary: dict[str, Any]) -> None:
         ("wall time", f"{summary['wall_s']:.2f} s"),
         ("protocol time", f"{summary['virtual_s']:.2f} s on the {summary['clock']} clock"),
     ]
+    if summary.get("interrupted"):
+        rows.append(("interrupted", f"by {summary['interrupted']}: a partial summary"))
     for name, value in rows:
         print(f"{name:<18} {value}")
 
@@ -93,11 +96,29 @@ def _probe_bootstrap_uri(probe: Emulator, args: argparse.Namespace, timing: Coap
     return args.bootstrap_uri or start_servers(probe, args, timing)
 
 
-def _wait_registered(probe: Emulator, device: Any, timeout: float) -> None:
-    if probe.clock == "virtual":
-        device.run_until("registered", timeout=3600.0)
-    else:
-        device.wait_for("registered", timeout=timeout)
+def run_timeout(args: argparse.Namespace) -> float:
+    """--timeout, or its default: 120 s real, 3600 s virtual."""
+    if args.timeout is not None:
+        return float(args.timeout)
+    return 3600.0 if args.clock == "virtual" else 120.0
+
+
+def _wait_registered(probe: Emulator, device: Any, uri: str, args: argparse.Namespace) -> None:
+    """The probe device registers within the run's --timeout, or ValueError
+    says so, and whether the bootstrap server answered at all."""
+    timeout = run_timeout(args)
+    try:
+        if probe.clock == "virtual":
+            device.run_until("registered", timeout=timeout)
+        else:
+            device.wait_for("registered", timeout=timeout)
+    except DeviceTimeout:
+        heard = any(e.kind in ("rx", "dtls_connected") for e in device.timeline())
+        why = "it answered, but the device did not register" if heard else "the server never answered"
+        raise ValueError(
+            f"--power-cut: the probe device that measures the bootstrap commit did not register within "
+            f"--timeout {timeout:g} s from {uri}: {why}"
+        ) from None
 
 
 def flash_ops_of_bootstrap(args: argparse.Namespace, **device_options: Any) -> tuple[int, int]:
@@ -110,7 +131,7 @@ def flash_ops_of_bootstrap(args: argparse.Namespace, **device_options: Any) -> t
         nowhere = "coaps://127.0.0.1:9" if "psk" in device_options else "coap://127.0.0.1:9"
         booted = probe.device("probe-boot", nowhere, **device_options)
         full = probe.device("probe-commit", uri, **device_options)
-        _wait_registered(probe, full, timeout=30)
+        _wait_registered(probe, full, uri, args)
         return _flash_ops(booted), max(1, _flash_ops(full) - _flash_ops(booted))
 
 
@@ -121,7 +142,7 @@ def flash_ops_of_firmware_commit(args: argparse.Namespace, **device_options: Any
     with Emulator(seed=0) as probe:
         uri = _probe_bootstrap_uri(probe, args, device_options["timing"])
         dev = probe.device("probe-commit", uri, **device_options)
-        _wait_registered(probe, dev, timeout=60)
+        _wait_registered(probe, dev, uri, args)
         span = next(e.detail for e in dev.timeline() if e.kind == "flash_commit")
         first, end = (int(v) for v in span.split()[1].split(".."))
         return first, max(1, end - first)
@@ -163,11 +184,13 @@ def start_servers(emu: Emulator, args: argparse.Namespace, timing: CoapTiming) -
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    checks.check_run_args(args)
     timing = CoapTiming(ack_timeout=args.ack_timeout)
-    try:
-        key = bytes.fromhex(args.psk_key)
-    except ValueError:
-        raise ValueError(f"--psk-key: expected hex digits, got {args.psk_key!r}") from None
+    key = bytes.fromhex(args.psk_key)  # checked by argparse (checks.hex_key)
+    timeout = run_timeout(args)
+    warning = checks.timeout_warning(args, timeout)
+    if warning:
+        log.warning(warning)
     if args.firmware:
         # The image speaks NoSec only (firmware-images/README.md).
         if args.security == "psk":
@@ -176,66 +199,97 @@ def cmd_run(args: argparse.Namespace) -> int:
         args.security = "nosec"
     elif args.security is None:
         args.security = "psk"
-    with Emulator(seed=args.seed, threads=args.threads, clock=args.clock) as emu:
-        if args.bootstrap_uri:
-            # An external server's scheme decides: coaps:// is DTLS-PSK.
-            bootstrap_uri = args.bootstrap_uri
-            args.security = "psk" if bootstrap_uri.startswith("coaps://") else "nosec"
-        else:
-            bootstrap_uri = start_servers(emu, args, timing)
-        options: dict[str, Any] = dict(
-            profile=args.profile,
-            request_finish=not args.no_finish,
-            idle_timeout=args.idle_timeout,
-            finish_timeout=args.finish_timeout,
-            timing=timing,
-        )
-        if args.security == "psk":
-            options["psk"] = Psk(args.psk_identity, key)
-        if args.firmware:
-            options["firmware"] = args.firmware
-        cuts: tuple[int, int] | None = None
-        if args.power_cut > 0 and args.firmware:
-            # The image counts flash operations from its boot, where the cut is armed.
-            cuts = flash_ops_of_firmware_commit(args, **options)
-        elif args.power_cut > 0:
-            cuts = flash_ops_of_bootstrap(args, **options)
-        start = time.monotonic()
-        started = emu.now()
-        fleet = emu.fleet(args.devices, bootstrap_uri, prefix=args.prefix, start=False, **options)
-        link = link_settings(args)
-        if link:
-            fleet.link(**link)
-        if args.capture:
-            emu.capture(args.capture)
-        if cuts:
-            boot_ops, commit_ops = cuts
-            rng = random.Random(args.seed)
-            for device in fleet:
-                if rng.random() < args.power_cut:
-                    byte = rng.choice([None, rng.randrange(64)])
-                    device.arm_power_cut(boot_ops + rng.randrange(commit_ops), byte)
-        fleet.start()
-        progress = FleetProgress(emu, len(fleet))  # on a terminal only
+    interrupted: checks.Interrupted | None = None
+    with checks.interruptible(), Emulator(seed=args.seed, threads=args.threads, clock=args.clock) as emu:
+        # The campaign resets these when its fleet starts (after the servers and the probe).
+        marks = {"start": time.monotonic(), "started": emu.now()}
+        fleets: list[Fleet] = []
         try:
-            if emu.clock == "virtual":
-                fleet.run_until("registered", timeout=3600.0 if args.timeout is None else args.timeout)
-            else:
-                fleet.wait_for("registered", timeout=120.0 if args.timeout is None else args.timeout)
-        except TimeoutError as e:
-            print(f"not every device registered: {e}", file=sys.stderr)
-        progress.stop()
-        summary = summarize(emu, time.monotonic() - start, emu.now() - started, args)
-        if args.devices_out:
-            write_jsonl(args.devices_out, (device_record(d, legacy=args.no_finish) for d in fleet))
-    print_table(summary)
-    if args.json:
-        with open(args.json, "w") as f:
-            # What rebuilds the run; where its files went does not.
-            settings = {k: v for k, v in vars(args).items() if k not in ("func", "json", "devices_out", "capture")}
-            json.dump(summary | {"version": __version__, "settings": settings}, f, indent=2)
-            f.write("\n")
+            _campaign(emu, args, timing, key, timeout, marks, fleets)
+        except checks.Interrupted as e:
+            interrupted = e
+            log.warning(f"{e.name}: stopping the campaign; the summary is partial")
+        summary = summarize(emu, time.monotonic() - marks["start"], emu.now() - marks["started"], args)
+        if interrupted is not None:
+            summary["interrupted"] = interrupted.name
+        if args.devices_out and fleets:
+            write_jsonl(args.devices_out, (device_record(d, legacy=args.no_finish) for d in fleets[0]))
+        # Before the emulator closes: closing a large fleet takes a while.
+        print_table(summary)
+        if args.json:
+            with open(args.json, "w") as f:
+                # What rebuilds the run; where its files went does not.
+                settings = {k: v for k, v in vars(args).items() if k not in ("func", "json", "devices_out", "capture")}
+                json.dump(summary | {"version": __version__, "settings": settings}, f, indent=2)
+                f.write("\n")
+    if interrupted is not None:
+        return interrupted.exit_code
     return 0 if summary["failed"] == 0 else 1
+
+
+def _campaign(
+    emu: Emulator,
+    args: argparse.Namespace,
+    timing: CoapTiming,
+    key: bytes,
+    timeout: float,
+    marks: dict[str, float],
+    fleets: list[Fleet],
+) -> None:
+    """Start the servers and the fleet (with its faults) and wait for it;
+    ``marks`` gets the wall and emulator time the fleet started at, and
+    ``fleets`` the fleet."""
+    if args.bootstrap_uri:
+        # An external server's scheme decides: coaps:// is DTLS-PSK.
+        bootstrap_uri = args.bootstrap_uri
+        args.security = "psk" if bootstrap_uri.startswith("coaps://") else "nosec"
+    else:
+        bootstrap_uri = start_servers(emu, args, timing)
+    options: dict[str, Any] = dict(
+        profile=args.profile,
+        request_finish=not args.no_finish,
+        idle_timeout=args.idle_timeout,
+        finish_timeout=args.finish_timeout,
+        timing=timing,
+    )
+    if args.security == "psk":
+        options["psk"] = Psk(args.psk_identity, key)
+    if args.firmware:
+        options["firmware"] = args.firmware
+    cuts: tuple[int, int] | None = None
+    if args.power_cut > 0 and args.firmware:
+        # The image counts flash operations from its boot, where the cut is armed.
+        cuts = flash_ops_of_firmware_commit(args, **options)
+    elif args.power_cut > 0:
+        cuts = flash_ops_of_bootstrap(args, **options)
+    marks.update(start=time.monotonic(), started=emu.now())
+    fleet = emu.fleet(args.devices, bootstrap_uri, prefix=args.prefix, start=False, **options)
+    fleets.append(fleet)
+    link = link_settings(args)
+    if link:
+        fleet.link(**link)
+    if args.capture:
+        emu.capture(args.capture)
+    if cuts:
+        boot_ops, commit_ops = cuts
+        log.debug(f"--power-cut: a boot takes {boot_ops} flash operations, the bootstrap commit {commit_ops}")
+        rng = random.Random(args.seed)
+        for device in fleet:
+            if rng.random() < args.power_cut:
+                byte = rng.choice([None, rng.randrange(64)])
+                device.arm_power_cut(boot_ops + rng.randrange(commit_ops), byte)
+    fleet.start()
+    log.info(f"{args.devices} devices started; waiting up to {timeout:g} s ({args.clock} clock) for them to register")
+    progress = FleetProgress(emu, len(fleet))  # on a terminal only
+    try:
+        if emu.clock == "virtual":
+            fleet.run_until("registered", timeout=timeout)
+        else:
+            fleet.wait_for("registered", timeout=timeout)
+    except TimeoutError as e:
+        log.warning(f"not every device registered: {e}")
+    finally:
+        progress.stop()
 
 
 def _serve_until_signal(announce: str) -> None:
@@ -301,13 +355,23 @@ def cmd_registration_server(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_logging_flags(p: argparse.ArgumentParser, default: bool) -> None:
+    """--log-level and --log-format; a subcommand's copy (``default`` off)
+    overrides the top-level one only when given."""
+    level: Any = "info" if default else argparse.SUPPRESS
+    fmt: Any = "text" if default else argparse.SUPPRESS
+    p.add_argument("--log-level", choices=LEVELS, default=level, help="diagnostics on stderr from this level up")
+    p.add_argument("--log-format", choices=FORMATS, default=fmt, help="diagnostics as text or JSON lines")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lwm2m-hil", description="LwM2M bootstrap emulator")
     p.add_argument("--version", action="version", version=f"lwm2m-hil {__version__}")
+    add_logging_flags(p, default=True)
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="bootstrap and register a fleet, print a summary")
-    run.add_argument("--devices", type=int, default=1000)
+    run.add_argument("--devices", type=checks.positive_int, default=1000)
     run.add_argument("--profile", choices=["cr", "1.0", "1.1"], default="cr")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--no-finish", action="store_true", help="devices do not ask for Finish (profile cr)")
@@ -315,20 +379,20 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--json", help="write the summary to this file")
     run.add_argument("--clock", choices=["real", "virtual"], default="real",
                      help="real time, or the virtual clock: one thread, seed-reproducible, no waiting")
-    run.add_argument("--timeout", type=float, default=None,
+    run.add_argument("--timeout", type=checks.positive_seconds, default=None,
                      help="seconds to wait for registration: 120 on the real clock; on the virtual "
                           "clock 3600 virtual seconds, which cost little wall time")
-    run.add_argument("--ack-timeout", type=float, default=2.0, help="CoAP ACK_TIMEOUT, seconds")
-    run.add_argument("--idle-timeout", type=float, default=5.0, help="legacy idle timer, seconds")
-    run.add_argument("--finish-timeout", type=float, default=247.0, help="seconds after the last command")
+    run.add_argument("--ack-timeout", type=checks.positive_seconds, default=2.0, help="CoAP ACK_TIMEOUT, seconds")
+    run.add_argument("--idle-timeout", type=checks.seconds, default=5.0, help="legacy idle timer, seconds")
+    run.add_argument("--finish-timeout", type=checks.seconds, default=247.0, help="seconds after the last command")
     run.add_argument("--threads", type=int, default=2)
-    run.add_argument("--loss", type=float, default=0.0, metavar="P", help="radio loss, both directions")
+    run.add_argument("--loss", type=checks.probability, default=0.0, metavar="P", help="radio loss, both directions")
     run.add_argument("--delay", metavar="MS[:JITTER_MS]", help="radio delay, one way")
-    run.add_argument("--duplicate", type=float, default=0.0, metavar="P")
-    run.add_argument("--reorder", type=float, default=0.0, metavar="P")
+    run.add_argument("--duplicate", type=checks.probability, default=0.0, metavar="P")
+    run.add_argument("--reorder", type=checks.probability, default=0.0, metavar="P")
     run.add_argument("--capture", metavar="FILE", help="write every datagram to a pcapng file")
     run.add_argument("--devices-out", metavar="FILE", help="write one JSON line per device (devices.jsonl)")
-    run.add_argument("--power-cut", type=float, default=0.0, metavar="P",
+    run.add_argument("--power-cut", type=checks.probability, default=0.0, metavar="P",
                      help="cut power on a fraction P of the devices at a random flash operation of their commit")
     run.add_argument("--prefix", default="dev-", help="endpoint names are PREFIX + index")
     run.add_argument("--security", choices=["psk", "nosec"], default=None,
@@ -338,8 +402,9 @@ def parser() -> argparse.ArgumentParser:
                      help="the devices run this firmware image under QEMU (qemu-system-arm) instead of "
                           "the native client; NoSec only (firmware-images/README.md)")
     run.add_argument("--psk-identity", default="{endpoint}", help="{endpoint} is each device's name")
-    run.add_argument("--psk-key", default=DEMO_PSK_KEY, metavar="HEX",
+    run.add_argument("--psk-key", type=checks.hex_key, default=DEMO_PSK_KEY, metavar="HEX",
                      help="the devices' bootstrap key (and the fleet's DM key); default: a demo key")
+    add_logging_flags(run, default=False)  # scripts/run puts every flag after "run"
     run.set_defaults(func=cmd_run)
 
     bs = sub.add_parser("bootstrap-server", help="run the bootstrap server on its own")
@@ -363,8 +428,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    configure_logging(args.log_level, args.log_format)
     try:
         return int(args.func(args))
     except (ValueError, OSError, NotSupportedOnQemu) as e:
-        print(f"lwm2m-hil: error: {e}", file=sys.stderr)
+        log.error(str(e))
         return 2

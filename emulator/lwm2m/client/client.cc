@@ -5,6 +5,21 @@
 #include "emulator/lwm2m/codec/link_format.h"
 
 namespace hil::lwm2m {
+namespace {
+
+// Whether a Read's target exists. A missing instance, resource or resource
+// instance is 4.04 Not Found; 4.06 would say the format cannot carry it.
+bool names_data(const Instances& data, const Path& path) {
+  if (!path.inst) return true;
+  auto inst = data.find(*path.inst);
+  if (inst == data.end()) return false;
+  if (!path.res) return true;
+  auto res = inst->second.find(*path.res);
+  if (res == inst->second.end()) return false;
+  return !path.riid || res->second.values.count(*path.riid) > 0;
+}
+
+}  // namespace
 
 const char* to_string(State s) {
   switch (s) {
@@ -463,7 +478,7 @@ Response Client::server_command(TimeMs now, Origin from, const Request& req) {
   } else if (req.method == Method::Get) {
     const Instances* data = live_.object(*path->obj);
     uint16_t fmt = req.accept.value_or(format::kTlv);
-    if (data == nullptr || (path->inst && !data->count(*path->inst))) {
+    if (data == nullptr || !names_data(*data, *path)) {
       resp.code = Code::NotFound;
     } else if (auto body = content::encode(*def, *path, *data, fmt)) {
       resp = {Code::Content, fmt, std::move(*body), {}};

@@ -493,6 +493,21 @@ TEST(Client, ServerRead_DeviceObject_ContentInTlv) {
   EXPECT_EQ(std::get<std::string>(data->at(0).at(device::kManufacturer).values.at(0)), "lwm2m-hil");
 }
 
+TEST(Client, ServerRead_MissingResource_NotFound) {
+  Harness h(config());
+  h.bootstrap_to_writes();
+  h.request(finish());
+  for (std::vector<std::string> path : {std::vector<std::string>{"1", "0", "99"},
+                                        {"3", "0", "200"},
+                                        {"3", "7"},
+                                        {"3", "0", "0", "5"}}) {
+    Request g;
+    g.method = Method::Get;
+    g.path = path;
+    EXPECT_EQ(h.request(g, Origin{false, 7}).code, Code::NotFound) << path[1] << "/" << path.back();
+  }
+}
+
 TEST(Backoff, Next_GrowsWithJitterUpToCap) {
   Backoff b({1000, 2.0, 5000, 0.5}, 1);
   TimeMs d0 = b.next(), d1 = b.next(), d2 = b.next(), d3 = b.next(), d4 = b.next();
