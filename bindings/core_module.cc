@@ -206,6 +206,7 @@ struct DeviceSpec {
   std::string psk_key;  // bytes; empty: NoSec
   std::string profile = "cr";
   bool request_finish = true;
+  bool finish_fallback = false;
   double finish_timeout = 247.0;
   double idle_timeout = 5.0;
   int64_t hold_off = 0;
@@ -245,6 +246,7 @@ struct DeviceSpec {
     c.client.endpoint = endpoint;
     c.client.profile = profile_arg(profile);
     c.client.request_finish = request_finish;
+    c.client.finish_fallback = finish_fallback;
     c.client.finish_timeout_ms = seconds("finish_timeout", finish_timeout);
     c.client.idle_timeout_ms = seconds("idle_timeout", idle_timeout);
     c.client.bootstrap_retry = {seconds("retry_initial", retry_initial), retry_factor,
@@ -555,6 +557,7 @@ PYBIND11_MODULE(_core, m) {
       [](DeviceSpec& s, const py::bytes& b) { s.psk_key = b; });
   FIELD(profile);
   FIELD(request_finish);
+  FIELD(finish_fallback);
   FIELD(finish_timeout);
   FIELD(idle_timeout);
   FIELD(hold_off);
@@ -858,10 +861,12 @@ PYBIND11_MODULE(_core, m) {
             return r.wait([&] { return all_devices(devices, states, exits); }, timeout);
           },
           py::arg("devices"), py::arg("states"), py::arg("exits"), py::arg("timeout"))
-      .def("capture",
-           [](runtime::Runtime& r, const std::string& path) {
-             check(release_gil([&] { return r.capture(path); }));
-           })
+      .def(
+          "capture",
+          [](runtime::Runtime& r, const std::string& path, const std::string& comment) {
+            check(release_gil([&] { return r.capture(path, comment); }));
+          },
+          py::arg("path"), py::arg("comment") = "")
       .def("summary", [](runtime::Runtime& r) {
         runtime::FleetSummary s = release_gil([&] { return r.summary(); });
         py::dict d;

@@ -21,6 +21,7 @@ from helpers import FAST, outcome_of
 from lwm2m_hil import Emulator, bootstrap_config
 
 EXIT_NAMES = {"finish", "idle_timeout", "finish_timeout", "rejected", "none"}
+DEMO_KEY = "000102030405060708090a0b0c0d0e0f"  # the key `run` uses without --psk-key
 
 
 def cli(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -448,3 +449,41 @@ def test_standalone_registration_server_escapes_endpoint_names(cli_server: Calla
     assert server.stop()[0] == 0
     while not server.lines.empty():
         assert not server.lines.get().startswith("registered ep=victim")
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None or shutil.which("capinfos") is None,
+                    reason="tshark and capinfos are not installed")
+@pytest.mark.parametrize("security", ["psk", "nosec"])
+def test_run_capture_prints_the_decode_options_that_decode_it(
+    package_env: dict[str, str], tmp_path: Path, security: str
+) -> None:
+    """`run --capture F --json J`: the JSON's capture.decode are tshark
+    options for the servers' ephemeral ports (and, over DTLS, the run's
+    key); tshark given exactly those decodes CoAP from the capture (over PSK
+    decrypted from DTLS): Request Bootstrap, the Writes and the Register.
+    The summary prints the whole tshark line, and the capture's section
+    comment (capinfos -k) carries the same options."""
+    out, pcap = tmp_path / "summary.json", tmp_path / "run.pcapng"
+    proc = run_fast(package_env, "--devices", "4", "--security", security, "--capture", str(pcap), "--json", str(out))
+    assert proc.returncode == 0, proc.stderr
+    capture = json.loads(out.read_text())["capture"]
+    decode = capture["decode"]
+    assert capture["file"] == str(pcap)
+    assert any(o.endswith(",coap") for o in decode)
+    assert (f"dtls.psk:{DEMO_KEY}" in decode) == (security == "psk")
+    assert re.search(r"^capture\s+tshark -r \S+ " + re.escape(" ".join(decode)) + "$", proc.stdout, re.MULTILINE)
+
+    fields = subprocess.run(
+        ["tshark", "-r", str(pcap), *decode, "-Y", "coap", "-T", "fields", "-e", "coap.code",
+         "-e", "coap.opt.uri_path_recon"],
+        capture_output=True, text=True, check=True,
+    ).stdout.splitlines()
+    requests = Counter(tuple(line.split("\t")) for line in fields)
+    assert requests[("2", "/bs")] >= 4  # Request Bootstrap (POST)
+    assert requests[("3", "/0/1")] >= 4 and requests[("3", "/1/0")] >= 4  # the Writes (PUT)
+    assert requests[("2", "/rd")] >= 4  # Register
+    without = subprocess.run(["tshark", "-r", str(pcap), "-Y", "coap"], capture_output=True, text=True, check=True)
+    assert without.stdout.strip() == ""  # the options are what makes it CoAP
+
+    comment = subprocess.run(["capinfos", "-k", str(pcap)], capture_output=True, text=True, check=True).stdout
+    assert " ".join(decode) in comment, comment

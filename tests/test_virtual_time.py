@@ -7,6 +7,8 @@ minutes of protocol time pass in milliseconds, and a seed gives one run.
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -133,6 +135,62 @@ def test_dtls_runs_repeat_to_the_byte(tmp_path: Path) -> None:
     assert first["timelines"] == second["timelines"]
     assert first["capture"] == second["capture"]
     assert len(read_pcapng(tmp_path / "a.pcapng")) > 400
+
+
+# One virtual-clock DTLS-PSK run with a capture, as a child process runs it:
+# argv[1] is the capture's path. The servers listen on port 0, which on the
+# virtual clock means a port drawn from the seed.
+PSK_RUN = """
+import sys
+from lwm2m_hil import Emulator, Psk, bootstrap_config
+key = bytes.fromhex("000102030405060708090a0b0c0d0e0f")
+# A seed no other test uses: ports are drawn from it, and a port another
+# emulator of that seed holds at the time moves on to another one.
+with Emulator(seed=58321, clock="virtual") as emu:
+    dm = Psk("dm", key)
+    rs = emu.registration_server(psk=[dm])
+    config = bootstrap_config(rs.secure_uri, psk=Psk("{endpoint}", key), server_psk=dm)
+    bs = emu.bootstrap_server(config)
+    fleet = emu.fleet(3, bs.secure_uri, psk=Psk("{endpoint}", key), start=False)
+    fleet.link(loss=0.2)
+    emu.capture(sys.argv[1])
+    fleet.start()
+    fleet.run_until("registered", exit="finish", timeout=3600)
+"""
+
+
+def client_hello_times(capture: Path) -> list[int]:
+    """gmt_unix_time of every DTLS ClientHello in a capture: the first 4
+    bytes of its random (record header 13 B, handshake header 12 B, version 2 B)."""
+    return [
+        int.from_bytes(d.payload[27:31], "big")
+        for d in read_pcapng(capture)
+        if len(d.payload) > 31 and d.payload[0] == 22 and d.payload[3:5] == b"\0\0" and d.payload[13] == 1
+    ]
+
+
+def test_dtls_runs_in_two_processes_repeat_to_the_byte(tmp_path: Path, package_env: dict[str, str]) -> None:
+    """The same virtual-clock DTLS-PSK run in two processes, one after the
+    other, gives one capture, byte for byte, with servers on port 0.
+    mbedTLS's time() (in each ClientHello's gmt_unix_time and in the
+    server's cookies) counts from the virtual epoch, 2020-01-01, not from
+    the second the process started; the servers' ports (in the Security
+    object bootstrap writes, in the capture's headers and its section
+    comment), like the radio's, come from the seed, not from the kernel."""
+    runs = []
+    for name in ("a", "b"):
+        time.sleep(1.1)  # each run in a wall-clock second of its own, as time() counts them
+        runs.append(subprocess.run([sys.executable, "-c", PSK_RUN, str(tmp_path / f"{name}.pcapng")],
+                                   env=package_env, capture_output=True, text=True, timeout=120))
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr + runs[1].stderr
+    first, second = (tmp_path / "a.pcapng").read_bytes(), (tmp_path / "b.pcapng").read_bytes()
+    hellos = client_hello_times(tmp_path / "a.pcapng")
+    assert len(hellos) >= 6  # bootstrap and registration handshakes of 3 devices
+    assert all(VIRTUAL_EPOCH <= t < VIRTUAL_EPOCH + 3600 for t in hellos), hellos
+    a, b = read_pcapng(tmp_path / "a.pcapng"), read_pcapng(tmp_path / "b.pcapng")
+    differ = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), None)
+    assert first == second, f"{len(a)} and {len(b)} packets; first differing: {differ}, " + (
+        f"{a[differ]} / {b[differ]}" if differ is not None else "none (the headers differ)")
 
 
 # --- RFC 7252 timing, not shortened ----------------------------------------------

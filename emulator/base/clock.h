@@ -13,6 +13,13 @@ namespace hil {
 // free of <chrono> arithmetic in firmware and make literal times in tests easy.
 using TimeMs = int64_t;
 
+// The wall-clock second a virtual clock's origin stands for
+// (2020-01-01T00:00:00Z), wherever virtual time shows as calendar time:
+// capture timestamps and the time() mbedTLS writes into DTLS hellos and
+// cookies. A fixed value, so that a seed gives the same bytes in every
+// process and on every machine.
+constexpr int64_t kVirtualEpochS = 1577836800;
+
 class Clock {
  public:
   virtual ~Clock() = default;

@@ -116,12 +116,13 @@ int __wrap_clock_gettime(clockid_t id, struct timespec* ts) {
 }
 
 // mbedTLS (built statically: scripts/lib.sh) writes the time into its
-// hellos and cookies.
+// hellos (gmt_unix_time) and cookies. Virtual time counts from the fixed
+// kVirtualEpochS, not from the second this process started: two processes
+// that run the same seed write the same bytes.
 time_t __wrap_time(time_t* out) {
   using namespace hil::coap;
-  int64_t epoch = g_epoch_s.load(std::memory_order_relaxed);
-  if (t_clock == nullptr || epoch < 0) return __real_time(out);
-  auto now = static_cast<time_t>(epoch + (kVirtualTickOrigin + t_clock->now_ms()) / 1000);
+  if (t_clock == nullptr) return __real_time(out);
+  auto now = static_cast<time_t>(hil::kVirtualEpochS + t_clock->now_ms() / 1000);
   if (out != nullptr) *out = now;
   return now;
 }

@@ -44,6 +44,23 @@ TEST(VirtualTime, InsideAScope_TicksFollowTheVirtualClockFromOneSecond) {
   EXPECT_EQ(t, static_cast<coap_tick_t>(kVirtualTickOrigin + 93'123));
 }
 
+// mbedTLS writes time() into ClientHello and cookies: inside a scope it
+// counts from the fixed virtual epoch, so another process, started at
+// another second, writes the same bytes.
+TEST(VirtualTime, InsideAScope_TimeCountsFromTheVirtualEpoch) {
+  init_library();
+  VirtualClock clock;
+  uint64_t rng = 1;
+  clock.advance_to(90'500);
+  {
+    VirtualTimeScope scope(clock, rng);
+    std::time_t out = 0;
+    EXPECT_EQ(std::time(&out), kVirtualEpochS + 90);
+    EXPECT_EQ(out, kVirtualEpochS + 90);
+  }
+  EXPECT_GT(std::time(nullptr), kVirtualEpochS + 86400 * 365);  // the wall clock again
+}
+
 TEST(VirtualTime, Scope_EndsWithItsLifetime) {
   init_library();
   VirtualClock clock;

@@ -11,6 +11,7 @@ constexpr uint32_t kInterfaceDescription = 1;
 constexpr uint32_t kEnhancedPacket = 6;
 constexpr uint16_t kLinktypeRaw = 101;  // each packet starts with its IPv4 header
 constexpr uint16_t kOptComment = 1;
+constexpr size_t kMaxOption = 65535;  // an option's length is 16 bits
 constexpr size_t kIpHeader = 20;
 constexpr size_t kUdpHeader = 8;
 
@@ -56,13 +57,14 @@ void option(std::vector<uint8_t>& out, uint16_t code, const std::string& value) 
 
 void end_of_options(std::vector<uint8_t>& out) { le32(out, 0); }
 
-std::vector<uint8_t> section_header() {
+std::vector<uint8_t> section_header(const std::string& comment) {
   std::vector<uint8_t> body;
   le32(body, 0x1A2B3C4D);  // byte-order magic
   le16(body, 1);           // version 1.0
   le16(body, 0);
   le32(body, 0xFFFFFFFF);  // section length unknown
   le32(body, 0xFFFFFFFF);
+  if (!comment.empty()) option(body, kOptComment, comment.substr(0, kMaxOption));
   option(body, 4, "lwm2m-hil radio");  // shb_userappl
   end_of_options(body);
   return block(kSectionHeader, body);
@@ -144,11 +146,12 @@ std::vector<uint8_t> enhanced_packet(uint64_t timestamp_us, const std::vector<ui
 
 }  // namespace
 
-Result<std::unique_ptr<PcapngWriter>> PcapngWriter::open(const std::string& path) {
+Result<std::unique_ptr<PcapngWriter>> PcapngWriter::open(const std::string& path,
+                                                         const std::string& comment) {
   std::FILE* file = std::fopen(path.c_str(), "wb");
   if (file == nullptr) return Error{"pcapng: cannot open " + path + ": " + std::strerror(errno)};
   std::unique_ptr<PcapngWriter> writer(new PcapngWriter(file, path));
-  Status s = writer->put(section_header());
+  Status s = writer->put(section_header(comment));
   if (s) s = writer->put(interface_description());
   if (!s) return s.error();
   return writer;
@@ -163,8 +166,7 @@ Status PcapngWriter::write(uint64_t timestamp_us, const Endpoint4& src, const En
     return Error{"pcapng: payload " + std::to_string(len) + " B exceeds the UDP maximum " +
                  std::to_string(kMaxPayload)};
   }
-  constexpr size_t kMaxComment = 65535;
-  const std::string note = comment.substr(0, kMaxComment);
+  const std::string note = comment.substr(0, kMaxOption);
   return put(enhanced_packet(timestamp_us, ipv4_udp(ip_id_++, src, dst, payload, len), note));
 }
 

@@ -22,7 +22,10 @@ struct Endpoint4 {
 
 class PcapngWriter {
  public:
-  static Result<std::unique_ptr<PcapngWriter>> open(const std::string& path);
+  // `comment` becomes the section header's opt_comment, what capinfos and
+  // Wireshark's capture properties show: e.g. how to decode the file.
+  static Result<std::unique_ptr<PcapngWriter>> open(const std::string& path,
+                                                    const std::string& comment = "");
   ~PcapngWriter();
   PcapngWriter(const PcapngWriter&) = delete;
   PcapngWriter& operator=(const PcapngWriter&) = delete;

@@ -107,6 +107,16 @@ TEST(Pcapng, TsharkChecksumsAndLwm2mTlv) {
   std::remove(path.c_str());
 }
 
+TEST(Pcapng, SectionComment_CapinfosShowsIt) {
+  const std::string path = temp_path("comment");
+  auto writer = PcapngWriter::open(path, "decode with tshark -d udp.port==40001,coap");
+  ASSERT_TRUE(writer.ok());
+  ASSERT_TRUE((*writer)->flush().ok());
+  const std::string out = run("capinfos -k " + path + " 2>/dev/null");
+  EXPECT_NE(out.find("decode with tshark -d udp.port==40001,coap"), std::string::npos) << out;
+  std::remove(path.c_str());
+}
+
 TEST(Pcapng, Errors_SayWhatAndWhere) {
   auto bad = PcapngWriter::open("/nonexistent-dir/x.pcapng");
   ASSERT_FALSE(bad.ok());

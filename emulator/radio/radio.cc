@@ -71,8 +71,9 @@ struct Radio::Path {
 
 // --- capture ------------------------------------------------------------------
 
-Result<std::shared_ptr<Capture>> Capture::open(const std::string& path, const Clock& clock) {
-  auto w = PcapngWriter::open(path);
+Result<std::shared_ptr<Capture>> Capture::open(const std::string& path, const Clock& clock,
+                                               const std::string& comment) {
+  auto w = PcapngWriter::open(path, comment);
   if (!w) return w.error();
   if (clock.is_virtual()) {  // the same seed, the same bytes
     return std::shared_ptr<Capture>(new Capture(std::move(*w), kVirtualEpochUs));

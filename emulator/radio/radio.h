@@ -27,16 +27,18 @@
 
 namespace hil::radio {
 
-// Virtual time: a capture's clock starts at this wall-clock instant
-// (2020-01-01T00:00:00Z), and the radio's server-facing ports show as
-// kVirtualNatPort + their index, so that a seed gives the same bytes.
-constexpr int64_t kVirtualEpochUs = 1577836800LL * 1000000;
+// Virtual time: a capture's clock starts at kVirtualEpochS, and the radio's
+// server-facing ports show as kVirtualNatPort + their index, so that a seed
+// gives the same bytes.
+constexpr int64_t kVirtualEpochUs = kVirtualEpochS * 1000000;
 constexpr uint16_t kVirtualNatPort = 50000;
 
 // A pcapng file shared by the radios of all loops.
 class Capture {
  public:
-  static Result<std::shared_ptr<Capture>> open(const std::string& path, const Clock& clock);
+  // `comment`: the file's section comment (how to decode it).
+  static Result<std::shared_ptr<Capture>> open(const std::string& path, const Clock& clock,
+                                               const std::string& comment = "");
   void write(TimeMs now, const Endpoint4& src, const Endpoint4& dst, const uint8_t* data,
              size_t len, const std::string& comment);
 

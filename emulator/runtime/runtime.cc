@@ -277,7 +277,35 @@ Result<ListenAddresses> listen_addresses(const std::string& listen,
   return ListenAddresses{*plain, *secure};
 }
 
+// Virtual time: a server asked for any free port (0) gets one drawn from
+// `seed` instead of the kernel's choice, so that its URI (which bootstrap
+// writes into payloads and devices keep on their timelines) and its port in
+// captures repeat run after run, in every process. A port that something
+// else holds moves on to the next draw; after 32 draws the kernel picks.
+// `listen` builds a fresh server on the addresses it is given each time.
+Status listen_on_seeded_ports(const ListenAddresses& addrs, uint64_t seed,
+                              const std::function<Status(const ListenAddresses&)>& listen) {
+  const bool any_plain = coap_address_get_port(&addrs.plain) == 0;
+  const bool any_secure = coap_address_get_port(&addrs.secure) == 0;
+  auto draw = [&seed] {
+    uint64_t z = (seed += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    return static_cast<uint16_t>(20000 + (z ^ (z >> 31)) % 30000);
+  };
+  for (int attempt = 0; seed != 0 && (any_plain || any_secure) && attempt < 32; ++attempt) {
+    ListenAddresses a = addrs;
+    if (any_plain) coap_address_set_port(&a.plain, draw());
+    if (any_secure) coap_address_set_port(&a.secure, draw());
+    if (listen(a)) return ok_status();
+  }
+  return listen(addrs);
+}
+
 }  // namespace
+
+uint64_t Runtime::server_port_seed(const std::string& name) const {
+  return options_.virtual_time ? mix(options_.seed, name + " ports") | 1 : 0;
+}
 
 Result<BootstrapServerHandle> Runtime::add_bootstrap_server(server::BootstrapConfig config,
                                                             std::optional<lwm2m::Profile> profile,
@@ -287,13 +315,15 @@ Result<BootstrapServerHandle> Runtime::add_bootstrap_server(server::BootstrapCon
   auto addrs = listen_addresses(listen, secure_listen);
   if (!addrs) return addrs.error();
   Loop& loop = *loops_[0];
+  const std::string name = "bootstrap-server-" + std::to_string(bootstrap_servers_.size());
   return loop.call([&]() -> Result<BootstrapServerHandle> {
-    auto s = std::make_unique<server::BootstrapServer>(
-        std::move(config), profile, timing, loop,
-        mix(options_.seed, "bootstrap-server-" + std::to_string(bootstrap_servers_.size())),
-        options_.server_shards);
-    if (auto st = s->listen(addrs->plain, addrs->secure, options_.server_handshakes); !st)
-      return st.error();
+    std::unique_ptr<server::BootstrapServer> s;
+    auto st = listen_on_seeded_ports(*addrs, server_port_seed(name), [&](const ListenAddresses& a) {
+      s = std::make_unique<server::BootstrapServer>(
+          config, profile, timing, loop, mix(options_.seed, name), options_.server_shards);
+      return s->listen(a.plain, a.secure, options_.server_handshakes);
+    });
+    if (!st) return st.error();
     for (auto& c : s->endpoint().contexts()) loop.add(*c);
     BootstrapServerHandle h(&loop, s.get());
     bootstrap_servers_.push_back(std::move(s));
@@ -307,13 +337,15 @@ Result<RegistrationServerHandle> Runtime::add_registration_server(
   auto addrs = listen_addresses(listen, secure_listen);
   if (!addrs) return addrs.error();
   Loop& loop = registration_loop();
+  const std::string name = "registration-server-" + std::to_string(registration_servers_.size());
   return loop.call([&]() -> Result<RegistrationServerHandle> {
-    auto s = std::make_unique<server::RegistrationServer>(
-        timing, std::move(psk), loop,
-        mix(options_.seed, "registration-server-" + std::to_string(registration_servers_.size())),
-        options_.server_shards);
-    if (auto st = s->listen(addrs->plain, addrs->secure, options_.server_handshakes); !st)
-      return st.error();
+    std::unique_ptr<server::RegistrationServer> s;
+    auto st = listen_on_seeded_ports(*addrs, server_port_seed(name), [&](const ListenAddresses& a) {
+      s = std::make_unique<server::RegistrationServer>(timing, psk, loop, mix(options_.seed, name),
+                                                       options_.server_shards);
+      return s->listen(a.plain, a.secure, options_.server_handshakes);
+    });
+    if (!st) return st.error();
     for (auto& c : s->endpoint().contexts()) loop.add(*c);
     RegistrationServerHandle h(&loop, s.get());
     registration_servers_.push_back(std::move(s));
@@ -338,11 +370,11 @@ radio::Radio* Runtime::radio_of(const Loop* loop) const {
   return nullptr;
 }
 
-Status Runtime::capture(const std::string& path) {
+Status Runtime::capture(const std::string& path, const std::string& comment) {
   std::shared_ptr<radio::Capture> c;
   if (!path.empty()) {
     if (radios_.empty()) return Error{"capture: this emulator runs without a radio"};
-    auto opened = radio::Capture::open(path, clock());
+    auto opened = radio::Capture::open(path, clock(), comment);
     if (!opened) return Error{"capture: " + opened.error().message};
     c = *opened;
   }

@@ -176,7 +176,8 @@ class Runtime {
   bool run_until(const std::function<bool()>& pred, TimeMs until_ms);
   bool is_virtual() const { return options_.virtual_time; }
   // Capture every datagram of the run into a pcapng file; "" stops.
-  Status capture(const std::string& path);
+  // `comment` goes into the file's section header (how to decode it).
+  Status capture(const std::string& path, const std::string& comment = "");
   FleetSummary summary() const;
   const Clock& clock() const { return *clock_; }
   uint64_t seed() const { return options_.seed; }
@@ -197,6 +198,8 @@ class Runtime {
   radio::Radio* radio_of(const Loop* loop) const;
   device::HandshakeGate* gate_of(const Loop* loop) const;
   Loop& registration_loop() const;
+  // Virtual time: where a server's port-0 listeners draw their ports; 0 otherwise.
+  uint64_t server_port_seed(const std::string& name) const;
 
   RuntimeOptions options_;
   RealClock real_clock_;

@@ -109,6 +109,8 @@ std::optional<Args> parse_args(const char* cmdline, std::string* error) {
       if (ok) a.client.profile = *prof;
     } else if (key == "request_finish") {
       ok = parse_bool(v, &a.client.request_finish);
+    } else if (key == "finish_fallback") {
+      ok = parse_bool(v, &a.client.finish_fallback);
     } else if (key == "finish_timeout_ms") {
       ok = parse_i64(v, &a.client.finish_timeout_ms);
     } else if (key == "idle_timeout_ms") {

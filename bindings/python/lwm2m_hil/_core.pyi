@@ -9,6 +9,7 @@ class DeviceSpec:
     psk_key: bytes
     profile: str
     request_finish: bool
+    finish_fallback: bool
     finish_timeout: float
     idle_timeout: float
     hold_off: int
@@ -172,4 +173,5 @@ class Runtime:
         self, devices: list[DeviceHandle], qemu_devices: list[QemuDeviceHandle], states: list[str],
         exits: list[str], timeout: float,
     ) -> bool: ...
+    def capture(self, path: str, comment: str = "") -> None: ...
     def summary(self) -> dict[str, Any]: ...

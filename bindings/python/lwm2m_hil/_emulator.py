@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 from . import _core
 from ._lifetime import Guarded, Lifetime
 from .config import Psk
+from .decode import capture_comment, decode_options
 
 STATES = ("factory", "bootstrapping", "bootstrapped", "registering", "registered", "failed")
 BOOTSTRAP_EXITS = ("none", "finish", "idle_timeout", "finish_timeout", "rejected")
@@ -678,9 +679,9 @@ class Emulator:
     :meth:`run_until` (or a device's or fleet's ``run_until``) runs the
     emulator on the calling thread (``threads`` is ignored), in a fixed
     order, jumping from one deadline to the next. The same seed and the same
-    calls give the same timelines, and the same captures when the servers
-    listen on the same ports; a 247 s finish timeout passes in
-    milliseconds::
+    calls give the same timelines and the same captures, in any process
+    (servers on port 0 get ports drawn from the seed); a 247 s finish
+    timeout passes in milliseconds::
 
         with Emulator(seed=7, clock="virtual") as emu:
             rs = emu.registration_server()
@@ -714,6 +715,7 @@ class Emulator:
         self._life = Lifetime()
         self._endpoints: set[str] = set()  # names are unique within an emulator
         self._devices = 0
+        self._server_uris: list[str] = []  # of the servers started here, for decode_options()
         self._qemu_dir: str | None = None  # working directories of QEMU devices, made on demand
 
     @property
@@ -809,7 +811,9 @@ class Emulator:
             timing.ack_random_factor,
             timing.max_retransmit,
         )
-        return BootstrapServer(self, h)
+        server = BootstrapServer(self, h)
+        self._server_uris += [server.uri, server.secure_uri]
+        return server
 
     def registration_server(
         self,
@@ -834,7 +838,9 @@ class Emulator:
             timing.max_retransmit,
             [(p.match, p.identity, p.key) for p in psk],
         )
-        return RegistrationServer(self, h)
+        server = RegistrationServer(self, h)
+        self._server_uris += [server.uri, server.secure_uri]
+        return server
 
     def device(self, endpoint: str, bootstrap_uri: str, **options: Any) -> Device:
         """Create and start one device. Options: see :meth:`fleet`.
@@ -856,7 +862,10 @@ class Emulator:
         """Create and start ``count`` devices named ``prefix`` + index.
 
         Options (all optional): ``profile`` ('cr', '1.0', '1.1'),
-        ``request_finish`` (cr: ask for Finish), ``finish_timeout``,
+        ``request_finish`` (cr: ask for Finish), ``finish_fallback`` (cr:
+        a Request Bootstrap with Finish=true refused 4.00 or 4.02 is sent
+        once more without it, and the idle timer ends that bootstrap),
+        ``finish_timeout``,
         ``idle_timeout``, ``hold_off`` (s), ``retry_initial``,
         ``retry_factor``, ``retry_max``, ``retry_jitter``,
         ``max_bootstrap_attempts``, ``register_attempts``, ``server_uri``
@@ -914,13 +923,30 @@ class Emulator:
             raise ValueError(f"{name}: a device named {taken!r} already exists in this emulator; names must be unique")
         return endpoints
 
-    def capture(self, path: str | os.PathLike[str] | None) -> None:
+    def capture(
+        self, path: str | os.PathLike[str] | None, *, psk_key: bytes | None = None, uris: Sequence[str] = ()
+    ) -> None:
         """Capture every datagram of the run into a pcapng file (None
-        stops). tshark decodes it as CoAP with ``-d udp.port==PORT,coap``
-        for the servers' ports. On the virtual clock its time starts at
-        2020-01-01T00:00:00Z, and the devices' source ports are numbered
-        50000, 50001, ... (the radio's ports, which the kernel chose)."""
-        self._runtime.capture("" if path is None else os.fspath(path))
+        stops). Its section comment carries :meth:`decode_options` as they
+        are when it starts (start the servers first). On the virtual clock
+        its time starts at 2020-01-01T00:00:00Z, and the devices' source
+        ports are numbered 50000, 50001, ... (the radio's ports, which the
+        kernel chose)."""
+        if path is None:
+            self._runtime.capture("")
+            return
+        comment = capture_comment(self.decode_options(psk_key=psk_key, uris=uris))
+        self._runtime.capture(os.fspath(path), comment)
+
+    def decode_options(self, *, psk_key: bytes | None = None, uris: Sequence[str] = ()) -> list[str]:
+        """tshark arguments that decode a capture of this emulator: CoAP on
+        the ports of the servers started here and of ``uris`` (external
+        servers), DTLS and the CoAP inside it on their coaps:// ports,
+        decrypted with ``psk_key`` (``-o dtls.psk:HEX``; one key)::
+
+            subprocess.run(["tshark", "-r", "run.pcapng", *emu.decode_options(psk_key=key)])
+        """
+        return decode_options([*self._server_uris, *uris], psk_key)
 
     def summary(self) -> dict[str, Any]:
         """Devices by state and by bootstrap exit, and bootstrap durations (ms)."""

@@ -64,9 +64,9 @@ _UNSUPPORTED_OPTIONS = {
 }
 _HOST_OPTIONS = ("firmware", "firmware_args", "qemu", "machine", "work_dir", "start", "timing", "flash",
                  "flash_image", "reboot_after_power_cut", "record_messages", "request_finish",
-                 "state_source", "server_map")
+                 "state_source", "server_map", "finish_fallback")
 # What an image started without -append (firmware_args=None) is not told.
-_APPEND_ONLY = (*_SECONDS_MS, *_PLAIN, "timing", "request_finish", "flash_image")
+_APPEND_ONLY = (*_SECONDS_MS, *_PLAIN, "timing", "request_finish", "finish_fallback", "flash_image")
 
 
 def _unsupported(what: str, why: str) -> NotSupportedOnQemu:
@@ -93,8 +93,9 @@ def _firmware_args(options: dict[str, Any]) -> list[str]:
                 if "://localhost" in str(value):
                     raise ValueError(f"server_uri: {value!r}: a firmware image has no DNS; use 127.0.0.1")
             args.append(f"{arg}={value}")
-    if "request_finish" in options:
-        args.append(f"request_finish={1 if options.pop('request_finish') else 0}")
+    for flag in ("request_finish", "finish_fallback"):
+        if flag in options:
+            args.append(f"{flag}={1 if options.pop(flag) else 0}")
     timing = options.pop("timing", None)
     if timing is not None:
         if not isinstance(timing, CoapTiming):

@@ -20,6 +20,7 @@ from .campaign import commands as campaign_commands
 from .campaign.progress import FleetProgress
 from .campaign.results import device_record, write_jsonl
 from .config import Psk, bootstrap_config
+from .decode import tshark_command
 
 # The demo key of `run --security psk`: documented, so that a capture of a
 # run decrypts in Wireshark without further ado (-o dtls.psk:THIS).
@@ -31,6 +32,15 @@ def _percentile(values: Sequence[float], p: float) -> float:
         return 0.0
     ordered = sorted(values)
     return float(ordered[min(len(ordered) - 1, int(p / 100.0 * len(ordered)))])
+
+
+def _decode_hints(args: argparse.Namespace) -> dict[str, Any]:
+    """What decodes the run's capture beyond the embedded servers' ports:
+    the external server's URI, and the run's key over DTLS."""
+    return {
+        "psk_key": bytes.fromhex(args.psk_key) if args.security == "psk" else None,
+        "uris": [args.bootstrap_uri] if args.bootstrap_uri else [],
+    }
 
 
 def summarize(emu: Emulator, wall_s: float, virtual_s: float, args: argparse.Namespace) -> dict[str, Any]:
@@ -52,12 +62,16 @@ def summarize(emu: Emulator, wall_s: float, virtual_s: float, args: argparse.Nam
         "profile": args.profile,
         "seed": args.seed,
         "finish_requested": not args.no_finish,
+        "finish_fallback": args.finish_fallback,
         "radio": {k: s["radio"][k] for k in ("sent", "delivered", "dropped")}
         | {"dropped_by": dict(s["radio"]["dropped_by"]), "duplicated": s["radio"]["duplicated"]},
         "power_cuts": int(s["power_cuts"]),
         "torn_configs": int(s["torn_configs"]),
         "security": args.security,
         "firmware": args.firmware,
+        "capture": (
+            {"file": args.capture, "decode": emu.decode_options(**_decode_hints(args))} if args.capture else None
+        ),
     }
 
 
@@ -80,6 +94,8 @@ def print_table(summary: dict[str, Any]) -> None:
     ]
     if summary.get("interrupted"):
         rows.append(("interrupted", f"by {summary['interrupted']}: a partial summary"))
+    if summary.get("capture"):
+        rows.append(("capture", tshark_command(summary["capture"]["file"], summary["capture"]["decode"])))
     for name, value in rows:
         print(f"{name:<18} {value}")
 
@@ -248,6 +264,7 @@ def _campaign(
     options: dict[str, Any] = dict(
         profile=args.profile,
         request_finish=not args.no_finish,
+        finish_fallback=args.finish_fallback,
         idle_timeout=args.idle_timeout,
         finish_timeout=args.finish_timeout,
         timing=timing,
@@ -269,7 +286,7 @@ def _campaign(
     if link:
         fleet.link(**link)
     if args.capture:
-        emu.capture(args.capture)
+        emu.capture(args.capture, **_decode_hints(args))
     if cuts:
         boot_ops, commit_ops = cuts
         log.debug(f"--power-cut: a boot takes {boot_ops} flash operations, the bootstrap commit {commit_ops}")
@@ -375,6 +392,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", choices=["cr", "1.0", "1.1"], default="cr")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--no-finish", action="store_true", help="devices do not ask for Finish (profile cr)")
+    run.add_argument("--finish-fallback", action="store_true",
+                     help="a Request Bootstrap with Finish=true refused 4.00/4.02 (a server that does not "
+                          "know the query) is sent once more without it; the idle timer ends bootstrap")
     run.add_argument("--bootstrap-uri", help="an external bootstrap server; the embedded ones are not started")
     run.add_argument("--json", help="write the summary to this file")
     run.add_argument("--clock", choices=["real", "virtual"], default="real",

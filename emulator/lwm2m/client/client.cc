@@ -91,7 +91,7 @@ std::optional<TimeMs> Client::next_deadline() const {
 void Client::on_timeout(TimeMs now) {
   if (bootstrap_timer_.due(now)) {
     bootstrap_timer_.at.reset();
-    if (config_.profile == Profile::Cr && !config_.request_finish) {
+    if (legacy_exit()) {
       request_commit(now, BootstrapExit::IdleTimeout);
     } else {
       bootstrap_failed(now, BootstrapExit::FinishTimeout,
@@ -122,33 +122,75 @@ void Client::begin_bootstrap(TimeMs now, TimeMs delay) {
   pending_.clear();  // answers to an abandoned registration or request are stale
   retry_is_bootstrap_ = true;
   retry_timer_.at = now + delay;
+  finish_declined_ = false;
 }
 
-void Client::send_bootstrap_request(TimeMs now) {
+// Profile cr: ask for the finish indication unless the server refused it.
+bool Client::asks_finish() const {
+  return config_.profile == Profile::Cr && config_.request_finish && !finish_declined_;
+}
+
+// Profile cr without the finish indication: an idle timer guesses the end.
+bool Client::legacy_exit() const { return config_.profile == Profile::Cr && !asks_finish(); }
+
+// Could this refusal be about the Finish query alone? A server that does
+// not know it refuses the whole request: 4.00 as the change request's table
+// has it, 4.02 from one that treats an unknown (critical) Uri-Query as a bad
+// option.
+bool Client::refused_for_finish(Code refusal) const {
+  return asks_finish() && (refusal == Code::BadRequest || refusal == Code::BadOption);
+}
+
+void Client::send_bootstrap_request(TimeMs now, bool fallback) {
   auto account = bootstrap_account(live_);
   if (!account) {
     event(now, "error", "the bootstrap-server account is gone");
     set_state(now, State::Failed);
     return;
   }
-  ++bootstrap_attempts_;
+  if (!fallback) ++bootstrap_attempts_;  // the fallback is part of the same attempt
   staged_ = live_;
   Request r;
   r.method = Method::Post;
   r.path = {"bs"};
   r.query = {"ep=" + config_.endpoint};
-  if (config_.profile == Profile::Cr && config_.request_finish) r.query.push_back("Finish=true");
+  if (asks_finish()) r.query.push_back("Finish=true");
   if (config_.profile == Profile::V1_1)
     r.query.push_back("pct=" + std::to_string(config_.preferred_format));
-  event(now, "bootstrap_request", "attempt " + std::to_string(bootstrap_attempts_));
+  event(now, "bootstrap_request",
+        "attempt " + std::to_string(bootstrap_attempts_) + (fallback ? ", without Finish" : ""));
   send(Pending::BootstrapRequest, *account, std::move(r));
 }
 
 // Any bootstrap-server command restarts the wait for Finish (or, in the
 // legacy mode, the idle timer that guesses the end of bootstrap).
 void Client::touch_bootstrap(TimeMs now) {
-  bool legacy = config_.profile == Profile::Cr && !config_.request_finish;
-  bootstrap_timer_.at = now + (legacy ? config_.idle_timeout_ms : config_.finish_timeout_ms);
+  bootstrap_timer_.at = now + (legacy_exit() ? config_.idle_timeout_ms : config_.finish_timeout_ms);
+}
+
+// A refused Request Bootstrap. One that carried Finish=true may have been
+// refused for the query alone: with finish_fallback the client asks once
+// more without it, at once (the server answered, it is there), and takes
+// the legacy path; the refusal is then no exit of its own.
+void Client::bootstrap_refused(TimeMs now, Code code) {
+  const std::string answer = "Request Bootstrap answered " + to_string(code);
+  if (refused_for_finish(code) && config_.finish_fallback) {
+    finish_declined_ = true;
+    event(now, "finish_fallback",
+          answer + " to Finish=true: the server does not know the finish indication; asking " +
+              "without it, an idle timer of " + std::to_string(config_.idle_timeout_ms) +
+              " ms ends bootstrap");
+    send_bootstrap_request(now, true);
+  } else if (refused_for_finish(code)) {
+    bootstrap_failed(now, BootstrapExit::Rejected,
+                     answer + " (a server that does not know Finish=true answers so; " +
+                         "finish_fallback would ask again without it)");
+  } else if (finish_declined_) {
+    bootstrap_failed(now, BootstrapExit::Rejected,
+                     answer + " without Finish too: the refusal was not about the finish query");
+  } else {
+    bootstrap_failed(now, BootstrapExit::Rejected, answer);
+  }
 }
 
 // What every way out of bootstrap shares: nothing staged, no timer, an
@@ -534,8 +576,7 @@ void Client::on_response(TimeMs now, uint64_t id, const Response& resp) {
         event(now, "bootstrap_accepted", to_string(resp.code));
         if (staged_) touch_bootstrap(now);
       } else {
-        bootstrap_failed(now, BootstrapExit::Rejected,
-                         "Request Bootstrap answered " + to_string(resp.code));
+        bootstrap_refused(now, resp.code);
       }
       break;
     case Pending::Register:

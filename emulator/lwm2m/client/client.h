@@ -44,6 +44,12 @@ struct ClientConfig {
   // Profile cr only: ask the server for the finish indication (Finish=true).
   // Without it the client falls back to the legacy idle timer.
   bool request_finish = true;
+  // Profile cr, request_finish: a server that does not know the Finish
+  // query answers the Request Bootstrap 4.00 or 4.02. Ask once more without
+  // it and leave that bootstrap by the legacy idle timer, as the change
+  // request lets a client that does not ask for Finish (off: the refusal is
+  // a `rejected` exit, retried with Finish=true).
+  bool finish_fallback = false;
   uint16_t preferred_format = format::kTlv;  // the pct of profile 1.1
 
   TimeMs finish_timeout_ms = 247'000;  // EXCHANGE_LIFETIME after the last command
@@ -123,7 +129,11 @@ class Client {
 
   // bootstrap
   void begin_bootstrap(TimeMs now, TimeMs delay);
-  void send_bootstrap_request(TimeMs now);
+  void send_bootstrap_request(TimeMs now, bool fallback = false);
+  bool asks_finish() const;
+  bool legacy_exit() const;
+  bool refused_for_finish(Code refusal) const;
+  void bootstrap_refused(TimeMs now, Code code);
   void touch_bootstrap(TimeMs now);
   void end_bootstrap(TimeMs now, BootstrapExit how);
   void request_commit(TimeMs now, BootstrapExit how);
@@ -168,6 +178,9 @@ class Client {
   Timer retry_timer_;      // next bootstrap or registration attempt
   Timer update_timer_;
   bool retry_is_bootstrap_ = true;
+  // The server refused Finish=true in this bootstrap (finish_fallback): the
+  // idle timer ends it. Every new bootstrap asks for Finish again.
+  bool finish_declined_ = false;
 
   // A Commit on its way to flash: how and when bootstrap ends once it
   // landed; `handed` once poll() gave it to the host.

@@ -351,6 +351,75 @@ TEST(Client, RequestBootstrap_Rejected_ExitRejectedAndRetry) {
   EXPECT_GE(*h.client.next_deadline(), h.now + 1000);  // initial 2 s, jitter 0.5
 }
 
+ClientConfig with_fallback(bool on) {
+  ClientConfig c = config();
+  c.finish_fallback = on;
+  return c;
+}
+
+// Started, its Request Bootstrap (Finish=true) answered `code`.
+void refuse_first_request(Harness& h, Code code) {
+  h.client.start(h.now);
+  h.drain();
+  h.advance(h.now);
+  ASSERT_EQ(h.sent.size(), 1u);
+  h.answer_last(code);
+}
+
+TEST(Client, FinishFallback_FinishRefused400Or402_AsksOnceWithoutFinishAndExitsIdleTimeout) {
+  for (Code refusal : {Code::BadRequest, Code::BadOption}) {
+    Harness h(with_fallback(true));
+    refuse_first_request(h, refusal);
+    ASSERT_EQ(h.sent.size(), 2u) << to_string(refusal);  // at once, no backoff
+    EXPECT_EQ(h.sent[1].request.query, (std::vector<std::string>{"ep=dev-1"}));
+    EXPECT_TRUE(h.client.exit_counts().empty());  // the refusal is no exit
+    bool told = false;
+    for (const Event& e : h.events) told |= e.kind == "finish_fallback";
+    EXPECT_TRUE(told);
+    h.answer_last(Code::Changed);
+    EXPECT_EQ(h.request(put(kSecurity, 1, security_instance(7))).code, Code::Changed);
+    EXPECT_EQ(h.request(put(kServer, 0, server_instance(7))).code, Code::Changed);
+    h.advance(h.now + 1999);  // the idle timer (2 s), not the finish timeout
+    EXPECT_EQ(h.client.state(), State::Bootstrapping);
+    h.advance(h.now + 1);
+    EXPECT_EQ(h.client.exit_counts(),
+              (std::map<BootstrapExit, int>{{BootstrapExit::IdleTimeout, 1}}));
+    EXPECT_TRUE(h.sent_to("/rd"));
+  }
+}
+
+TEST(Client, FinishFallback_Off_RefusalIsRejectedAndRetriedWithFinish) {
+  Harness h(with_fallback(false));
+  refuse_first_request(h, Code::BadRequest);
+  EXPECT_EQ(h.sent.size(), 1u);
+  EXPECT_EQ(h.client.last_exit(), BootstrapExit::Rejected);
+  bool hinted = false;
+  for (const Event& e : h.events)
+    hinted |= e.kind == "bootstrap_failed" && e.detail.find("finish_fallback") != std::string::npos;
+  EXPECT_TRUE(hinted);
+  h.advance(*h.client.next_deadline());
+  ASSERT_EQ(h.sent.size(), 2u);
+  EXPECT_EQ(h.sent[1].request.query, (std::vector<std::string>{"ep=dev-1", "Finish=true"}));
+}
+
+TEST(Client, FinishFallback_RefusedWithoutFinishToo_RejectedAndNextAttemptAsksFinishAgain) {
+  Harness h(with_fallback(true));
+  refuse_first_request(h, Code::BadRequest);
+  h.answer_last(Code::BadRequest);  // an unknown endpoint, not an unknown query
+  EXPECT_EQ(h.client.exit_counts(), (std::map<BootstrapExit, int>{{BootstrapExit::Rejected, 1}}));
+  h.advance(*h.client.next_deadline());
+  ASSERT_EQ(h.sent.size(), 3u);
+  EXPECT_EQ(h.sent[2].request.query, (std::vector<std::string>{"ep=dev-1", "Finish=true"}));
+  EXPECT_EQ(h.events.back().detail, "attempt 2");  // the fallback was part of attempt 1
+}
+
+TEST(Client, FinishFallback_OtherRefusal_NoFallback) {
+  Harness h(with_fallback(true));
+  refuse_first_request(h, Code::Forbidden);
+  EXPECT_EQ(h.sent.size(), 1u);
+  EXPECT_EQ(h.client.last_exit(), BootstrapExit::Rejected);
+}
+
 TEST(Client, Register_FailsItsAttempts_FallsBackToBootstrap) {
   // ETS 1.1-int-7.
   Harness h(config());

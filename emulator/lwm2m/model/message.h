@@ -22,6 +22,7 @@ enum class Code : uint8_t {
   Content = 69,             // 2.05
   BadRequest = 128,         // 4.00
   Unauthorized = 129,       // 4.01
+  BadOption = 130,          // 4.02
   Forbidden = 131,          // 4.03
   NotFound = 132,           // 4.04
   MethodNotAllowed = 133,   // 4.05
