@@ -73,7 +73,7 @@ def _arm_power_cuts(settings: dict[str, Any], seed: int, uri: str, fleet: list[A
     f = settings["fleet"]
     args = argparse.Namespace(clock=settings["clock"], bootstrap_uri=settings["server"].get("bootstrap_uri"),
                               security=f["security"], profile=f["profile"], psk_key=f["psk_key"],
-                              psk_identity="{endpoint}")
+                              psk_identity="{endpoint}", timeout=settings.get("timeout"))
     boot_ops, commit_ops = flash_ops_of_bootstrap(args, **options)
     rng = random.Random(seed)
     for device in fleet:
@@ -101,7 +101,7 @@ def wait_registered(emu: Emulator, fleet: Fleet, timeout: float, on_slice: Calla
     """Run (virtual clock) or wait (real clock) until every device is
     registered or ``timeout`` seconds passed, calling ``on_slice`` after
     every slice of it; the device records then say who did not make it."""
-    handles = [d._h for d in fleet]
+    handles = [d._handle for d in fleet]  # the runtime's own call takes them unwrapped
     waited = 0.0
     while waited < timeout:
         step = min(SLICE_S, timeout - waited)
