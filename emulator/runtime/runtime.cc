@@ -3,6 +3,8 @@
 #include <chrono>
 #include <functional>
 #include <future>
+#include <memory>
+#include <random>
 #include <stdexcept>
 
 #include "emulator/coap/address.h"
@@ -173,6 +175,10 @@ std::vector<Event> BootstrapServerHandle::events() const {
   return loop_->call([&] { return server_->core().events(); });
 }
 
+server::BootstrapCounters BootstrapServerHandle::counters() const {
+  return loop_->call([&] { return server_->core().counters(); });
+}
+
 void BootstrapServerHandle::reconfigure(server::BootstrapConfig config) {
   loop_->call([&] { server_->reconfigure(std::move(config)); });
 }
@@ -199,6 +205,15 @@ Result<lwm2m::Response> RegistrationServerHandle::request(const std::string& end
 
 std::vector<Event> RegistrationServerHandle::events() const {
   return loop_->call([&] { return server_->core().events(); });
+}
+
+std::pair<uint64_t, std::vector<Event>> RegistrationServerHandle::events_since(
+    uint64_t first) const {
+  return loop_->call([&] { return server_->core().events_since(first); });
+}
+
+server::RegistrationCounters RegistrationServerHandle::counters() const {
+  return loop_->call([&] { return server_->core().counters(); });
 }
 
 // --- runtime ----------------------------------------------------------------
@@ -267,11 +282,9 @@ Result<ListenAddresses> listen_addresses(const std::string& listen,
 
 }  // namespace
 
-Result<BootstrapServerHandle> Runtime::add_bootstrap_server(server::BootstrapConfig config,
-                                                            lwm2m::Profile profile,
-                                                            coap::Timing timing,
-                                                            const std::string& listen,
-                                                            const std::string& secure_listen) {
+Result<BootstrapServerHandle> Runtime::add_bootstrap_server(
+    server::BootstrapConfig config, lwm2m::Profile profile, coap::Timing timing,
+    const std::string& listen, const std::string& secure_listen, server::BootstrapLimits limits) {
   auto addrs = listen_addresses(listen, secure_listen);
   if (!addrs) return addrs.error();
   Loop& loop = *loops_[0];
@@ -279,7 +292,7 @@ Result<BootstrapServerHandle> Runtime::add_bootstrap_server(server::BootstrapCon
     auto s = std::make_unique<server::BootstrapServer>(
         std::move(config), profile, timing, loop,
         mix(options_.seed, "bootstrap-server-" + std::to_string(bootstrap_servers_.size())),
-        options_.server_shards);
+        options_.server_shards, limits);
     if (auto st = s->listen(addrs->plain, addrs->secure, options_.server_handshakes); !st)
       return st.error();
     for (auto& c : s->endpoint().contexts()) loop.add(*c);
@@ -291,15 +304,21 @@ Result<BootstrapServerHandle> Runtime::add_bootstrap_server(server::BootstrapCon
 
 Result<RegistrationServerHandle> Runtime::add_registration_server(
     coap::Timing timing, server::PskTable psk, const std::string& listen,
-    const std::string& secure_listen) {
+    const std::string& secure_listen, server::RegistrationLimits limits) {
   auto addrs = listen_addresses(listen, secure_listen);
   if (!addrs) return addrs.error();
   Loop& loop = registration_loop();
   return loop.call([&]() -> Result<RegistrationServerHandle> {
+    const std::string name = "registration-server-" + std::to_string(registration_servers_.size());
+    server::RegistrationServerCore::Random ids;  // empty: the OS's randomness
+    if (options_.virtual_time) {
+      ids = [rng = std::make_shared<std::mt19937_64>(mix(options_.seed, name + " ids"))] {
+        return (*rng)();
+      };
+    }
     auto s = std::make_unique<server::RegistrationServer>(
-        timing, std::move(psk), loop,
-        mix(options_.seed, "registration-server-" + std::to_string(registration_servers_.size())),
-        options_.server_shards);
+        timing, std::move(psk), loop, mix(options_.seed, name), options_.server_shards, limits,
+        std::move(ids));
     if (auto st = s->listen(addrs->plain, addrs->secure, options_.server_handshakes); !st)
       return st.error();
     for (auto& c : s->endpoint().contexts()) loop.add(*c);

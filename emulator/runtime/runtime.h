@@ -89,6 +89,7 @@ class BootstrapServerHandle {
   std::string secure_uri() const { return secure_uri_; }
   std::vector<server::EndpointResult> results() const;
   std::vector<Event> events() const;
+  server::BootstrapCounters counters() const;
   void reconfigure(server::BootstrapConfig config);
 
  private:
@@ -106,6 +107,8 @@ class RegistrationServerHandle {
   std::string secure_uri() const { return secure_uri_; }
   std::vector<server::Registration> registrations() const;
   std::vector<Event> events() const;
+  std::pair<uint64_t, std::vector<Event>> events_since(uint64_t first) const;
+  server::RegistrationCounters counters() const;
   // A request to a registered device; waits up to `timeout_s` for the answer.
   Result<lwm2m::Response> request(const std::string& endpoint, const lwm2m::Request& r,
                                   double timeout_s) const;
@@ -141,12 +144,16 @@ class Runtime {
   Result<BootstrapServerHandle> add_bootstrap_server(server::BootstrapConfig config,
                                                      lwm2m::Profile profile, coap::Timing timing,
                                                      const std::string& listen,
-                                                     const std::string& secure_listen = "");
+                                                     const std::string& secure_listen = "",
+                                                     server::BootstrapLimits limits = {});
   // Endpoints that `psk` covers must register over DTLS (see PskTable).
+  // Registration ids are random: seeded on the virtual clock (one seed,
+  // one run), from the OS on the real one.
   Result<RegistrationServerHandle> add_registration_server(coap::Timing timing,
                                                            server::PskTable psk,
                                                            const std::string& listen,
-                                                           const std::string& secure_listen = "");
+                                                           const std::string& secure_listen = "",
+                                                           server::RegistrationLimits limits = {});
   // Creates `count` devices from a template; endpoints are `prefix` + index
   // (the template's endpoint alone when count is 1 and prefix is empty).
   // They start at once when `start` is set.

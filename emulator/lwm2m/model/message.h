@@ -28,6 +28,7 @@ enum class Code : uint8_t {
   NotAcceptable = 134,      // 4.06
   UnsupportedFormat = 143,  // 4.15
   InternalError = 160,      // 5.00
+  Unavailable = 163,        // 5.03 Service Unavailable
 };
 
 constexpr bool is_success(Code c) { return (static_cast<uint8_t>(c) >> 5) == 2; }
