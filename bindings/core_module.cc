@@ -102,6 +102,13 @@ coap::Timing timing_arg(double ack_timeout_s, double random_factor, int max_retr
                       max_retransmit};
 }
 
+// A server's cap (max_results, max_events, ...): at least 1.
+size_t cap_arg(const char* name, int64_t value) {
+  if (value < 1)
+    throw py::value_error(std::string(name) + ": must be >= 1, got " + std::to_string(value));
+  return static_cast<size_t>(value);
+}
+
 // Peers may send bytes that are not UTF-8 (endpoint names, event details);
 // Python gets them escaped rather than an exception.
 py::str text(const std::string& s) {
@@ -186,6 +193,7 @@ py::dict to_py(const server::EndpointResult& r) {
   d["requests_sent"] = r.requests_sent;
   d["error_responses"] = r.error_responses;
   d["finish_sent"] = r.finish_sent;
+  d["events_evicted"] = r.events_evicted;
   d["started_ms"] = r.started_ms;
   d["ended_ms"] = r.ended_ms;
   d["events"] = to_py(r.events);
@@ -696,6 +704,15 @@ PYBIND11_MODULE(_core, m) {
              std::vector<Event> ev = release_gil([&] { return h.events(); });
              return to_py(ev);
            })
+      .def("counters",
+           [](const runtime::BootstrapServerHandle& h) {
+             server::BootstrapCounters c = release_gil([&] { return h.counters(); });
+             py::dict d;
+             d["results_evicted"] = c.results_evicted;
+             d["endpoint_events_evicted"] = c.endpoint_events_evicted;
+             d["events_evicted"] = c.events_evicted;
+             return d;
+           })
       .def("reconfigure", [](runtime::BootstrapServerHandle& h, const std::string& config_json) {
         auto config = unwrap(server::parse_bootstrap_config(config_json));
         release_gil([&] {
@@ -747,13 +764,20 @@ PYBIND11_MODULE(_core, m) {
              std::vector<Event> ev = release_gil([&] { return h.events(); });
              return to_py(ev);
            })
-      .def(
-          "events_from",
-          [](const runtime::RegistrationServerHandle& h, size_t first) {
-            std::vector<Event> ev = release_gil([&] { return h.events_from(first); });
-            return to_py(ev);
-          },
-          py::arg("first"));
+      .def("events_since",
+           [](const runtime::RegistrationServerHandle& h, uint64_t first) {
+             auto [next, ev] = release_gil([&] { return h.events_since(first); });
+             return py::make_tuple(next, to_py(ev));
+           })
+      .def("counters", [](const runtime::RegistrationServerHandle& h) {
+        server::RegistrationCounters c = release_gil([&] { return h.counters(); });
+        py::dict d;
+        d["events_evicted"] = c.events_evicted;
+        d["lifetimes_capped"] = c.lifetimes_capped;
+        d["refused_full"] = c.refused_full;
+        d["refused_principal"] = c.refused_principal;
+        return d;
+      });
 
   py::class_<runtime::Runtime>(m, "Runtime")
       .def(py::init([](uint64_t seed, int threads, size_t per_shard, bool radio, bool virtual_time,
@@ -809,26 +833,39 @@ PYBIND11_MODULE(_core, m) {
           "add_bootstrap_server",
           [](runtime::Runtime& r, const std::string& config_json, const std::string& profile,
              const std::string& listen, const std::string& secure_listen, double ack_timeout,
-             double random_factor, int max_retransmit) {
+             double random_factor, int max_retransmit, int64_t max_results,
+             int64_t max_endpoint_events, int64_t max_events) {
             auto config = unwrap(server::parse_bootstrap_config(config_json));
             // "auto": no default; each entry's profile, else the request's dialect.
             std::optional<lwm2m::Profile> p;
             if (profile != "auto") p = profile_arg(profile);
             auto t = timing_arg(ack_timeout, random_factor, max_retransmit);
+            server::BootstrapLimits limits{cap_arg("max_results", max_results),
+                                           cap_arg("max_endpoint_events", max_endpoint_events),
+                                           cap_arg("max_events", max_events)};
             auto made = [&] {
               py::gil_scoped_release release;
-              return r.add_bootstrap_server(std::move(config), p, t, listen, secure_listen);
+              return r.add_bootstrap_server(std::move(config), p, t, listen, secure_listen, limits);
             }();
             return unwrap(std::move(made));
           },
           py::arg("config_json"), py::arg("profile"), py::arg("listen"), py::arg("secure_listen"),
-          py::arg("ack_timeout"), py::arg("ack_random_factor"), py::arg("max_retransmit"))
+          py::arg("ack_timeout"), py::arg("ack_random_factor"), py::arg("max_retransmit"),
+          py::arg("max_results") = 100000, py::arg("max_endpoint_events") = 256,
+          py::arg("max_events") = 10000)
       .def(
           "add_registration_server",
           [](runtime::Runtime& r, const std::string& listen, const std::string& secure_listen,
              double ack_timeout, double random_factor, int max_retransmit,
-             const std::vector<std::tuple<std::string, std::string, py::bytes>>& psk) {
+             const std::vector<std::tuple<std::string, std::string, py::bytes>>& psk,
+             int64_t max_lifetime, int64_t max_registrations, int64_t max_events) {
             auto t = timing_arg(ack_timeout, random_factor, max_retransmit);
+            if (max_lifetime < 1 || max_lifetime > 4294967295)
+              throw py::value_error("max_lifetime: must be 1..4294967295 seconds, got " +
+                                    std::to_string(max_lifetime));
+            server::RegistrationLimits limits{static_cast<uint32_t>(max_lifetime),
+                                              cap_arg("max_registrations", max_registrations),
+                                              cap_arg("max_events", max_events)};
             server::PskTable table;
             for (const auto& [match, identity, key] : psk) {
               std::string k = key;
@@ -838,12 +875,14 @@ PYBIND11_MODULE(_core, m) {
             }
             auto made = [&] {
               py::gil_scoped_release release;
-              return r.add_registration_server(t, std::move(table), listen, secure_listen);
+              return r.add_registration_server(t, std::move(table), listen, secure_listen, limits);
             }();
             return unwrap(std::move(made));
           },
           py::arg("listen"), py::arg("secure_listen"), py::arg("ack_timeout"),
-          py::arg("ack_random_factor"), py::arg("max_retransmit"), py::arg("psk"))
+          py::arg("ack_random_factor"), py::arg("max_retransmit"), py::arg("psk"),
+          py::arg("max_lifetime") = 86400, py::arg("max_registrations") = 100000,
+          py::arg("max_events") = 10000)
       .def(
           "add_devices",
           [](runtime::Runtime& r, const DeviceSpec& spec, size_t count, const std::string& prefix,

@@ -25,7 +25,7 @@ from coap_peer import (
     ScriptedClient,
 )
 from helpers import FAST, outcome_of
-from lwm2m_hil import BootstrapServer, CoapTiming, Emulator, bootstrap_config
+from lwm2m_hil import BootstrapServer, CoapTiming, Emulator, Psk, bootstrap_config
 
 RS_URI = "coap://127.0.0.1:5999"
 
@@ -341,3 +341,72 @@ def test_malformed_requests_become_rate_limited_notices(emulator: Emulator) -> N
     rejected = [e for e in bs.events() if e.kind == "rejected"]
     assert 1 <= len(rejected) < 60
     assert "no endpoint name" in rejected[0].detail
+# --- hardening: refused impostors and what a flood may cost -------------------
+
+
+def test_a_refused_impostor_does_not_overwrite_the_devices_outcome(emulator: Emulator) -> None:
+    """dev-1 bootstraps over DTLS (SUCCESS). A plain-CoAP client then asks
+    for bootstrap as dev-1: 4.00, and dev-1's recorded outcome, peer and
+    session count stay as the device left them; the refusal is a
+    "rejected" event on dev-1's result."""
+    key = bytes.fromhex("000102030405060708090a0b0c0d0e0f")
+    rs = emulator.registration_server(timing=FAST)
+    bs = emulator.bootstrap_server(bootstrap_config(rs.uri, match="dev-*", psk=Psk("{endpoint}", key)), timing=FAST)
+    emulator.device("dev-1", bs.secure_uri, timing=FAST, psk=Psk("{endpoint}", key)).wait_for("registered")
+    before = outcome_of(bs, "dev-1")
+    assert before["outcome"] == "SUCCESS"
+    with CoapPeer() as impostor:
+        assert request_bootstrap(impostor, bs, "dev-1").code_text == "4.00"
+    after = bs.results()["dev-1"]
+    assert (after["outcome"], after["sessions"], after["started_ms"]) == (
+        "SUCCESS", before["sessions"], before["started_ms"])
+    assert after["events"][-1].kind == "rejected"
+    assert after["events"][-1].detail == "POST /bs?ep=dev-1: NoSec, but dev-1 must use DTLS with a pre-shared key"
+
+
+def test_results_beyond_max_results_are_evicted_oldest_first(emulator: Emulator) -> None:
+    """Endpoints without a configuration end at once (NO_BOOTSTRAP_CONFIG);
+    with max_results=3 only the latest three results stay, and the server
+    counts the evicted ones."""
+    bs = emulator.bootstrap_server(bootstrap_config(RS_URI, match="dev-*"), timing=FAST, max_results=3)
+    with CoapPeer() as client:
+        for i in range(6):
+            assert request_bootstrap(client, bs, f"flood-{i}").code_text == "4.00"
+    assert sorted(bs.results()) == ["flood-3", "flood-4", "flood-5"]
+    assert bs.counters()["results_evicted"] == 3
+
+
+def test_endpoint_events_keep_the_latest_max_endpoint_events(emulator: Emulator) -> None:
+    """A result keeps its latest max_endpoint_events events and counts the
+    rest; the server's own events() keep the latest max_events."""
+    bs = emulator.bootstrap_server(bootstrap_config(RS_URI, match="dev-*"), timing=FAST,
+                                   max_endpoint_events=1, max_events=2)
+    with CoapPeer() as client:
+        assert request_bootstrap(client, bs, "nobody").code_text == "4.00"  # request, outcome
+        for _ in range(3):
+            assert client.call(address_of(bs.uri), POST, "/bs").code_text == "4.00"  # no ep
+    result = bs.results()["nobody"]
+    assert [e.kind for e in result["events"]] == ["outcome"]
+    assert result["events_evicted"] == 1
+    assert len(bs.events()) == 2
+    assert bs.counters() == {"results_evicted": 0, "endpoint_events_evicted": 1, "events_evicted": 1}
+
+
+def test_a_flood_from_one_client_leaves_one_request_queued_not_one_per_session(emulator: Emulator) -> None:
+    """20 Request Bootstraps from one socket that never answers: each cancels
+    the one before. Only the first session's DELETE and the last one's go
+    out; the 18 cancelled in between never queue a request behind the
+    unanswered one (they would keep going out, one per exchange lifetime,
+    long after the flood)."""
+    bs = emulator.bootstrap_server(bootstrap_config(RS_URI), timing=FAST)
+    with CoapPeer() as client:
+        assert request_bootstrap(client, bs, "flood-0").code_text == "2.04"
+        client.wait_request(DELETE, "/")  # in flight, never answered
+        for i in range(1, 20):  # well within its exchange lifetime (MAX_TRANSMIT_WAIT 4.65 s)
+            assert request_bootstrap(client, bs, f"flood-{i}").code_text == "2.04"
+        assert outcome_of(bs, "flood-19", timeout=20)["outcome"] == "TIMEOUT"
+        client.expect_silence(0.5, lambda m, a: False)  # reads (and logs) whatever still comes
+    sent = {m.mid: (m.code, m.uri_path) for kind, m, _ in client.log if kind == "rx" and m.is_request}
+    assert list(sent.values()) == [(DELETE, "/")] * 2  # retransmissions share their mid
+    outcomes = bs.outcomes()
+    assert [outcomes[f"flood-{i}"] for i in range(19)] == ["CANCELLED"] * 19

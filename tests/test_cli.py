@@ -18,7 +18,7 @@ import pytest
 
 from coap_peer import POST, TLV, CoapPeer, ScriptedClient, SENML_JSON
 from helpers import FAST, outcome_of
-from lwm2m_hil import Emulator, bootstrap_config
+from lwm2m_hil import Emulator, Psk, bootstrap_config
 
 EXIT_NAMES = {"finish", "idle_timeout", "finish_timeout", "rejected", "none"}
 DEMO_KEY = "000102030405060708090a0b0c0d0e0f"  # the key `run` uses without --psk-key
@@ -487,3 +487,28 @@ def test_run_capture_prints_the_decode_options_that_decode_it(
 
     comment = subprocess.run(["capinfos", "-k", str(pcap)], capture_output=True, text=True, check=True).stdout
     assert " ".join(decode) in comment, comment
+
+
+def test_standalone_registration_server_with_psk_announces_coaps_and_takes_dtls(
+    cli_server: Callable[..., Server]
+) -> None:
+    """`registration-server --psk dm:HEX@dev-*` prints its coap:// and its
+    coaps:// URI; a device bootstrapped with that account and key registers
+    over DTLS, and the server logs it."""
+    dm = Psk("dm", bytes.fromhex("a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"))
+    server = cli_server("registration-server", "--listen", "127.0.0.1:0", "--psk", f"dm:{dm.key.hex()}@dev-*")
+    server.wait_line(r"^listening on coap://127\.0\.0\.1:\d+$")
+    secure = server.wait_line(r"^listening on (coaps://127\.0\.0\.1:\d+)$").group(1)
+    with Emulator() as emu:
+        bs = emu.bootstrap_server(bootstrap_config(secure, server_psk=dm), timing=FAST)
+        dev = emu.device("dev-s", bs.uri, timing=FAST)
+        dev.wait_for("registered", timeout=20)
+        server.wait_line(r"^registered ep=dev-s ")
+    assert server.stop() == (0, "")
+
+
+@pytest.mark.parametrize("value", ["nokey", "dm:xyz", ":00ff", "dm:@dev-*"])
+def test_registration_server_with_a_bad_psk_exits_2_naming_the_flag(package_env: dict[str, str], value: str) -> None:
+    proc = cli(package_env, "registration-server", "--listen", "127.0.0.1:0", "--psk", value, timeout=30)
+    assert proc.returncode == 2
+    assert f"--psk: expected IDENTITY:HEXKEY[@GLOB] (e.g. dm:000102...0f@dev-*), got {value!r}" in proc.stderr

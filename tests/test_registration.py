@@ -6,9 +6,12 @@ import time
 
 import pytest
 
-from coap_peer import CON, DELETE, GET, LINK_FORMAT, POST, ScriptedBootstrapServer
+from coap_peer import CON, DELETE, GET, LINK_FORMAT, POST, CoapPeer, Message, ScriptedBootstrapServer
 from helpers import FAST, PATIENT, kinds, outcome_of, wait_until
-from lwm2m_hil import Emulator, bootstrap_config
+from lwm2m_hil import Emulator, Psk, RegistrationServer, bootstrap_config
+
+KEY = bytes.fromhex("000102030405060708090a0b0c0d0e0f")
+DM_KEY = bytes.fromhex("a0a1a2a3a4a5a6a7a8a9aaabacadaeaf")
 
 
 @pytest.mark.parametrize("profile", ["cr", "1.1"])
@@ -255,3 +258,124 @@ def test_registration_server_request_sends_accept_and_senml_writes(emulator: Emu
         t.join(timeout=10)
         assert (req.content_format, cbor2.loads(req.payload)) == (SENML_CBOR, [{-2: "/1/0/", 0: "1", 2: 60}])
         assert got[-1] == ("2.04", b"")
+# --- hardening: who may Update or De-register, and what a flood may cost ----
+
+
+def rd_address(uri: str) -> tuple[str, int]:
+    host, port = uri.removeprefix("coap://").rsplit(":", 1)
+    return host, int(port)
+
+
+def register(client: CoapPeer, rs: RegistrationServer, ep: str, lt: str = "300") -> Message:
+    return client.call(rd_address(rs.uri), POST, "/rd", query=[f"ep={ep}", f"lt={lt}"],
+                       payload=b"</3/0>", content_format=LINK_FORMAT)
+
+
+def test_a_stranger_cannot_update_or_deregister_a_nosec_registration(emulator: Emulator) -> None:
+    """A NoSec registration belongs to its host: a client on another host
+    that knows the id gets 4.03 for Update and De-register, and nothing
+    changes. The same host from a new port (a NAT rebinding) is the same
+    client: its Update is accepted and moves the registration there."""
+    rs = emulator.registration_server(timing=FAST)
+    with CoapPeer("127.0.0.7") as owner, CoapPeer("127.0.0.8") as stranger, CoapPeer("127.0.0.7") as rebound:
+        created = register(owner, rs, "nosec-1")
+        assert created.code_text == "2.01"
+        reg_id = created.location_path[1]
+        path = f"/rd/{reg_id}"
+        assert stranger.call(rd_address(rs.uri), POST, path, query=["lt=1"]).code_text == "4.03"
+        assert stranger.call(rd_address(rs.uri), DELETE, path).code_text == "4.03"
+        reg = rs.registrations()["nosec-1"]
+        assert (reg["lifetime"], reg["updates"]) == (300, 0)
+        refused = [e.detail for e in rs.events() if e.kind == "rejected"]
+        assert len(refused) == 2
+        assert all("host:127.0.0.8 is not the client that registered nosec-1" in d for d in refused)
+        assert rs.counters()["refused_principal"] == 2
+
+        assert rebound.call(rd_address(rs.uri), POST, path, query=["lt=60"]).code_text == "2.04"
+        assert rs.registrations()["nosec-1"]["lifetime"] == 60
+        assert rebound.call(rd_address(rs.uri), DELETE, path).code_text == "2.02"
+        assert "nosec-1" not in rs.registrations()
+
+
+def test_a_dtls_registration_cannot_be_updated_or_deregistered_over_plain_coap(emulator: Emulator) -> None:
+    """A registration made over DTLS belongs to its PSK identity: plain CoAP
+    with its id gets 4.03 for Update and De-register, the registration stays,
+    and the server still reaches the device on its own session (an accepted
+    Update would have re-pointed it at the stranger)."""
+    dm = Psk("dm-shared", DM_KEY, match="dev-*")
+    rs = emulator.registration_server(timing=FAST, psk=[dm])
+    config = bootstrap_config(rs.secure_uri, match="dev-*", psk=Psk("{endpoint}", KEY), server_psk=dm)
+    bs = emulator.bootstrap_server(config, timing=FAST)
+    dev = emulator.device("dev-1", bs.secure_uri, timing=FAST, psk=Psk("{endpoint}", KEY))
+    dev.wait_for("registered")
+    reg = rs.registrations()["dev-1"]
+    path = f"/rd/{reg['id']}"
+    with CoapPeer() as stranger:
+        assert stranger.call(rd_address(rs.uri), POST, path, query=["lt=1"]).code_text == "4.03"
+        assert stranger.call(rd_address(rs.uri), DELETE, path).code_text == "4.03"
+    after = rs.registrations()["dev-1"]
+    assert (after["id"], after["lifetime"]) == (reg["id"], reg["lifetime"])
+    assert rs.request("dev-1", "GET", "/3/0/0", timeout=5)[0] == "2.05"
+    assert rs.counters()["refused_principal"] == 2
+    assert dev.state == "registered"
+
+
+def test_registration_ids_are_128_random_bits(emulator: Emulator) -> None:
+    """Location ids are 32 hex digits of randomness, not a counter: a
+    stranger cannot guess the id of someone else's registration."""
+    rs = emulator.registration_server(timing=FAST)
+    with CoapPeer() as client:
+        ids = [register(client, rs, f"ep-{i}").location_path[1] for i in range(3)]
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    assert len(set(ids)) == 3
+    assert not {"1", "2", "3"} & set(ids)
+
+
+def test_lifetime_beyond_max_lifetime_is_cut_and_expires(emulator: Emulator) -> None:
+    """lt=4294967295 would never expire: with max_lifetime=1 the server keeps
+    the registration for 1 s, says so in its event, and drops it."""
+    rs = emulator.registration_server(timing=FAST, max_lifetime=1)
+    with CoapPeer() as client:
+        assert register(client, rs, "forever", lt="4294967295").code_text == "2.01"
+    assert rs.registrations()["forever"]["lifetime"] == 1
+    (event,) = [e for e in rs.events() if e.kind == "registered"]
+    assert "lt 4294967295 cut to max_lifetime 1" in event.detail
+    wait_until(lambda: "forever" not in rs.registrations(), 10, "the capped registration to expire")
+    assert rs.counters()["lifetimes_capped"] == 1
+
+
+def test_registrations_beyond_max_registrations_get_503(emulator: Emulator) -> None:
+    """At max_registrations a Register of a new endpoint is answered 5.03
+    and counted; an endpoint already registered may still register again."""
+    rs = emulator.registration_server(timing=FAST, max_registrations=2)
+    with CoapPeer() as client:
+        assert [register(client, rs, ep).code_text for ep in ("a", "b", "c", "a")] == ["2.01", "2.01", "5.03", "2.01"]
+    assert sorted(rs.registrations()) == ["a", "b"]
+    assert rs.counters()["refused_full"] == 1
+
+
+def test_registration_server_events_keep_the_latest_max_events(emulator: Emulator) -> None:
+    """A flood of bad requests costs at most max_events events: the oldest
+    go first, and how many went is counted."""
+    rs = emulator.registration_server(timing=FAST, max_events=3)
+    with CoapPeer() as client:
+        for i in range(5):
+            assert client.call(rd_address(rs.uri), POST, "/rd", query=[f"lt=x{i}"]).code_text == "4.00"
+    events = rs.events()
+    assert len(events) == 3 and "x2" in events[0].detail
+    assert rs.counters()["events_evicted"] == 2
+    # A follower numbers events from 0 and misses only what the cap evicted.
+    assert [e.detail for e in rs.events_since(0)[1]] == [e.detail for e in events]
+    next_index, tail = rs.events_since(4)
+    assert next_index == 5 and len(tail) == 1 and "x4" in tail[0].detail
+    assert rs.events_since(5) == (5, [])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"max_lifetime": 0}, "max_lifetime: must be 1..4294967295 seconds, got 0"),
+    ({"max_registrations": 0}, "max_registrations: must be >= 1, got 0"),
+    ({"max_events": -1}, "max_events: must be >= 1, got -1"),
+])
+def test_registration_server_limits_are_checked(emulator: Emulator, kwargs: dict[str, int], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        emulator.registration_server(**kwargs)

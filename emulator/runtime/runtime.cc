@@ -3,6 +3,8 @@
 #include <chrono>
 #include <functional>
 #include <future>
+#include <memory>
+#include <random>
 #include <stdexcept>
 
 #include "emulator/coap/address.h"
@@ -177,6 +179,10 @@ server::ServerLog BootstrapServerHandle::take_log() const {
   return loop_->call([&] { return server_->core().take_log(loop_->clock().now_ms()); });
 }
 
+server::BootstrapCounters BootstrapServerHandle::counters() const {
+  return loop_->call([&] { return server_->core().counters(); });
+}
+
 void BootstrapServerHandle::reconfigure(server::BootstrapConfig config) {
   loop_->call([&] { server_->reconfigure(std::move(config)); });
 }
@@ -205,12 +211,13 @@ std::vector<Event> RegistrationServerHandle::events() const {
   return loop_->call([&] { return server_->core().events(); });
 }
 
-std::vector<Event> RegistrationServerHandle::events_from(size_t first) const {
-  return loop_->call([&] {
-    const std::vector<Event>& all = server_->core().events();
-    if (first >= all.size()) return std::vector<Event>{};
-    return std::vector<Event>(all.begin() + static_cast<std::ptrdiff_t>(first), all.end());
-  });
+std::pair<uint64_t, std::vector<Event>> RegistrationServerHandle::events_since(
+    uint64_t first) const {
+  return loop_->call([&] { return server_->core().events_since(first); });
+}
+
+server::RegistrationCounters RegistrationServerHandle::counters() const {
+  return loop_->call([&] { return server_->core().counters(); });
 }
 
 // --- runtime ----------------------------------------------------------------
@@ -307,11 +314,9 @@ uint64_t Runtime::server_port_seed(const std::string& name) const {
   return options_.virtual_time ? mix(options_.seed, name + " ports") | 1 : 0;
 }
 
-Result<BootstrapServerHandle> Runtime::add_bootstrap_server(server::BootstrapConfig config,
-                                                            std::optional<lwm2m::Profile> profile,
-                                                            coap::Timing timing,
-                                                            const std::string& listen,
-                                                            const std::string& secure_listen) {
+Result<BootstrapServerHandle> Runtime::add_bootstrap_server(
+    server::BootstrapConfig config, std::optional<lwm2m::Profile> profile, coap::Timing timing,
+    const std::string& listen, const std::string& secure_listen, server::BootstrapLimits limits) {
   auto addrs = listen_addresses(listen, secure_listen);
   if (!addrs) return addrs.error();
   Loop& loop = *loops_[0];
@@ -320,7 +325,7 @@ Result<BootstrapServerHandle> Runtime::add_bootstrap_server(server::BootstrapCon
     std::unique_ptr<server::BootstrapServer> s;
     auto st = listen_on_seeded_ports(*addrs, server_port_seed(name), [&](const ListenAddresses& a) {
       s = std::make_unique<server::BootstrapServer>(
-          config, profile, timing, loop, mix(options_.seed, name), options_.server_shards);
+          config, profile, timing, loop, mix(options_.seed, name), options_.server_shards, limits);
       return s->listen(a.plain, a.secure, options_.server_handshakes);
     });
     if (!st) return st.error();
@@ -333,16 +338,22 @@ Result<BootstrapServerHandle> Runtime::add_bootstrap_server(server::BootstrapCon
 
 Result<RegistrationServerHandle> Runtime::add_registration_server(
     coap::Timing timing, server::PskTable psk, const std::string& listen,
-    const std::string& secure_listen) {
+    const std::string& secure_listen, server::RegistrationLimits limits) {
   auto addrs = listen_addresses(listen, secure_listen);
   if (!addrs) return addrs.error();
   Loop& loop = registration_loop();
   const std::string name = "registration-server-" + std::to_string(registration_servers_.size());
   return loop.call([&]() -> Result<RegistrationServerHandle> {
+    server::RegistrationServerCore::Random ids;  // empty: the OS's randomness
+    if (options_.virtual_time) {
+      ids = [rng = std::make_shared<std::mt19937_64>(mix(options_.seed, name + " ids"))] {
+        return (*rng)();
+      };
+    }
     std::unique_ptr<server::RegistrationServer> s;
     auto st = listen_on_seeded_ports(*addrs, server_port_seed(name), [&](const ListenAddresses& a) {
       s = std::make_unique<server::RegistrationServer>(timing, psk, loop, mix(options_.seed, name),
-                                                       options_.server_shards);
+                                                       options_.server_shards, limits, ids);
       return s->listen(a.plain, a.secure, options_.server_handshakes);
     });
     if (!st) return st.error();

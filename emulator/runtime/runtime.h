@@ -91,6 +91,7 @@ class BootstrapServerHandle {
   std::vector<Event> events() const;
   // What happened since the last call (BootstrapServerCore::take_log).
   server::ServerLog take_log() const;
+  server::BootstrapCounters counters() const;
   void reconfigure(server::BootstrapConfig config);
 
  private:
@@ -108,9 +109,8 @@ class RegistrationServerHandle {
   std::string secure_uri() const { return secure_uri_; }
   std::vector<server::Registration> registrations() const;
   std::vector<Event> events() const;
-  // events() from index `first` on: a log follows them without copying
-  // the ones it has printed.
-  std::vector<Event> events_from(size_t first) const;
+  std::pair<uint64_t, std::vector<Event>> events_since(uint64_t first) const;
+  server::RegistrationCounters counters() const;
   // A request to a registered device; waits up to `timeout_s` for the answer.
   Result<lwm2m::Response> request(const std::string& endpoint, const lwm2m::Request& r,
                                   double timeout_s) const;
@@ -147,12 +147,16 @@ class Runtime {
   Result<BootstrapServerHandle> add_bootstrap_server(server::BootstrapConfig config,
                                                      std::optional<lwm2m::Profile> profile,
                                                      coap::Timing timing, const std::string& listen,
-                                                     const std::string& secure_listen = "");
+                                                     const std::string& secure_listen = "",
+                                                     server::BootstrapLimits limits = {});
   // Endpoints that `psk` covers must register over DTLS (see PskTable).
+  // Registration ids are random: seeded on the virtual clock (one seed,
+  // one run), from the OS on the real one.
   Result<RegistrationServerHandle> add_registration_server(coap::Timing timing,
                                                            server::PskTable psk,
                                                            const std::string& listen,
-                                                           const std::string& secure_listen = "");
+                                                           const std::string& secure_listen = "",
+                                                           server::RegistrationLimits limits = {});
   // Creates `count` devices from a template; endpoints are `prefix` + index
   // (the template's endpoint alone when count is 1 and prefix is empty).
   // They start at once when `start` is set.

@@ -5,9 +5,14 @@
 namespace hil::server {
 
 BootstrapServer::BootstrapServer(BootstrapConfig config, std::optional<lwm2m::Profile> profile,
-                                 coap::Timing timing, Timers& timers, uint64_t seed, int shards)
+                                 coap::Timing timing, Timers& timers, uint64_t seed, int shards,
+                                 BootstrapLimits limits)
     : timers_(timers),
-      core_(std::move(config), profile),
+      core_(std::move(config), profile,
+            [&] {
+              limits.max_orphan_ms = timing.max_transmit_wait_ms();
+              return limits;
+            }()),
       timing_(timing),
       peers_(timing),
       security_(core_.config().psk_table(),

@@ -16,7 +16,8 @@ namespace hil::server {
 class BootstrapServer final : public coap::Context::Handler {
  public:
   BootstrapServer(BootstrapConfig config, std::optional<lwm2m::Profile> profile,
-                  coap::Timing timing, Timers& timers, uint64_t seed, int shards);
+                  coap::Timing timing, Timers& timers, uint64_t seed, int shards,
+                  BootstrapLimits limits = {});
 
   // coap:// on `addr`; coaps:// on `secure` (port 0: a free one).
   Status listen(const coap_address_t& addr, const coap_address_t& secure, unsigned max_handshakes);

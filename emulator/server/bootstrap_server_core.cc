@@ -63,8 +63,18 @@ const char* to_string(Outcome o) {
 }
 
 BootstrapServerCore::BootstrapServerCore(BootstrapConfig config,
-                                         std::optional<lw::Profile> default_profile)
-    : config_(std::move(config)), default_profile_(default_profile) {}
+                                         std::optional<lw::Profile> default_profile,
+                                         BootstrapLimits limits)
+    : config_(std::move(config)),
+      default_profile_(default_profile),
+      limits_(limits),
+      events_(limits.max_events) {}
+
+BootstrapCounters BootstrapServerCore::counters() const {
+  BootstrapCounters c = counters_;
+  c.events_evicted = events_.evicted();
+  return c;
+}
 
 lw::Response BootstrapServerCore::on_request(TimeMs now, PeerId peer, const lw::Request& req) {
   if (req.path != std::vector<std::string>{"bs"}) {
@@ -126,13 +136,15 @@ Status BootstrapServerCore::start_session(TimeMs now, PeerId peer, const std::st
 }
 
 std::optional<BootstrapServerCore::Outgoing> BootstrapServerCore::poll_request(TimeMs now) {
+  release_stale_orphans(now);
   while (!ready_.empty()) {
     const std::string ep = std::move(ready_.front());
     ready_.pop_front();
     auto it = sessions_.find(ep);
-    // Entries outlive cancelled sessions; skip any that are stale.
+    // Entries outlive cancelled sessions; skip any that are stale. A
+    // blocked peer's session is queued again when its orphan is released.
     if (it == sessions_.end() || it->second.in_flight ||
-        it->second.next >= it->second.commands.size()) {
+        it->second.next >= it->second.commands.size() || blocked_.count(it->second.peer)) {
       continue;
     }
     Session& s = it->second;
@@ -151,7 +163,7 @@ std::optional<BootstrapServerCore::Outgoing> BootstrapServerCore::poll_request(T
 
 void BootstrapServerCore::on_response(TimeMs now, uint64_t request_id, const lw::Response& resp) {
   auto req_it = requests_.find(request_id);
-  if (req_it == requests_.end()) return;  // its session has ended
+  if (req_it == requests_.end()) return release_orphan(request_id);  // its session has ended
   const std::string ep = req_it->second;
   requests_.erase(req_it);
   Session& s = sessions_.at(ep);
@@ -189,7 +201,7 @@ void BootstrapServerCore::on_response(TimeMs now, uint64_t request_id, const lw:
 void BootstrapServerCore::on_failure(TimeMs now, uint64_t request_id, Failure kind,
                                      const std::string& reason) {
   auto req_it = requests_.find(request_id);
-  if (req_it == requests_.end()) return;
+  if (req_it == requests_.end()) return release_orphan(request_id);
   const std::string ep = req_it->second;
   requests_.erase(req_it);
   const Session& s = sessions_.at(ep);
@@ -207,8 +219,9 @@ void BootstrapServerCore::refuse(TimeMs now, PeerId peer, const std::string& ep,
                                  const std::string& reason) {
   if (ep.empty()) {
     notice(now, "rejected", reason);
-  } else if (sessions_.count(ep)) {
-    // A refused client must not disturb the endpoint's running session.
+  } else if (sessions_.count(ep) || results_.count(ep)) {
+    // A refused client (an impostor, perhaps) must not disturb the
+    // endpoint's running session, nor replace its last outcome.
     note(now, ep, "rejected", reason);
   } else {
     begin_result(now, peer, ep);
@@ -217,6 +230,10 @@ void BootstrapServerCore::refuse(TimeMs now, PeerId peer, const std::string& ep,
 }
 
 EndpointResult& BootstrapServerCore::begin_result(TimeMs now, PeerId peer, const std::string& ep) {
+  if (auto it = ended_at_.find(ep); it != ended_at_.end()) {  // running again: not evictable
+    ended_.erase(it->second);
+    ended_at_.erase(it);
+  }
   EndpointResult& r = results_[ep];
   EndpointResult fresh;
   fresh.endpoint = ep;
@@ -305,7 +322,11 @@ void BootstrapServerCore::end(TimeMs now, const std::string& ep, Outcome outcome
                               const std::string& reason) {
   auto it = sessions_.find(ep);
   if (it != sessions_.end()) {
-    if (it->second.in_flight) requests_.erase(*it->second.in_flight);
+    // Still in the transport's hands unless its exchange just ended.
+    if (it->second.in_flight && requests_.erase(*it->second.in_flight)) {
+      orphans_[*it->second.in_flight] = {it->second.peer, now};
+      blocked_.insert(it->second.peer);
+    }
     auto peer = peers_.find(it->second.peer);
     if (peer != peers_.end() && peer->second == ep) peers_.erase(peer);
     sessions_.erase(it);
@@ -317,13 +338,41 @@ void BootstrapServerCore::end(TimeMs now, const std::string& ep, Outcome outcome
   pace_[ep].ended_ms = now;
   note(now, ep, "outcome", std::string(to_string(outcome)) + (reason.empty() ? "" : ": " + reason));
   r.events.shrink_to_fit();  // an ended session's events stop growing; fleets keep thousands
-  if (ended_.size() == kLogCapacity) {
-    ended_.pop_front();
-    ++ended_dropped_;
+  if (log_ended_.size() == kLogCapacity) {
+    log_ended_.pop_front();
+    ++log_dropped_;
   }
-  ended_.push_back(r);
-  ended_.back().events.clear();
+  log_ended_.push_back(r);
+  log_ended_.back().events.clear();
+  if (auto at = ended_at_.find(ep); at != ended_at_.end()) ended_.erase(at->second);
+  ended_at_[ep] = ended_.insert(ended_.end(), ep);
   if (on_outcome) on_outcome(r);
+  evict_ended();
+}
+
+void BootstrapServerCore::release_orphan(uint64_t request_id) {
+  auto it = orphans_.find(request_id);
+  if (it == orphans_.end()) return;
+  const PeerId peer = it->second.peer;
+  orphans_.erase(it);
+  blocked_.erase(peer);
+  if (auto session = peers_.find(peer); session != peers_.end()) ready_.push_back(session->second);
+}
+
+void BootstrapServerCore::release_stale_orphans(TimeMs now) {
+  while (!orphans_.empty() && orphans_.begin()->second.since + limits_.max_orphan_ms <= now)
+    release_orphan(orphans_.begin()->first);
+}
+
+void BootstrapServerCore::evict_ended() {
+  // The newest ended result stays even when max_results is 0: on_outcome
+  // and its caller still look at it.
+  while (results_.size() > limits_.max_results && ended_.size() > 1) {
+    results_.erase(ended_.front());
+    ended_at_.erase(ended_.front());
+    ended_.pop_front();
+    ++counters_.results_evicted;
+  }
 }
 
 bool BootstrapServerCore::admit(TimeMs now, const std::string& ep) {
@@ -344,16 +393,16 @@ void BootstrapServerCore::notice(TimeMs now, const char* kind, std::string detai
     return;
   }
   ++notices_in_window_;
-  events_.push_back({now, kind, std::move(detail)});
+  events_.push({now, kind, std::move(detail)});
 }
 
 void BootstrapServerCore::roll_notice_window(TimeMs now) {
   if (now / 1000 == notice_second_) return;
   if (notices_suppressed_ > 0) {
     // A flood leaves one line per second, not one per datagram.
-    events_.push_back({now, "suppressed",
-                       std::to_string(notices_suppressed_) +
-                           " more notices (rejected or throttled requests) in the last second"});
+    events_.push({now, "suppressed",
+                  std::to_string(notices_suppressed_) +
+                      " more notices (rejected or throttled requests) in the last second"});
   }
   notice_second_ = now / 1000;
   notices_in_window_ = 0;
@@ -363,19 +412,24 @@ void BootstrapServerCore::roll_notice_window(TimeMs now) {
 ServerLog BootstrapServerCore::take_log(TimeMs now) {
   roll_notice_window(now);
   ServerLog log;
-  log.sessions.assign(std::make_move_iterator(ended_.begin()),
-                      std::make_move_iterator(ended_.end()));
-  ended_.clear();
-  log.notices.assign(events_.begin() + static_cast<std::ptrdiff_t>(events_logged_), events_.end());
-  events_logged_ = events_.size();
-  log.dropped = ended_dropped_;
-  ended_dropped_ = 0;
+  log.sessions.assign(std::make_move_iterator(log_ended_.begin()),
+                      std::make_move_iterator(log_ended_.end()));
+  log_ended_.clear();
+  auto [next, notices] = events_.since(events_logged_);
+  log.notices = std::move(notices);
+  events_logged_ = next;
+  log.dropped = log_dropped_;
+  log_dropped_ = 0;
   return log;
 }
 
 void BootstrapServerCore::note(TimeMs now, const std::string& ep, const char* kind,
                                std::string detail) {
-  results_[ep].events.push_back({now, kind, std::move(detail)});
+  EndpointResult& r = results_[ep];
+  if (push_bounded(r.events, {now, kind, std::move(detail)}, limits_.max_endpoint_events)) {
+    ++r.events_evicted;
+    ++counters_.endpoint_events_evicted;
+  }
 }
 
 }  // namespace hil::server

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <list>
 #include <map>
 #include <optional>
 #include <set>
@@ -29,6 +30,7 @@
 #include "emulator/lwm2m/model/message.h"
 #include "emulator/lwm2m/model/profile.h"
 #include "emulator/server/bootstrap_config.h"
+#include "emulator/server/event_log.h"
 #include "emulator/server/peer.h"
 
 namespace hil::server {
@@ -73,6 +75,27 @@ struct EndpointResult {
   int requests_sent = 0;
   int error_responses = 0;  // error answers to Write or Delete
   int finish_sent = 0;
+  int events_evicted = 0;  // the oldest, beyond max_endpoint_events
+};
+
+// What a flood of Request Bootstraps can cost at most: results of ended
+// sessions beyond `max_results` go oldest-ended first (running sessions
+// are never evicted); each result keeps its latest `max_endpoint_events`.
+struct BootstrapLimits {
+  size_t max_results = 100000;
+  size_t max_endpoint_events = 256;
+  size_t max_events = 10000;  // events() that name no endpoint
+  // How long the transport may hold a cancelled session's request (its
+  // MAX_TRANSMIT_WAIT) before the peer's next session goes ahead anyway:
+  // an exchange that ends unreported (an ACK with a garbled token) must
+  // not block its peer for good.
+  TimeMs max_orphan_ms = 93000;
+};
+
+struct BootstrapCounters {
+  uint64_t results_evicted = 0;
+  uint64_t endpoint_events_evicted = 0;
+  uint64_t events_evicted = 0;
 };
 
 // What a server log prints, handed out once (BootstrapServerCore::take_log).
@@ -105,7 +128,8 @@ class BootstrapServerCore {
   static constexpr size_t kLogCapacity = 4096;
 
   // `default_profile`: for entries without one; nullopt: by the request.
-  BootstrapServerCore(BootstrapConfig config, std::optional<lwm2m::Profile> default_profile);
+  BootstrapServerCore(BootstrapConfig config, std::optional<lwm2m::Profile> default_profile,
+                      BootstrapLimits limits = {});
 
   // Request Bootstrap (POST /bs?ep=...). Answer it before sending what
   // poll_request() then returns: clients expect 2.04 first.
@@ -127,11 +151,14 @@ class BootstrapServerCore {
   const std::map<std::string, EndpointResult>& results() const { return results_; }
   const EndpointResult* result(const std::string& endpoint) const;
   // Requests that name no endpoint, so belong to no result, unknown DTLS
-  // identities, throttled endpoints: rate-limited (kNoticesPerSecond).
-  const std::vector<Event>& events() const { return events_; }
+  // identities, throttled endpoints: rate-limited (kNoticesPerSecond) and
+  // capped (limits().max_events, oldest first).
+  std::vector<Event> events() const { return events_.snapshot(); }
   // Sessions ended and notices since the last call: for a log that must
   // not miss one, without copying results() each time.
   ServerLog take_log(TimeMs now);
+  BootstrapCounters counters() const;
+  const BootstrapLimits& limits() const { return limits_; }
 
   // Called whenever a session ends, with its final result.
   std::function<void(const EndpointResult&)> on_outcome;
@@ -168,21 +195,39 @@ class BootstrapServerCore {
                           const std::string& reason);
   void end(TimeMs now, const std::string& ep, Outcome outcome, const std::string& reason);
   void note(TimeMs now, const std::string& ep, const char* kind, std::string detail);
+  void evict_ended();
+  void release_orphan(uint64_t request_id);
+  void release_stale_orphans(TimeMs now);
 
   BootstrapConfig config_;
   std::optional<lwm2m::Profile> default_profile_;
+  BootstrapLimits limits_;
+  BootstrapCounters counters_;
   std::map<std::string, EndpointResult> results_;
   std::map<std::string, Pace> pace_;
-  std::vector<Event> events_;
-  size_t events_logged_ = 0;  // events_ entries take_log() has handed out
-  std::deque<EndpointResult> ended_;
-  size_t ended_dropped_ = 0;
+  // Endpoints whose session has ended, oldest first: the eviction order.
+  std::list<std::string> ended_;
+  std::map<std::string, std::list<std::string>::iterator> ended_at_;
+  EventLog events_;
+  uint64_t events_logged_ = 0;            // the number of the next notice take_log() hands out
+  std::deque<EndpointResult> log_ended_;  // ended sessions take_log() has not handed out
+  size_t log_dropped_ = 0;
   TimeMs notice_second_ = -1;  // now / 1000 of the current notice window
   int notices_in_window_ = 0, notices_suppressed_ = 0;
   std::map<std::string, Session> sessions_;   // by endpoint
   std::map<PeerId, std::string> peers_;       // peer -> its session's endpoint
   std::map<uint64_t, std::string> requests_;  // in flight -> endpoint
-  std::deque<std::string> ready_;             // sessions with a request to send
+  // Requests of ended sessions still in the transport's hands, and their
+  // peers: a peer's next session sends nothing until its orphan's exchange
+  // ends, so a peer that floods Request Bootstraps leaves at most one
+  // request queued in the transport, not one per cancelled session.
+  struct Orphan {
+    PeerId peer;
+    TimeMs since;
+  };
+  std::map<uint64_t, Orphan> orphans_;  // by request id: oldest first
+  std::set<PeerId> blocked_;
+  std::deque<std::string> ready_;  // sessions with a request to send
   uint64_t next_request_id_ = 1;
 };
 

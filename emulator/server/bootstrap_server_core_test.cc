@@ -270,6 +270,96 @@ TEST_F(BootstrapServerCoreTest, Authorize_Refused_UnauthorizedRunningSessionUnto
   EXPECT_EQ(outcome("v10-1"), Outcome::Success);
 }
 
+TEST_F(BootstrapServerCoreTest, Authorize_RefusedAfterSuccess_OutcomeKeptRefusalNoted) {
+  core_.authorize = [](PeerId peer, const std::string&) -> std::optional<std::string> {
+    if (peer == 66) return "peer 66 is not trusted";
+    return std::nullopt;
+  };
+  request(1, {"ep=v10-1"});
+  run();
+  EXPECT_EQ(request(66, {"ep=v10-1"}), lw::Code::BadRequest);
+  EXPECT_EQ(outcome("v10-1"), Outcome::Success);
+  EXPECT_EQ(core_.result("v10-1")->peer, 1u);
+  EXPECT_EQ(core_.result("v10-1")->sessions, 1);
+  EXPECT_EQ(core_.result("v10-1")->events.back().kind, "rejected");
+  EXPECT_EQ(outcomes_, std::vector<std::string>{"v10-1 SUCCESS"});
+}
+
+TEST_F(BootstrapServerCoreTest, Cancel_RequestInFlight_PeerSendsNothingUntilItsExchangeEnds) {
+  request(1, {"ep=v10-1"});
+  std::optional<Outgoing> old = core_.poll_request(++now_);
+  ASSERT_TRUE(old);
+  for (int i = 0; i < 3; ++i) request(1, {"ep=v10-" + std::to_string(i + 2)});  // a flood
+  EXPECT_FALSE(core_.poll_request(++now_)) << "a second request queued behind the orphan";
+  core_.on_failure(++now_, old->request_id, Failure::Timeout, "timeout");
+  std::optional<Outgoing> next = core_.poll_request(++now_);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->endpoint, "v10-4");
+  EXPECT_EQ(outcome("v10-1"), Outcome::Cancelled);
+  EXPECT_EQ(outcome("v10-3"), Outcome::Cancelled);
+}
+
+TEST(BootstrapServerCoreLimits, Cancel_OrphanNeverReported_PeerServedAfterMaxOrphan) {
+  BootstrapLimits limits;
+  limits.max_orphan_ms = 1000;
+  BootstrapServerCore core(config(), lw::Profile::V1_0, limits);
+  core.on_request(0, 1, bootstrap_request({"ep=v10-1"}));
+  ASSERT_TRUE(core.poll_request(0));  // its exchange ends without a word
+  core.on_request(10, 1, bootstrap_request({"ep=v10-2"}));
+  EXPECT_FALSE(core.poll_request(999));
+  std::optional<Outgoing> next = core.poll_request(1010);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->endpoint, "v10-2");
+}
+
+TEST_F(BootstrapServerCoreTest, Timeout_ThenNewRequest_SamePeerServedAtOnce) {
+  request(1, {"ep=v10-1"});
+  std::optional<Outgoing> lost = core_.poll_request(++now_);
+  ASSERT_TRUE(lost);
+  core_.on_failure(++now_, lost->request_id, Failure::Timeout, "timeout");
+  EXPECT_EQ(outcome("v10-1"), Outcome::Timeout);
+  request(1, {"ep=v10-1"});
+  EXPECT_EQ(run(), kWithFinish);
+  EXPECT_EQ(outcome("v10-1"), Outcome::Success);
+}
+
+TEST(BootstrapServerCoreLimits, Results_OverCap_OldestEndedEvictedRunningKept) {
+  BootstrapServerCore core(config(), lw::Profile::V1_0, {/*max_results=*/2});
+  auto req = [&](PeerId peer, const std::string& ep) {
+    core.on_request(0, peer, bootstrap_request({"ep=" + ep}));
+  };
+  req(1, "dev-running");  // its session never ends
+  req(2, "nobody-1");     // NO_BOOTSTRAP_CONFIG: ended at once
+  req(2, "nobody-2");
+  req(2, "nobody-3");
+  EXPECT_NE(core.result("dev-running"), nullptr);
+  EXPECT_EQ(core.result("nobody-1"), nullptr);
+  EXPECT_EQ(core.result("nobody-2"), nullptr);
+  EXPECT_NE(core.result("nobody-3"), nullptr);
+  EXPECT_EQ(core.results().size(), 2u);
+  EXPECT_EQ(core.counters().results_evicted, 2u);
+}
+
+TEST(BootstrapServerCoreLimits, EndpointEvents_OverCap_LatestKeptAndCounted) {
+  BootstrapServerCore core(config(), lw::Profile::V1_0, {100000, /*max_endpoint_events=*/4});
+  core.on_request(0, 1, bootstrap_request({"ep=v10-1"}));
+  while (std::optional<Outgoing> out = core.poll_request(1))
+    core.on_response(2, out->request_id, answer(lw::Code::Changed));
+  const EndpointResult* r = core.result("v10-1");
+  ASSERT_EQ(r->events.size(), 4u);
+  EXPECT_EQ(r->events.back().kind, "outcome");
+  EXPECT_EQ(r->events_evicted, 7);  // of 11: request, session, 4 x (tx, rx), outcome
+  EXPECT_EQ(core.counters().endpoint_events_evicted, 7u);
+}
+
+TEST(BootstrapServerCoreLimits, Events_OverCap_OldestEvictedAndCounted) {
+  BootstrapServerCore core(config(), lw::Profile::V1_0, {100000, 256, /*max_events=*/2});
+  for (int i = 0; i < 5; ++i) core.on_request(i, 1, bootstrap_request({}));  // no ep
+  ASSERT_EQ(core.events().size(), 2u);
+  EXPECT_EQ(core.events().front().time_ms, 3);
+  EXPECT_EQ(core.counters().events_evicted, 3u);
+}
+
 TEST_F(BootstrapServerCoreTest, Finish_ErrorAnswer_FinishFailed) {
   request(1, {"ep=v10-1"});
   EXPECT_EQ(run(lw::Code::NotAcceptable), kWithFinish);

@@ -4,9 +4,26 @@
 
 namespace hil::server {
 
+namespace {
+
+// Who a client is, for Update and De-register: its PSK identity over DTLS;
+// over NoSec its host without the port, because a NAT that rebinds keeps
+// the host and changes the port (RFC 4787, REQ-2: "paired" pooling).
+std::string principal_of(coap_session_t* s) {
+  if (s == nullptr) return "gone";
+  if (coap_session_get_proto(s) == COAP_PROTO_DTLS)
+    return "psk:" + coap::Context::owner(s).psk_identity(s);
+  const std::string addr = coap::to_string(*coap_session_get_addr_remote(s));
+  return "host:" + addr.substr(0, addr.rfind(':'));
+}
+
+}  // namespace
+
 RegistrationServer::RegistrationServer(coap::Timing timing, PskTable psk, Timers& timers,
-                                       uint64_t seed, int shards)
+                                       uint64_t seed, int shards, RegistrationLimits limits,
+                                       RegistrationServerCore::Random random)
     : timers_(timers),
+      core_(0, limits, std::move(random)),
       timing_(timing),
       peers_(timing),
       security_(std::move(psk),
@@ -17,6 +34,7 @@ RegistrationServer::RegistrationServer(coap::Timing timing, PskTable psk, Timers
   core_.authorize = [this](PeerId peer, const std::string& ep) {
     return security_.refusal(peers_.session_of(peer), ep, security_.table());
   };
+  core_.principal = [this](PeerId peer) { return principal_of(peers_.session_of(peer)); };
 }
 
 RegistrationServer::~RegistrationServer() { timers_.cancel(expiry_timer_); }

@@ -18,7 +18,9 @@ class RegistrationServer final : public coap::Context::Handler {
  public:
   // Endpoints that `psk` covers must register over DTLS with an identity
   // allowed for them; the others over NoSec.
-  RegistrationServer(coap::Timing timing, PskTable psk, Timers& timers, uint64_t seed, int shards);
+  // `random` makes registration ids (RegistrationServerCore::Random).
+  RegistrationServer(coap::Timing timing, PskTable psk, Timers& timers, uint64_t seed, int shards,
+                     RegistrationLimits limits = {}, RegistrationServerCore::Random random = {});
   ~RegistrationServer() override;
 
   // coap:// on `addr`; coaps:// on `secure` (port 0: a free one).

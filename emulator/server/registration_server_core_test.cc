@@ -24,6 +24,8 @@ class RegistrationServerCoreTest : public testing::Test {
     core_.on_change = [this](const Event& e, const Registration& r) {
       changes_.push_back(e.kind + " " + r.endpoint);
     };
+    // Peers 1 and 2: one host (2 after a NAT rebinding); 3: another host.
+    core_.principal = [](PeerId p) { return p == 3 ? "host:b" : "host:a"; };
   }
 
   // Registers `ep` and returns its id.
@@ -185,6 +187,95 @@ TEST_F(RegistrationServerCoreTest, Expiry_SeveralRegistrations_EarliestFirst) {
   ASSERT_EQ(core_.registrations().size(), 1u);
   EXPECT_EQ(core_.registrations()[0].endpoint, "a");
   EXPECT_EQ(core_.next_deadline(), now_ + 100000);
+}
+
+TEST_F(RegistrationServerCoreTest, Update_FromAnotherPrincipal_ForbiddenUnchanged) {
+  const std::string id = reg("dev-1");
+  lw::Request update = request(lw::Method::Post, {"rd", id}, {"lt=9"});
+  EXPECT_EQ(core_.on_request(now_ + 1, 3, update).code, lw::Code::Forbidden);
+  const Registration* r = core_.find("dev-1");
+  EXPECT_EQ(r->peer, 1u);
+  EXPECT_EQ(r->lifetime_s, 300u);
+  EXPECT_EQ(r->updates, 0);
+  EXPECT_EQ(core_.next_deadline(), now_ + 300000);
+  EXPECT_EQ(core_.events().back().kind, "rejected");
+  EXPECT_NE(core_.events().back().detail.find("host:b is not the client that registered dev-1"),
+            std::string::npos);
+  EXPECT_EQ(core_.counters().refused_principal, 1u);
+}
+
+TEST_F(RegistrationServerCoreTest, Deregister_FromAnotherPrincipal_ForbiddenStillRegistered) {
+  const std::string id = reg("dev-1");
+  lw::Request bye = request(lw::Method::Delete, {"rd", id}, {});
+  EXPECT_EQ(core_.on_request(now_, 3, bye).code, lw::Code::Forbidden);
+  EXPECT_NE(core_.find("dev-1"), nullptr);
+  EXPECT_EQ(changes_, std::vector<std::string>{"registered dev-1"});
+  EXPECT_EQ(core_.on_request(now_, 2, bye).code, lw::Code::Deleted);  // same host, new port
+}
+
+TEST_F(RegistrationServerCoreTest, Register_Ids_128RandomBitsNeverSequential) {
+  const std::string a = reg("a"), b = reg("b");
+  EXPECT_EQ(a.size(), 32u);
+  EXPECT_EQ(a.find_first_not_of("0123456789abcdef"), std::string::npos);
+  EXPECT_NE(a, b);
+  EXPECT_NE(send(lw::Method::Post, {"rd", "1"}), lw::Code::Changed);
+}
+
+TEST(RegistrationServerCoreIds, Register_SameSeed_SameIds) {
+  auto ids = [](uint64_t seed) {
+    RegistrationServerCore core(0, {}, [x = seed]() mutable { return x += 0x9e3779b97f4a7c15; });
+    lw::Request r = request(lw::Method::Post, {"rd"}, {"ep=dev-1"});
+    return core.on_request(0, 1, r).location_path.at(1);
+  };
+  EXPECT_EQ(ids(7), ids(7));
+  EXPECT_NE(ids(7), ids(8));
+}
+
+TEST(RegistrationServerCoreLimits, Register_LifetimeAboveMax_CutExpiresAtMax) {
+  RegistrationServerCore core(0, {/*max_lifetime_s=*/60});
+  lw::Request r = request(lw::Method::Post, {"rd"}, {"ep=dev-1", "lt=4294967295"});
+  ASSERT_EQ(core.on_request(0, 1, r).code, lw::Code::Created);
+  EXPECT_EQ(core.find("dev-1")->lifetime_s, 60u);
+  EXPECT_NE(core.events().back().detail.find("lt 4294967295 cut to max_lifetime 60"),
+            std::string::npos);
+  EXPECT_EQ(core.next_deadline(), 60000);
+  core.on_timeout(60000);
+  EXPECT_EQ(core.find("dev-1"), nullptr);
+  EXPECT_EQ(core.counters().lifetimes_capped, 1u);
+}
+
+TEST(RegistrationServerCoreLimits, Update_LifetimeAboveMax_Cut) {
+  RegistrationServerCore core(0, {/*max_lifetime_s=*/60});
+  lw::Request r = request(lw::Method::Post, {"rd"}, {"ep=dev-1", "lt=30"});
+  const std::string id = core.on_request(0, 1, r).location_path.at(1);
+  lw::Request update = request(lw::Method::Post, {"rd", id}, {"lt=999999"});
+  EXPECT_EQ(core.on_request(1000, 1, update).code, lw::Code::Changed);
+  EXPECT_EQ(core.find("dev-1")->lifetime_s, 60u);
+  EXPECT_EQ(core.next_deadline(), 61000);
+}
+
+TEST(RegistrationServerCoreLimits, Register_Full_ServiceUnavailableReplacementStillAllowed) {
+  RegistrationServerCore core(0, {86400, /*max_registrations=*/2});
+  auto reg = [&](const std::string& ep) {
+    return core.on_request(0, 1, request(lw::Method::Post, {"rd"}, {"ep=" + ep})).code;
+  };
+  EXPECT_EQ(reg("a"), lw::Code::Created);
+  EXPECT_EQ(reg("b"), lw::Code::Created);
+  EXPECT_EQ(reg("c"), lw::Code::Unavailable);
+  EXPECT_EQ(reg("a"), lw::Code::Created);  // replaces its own registration
+  EXPECT_EQ(core.registrations().size(), 2u);
+  EXPECT_EQ(core.find("c"), nullptr);
+  EXPECT_EQ(core.counters().refused_full, 1u);
+}
+
+TEST(RegistrationServerCoreLimits, Events_OverCap_OldestEvictedAndCounted) {
+  RegistrationServerCore core(0, {86400, 100000, /*max_events=*/3});
+  for (int i = 0; i < 5; ++i)
+    core.on_request(i, 1, request(lw::Method::Post, {"rd"}, {"ep=dev-" + std::to_string(i)}));
+  const std::vector<Event> events = core.events();
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events.front().time_ms, 2);
+  EXPECT_EQ(core.counters().events_evicted, 2u);
 }
 
 TEST(RegistrationServerCoreGrace, Expiry_WithGrace_SurvivesLifetime) {

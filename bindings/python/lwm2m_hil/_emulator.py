@@ -607,8 +607,14 @@ class BootstrapServer(_Server):
 
     def events(self) -> list[Event]:
         """Requests that named no endpoint (bad requests), and DTLS clients
-        refused before they named one (an unknown PSK identity)."""
+        refused before they named one (an unknown PSK identity); the latest
+        ``max_events``."""
         return _events(self._h.events())
+
+    def counters(self) -> dict[str, int]:
+        """What the caps dropped: ``results_evicted``,
+        ``endpoint_events_evicted``, ``events_evicted``."""
+        return self._h.counters()
 
     def reconfigure(self, config: dict[str, Any] | str | os.PathLike[str]) -> None:
         """Replace the configuration (keys included) for sessions and
@@ -632,12 +638,23 @@ class RegistrationServer(_Server):
         return {r["endpoint"]: r for r in self._h.registrations()}
 
     def events(self) -> list[Event]:
-        """registered / updated / deregistered / expired / rejected."""
+        """registered / updated / deregistered / expired / rejected; the
+        latest ``max_events``."""
         return _events(self._h.events())
 
-    def events_from(self, first: int) -> list[Event]:
-        """``events()[first:]``, copying only those."""
-        return _events(self._h.events_from(first))
+    def events_since(self, first: int) -> tuple[int, list[Event]]:
+        """For following the server: the events numbered ``first`` and on
+        (numbered from 0 since it started) that the ``max_events`` cap kept,
+        and the number to pass next time."""
+        next_index, events = self._h.events_since(first)
+        return next_index, _events(events)
+
+    def counters(self) -> dict[str, int]:
+        """``events_evicted``, ``lifetimes_capped`` (cut to
+        ``max_lifetime``), ``refused_full`` (5.03 at ``max_registrations``),
+        ``refused_principal`` (4.03: an Update or De-register from a client
+        other than the one that registered)."""
+        return self._h.counters()
 
     def request(
         self,
@@ -792,6 +809,9 @@ class Emulator:
         listen: str = "127.0.0.1:0",
         secure_listen: str = "",
         timing: CoapTiming = CoapTiming(),
+        max_results: int = 100_000,
+        max_endpoint_events: int = 256,
+        max_events: int = 10_000,
     ) -> BootstrapServer:
         """Start a bootstrap server. ``config`` is a dict, a JSON string, or a
         path to a JSON file (format: emulator/server/README.md). ValueError
@@ -800,7 +820,10 @@ class Emulator:
         host, a free port). ``profile`` ('cr', '1.0', '1.1') is the default
         of entries without one; None serves each client in its own dialect
         (``Finish=true``: cr, else 1.x with Finish), so only an explicit
-        'cr' leaves a client without Finish."""
+        'cr' leaves a client without Finish. Caps, oldest first out
+        (emulator/server/README.md, "Limits"): ``max_results`` endpoints
+        whose session ended, ``max_endpoint_events`` events per endpoint,
+        ``max_events`` in :meth:`BootstrapServer.events`."""
         _check_timing(timing)
         h = self._runtime.add_bootstrap_server(
             _config_text(config),
@@ -810,6 +833,9 @@ class Emulator:
             timing.ack_timeout,
             timing.ack_random_factor,
             timing.max_retransmit,
+            max_results=max_results,
+            max_endpoint_events=max_endpoint_events,
+            max_events=max_events,
         )
         server = BootstrapServer(self, h)
         self._server_uris += [server.uri, server.secure_uri]
@@ -822,10 +848,16 @@ class Emulator:
         secure_listen: str = "",
         timing: CoapTiming = CoapTiming(),
         psk: Sequence[Psk] = (),
+        max_lifetime: int = 86400,
+        max_registrations: int = 100_000,
+        max_events: int = 10_000,
     ) -> RegistrationServer:
         """Start a registration server. Endpoints that an entry of ``psk``
         matches must register over DTLS (``secure_uri``) with an identity
-        that entry allows; the others over NoSec (``uri``)."""
+        that entry allows; the others over NoSec (``uri``). A longer
+        lifetime than ``max_lifetime`` seconds is cut to it; a Register of a
+        new endpoint beyond ``max_registrations`` is answered 5.03;
+        :meth:`RegistrationServer.events` keeps the latest ``max_events``."""
         _check_timing(timing)
         for p in psk:
             if not isinstance(p, Psk):
@@ -837,6 +869,9 @@ class Emulator:
             timing.ack_random_factor,
             timing.max_retransmit,
             [(p.match, p.identity, p.key) for p in psk],
+            max_lifetime=max_lifetime,
+            max_registrations=max_registrations,
+            max_events=max_events,
         )
         server = RegistrationServer(self, h)
         self._server_uris += [server.uri, server.secure_uri]

@@ -358,17 +358,33 @@ def cmd_bootstrap_server(args: argparse.Namespace) -> int:
 
 
 def cmd_registration_server(args: argparse.Namespace) -> int:
+    def psk_arg(value: str) -> Psk:
+        """``IDENTITY:HEXKEY[@GLOB]``; the glob (default ``*``) names the
+        endpoints that must come over DTLS with it."""
+        identity, _, rest = value.rpartition(":")
+        hexkey, _, match = rest.partition("@")
+        try:
+            key = bytes.fromhex(hexkey)
+        except ValueError:
+            key = b""
+        if not identity or not key:
+            raise ValueError(f"--psk: expected IDENTITY:HEXKEY[@GLOB] (e.g. dm:000102...0f@dev-*), got {value!r}")
+        return Psk(identity, key, match=match or "*")
+
+    psk = [psk_arg(v) for v in args.psk]
     with Emulator(seed=_serverlog.os_seed() if args.seed is None else args.seed) as emu:
-        rs = emu.registration_server(listen=args.listen)
+        rs = emu.registration_server(
+            listen=args.listen, psk=psk, max_lifetime=args.max_lifetime, max_registrations=args.max_registrations
+        )
         printed = 0
 
         def new_events() -> list[str]:
             nonlocal printed
-            events = rs.events_from(printed)
-            printed += len(events)
+            printed, events = rs.events_since(printed)
             return [_serverlog.registration_line(e) for e in events]
 
-        _serve(rs.uri, new_events, lambda line: print(line, flush=True))
+        print(f"listening on {rs.uri}", flush=True)
+        _serve(rs.secure_uri, new_events, lambda line: print(line, flush=True))
     return 0
 
 
@@ -441,6 +457,14 @@ def parser() -> argparse.ArgumentParser:
     rs.add_argument("--listen", default="127.0.0.1:5784")
     rs.add_argument("--seed", type=int, default=None,
                     help="seed CoAP tokens and message ids (reproducible runs); default: from the OS")
+    rs.add_argument("--psk", action="append", default=[], metavar="IDENTITY:HEXKEY[@GLOB]",
+                    help="a pre-shared key for DTLS on the coaps:// port (repeatable); endpoints the glob "
+                         "matches (default: all) must register over DTLS with this identity, "
+                         "{endpoint} in it is each device's name")
+    rs.add_argument("--max-lifetime", type=int, default=86400, metavar="S",
+                    help="longer registration lifetimes are cut to this")
+    rs.add_argument("--max-registrations", type=int, default=100000, metavar="N",
+                    help="a Register of a new endpoint beyond this is answered 5.03")
     rs.set_defaults(func=cmd_registration_server)
     campaign_commands.add(sub)
     return p
