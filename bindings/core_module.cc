@@ -888,10 +888,13 @@ PYBIND11_MODULE(_core, m) {
           [](runtime::Runtime& r, const DeviceSpec& spec, size_t count, const std::string& prefix,
              bool start) {
             auto config = spec.build();
-            py::gil_scoped_release release;
-            return r.add_devices(config, count, prefix, start);
+            return unwrap(release_gil([&] { return r.add_devices(config, count, prefix, start); }));
           },
           py::arg("spec"), py::arg("count"), py::arg("prefix"), py::arg("start"))
+      .def("start_devices",
+           [](runtime::Runtime& r, const std::vector<runtime::DeviceHandle>& devices) {
+             check(release_gil([&] { return r.start_devices(devices); }));
+           })
       .def(
           "wait_devices",
           [](runtime::Runtime& r, std::vector<runtime::DeviceHandle> devices,
@@ -915,7 +918,9 @@ PYBIND11_MODULE(_core, m) {
         d["bootstrap_ms"] = s.bootstrap_ms;
         d["power_cuts"] = s.power_cuts;
         d["torn_configs"] = s.torn_configs;
-        d["radio"] = to_py(s.radio);
+        py::dict radio = to_py(s.radio);
+        radio["send_failed"] = s.send_failed;
+        d["radio"] = radio;
         return d;
       });
 

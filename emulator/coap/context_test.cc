@@ -1,6 +1,7 @@
 #include "emulator/coap/context.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -166,6 +167,86 @@ TEST(Context, Send_NobodyListening_FailureCarriesTag) {
   ASSERT_TRUE(client.send(s, r, 9));
   ASSERT_TRUE(spin({&client}, [&] { return !client_side.failures.empty(); }));
   EXPECT_EQ(client_side.failures[0].first, 9u);
+  client.release(s);
+}
+
+// Descriptors this process has open.
+size_t open_fds() {
+  size_t n = 0;
+  DIR* dir = opendir("/proc/self/fd");
+  while (dirent* e = readdir(dir)) n += e->d_name[0] != '.';
+  closedir(dir);
+  return n;
+}
+
+// What the radio does, at the socket level: carries a client context's
+// datagrams to their server through one UDP socket of its own, and hands
+// the answers back to the session.
+struct Relay {
+  explicit Relay(Context& c) : client(c), fd(socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0)) {
+    client.set_datagram_send([this](coap_session_t* s, const uint8_t* data, size_t len) {
+      const coap_address_t* to = coap_session_get_addr_remote(s);
+      last = s;
+      return sendto(fd, data, len, 0, &to->addr.sa, to->size) == static_cast<ssize_t>(len);
+    });
+  }
+  ~Relay() { close(fd); }
+  void pump() {
+    uint8_t buf[1500];
+    ssize_t n;
+    while ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
+      client.receive(last, buf, static_cast<size_t>(n));
+  }
+  Context& client;
+  int fd;
+  coap_session_t* last = nullptr;
+};
+
+TEST(Context, DatagramSend_ManySessions_NoDescriptorEachAndRequestsStillAnswered) {
+  Recorder server_side, client_side;
+  Context server(server_side, 1), client(client_side, 2);
+  ASSERT_TRUE(server.listen(*parse_host_port("127.0.0.1:0")).ok());
+  Relay relay(client);
+  size_t before = open_fds();
+  std::vector<coap_session_t*> sessions;
+  for (uint32_t i = 0; i < 500; ++i) {
+    sessions.push_back(client.connect(device_address(100 + i), server.listen_address(), Timing{}));
+    ASSERT_NE(sessions.back(), nullptr);
+  }
+  EXPECT_EQ(open_fds(), before);
+  const coap_address_t* local = coap_session_get_addr_local(sessions[7]);
+  EXPECT_EQ(local->addr.sin.sin_addr.s_addr, device_address(107).addr.sin.sin_addr.s_addr);
+  EXPECT_EQ(port_of(*coap_session_get_addr_remote(sessions[7])), port_of(server.listen_address()));
+  lwm2m::Request r;
+  r.method = lwm2m::Method::Post;
+  r.path = {"rd"};
+  ASSERT_TRUE(client.send(sessions[7], r, 42));
+  ASSERT_TRUE(spin({&server, &client}, [&] {
+    relay.pump();
+    return !client_side.responses.empty();
+  }));
+  EXPECT_EQ(client_side.responses[0].first, 42u);
+  EXPECT_EQ(server_side.requests.size(), 1u);
+  for (coap_session_t* s : sessions) client.release(s);
+  EXPECT_EQ(open_fds(), before);
+}
+
+TEST(Context, DatagramSend_Refused_SendFailsInsteadOfUsingASocket) {
+  Recorder server_side, client_side;
+  Context server(server_side, 1), client(client_side, 2);
+  ASSERT_TRUE(server.listen(*parse_host_port("127.0.0.1:0")).ok());
+  int refused = 0;
+  client.set_datagram_send([&](coap_session_t*, const uint8_t*, size_t) {
+    ++refused;
+    return false;
+  });
+  coap_session_t* s = client.connect(device_address(8), server.listen_address(), Timing{});
+  ASSERT_NE(s, nullptr);
+  lwm2m::Request r;
+  r.method = lwm2m::Method::Post;
+  r.path = {"rd"};
+  EXPECT_FALSE(client.send(s, r, 3));
+  EXPECT_EQ(refused, 1);
   client.release(s);
 }
 

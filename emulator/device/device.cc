@@ -401,8 +401,10 @@ Device::Session* Device::session_for(const lwm2m::Account& to, std::string* erro
         [this, raw](const uint8_t* data, size_t len) { shard_.receive(raw->coap, data, len); });
   }
   const coap::Psk* creds = psk ? &*psk : nullptr;
+  // With a radio the session holds no socket (libcoap patch 0013); without
+  // one, each session costs a descriptor.
   coap_session_t* cs = shard_.connect(local, remote->address, timing_, creds);
-  if (cs == nullptr && !to.bootstrap && sessions_.count(bootstrap_key_)) {
+  if (cs == nullptr && radio_ == nullptr && !to.bootstrap && sessions_.count(bootstrap_key_)) {
     // Out of descriptors (20,000 per process here): trade the lingering
     // bootstrap session for this one. A retransmitted Finish now goes
     // unanswered, and the timeline says why.
@@ -412,7 +414,9 @@ Device::Session* Device::session_for(const lwm2m::Account& to, std::string* erro
   }
   if (cs == nullptr) {
     if (s->radio_path != 0) radio_->detach(device_ip(), remote->address, s->radio_path);
-    *error = "cannot open a UDP socket from " + address() + " (descriptor limit?)";
+    *error = radio_ != nullptr
+                 ? "cannot create a session from " + address() + " to " + to.uri
+                 : "cannot open a UDP socket from " + address() + " (descriptor limit?)";
     return nullptr;
   }
   s->coap = cs;
@@ -461,10 +465,11 @@ void Device::close_session(const std::string& key) {
 
 void Device::release(Session& s) {
   end_handshake(s);
-  if (s.radio_path != 0) {
-    radio_->detach(device_ip(), *coap_session_get_addr_remote(s.coap), s.radio_path);
-  }
+  coap_address_t remote = *coap_session_get_addr_remote(s.coap);
+  // Released first: a DTLS session says close_notify as it goes, and that
+  // takes its path like every other datagram.
   shard_.release(s.coap);
+  if (s.radio_path != 0) radio_->detach(device_ip(), remote, s.radio_path);
 }
 
 uint32_t Device::device_ip() const {

@@ -132,9 +132,12 @@ uint64_t Radio::attach(uint32_t device_ip, const coap_address_t& server, Route r
 
 bool Radio::uplink(uint32_t device_ip, const coap_address_t& server, const uint8_t* data,
                    size_t len) {
-  if (server.addr.sa.sa_family != AF_INET) return false;
-  auto it = paths_.find(key_of(device_ip, server));
-  if (it == paths_.end()) return false;
+  auto it =
+      server.addr.sa.sa_family == AF_INET ? paths_.find(key_of(device_ip, server)) : paths_.end();
+  if (it == paths_.end()) {
+    ++send_failed_;
+    return false;
+  }
   forward(*it->second, Direction::Uplink, data, len);
   return true;
 }
@@ -218,7 +221,11 @@ void Radio::send(Path& p, Direction dir, const uint8_t* data, size_t len) {
   c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
   auto* info = reinterpret_cast<in_pktinfo*>(CMSG_DATA(c));
   info->ipi_spec_dst.s_addr = p.key.device_ip;
-  sendmsg(server_fds_[p.port], &msg, 0);
+  if (sendmsg(server_fds_[p.port], &msg, 0) >= 0) return;
+  ++send_failed_;
+  if (p.route.event)
+    p.route.event(Event{reactor_.clock().now_ms(), "radio",
+                        std::string("up: send failed: ") + std::strerror(errno)});
 }
 
 void Radio::capture(const Path& p, Direction dir, const uint8_t* data, size_t len,

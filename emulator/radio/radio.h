@@ -77,13 +77,16 @@ class Radio {
   // detach().
   uint64_t attach(uint32_t device_ip, const coap_address_t& server, Route route, Deliver deliver);
   // Through the path's link, into the capture and to its server. False: no
-  // such path.
+  // such path (the datagram is lost, and counted in send_failed()).
   bool uplink(uint32_t device_ip, const coap_address_t& server, const uint8_t* data, size_t len);
   // Ends the path if it is still the one attached with `serial`. Datagrams
   // it delayed are then lost.
   void detach(uint32_t device_ip, const coap_address_t& server, uint64_t serial);
   // The whole run's capture; null stops it.
   void set_capture(std::shared_ptr<Capture> capture) { run_capture_ = std::move(capture); }
+  // Datagrams a device handed over that never left: no path, or the
+  // socket refused them (a full buffer, an address it may not send to).
+  uint64_t send_failed() const { return send_failed_; }
 
  private:
   struct Path;
@@ -117,6 +120,7 @@ class Radio {
   std::shared_ptr<Capture> run_capture_;
   size_t next_port_ = 0;
   uint64_t next_serial_ = 1;
+  uint64_t send_failed_ = 0;
 };
 
 }  // namespace hil::radio

@@ -9,6 +9,7 @@
 
 #include "emulator/coap/address.h"
 #include "emulator/lwm2m/client/factory.h"
+#include "emulator/runtime/descriptors.h"
 
 namespace hil::runtime {
 namespace {
@@ -248,12 +249,15 @@ Runtime::~Runtime() {
   // Each object dies on the thread that owns its libcoap context.
   for (auto& slot : qemu_devices_) slot.loop->call([&] { slot.device.reset(); });
   for (auto& slot : devices_) slot.loop->call([&] { slot.device.reset(); });
-  for (size_t i = 0; i < radios_.size(); ++i) loops_[i]->call([&] { radios_[i].reset(); });
+  // The shards before the radios: freeing a context frees the DTLS
+  // sessions its queue still held, and each sends its close_notify through
+  // the radio.
   for (auto& shard : shards_)
     shard.loop->call([&] {
       shard.loop->remove(shard.shard->context());
       shard.shard.reset();
     });
+  for (size_t i = 0; i < radios_.size(); ++i) loops_[i]->call([&] { radios_[i].reset(); });
   loops_[0]->call([&] {
     for (auto& s : bootstrap_servers_)
       for (auto& c : s->endpoint().contexts()) loops_[0]->remove(*c);
@@ -407,9 +411,23 @@ Runtime::Shard& Runtime::shard_with_room() {
   return shards_.back();
 }
 
-std::vector<DeviceHandle> Runtime::add_devices(const device::DeviceConfig& tmpl, size_t count,
-                                               const std::string& prefix, bool start) {
+size_t Runtime::descriptors_for(const device::DeviceConfig& tmpl, size_t count) const {
+  size_t per_device = options_.radio ? 0 : DescriptorCosts::kSocketSessions;
+  if (tmpl.flash && !tmpl.flash->image_path.empty()) per_device += DescriptorCosts::kFlashFile;
+  size_t room = shards_.empty() ? 0 : options_.devices_per_shard - shards_.back().devices;
+  size_t shards =
+      count <= room ? 0
+                    : (count - room + options_.devices_per_shard - 1) / options_.devices_per_shard;
+  return count * per_device + shards * DescriptorCosts::kContext;
+}
+
+Result<std::vector<DeviceHandle>> Runtime::add_devices(const device::DeviceConfig& tmpl,
+                                                       size_t count, const std::string& prefix,
+                                                       bool start) {
   std::lock_guard<std::mutex> lock(mu_);
+  Status room =
+      reserve_descriptors(descriptors_for(tmpl, count), std::to_string(count) + " devices");
+  if (!room) return room.error();
   std::vector<DeviceHandle> handles;
   handles.reserve(count);
   size_t made = 0;
@@ -463,6 +481,20 @@ std::vector<DeviceHandle> Runtime::add_devices(const device::DeviceConfig& tmpl,
   return handles;
 }
 
+Status Runtime::start_devices(const std::vector<DeviceHandle>& devices) {
+  Status first = ok_status();
+  for (auto& loop : loops_) {
+    loop->call([&] {
+      for (const auto& h : devices) {
+        if (h.loop_ != loop.get()) continue;
+        Status s = h.device_->start();
+        if (!s && first) first = s;
+      }
+    });
+  }
+  return first;
+}
+
 Result<std::vector<QemuDeviceHandle>> Runtime::add_qemu_devices(const qemu::QemuDeviceConfig& tmpl,
                                                                 size_t count,
                                                                 const std::string& prefix,
@@ -470,6 +502,9 @@ Result<std::vector<QemuDeviceHandle>> Runtime::add_qemu_devices(const qemu::Qemu
   if (radios_.empty())
     return Error{"QEMU devices need the emulated radio (this runtime runs without one)"};
   std::lock_guard<std::mutex> lock(mu_);
+  Status room = reserve_descriptors(count * DescriptorCosts::kQemuDevice,
+                                    std::to_string(count) + " QEMU devices");
+  if (!room) return room.error();
   std::vector<QemuDeviceHandle> handles;
   for (size_t i = 0; i < count; ++i) {
     Loop* loop = loops_[qemu_devices_.size() % loops_.size()].get();
@@ -545,8 +580,10 @@ FleetSummary Runtime::summary() const {
     s.torn_configs += static_cast<size_t>(d.torn_configs());
     add(s.radio, d.link().counters().total);
   };
-  for (const auto& loop : loops_) {
+  for (size_t i = 0; i < loops_.size(); ++i) {
+    const auto& loop = loops_[i];
     loop->call([&] {
+      if (i < radios_.size()) s.send_failed += radios_[i]->send_failed();
       for (const auto& slot : devices_)
         if (slot.loop == loop.get()) tally(*slot.device);
       for (const auto& slot : qemu_devices_)

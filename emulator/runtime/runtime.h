@@ -132,6 +132,7 @@ struct FleetSummary {
   size_t power_cuts = 0;                 // that fired, over all devices
   size_t torn_configs = 0;               // boots with neither old nor new: must be 0
   radio::DirectionCounters radio;        // all links, both directions
+  size_t send_failed = 0;                // datagrams the radios could not send
 };
 
 class Runtime {
@@ -160,12 +161,19 @@ class Runtime {
   // Creates `count` devices from a template; endpoints are `prefix` + index
   // (the template's endpoint alone when count is 1 and prefix is empty).
   // They start at once when `start` is set.
-  std::vector<DeviceHandle> add_devices(const device::DeviceConfig& tmpl, size_t count,
-                                        const std::string& prefix, bool start);
+  // Error: the process may not open the descriptors they need (RLIMIT_NOFILE).
+  Result<std::vector<DeviceHandle>> add_devices(const device::DeviceConfig& tmpl, size_t count,
+                                                const std::string& prefix, bool start);
+  // Boots devices created with start = false: one trip to each loop, not
+  // one per device (a loop busy with the first devices' traffic answers
+  // each trip late). The first device that cannot boot gives the error; it
+  // and any other say why on their timelines.
+  Status start_devices(const std::vector<DeviceHandle>& devices);
   // The same for devices that run a firmware image under QEMU, on the
   // loops' radios. Each gets tmpl.work_dir + "/" + its endpoint as its
   // working directory; "{endpoint}" in tmpl.flash_file is replaced.
-  // Errors: no radio (RuntimeOptions::radio is off).
+  // Errors: no radio (RuntimeOptions::radio is off), or no room for their
+  // descriptors (RLIMIT_NOFILE).
   Result<std::vector<QemuDeviceHandle>> add_qemu_devices(const qemu::QemuDeviceConfig& tmpl,
                                                          size_t count, const std::string& prefix,
                                                          bool start);
@@ -199,6 +207,8 @@ class Runtime {
   };
   void notify();
   Shard& shard_with_room();
+  // What `count` more devices made from `tmpl` hold open (mu_ held).
+  size_t descriptors_for(const device::DeviceConfig& tmpl, size_t count) const;
   radio::Radio* radio_of(const Loop* loop) const;
   device::HandshakeGate* gate_of(const Loop* loop) const;
   Loop& registration_loop() const;

@@ -5,8 +5,8 @@
 // printed next to the figures, never asserted.
 //
 //   fleet_bench [--devices 1000,10000] [--no-timeline 10000]
-//               [--raw-peers 1000] [--raw-seconds 1] [--timeout 120]
-//               [--json FILE]
+//               [--virtual 100000] [--raw-peers 1000] [--raw-seconds 1]
+//               [--timeout 120] [--json FILE]
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -52,7 +52,9 @@ struct Options {
   bool child_flash = false;
   bool child_radio = true;
   bool child_psk = false;
-  std::vector<size_t> psk{5000};  // runs over DTLS-PSK
+  std::vector<size_t> psk{5000};      // runs over DTLS-PSK
+  std::vector<size_t> virtual_clock;  // runs on the virtual clock
+  bool child_virtual = false;
 };
 
 struct Run {
@@ -66,7 +68,7 @@ struct Run {
       stderr,
       "fleet_bench: %s\n"
       "usage: fleet_bench [--devices N,N...] [--no-timeline N,N...|none] [--flash N,N...|none]\n"
-      "                   [--no-radio N,N...|none] [--psk N,N...|none]\n"
+      "                   [--no-radio N,N...|none] [--psk N,N...|none] [--virtual N,N...]\n"
       "                   [--raw-peers K] [--raw-seconds S] [--timeout S]\n"
       "                   [--json FILE]\n",
       why);
@@ -103,6 +105,8 @@ Options parse_options(int argc, char** argv) {
       o.no_radio = parse_list(v);
     else if (a == "--psk")
       o.psk = parse_list(v);
+    else if (a == "--virtual")
+      o.virtual_clock = parse_list(v);
     else if (a == "--raw-peers")
       o.raw_peers = std::atoi(v.c_str());
     else if (a == "--raw-seconds")
@@ -121,6 +125,8 @@ Options parse_options(int argc, char** argv) {
       o.child_radio = v != "0";
     else if (a == "--child-psk")
       o.child_psk = v != "0";
+    else if (a == "--child-virtual")
+      o.child_virtual = v != "0";
     else
       usage(("unknown option " + a).c_str());
   }
@@ -133,6 +139,7 @@ Options parse_options(int argc, char** argv) {
 int child_main(const Options& o) {
   FleetParams p{o.child_devices, o.child_record, o.child_flash, o.child_radio, o.timeout_s};
   p.psk = o.child_psk;
+  p.virtual_clock = o.child_virtual;
   FleetResult r = run_fleet(p);
   std::string text = serialize(r);
   std::fwrite(text.data(), 1, text.size(), stdout);
@@ -154,9 +161,10 @@ Run spawn_fleet(const FleetParams& p) {
     close(fds[0]);
     close(fds[1]);
     const char* args[] = {
-        "fleet_bench",   "--child",     n.c_str(),       "--child-record", flag(p.record_messages),
-        "--child-flash", flag(p.flash), "--child-radio", flag(p.radio),    "--child-psk",
-        flag(p.psk),     "--timeout",   t.c_str(),       nullptr};
+        "fleet_bench",   "--child",     n.c_str(),       "--child-record",  flag(p.record_messages),
+        "--child-flash", flag(p.flash), "--child-radio", flag(p.radio),     "--child-psk",
+        flag(p.psk),     "--timeout",   t.c_str(),       "--child-virtual", flag(p.virtual_clock),
+        nullptr};
     execv("/proc/self/exe", const_cast<char* const*>(args));
     _exit(127);
   }
@@ -190,6 +198,11 @@ std::string label(const FleetResult& r) {
   if (r.flash) s += " (with the default 8 KiB flash model and configuration store per device)";
   if (!r.radio) s += " (no radio: sessions talk to the servers directly)";
   if (r.psk) s += " (DTLS-PSK, TLS_PSK_WITH_AES_128_CCM_8: bootstrap and registration)";
+  if (r.virtual_clock) {
+    char protocol[64];
+    std::snprintf(protocol, sizeof(protocol), "%.2f", r.protocol_s);
+    s += " (virtual clock: " + std::string(protocol) + " s of protocol time)";
+  }
   return s;
 }
 
@@ -266,8 +279,8 @@ const FleetResult* find(const std::vector<Run>& runs, size_t n, bool record, boo
                         bool radio = true) {
   for (const auto& run : runs)
     if (run.result.devices == n && run.result.record_messages == record && !run.result.flash &&
-        run.result.radio == radio && run.result.psk == psk && run.result.error.empty() &&
-        run.failure.empty())
+        !run.result.virtual_clock && run.result.radio == radio && run.result.psk == psk &&
+        run.result.error.empty() && run.failure.empty())
       return &run.result;
   return nullptr;
 }
@@ -344,6 +357,7 @@ void write_json(const std::string& path, const std::vector<Run>& runs) {
         << ", \"flash\": " << (r.flash ? "true" : "false")
         << ", \"radio\": " << (r.radio ? "true" : "false")
         << ", \"psk\": " << (r.psk ? "true" : "false")
+        << ", \"virtual_clock\": " << (r.virtual_clock ? "true" : "false")
         << ", \"all_registered\": " << (r.all_registered ? "true" : "false")
         << ", \"wall_s\": " << r.wall_s << ", \"create_s\": " << r.create_s
         << ", \"devices_per_s\": " << r.devices_per_s()
@@ -366,11 +380,13 @@ int parent_main(const Options& o) {
   // The machine is shared and noisy (raw UDP has read 100,000/s and
   // 190,000/s minutes apart), so each fleet gets its own ceiling, measured
   // right before it.
-  auto measure = [&](size_t n, bool record, bool flash, bool radio, bool psk = false) {
+  auto measure = [&](size_t n, bool record, bool flash, bool radio, bool psk = false,
+                     bool virtual_clock = false) {
     RawUdpResult raw = measure_raw_udp(o.raw_peers, o.raw_seconds);
     print_raw(raw);
     FleetParams p{n, record, flash, radio, o.timeout_s};
     p.psk = psk;
+    p.virtual_clock = virtual_clock;
     runs.push_back(spawn_fleet(p));
     Run& run = runs.back();
     run.raw = raw;
@@ -379,6 +395,7 @@ int parent_main(const Options& o) {
     run.result.flash = flash;
     run.result.radio = radio;
     run.result.psk = psk;
+    run.result.virtual_clock = virtual_clock;
     print_fleet(run);
     std::fflush(stdout);
   };
@@ -387,6 +404,7 @@ int parent_main(const Options& o) {
   for (size_t n : o.no_timeline) measure(n, false, false, true);
   for (size_t n : o.flash) measure(n, true, true, true);
   for (size_t n : o.psk) measure(n, true, false, true, true);
+  for (size_t n : o.virtual_clock) measure(n, true, false, true, false, true);
   if (runs.empty()) print_raw(measure_raw_udp(o.raw_peers, o.raw_seconds));
   print_targets(runs);
   if (!o.json.empty()) write_json(o.json, runs);

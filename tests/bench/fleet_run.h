@@ -18,6 +18,9 @@ struct FleetParams {
   bool radio = true;            // every datagram through the emulated radio
   double timeout_s = 120;
   bool psk = false;  // bootstrap and registration over DTLS-PSK
+  // On the virtual clock (one loop, driven by this thread); timeout_s is
+  // then protocol time.
+  bool virtual_clock = false;
 };
 
 struct FleetResult {
@@ -26,6 +29,8 @@ struct FleetResult {
   bool flash = false;
   bool radio = true;
   bool psk = false;
+  bool virtual_clock = false;
+  double protocol_s = 0;  // virtual clock: the protocol time the run covered
   bool all_registered = false;
   std::string error;  // set up failed; nothing else is meaningful
 

@@ -532,8 +532,13 @@ class Fleet(Sequence[Device]):
 
     def start(self) -> None:
         """Boot every device of a fleet created with ``start=False``."""
+        from ._qemu import QemuDevice, split_handles
+
+        native, _ = split_handles(self._devices)
+        self._emu._runtime.start_devices(native)  # one trip per loop, not per device
         for d in self._devices:
-            d.start()
+            if isinstance(d, QemuDevice):
+                d.start()
 
     def states(self) -> dict[str, int]:
         """How many devices are in each state."""

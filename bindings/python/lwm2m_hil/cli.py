@@ -63,7 +63,7 @@ def summarize(emu: Emulator, wall_s: float, virtual_s: float, args: argparse.Nam
         "seed": args.seed,
         "finish_requested": not args.no_finish,
         "finish_fallback": args.finish_fallback,
-        "radio": {k: s["radio"][k] for k in ("sent", "delivered", "dropped")}
+        "radio": {k: s["radio"][k] for k in ("sent", "delivered", "dropped", "send_failed")}
         | {"dropped_by": dict(s["radio"]["dropped_by"]), "duplicated": s["radio"]["duplicated"]},
         "power_cuts": int(s["power_cuts"]),
         "torn_configs": int(s["torn_configs"]),
@@ -88,7 +88,7 @@ def print_table(summary: dict[str, Any]) -> None:
         ("bootstrap p50/p99", f"{summary['bootstrap_ms']['p50']:.0f} ms / {summary['bootstrap_ms']['p99']:.0f} ms"),
         ("power cuts", f"{summary['power_cuts']} fired, {summary['torn_configs']} torn configurations"),
         ("radio", f"{summary['radio']['sent']} datagrams, {summary['radio']['delivered']} delivered, "
-                  f"{summary['radio']['dropped']} dropped"),
+                  f"{summary['radio']['dropped']} dropped, {summary['radio']['send_failed']} failed to send"),
         ("wall time", f"{summary['wall_s']:.2f} s"),
         ("protocol time", f"{summary['virtual_s']:.2f} s on the {summary['clock']} clock"),
     ]
