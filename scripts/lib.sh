@@ -15,6 +15,7 @@ PACKAGES=(
   python3 python3-dev python3-pytest pybind11-dev
   python3-pytest-xdist  # scripts/test runs pytest on every core
   nlohmann-json3-dev libgtest-dev libgmock-dev
+  libexpat1-dev  # users' DDF object files (emulator/lwm2m/objects/)
   clang libclang-rt-14-dev  # ASan/UBSan and libFuzzer builds
   tshark
   # campaigns: Dask runs them, matplotlib + jinja2 write the report, rich
