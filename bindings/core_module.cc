@@ -11,6 +11,7 @@
 #include <map>
 #include <sstream>
 
+#include "emulator/lwm2m/objects/ddf.h"
 #include "emulator/runtime/runtime.h"
 #include "emulator/server/bootstrap_config.h"
 
@@ -237,6 +238,7 @@ struct DeviceSpec {
   int max_retransmit = 4;
   double bootstrap_linger = -1;
   bool record_messages = true;
+  std::vector<std::string> objects;  // DDF files of the user's own objects
 
   device::DeviceConfig build() const {
     auto seconds = [](const char* name, double v) {
@@ -303,6 +305,11 @@ struct DeviceSpec {
     c.bootstrap_linger_ms =
         bootstrap_linger < 0 ? -1 : seconds("bootstrap_linger", bootstrap_linger);
     c.record_messages = record_messages;
+    if (!objects.empty()) {
+      auto registry = lwm2m::ddf::registry_with(objects);
+      if (!registry) throw py::value_error("objects: " + registry.error().message);
+      c.objects = std::make_shared<const lwm2m::ObjectRegistry>(std::move(*registry));
+    }
     return c;
   }
 };
@@ -592,6 +599,7 @@ PYBIND11_MODULE(_core, m) {
   FIELD(flash_program_latency);
   FIELD(flash_erase_latency);
   FIELD(reboot_after_power_cut);
+  FIELD(objects);
 #undef FIELD
 
   py::class_<radio::Partition>(m, "Partition")

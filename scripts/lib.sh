@@ -16,6 +16,7 @@ PACKAGES=(
   python3-pytest-xdist  # scripts/test runs pytest on every core
   python3-cbor2  # an independent SenML-CBOR codec for the tests
   nlohmann-json3-dev libgtest-dev libgmock-dev
+  libexpat1-dev  # users' DDF object files (emulator/lwm2m/objects/)
   clang libclang-rt-14-dev  # ASan/UBSan and libFuzzer builds
   tshark
   # campaigns: Dask runs them, matplotlib + jinja2 write the report, rich

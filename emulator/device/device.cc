@@ -25,6 +25,9 @@ Device::Device(const DeviceConfig& config, coap::Context& shard, Timers& timers,
       link_(config.link, config.link_seed),
       on_change_(std::move(on_change)),
       client_config_(config.client),
+      objects_(config.objects ? config.objects
+                              : std::shared_ptr<const lwm2m::ObjectRegistry>(
+                                    std::shared_ptr<void>(), &lwm2m::ObjectRegistry::builtin())),
       factory_(lwm2m::tree::encode(lwm2m::factory_tree(config.factory, config.client.endpoint),
                                    lwm2m::ObjectRegistry::builtin())
                    .value()),
@@ -92,7 +95,7 @@ Status Device::boot() {
   } else {
     record("boot", "factory configuration (no flash)");
   }
-  core_.emplace(client_config_, std::move(config));
+  core_.emplace(client_config_, std::move(config), *objects_);
   core_->start(timers_.clock().now_ms());
   pump();
   return ok_status();

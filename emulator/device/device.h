@@ -40,6 +40,10 @@ struct DeviceConfig {
   // The device's radio link: what happens to its datagrams on the way.
   radio::LinkConfig link;
   uint64_t link_seed = 0;
+  // The objects the device knows: null for the builtin ones; a fleet shares
+  // one registry (ddf::registry_with adds a user's DDF objects). Only objects
+  // 0, 1 and 2 go to flash, so a user object's values last until a reboot.
+  std::shared_ptr<const lwm2m::ObjectRegistry> objects;
 };
 
 class Device {
@@ -144,6 +148,7 @@ class Device {
   std::shared_ptr<radio::Capture> capture_;
   std::function<void()> on_change_;
   lwm2m::ClientConfig client_config_;
+  std::shared_ptr<const lwm2m::ObjectRegistry> objects_;  // never null
   // Objects 0 and 1 as shipped, and the Device object, TLV-encoded: a
   // fleet holds thousands, and a tree of maps costs ten times the bytes.
   std::vector<uint8_t> factory_;

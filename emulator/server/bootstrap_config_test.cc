@@ -329,9 +329,9 @@ INSTANTIATE_TEST_SUITE_P(
                 "endpoints[0].servers[0]: psk needs \"psk_identity\""},
         BadCase{EP("\"writes\": [{\"path\": \"/x\", \"value\": 1}]"),
                 "endpoints[0].writes[0].path: '/x' is not an LwM2M path"},
-        BadCase{EP("\"writes\": [{\"path\": \"/5/0/1\", \"value\": 1}]"),
-                "endpoints[0].writes[0].path: object 5 has no definition (known "
-                "objects: 0, 1, 2, 3)"},
+        BadCase{EP("\"writes\": [{\"path\": \"/6/0/1\", \"value\": 1}]"),
+                "endpoints[0].writes[0].path: object 6 has no definition (known "
+                "objects: 0, 1, 2, 3, 4, 5, 7)"},
         BadCase{EP("\"writes\": [{\"path\": \"/1/0/99\", \"value\": 1}]"),
                 "endpoints[0].writes[0].path: object 1 (LwM2M Server) has no "
                 "resource 99"},

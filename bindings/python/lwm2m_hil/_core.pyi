@@ -36,6 +36,7 @@ class DeviceSpec:
     flash_program_latency: float
     flash_erase_latency: float
     reboot_after_power_cut: float
+    objects: list[str]
     def __init__(self) -> None: ...
     def validate(self) -> None: ...
 

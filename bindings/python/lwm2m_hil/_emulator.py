@@ -920,7 +920,9 @@ class Emulator:
         and ``flash_erase_latency`` (s per operation: the device's answers
         leave that much later), ``reboot_after_power_cut``
         (s; -1 stays off), ``psk`` (:class:`Psk`: the bootstrap account's
-        DTLS credentials, for a coaps:// ``bootstrap_uri``), ``start``.
+        DTLS credentials, for a coaps:// ``bootstrap_uri``), ``start``,
+        ``objects`` (paths of DDF XML files: objects of your own, next to
+        the builtin 0, 1, 2, 3, 4, 5, 7; writes to them are typed by the file).
 
         ``firmware`` (the path of a firmware image, e.g. the one
         scripts/firmware builds) makes devices that run the image under
@@ -1008,6 +1010,10 @@ class Emulator:
         if timing is not None:
             _check_timing(timing)
         options.pop("start", None)
+        if options.get("objects") is not None:
+            if isinstance(options["objects"], (str, os.PathLike)):
+                raise TypeError("objects: expected a list of DDF file paths, got one path")
+            options["objects"] = [os.fspath(p) for p in options["objects"]]
         flash = options.pop("flash", FlashGeometry())
         if flash is not None:
             if not isinstance(flash, FlashGeometry):

@@ -61,6 +61,7 @@ _UNSUPPORTED_OPTIONS = {
     "bootstrap_linger": "the image keeps its bootstrap session for MAX_TRANSMIT_SPAN, as set by its timing",
     "flash_program_latency": "the image's flash takes the time semihosting takes",
     "flash_erase_latency": "the image's flash takes the time semihosting takes",
+    "objects": "the image compiles in the DDF files of emulator/lwm2m/objects/ and reads none at run time",
 }
 _HOST_OPTIONS = ("firmware", "firmware_args", "qemu", "machine", "work_dir", "start", "timing", "flash",
                  "flash_image", "reboot_after_power_cut", "record_messages", "request_finish",

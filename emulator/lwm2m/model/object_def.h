@@ -1,5 +1,7 @@
 // Object definitions: what DDF XML files publish. The client core and the
 // codecs work from these tables, so a new object is a new table, not new code.
+// The builtin tables are generated from emulator/lwm2m/objects/*.xml at build
+// time; emulator/lwm2m/objects/ddf.h loads a user's DDF files on the host.
 #pragma once
 
 #include <cstdint>
@@ -33,7 +35,8 @@ struct ObjectDef {
 
 class ObjectRegistry {
  public:
-  // Security (0), Server (1), Access Control (2), Device (3).
+  // Security (0), Server (1), Access Control (2), Device (3), Connectivity
+  // Monitoring (4), Firmware Update (5), Connectivity Statistics (7).
   static const ObjectRegistry& builtin();
 
   void add(ObjectDef def);

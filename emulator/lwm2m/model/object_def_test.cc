@@ -11,9 +11,27 @@ const ObjectDef& def(uint16_t id) {
   return *d;
 }
 
-TEST(ObjectDef, Builtin_Ids_SecurityServerAclDevice) {
-  EXPECT_EQ(ObjectRegistry::builtin().ids(), (std::vector<uint16_t>{0, 1, 2, 3}));
-  EXPECT_EQ(ObjectRegistry::builtin().find(4), nullptr);
+TEST(ObjectDef, Builtin_Ids_CoreObjectsFromDdfFiles) {
+  EXPECT_EQ(ObjectRegistry::builtin().ids(), (std::vector<uint16_t>{0, 1, 2, 3, 4, 5, 7}));
+  EXPECT_EQ(ObjectRegistry::builtin().find(6), nullptr);
+}
+
+TEST(ObjectDef, Builtin_FirmwareUpdate_OmaTable) {
+  const ObjectDef& f = def(5);
+  EXPECT_FALSE(f.multiple);
+  EXPECT_EQ(f.resource(0)->type, ResourceType::Opaque);
+  EXPECT_EQ(f.resource(0)->ops, Ops::W);
+  EXPECT_EQ(f.resource(1)->type, ResourceType::String);
+  EXPECT_EQ(f.resource(2)->ops, Ops::E);
+  EXPECT_EQ(f.resource(4), nullptr);  // removed before 1.0 was final
+  EXPECT_TRUE(f.resource(9)->mandatory);
+}
+
+TEST(ObjectDef, Builtin_Connectivity_OmaTables) {
+  EXPECT_TRUE(def(4).resource(1)->multiple);
+  EXPECT_EQ(def(4).resource(4)->type, ResourceType::String);
+  EXPECT_EQ(def(7).resource(6)->ops, Ops::E);
+  EXPECT_EQ(def(7).resource(8)->ops, Ops::RW);
 }
 
 TEST(ObjectDef, Builtin_Security_OmaTable) {
