@@ -6,7 +6,6 @@ Run from the repository: PYTHONPATH=build/dev/python python3 -m pytest tests/
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Iterator
@@ -16,15 +15,14 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 try:
-    import lwm2m_hil
+    import lwm2m_hil  # noqa: F401  (only: is it on PYTHONPATH?)
 except ImportError:  # not on PYTHONPATH: use the dev build tree
     sys.path.insert(0, str(REPO / "build" / "dev" / "python"))
-    import lwm2m_hil
 
 from lwm2m_hil import CoapTiming  # noqa: E402
 
 from coap_peer import ScriptedBootstrapServer  # noqa: E402
-from helpers import FAST  # noqa: E402
+from helpers import FAST, child_env  # noqa: E402
 
 pytest_plugins = ["lwm2m_hil.pytest_plugin", "pytester"]
 
@@ -45,8 +43,4 @@ def scripted_bs() -> Iterator[ScriptedBootstrapServer]:
 @pytest.fixture
 def package_env() -> dict[str, str]:
     """Environment for a child Python that must import this same lwm2m_hil."""
-    pkg_root = str(Path(lwm2m_hil.__file__).resolve().parent.parent)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, env.get("PYTHONPATH", "")) if p)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
+    return child_env()

@@ -102,3 +102,14 @@ def read_pcapng(path: str | os.PathLike[str]) -> list[Datagram]:
         payload = packet[ihl + 8 : ihl + ulen]
         out.append(Datagram(((ts_hi << 32) | ts_lo) / 1e6, (src_ip, sport), (dst_ip, dport), payload, comment))
     return out
+
+
+def child_env() -> dict[str, str]:
+    """Environment for a child Python that must import this same lwm2m_hil."""
+    import lwm2m_hil
+
+    env = dict(os.environ)
+    pkg_root = str(Path(lwm2m_hil.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, env.get("PYTHONPATH", "")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env

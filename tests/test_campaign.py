@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import child_env
 from lwm2m_hil import __version__
 from lwm2m_hil.campaign import CampaignError, parse
 
@@ -128,12 +129,7 @@ def _pixels_near(png: Path, rgb: tuple[int, int, int]) -> int:
 
 def _env() -> dict[str, str]:
     """package_env's environment, for module-scoped fixtures."""
-    import lwm2m_hil
-
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(Path(lwm2m_hil.__file__).resolve().parent.parent), env.get("PYTHONPATH", "")) if p)
-    return env
+    return child_env()
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,8 @@ from typing import Iterator
 
 import pytest
 
+from helpers import child_env
+
 CAMPAIGNS = Path(__file__).parent / "campaigns"
 
 
@@ -38,12 +40,7 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
 @pytest.fixture(scope="module")
 def package_env_m() -> dict[str, str]:
     """package_env, for this module's cluster."""
-    import lwm2m_hil
-
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(Path(lwm2m_hil.__file__).resolve().parent.parent), env.get("PYTHONPATH", "")) if p)
-    return env
+    return child_env()
 
 
 @pytest.fixture(scope="module")
