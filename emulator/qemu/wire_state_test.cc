@@ -34,6 +34,15 @@ std::optional<WireChange> down(WireState& w, const Bytes& b) {
   return w.on_downlink(b.data(), b.size());
 }
 
+// A Request Bootstrap the server accepted, and one Write answered: bootstrap
+// in progress, no Finish yet.
+void accepted_with_a_write(WireState& w) {
+  up(w, request_bootstrap());
+  down(w, coap(kAck, kChanged, 1, kBsToken));
+  down(w, coap(kCon, kPut, 10, kWriteToken, {"1", "0"}));
+  up(w, coap(kAck, kChanged, 10, kWriteToken));
+}
+
 TEST(WireState, FinishAnsweredThenRegister_ExitFinishThenRegistered) {
   WireState w;
   auto c = up(w, request_bootstrap());
@@ -59,10 +68,7 @@ TEST(WireState, FinishAnsweredThenRegister_ExitFinishThenRegistered) {
 
 TEST(WireState, RegisterWithoutFinish_ExitIdleTimeout) {
   WireState w;
-  up(w, request_bootstrap());
-  down(w, coap(kAck, kChanged, 1, kBsToken));
-  down(w, coap(kCon, kPut, 10, kWriteToken, {"1", "0"}));
-  up(w, coap(kAck, kChanged, 10, kWriteToken));
+  accepted_with_a_write(w);
   auto c = up(w, reg());
   ASSERT_TRUE(c);
   EXPECT_EQ(c->exit, BootstrapExit::IdleTimeout);
@@ -131,10 +137,7 @@ TEST(WireState, NotCoap_Ignored) {
 
 TEST(WireState, NewRequestAfterAnAcceptedOneWithoutFinish_ExitFinishTimeout) {
   WireState w;
-  up(w, request_bootstrap());
-  down(w, coap(kAck, kChanged, 1, kBsToken));
-  down(w, coap(kCon, kPut, 10, kWriteToken, {"0", "1"}));
-  up(w, coap(kAck, kChanged, 10, kWriteToken));
+  accepted_with_a_write(w);
   auto c = up(w, coap(kCon, kPost, 30, Bytes{6, 6}, {"bs"}));
   ASSERT_TRUE(c);
   EXPECT_EQ(c->exit, BootstrapExit::FinishTimeout);
