@@ -8,7 +8,7 @@ import random
 import signal
 import threading
 import time
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from . import _run_checks as checks
 from . import _serverlog
@@ -309,8 +309,7 @@ def _campaign(
         progress.stop()
 
 
-def _serve_until_signal(announce: str) -> None:
-    print(f"listening on {announce}", flush=True)
+def _serve_until_signal() -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -318,30 +317,36 @@ def _serve_until_signal(announce: str) -> None:
         pass
 
 
-def _follow(poll, emit) -> tuple[threading.Thread, threading.Event]:
+def _emit(lines: Sequence[str]) -> None:
+    for line in lines:
+        print(line, flush=True)
+
+
+def _follow(poll: Callable[[], list[str]]) -> tuple[threading.Thread, threading.Event]:
     """Polls a server for new entries and prints them as they happen, until
     the returned event is set (before the emulator closes)."""
     stop = threading.Event()
 
     def loop() -> None:
         while not stop.wait(0.1):
-            for line in poll():
-                emit(line)
+            _emit(poll())
 
     t = threading.Thread(target=loop, daemon=True)
     t.start()
     return t, stop
 
 
-def _serve(announce: str, poll, emit) -> None:
-    follower, stop = _follow(poll, emit)
+def _serve(uris: Sequence[str], poll: Callable[[], list[str]]) -> None:
+    """Announces the server's URIs, prints what ``poll`` returns as it
+    happens, and stops at SIGINT or SIGTERM, printing what is left."""
+    _emit([f"listening on {uri}" for uri in uris])
+    follower, stop = _follow(poll)
     try:
-        _serve_until_signal(announce)
+        _serve_until_signal()
     finally:
         stop.set()
         follower.join()
-        for line in poll():
-            emit(line)
+        _emit(poll())
 
 
 def cmd_bootstrap_server(args: argparse.Namespace) -> int:
@@ -352,8 +357,7 @@ def cmd_bootstrap_server(args: argparse.Namespace) -> int:
             # Only what ended since the last call: every session, once.
             return _serverlog.bootstrap_lines(*bs.take_log())
 
-        print(f"listening on {bs.uri}", flush=True)
-        _serve(bs.secure_uri, new_lines, lambda line: print(line, flush=True))
+        _serve([bs.uri, bs.secure_uri], new_lines)
     return 0
 
 
@@ -383,8 +387,7 @@ def cmd_registration_server(args: argparse.Namespace) -> int:
             printed, events = rs.events_since(printed)
             return [_serverlog.registration_line(e) for e in events]
 
-        print(f"listening on {rs.uri}", flush=True)
-        _serve(rs.secure_uri, new_events, lambda line: print(line, flush=True))
+        _serve([rs.uri, rs.secure_uri], new_events)
     return 0
 
 
