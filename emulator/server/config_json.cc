@@ -17,8 +17,12 @@ std::string describe(const json& j) {
   if (j.is_array() && !j.empty()) return "an array of " + std::to_string(j.size()) + " item(s)";
   if (j.is_object() && !j.empty()) return "an object of " + std::to_string(j.size()) + " key(s)";
   if (j.is_string() && j.get_ref<const std::string&>().size() > 37)
-    return json(j.get_ref<const std::string&>().substr(0, 34)).dump() + "...";
-  return j.dump();  // a scalar or an empty container: short
+    // The cut may split a UTF-8 sequence, and any string may be invalid
+    // UTF-8: such bytes show as U+FFFD instead of making dump() throw.
+    return json(j.get_ref<const std::string&>().substr(0, 34))
+               .dump(-1, ' ', false, json::error_handler_t::replace) +
+           "...";
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);  // a scalar or an empty container
 }
 
 namespace {
