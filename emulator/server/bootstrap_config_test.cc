@@ -227,6 +227,14 @@ TEST(ParseBootstrapConfig, NestedFarTooDeep_ErrorNotCrash) {
   }
 }
 
+TEST(ParseBootstrapConfig, LongStringCutInsideUtf8_ErrorNotThrow) {
+  // 33 ASCII bytes, then a two-byte character across the 34-byte cut.
+  Result<BootstrapConfig> c = parse_bootstrap_config("\"" + std::string(33, '=') + "\xc3\xbc" +
+                                                     std::string(10, '=') + "\"");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message.find("..."), std::string::npos) << c.error().message;
+}
+
 TEST(ParseBootstrapConfig, LongValueInError_Shortened) {
   Result<BootstrapConfig> c =
       parse_bootstrap_config("{\"endpoints\": \"" + std::string(100000, 'x') + "\"}");
