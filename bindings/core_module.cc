@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <future>
 #include <map>
 #include <sstream>
 
@@ -493,6 +494,36 @@ void bind_device_common(py::class_<H>& c) {
       });
 }
 
+// An answer on its way from a device. Python polls ready() while it runs
+// the virtual clock (nothing moves while it blocks), or blocks in wait() on
+// the real one.
+struct PendingAnswer {
+  std::shared_future<Result<lwm2m::Response>> future;
+
+  bool ready() const {
+    return future.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+  }
+};
+
+void bind_pending_answer(py::module_& m) {
+  py::class_<PendingAnswer>(m, "PendingAnswer")
+      .def("ready", &PendingAnswer::ready)
+      .def("wait",
+           [](const PendingAnswer& p, double timeout_s) {
+             if (!(timeout_s >= 0)) throw py::value_error("timeout: must be >= 0 seconds");
+             return release_gil([&] {
+               return p.future.wait_for(std::chrono::duration<double>(timeout_s)) ==
+                      std::future_status::ready;
+             });
+           })
+      .def("result", [](const PendingAnswer& p) {
+        if (!p.ready()) throw py::value_error("result(): the answer has not arrived; wait() first");
+        lwm2m::Response resp = unwrap(p.future.get());
+        return py::make_tuple(lwm2m::to_string(resp.code),
+                              py::bytes(std::string(resp.payload.begin(), resp.payload.end())));
+      });
+}
+
 void bind_qemu(py::module_& m) {
   using runtime::QemuDeviceHandle;
   py::class_<QemuSpec> spec(m, "QemuSpec");
@@ -729,25 +760,22 @@ PYBIND11_MODULE(_core, m) {
         });
       });
 
+  bind_pending_answer(m);
   py::class_<runtime::RegistrationServerHandle>(m, "RegistrationServerHandle")
       .def_property_readonly("uri", &runtime::RegistrationServerHandle::uri)
       .def_property_readonly("secure_uri", &runtime::RegistrationServerHandle::secure_uri)
       .def(
-          "request",
+          "send_request",
           [](const runtime::RegistrationServerHandle& h, const std::string& endpoint,
              const std::string& method, const std::string& path, const py::bytes& payload,
-             int content_format, int accept, double timeout) {
+             int content_format, int accept) {
             lwm2m::Request r = request_arg(method, path, payload, content_format);
             if (accept > 65535) throw py::value_error("accept: must be 0..65535");
             if (accept >= 0) r.accept = static_cast<uint16_t>(accept);
-            if (!(timeout > 0)) throw py::value_error("timeout: must be > 0 seconds");
-            lwm2m::Response resp =
-                unwrap(release_gil([&] { return h.request(endpoint, r, timeout); }));
-            return py::make_tuple(lwm2m::to_string(resp.code),
-                                  py::bytes(std::string(resp.payload.begin(), resp.payload.end())));
+            return PendingAnswer{release_gil([&] { return h.send_request(endpoint, r); })};
           },
           py::arg("endpoint"), py::arg("method"), py::arg("path"), py::arg("payload"),
-          py::arg("content_format"), py::arg("accept"), py::arg("timeout"))
+          py::arg("content_format"), py::arg("accept"))
       .def("registrations",
            [](const runtime::RegistrationServerHandle& h) {
              std::vector<server::Registration> rs = release_gil([&] { return h.registrations(); });
@@ -807,6 +835,13 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("seed", &runtime::Runtime::seed)
       .def_property_readonly("is_virtual", &runtime::Runtime::is_virtual)
       .def("now_ms", [](const runtime::Runtime& r) { return r.clock().now_ms(); })
+      .def("close",
+           [](runtime::Runtime& r) {
+             release_gil([&] {
+               r.close();
+               return 0;
+             });
+           })
       .def(
           "run_until",
           [](runtime::Runtime& r, py::object condition, int64_t until_ms) {

@@ -192,20 +192,17 @@ std::vector<server::Registration> RegistrationServerHandle::registrations() cons
   return loop_->call([&] { return server_->core().registrations(); });
 }
 
-Result<lwm2m::Response> RegistrationServerHandle::request(const std::string& endpoint,
-                                                          const lwm2m::Request& r,
-                                                          double timeout_s) const {
+std::shared_future<Result<lwm2m::Response>> RegistrationServerHandle::send_request(
+    const std::string& endpoint, const lwm2m::Request& r) const {
   // Shared: an answer after the caller gave up still has a promise to keep.
   auto answer = std::make_shared<std::promise<Result<lwm2m::Response>>>();
-  std::future<Result<lwm2m::Response>> future = answer->get_future();
+  std::shared_future<Result<lwm2m::Response>> future = answer->get_future().share();
   server::RegistrationServer* s = server_;
   loop_->post([s, endpoint, r, answer] {
     s->request(endpoint, r,
                [answer](Result<lwm2m::Response> got) { answer->set_value(std::move(got)); });
   });
-  if (future.wait_for(std::chrono::duration<double>(timeout_s)) != std::future_status::ready)
-    return Error{"no answer from " + endpoint + " within " + std::to_string(timeout_s) + " s"};
-  return future.get();
+  return future;
 }
 
 std::vector<Event> RegistrationServerHandle::events() const {
@@ -245,7 +242,11 @@ Runtime::Runtime(RuntimeOptions options)
   }
 }
 
-Runtime::~Runtime() {
+Runtime::~Runtime() { close(); }
+
+void Runtime::close() {
+  if (closed_) return;
+  closed_ = true;
   // Each object dies on the thread that owns its libcoap context.
   for (auto& slot : qemu_devices_) slot.loop->call([&] { slot.device.reset(); });
   for (auto& slot : devices_) slot.loop->call([&] { slot.device.reset(); });

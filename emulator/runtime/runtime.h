@@ -4,6 +4,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -111,9 +112,11 @@ class RegistrationServerHandle {
   std::vector<Event> events() const;
   std::pair<uint64_t, std::vector<Event>> events_since(uint64_t first) const;
   server::RegistrationCounters counters() const;
-  // A request to a registered device; waits up to `timeout_s` for the answer.
-  Result<lwm2m::Response> request(const std::string& endpoint, const lwm2m::Request& r,
-                                  double timeout_s) const;
+  // A request to a registered device. The answer (or the server's error
+  // once its exchange gives up) arrives in the future; the caller waits in
+  // real time or runs the virtual clock until it is ready.
+  std::shared_future<Result<lwm2m::Response>> send_request(const std::string& endpoint,
+                                                           const lwm2m::Request& r) const;
 
  private:
   friend class Runtime;
@@ -139,6 +142,10 @@ class Runtime {
  public:
   explicit Runtime(RuntimeOptions options);
   ~Runtime();
+  // Stops every loop and frees every device, server and socket, now rather
+  // than when the last reference goes; idempotent. Nothing else may be
+  // called after it (the bindings refuse).
+  void close();
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
 
@@ -220,6 +227,7 @@ class Runtime {
   VirtualClock virtual_clock_;
   const Clock* clock_;
   std::vector<std::unique_ptr<Loop>> loops_;
+  bool closed_ = false;
   std::vector<std::unique_ptr<radio::Radio>> radios_;          // one per loop, if any
   std::vector<std::unique_ptr<device::HandshakeGate>> gates_;  // one per loop
   std::vector<std::unique_ptr<server::BootstrapServer>> bootstrap_servers_;

@@ -11,38 +11,47 @@ server, create devices or fleets, and assert how each device left bootstrap::
         assert dev.bootstrap_exit == "finish"
 """
 
-from ._emulator import (
+from ._device import Device, Event
+from ._emulator import Emulator
+from ._errors import ClockError, DeviceTimeout
+from ._fleet import Fleet
+from ._link import LinkSettings
+from ._options import (
     BOOTSTRAP_EXITS,
     STATES,
-    BootstrapServer,
+    BootstrapExit,
     Burst,
-    ClockError,
+    Clock,
     CoapTiming,
-    Device,
-    DeviceTimeout,
-    Emulator,
-    Event,
+    DeviceOptions,
     FlashGeometry,
-    Fleet,
-    RegistrationServer,
+    Profile,
+    State,
 )
 from ._qemu import NotSupportedOnImage, NotSupportedOnQemu, QemuDevice
+from ._servers import BootstrapServer, RegistrationServer
 from ._version import __version__
 from .config import Psk, bootstrap_config
 
 __all__ = [
     "BOOTSTRAP_EXITS",
     "STATES",
+    "BootstrapExit",
     "BootstrapServer",
     "Burst",
+    "Clock",
     "ClockError",
     "CoapTiming",
     "Device",
+    "DeviceOptions",
     "DeviceTimeout",
     "Emulator",
     "Event",
     "FlashGeometry",
     "Fleet",
+    "LinkSettings",
+    "Profile",
+    "State",
     "NotSupportedOnImage",
     "NotSupportedOnQemu",
     "QemuDevice",

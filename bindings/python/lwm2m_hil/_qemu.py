@@ -11,10 +11,12 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence, cast
 
 from . import _core
-from ._emulator import CoapTiming, Device, FlashGeometry, _check_device_uri, _seconds_ms
+from ._device import Device
+from ._lifetime import Guarded
+from ._options import STATE_SOURCES, CoapTiming, DeviceOptions, FlashGeometry, check_device_uri, seconds_ms
 
 if TYPE_CHECKING:
     from ._emulator import Emulator
@@ -29,9 +31,6 @@ class NotSupportedOnImage(NotSupportedOnQemu):
     """The operation needs something this image was not given or does not
     offer (an image started without ``-append`` has no flash file the host
     knows of); the message says what."""
-
-
-STATE_SOURCES = ("uart", "wire", "both")
 
 
 # Device options and the firmware argument each one becomes
@@ -79,7 +78,7 @@ def _firmware_args(options: dict[str, Any]) -> list[str]:
     args: list[str] = []
     for key, arg in _SECONDS_MS.items():
         if key in options:
-            args.append(f"{arg}={_seconds_ms(key, options.pop(key))}")
+            args.append(f"{arg}={seconds_ms(key, options.pop(key))}")
     for key, arg in _PLAIN.items():
         if key in options:
             value = options.pop(key)
@@ -88,7 +87,7 @@ def _firmware_args(options: dict[str, Any]) -> list[str]:
             if key == "server_uri":
                 if not value:
                     continue
-                _check_device_uri("server_uri", value)
+                check_device_uri("server_uri", value)
                 if not str(value).startswith("coap://"):
                     raise _unsupported("a coaps:// server_uri", _UNSUPPORTED_OPTIONS["psk"])
                 if "://localhost" in str(value):
@@ -153,7 +152,7 @@ def qemu_spec(
     emu: Emulator, bootstrap_uri: str, endpoint: str, names: list[str], options: dict[str, Any]
 ) -> _core.QemuSpec:
     """A QemuSpec from Emulator.device/fleet options (consumed from ``options``)."""
-    _check_device_uri("bootstrap_uri", bootstrap_uri)
+    check_device_uri("bootstrap_uri", bootstrap_uri)
     if not bootstrap_uri.startswith("coap://"):
         raise _unsupported("a coaps:// bootstrap_uri", _UNSUPPORTED_OPTIONS["psk"])
     if "://localhost" in bootstrap_uri:
@@ -223,20 +222,24 @@ class QemuDevice(Device):
     firmware image has no way to support raise :class:`NotSupportedOnQemu`."""
 
     @property
+    def _qh(self) -> _core.QemuDeviceHandle:
+        return cast(_core.QemuDeviceHandle, Guarded(self._handle, self._emu._life))
+
+    @property
     def work_dir(self) -> Path:
         """QEMU's working directory (qemu.log, the flash file)."""
-        return Path(self._h.work_dir)
+        return Path(self._qh.work_dir)
 
     @property
     def flash_path(self) -> Path | None:
         """The flash file the image writes through semihosting; None without flash."""
-        path = self._h.flash_path
+        path = self._qh.flash_path
         return Path(path) if path else None
 
     @property
     def pid(self) -> int | None:
         """QEMU's process id while it runs."""
-        pid = self._h.pid
+        pid = self._qh.pid
         return None if pid < 0 else pid
 
     def reboot(self) -> None:
@@ -275,7 +278,7 @@ class QemuDevice(Device):
     def source_disagreements(self) -> int:
         """Bootstrap exits on which the image's UART and the wire disagreed
         (``state_source="both"``): 0 for an image that tells the truth."""
-        return int(self._h.source_disagreements)
+        return int(self._qh.source_disagreements)
 
     def _needs_flash(self, what: str) -> None:
         if self.flash_path is None:
@@ -300,7 +303,7 @@ class QemuDevice(Device):
     def factory_reset(self) -> None:
         raise _unsupported("factory_reset()", "delete the flash file (flash_path) and reboot() instead")
 
-    def arm_random_power_cut(self, within_ops: int) -> None:
+    def arm_random_power_cut(self, within_ops: int, seed: int | None = None) -> None:
         raise _unsupported("arm_random_power_cut()", "choose the operation yourself with "
                            "arm_power_cut(op, byte) from the image's flash_commit events")
 
@@ -313,7 +316,7 @@ class QemuDevice(Device):
     def wear_out(self, sector: int) -> None:
         raise _unsupported("wear_out()", "the image runs its own flash model; pass flash_endurance instead")
 
-    def flash_counters(self) -> dict[str, int]:
+    def flash_counters(self) -> dict[str, Any]:
         raise _unsupported("flash_counters()", "the image's flash model counts inside the image; "
                            "see its flash_commit events on the timeline")
 
@@ -324,13 +327,14 @@ class QemuDevice(Device):
 
 
 def add(
-    emu: Emulator, count: int, bootstrap_uri: str, prefix: str, endpoint: str, options: dict[str, Any]
+    emu: Emulator, count: int, bootstrap_uri: str, prefix: str, endpoint: str, device_options: DeviceOptions
 ) -> list[QemuDevice]:
     if emu.clock == "virtual":
         raise NotSupportedOnQemu(
             "firmware: QEMU runs in real time, so a firmware image cannot join a virtual-clock emulator; "
             "create the Emulator with clock='real'"
         )
+    options: dict[str, Any] = dict(device_options)  # consumed key by key below
     start = bool(options.get("start", True))
     names = [f"{prefix}{i}" for i in range(count)] if count > 1 or prefix else [endpoint]
     if not all(names) or any("/" in n or " " in n for n in names):
@@ -340,7 +344,7 @@ def add(
     return [QemuDevice(emu, h) for h in handles]
 
 
-def split_handles(devices: Sequence[Device]) -> tuple[list[Any], list[Any]]:
-    native = [d._handle for d in devices if not isinstance(d, QemuDevice)]
-    qemu = [d._handle for d in devices if isinstance(d, QemuDevice)]
+def split_handles(devices: Sequence[Device]) -> tuple[list[_core.DeviceHandle], list[_core.QemuDeviceHandle]]:
+    native = [cast(_core.DeviceHandle, d._handle) for d in devices if not isinstance(d, QemuDevice)]
+    qemu = [cast(_core.QemuDeviceHandle, d._handle) for d in devices if isinstance(d, QemuDevice)]
     return native, qemu

@@ -12,9 +12,9 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator, TypeVar
 
-from ._emulator import MAX_ENDPOINT_BYTES
+from ._options import MAX_ENDPOINT_BYTES
 
 
 def probability(text: str) -> float:
@@ -61,7 +61,10 @@ def hex_key(text: str) -> str:
     return text
 
 
-def _number(text: str, kind: Callable[[str], Any]) -> Any:
+Number = TypeVar("Number", int, float)
+
+
+def _number(text: str, kind: Callable[[str], Number]) -> Number:
     try:
         value = kind(text)
     except ValueError:
@@ -103,7 +106,7 @@ def check_writable(flag: str, path: str) -> None:
 
 def max_transmit_wait(ack_timeout: float, random_factor: float = 1.5, max_retransmit: int = 4) -> float:
     """RFC 7252's MAX_TRANSMIT_WAIT: how long a CoAP sender keeps trying."""
-    return ack_timeout * (2 ** (max_retransmit + 1) - 1) * random_factor
+    return ack_timeout * float(2 ** (max_retransmit + 1) - 1) * random_factor
 
 
 def timeout_warning(args: argparse.Namespace, timeout: float) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any, Sequence
 
-from ._emulator import Event
+from ._device import Event
 
 
 def _escape(text: str, keep_space: bool) -> str:

@@ -12,7 +12,10 @@ from typing import Any, Callable, Sequence
 
 from . import _run_checks as checks
 from . import _serverlog
-from ._emulator import BOOTSTRAP_EXITS, CoapTiming, DeviceTimeout, Emulator, Fleet
+from ._emulator import Emulator
+from ._errors import DeviceTimeout
+from ._fleet import Fleet
+from ._options import BOOTSTRAP_EXITS, CoapTiming
 from ._logging import FORMATS, LEVELS, configure as configure_logging, log
 from ._qemu import NotSupportedOnQemu
 from ._version import __version__

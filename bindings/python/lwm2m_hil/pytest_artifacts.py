@@ -7,9 +7,12 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Unpack
 
-from ._emulator import Device, Emulator, Fleet
+from ._device import Device
+from ._emulator import Emulator
+from ._fleet import Fleet
+from ._options import DeviceOptions
 from .campaign.results import device_record, write_jsonl
 
 
@@ -21,12 +24,14 @@ class TrackedEmulator(Emulator):
         super().__init__(*args, **kwargs)
         self.tracked: list[Device] = []
 
-    def device(self, endpoint: str, bootstrap_uri: str, **options: Any) -> Device:
+    def device(self, endpoint: str, bootstrap_uri: str, **options: Unpack[DeviceOptions]) -> Device:
         d = super().device(endpoint, bootstrap_uri, **options)
         self.tracked.append(d)
         return d
 
-    def fleet(self, count: int, bootstrap_uri: str, *, prefix: str = "dev-", **options: Any) -> Fleet:
+    def fleet(
+        self, count: int, bootstrap_uri: str, *, prefix: str = "dev-", **options: Unpack[DeviceOptions]
+    ) -> Fleet:
         f = super().fleet(count, bootstrap_uri, prefix=prefix, **options)
         self.tracked.extend(f)
         return f

@@ -24,11 +24,12 @@ from __future__ import annotations
 import os
 import shlex
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Generator, Iterable, Iterator
 
 import pytest
 
-from ._emulator import CLOCKS, Emulator
+from ._emulator import Emulator
+from ._options import CLOCKS
 from .pytest_artifacts import TrackedEmulator, artifact_dir, discard, make_folder, save_devices
 from .pytest_artifacts import assert_all_left_on_finish as _assert_all_left_on_finish
 
@@ -133,8 +134,8 @@ def _selector(item: pytest.Item) -> str:
     return rel + sep + rest if file_part else nodeid
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+@pytest.hookimpl(hookwrapper=True)  # type: ignore[misc]  # pytest's decorators are untyped
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
     if not report.failed:

@@ -12,9 +12,11 @@ import socket
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
-from .._emulator import Burst, CoapTiming, Emulator, Fleet
+from .._emulator import Emulator
+from .._fleet import Fleet
+from .._options import Burst, CoapTiming, DeviceOptions
 from ..config import Psk, bootstrap_config
 from .results import SessionLog, device_record, message_events, tally
 
@@ -141,9 +143,10 @@ def _make_devices(emu: Emulator, uri: str, fleet: dict[str, Any], options: dict[
     names: set[str] = set()
     for k in legacy_span:
         names.add(f"{prefix}legacy-{k}")
-        devices.append(emu.device(f"{prefix}legacy-{k}", uri, start=False, **(options | {"request_finish": False})))
+        legacy_options = cast(DeviceOptions, options | {"request_finish": False, "start": False})
+        devices.append(emu.device(f"{prefix}legacy-{k}", uri, **legacy_options))
     for k in finish_span:
-        devices.append(emu.device(f"{prefix}{k}", uri, start=False, **options))
+        devices.append(emu.device(f"{prefix}{k}", uri, **cast(DeviceOptions, options | {"start": False})))
     return devices, names
 
 

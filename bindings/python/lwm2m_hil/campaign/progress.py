@@ -12,7 +12,7 @@ def _columns(what: str) -> list[Any]:
                                TimeRemainingColumn)
     from rich.text import Text
 
-    class Rate(ProgressColumn):  # type: ignore[misc]
+    class Rate(ProgressColumn):
         """Items per second: rich's own speed column counts bytes."""
 
         def render(self, task: Any) -> Text:

@@ -109,7 +109,7 @@ def run_campaign(
                 parts.append(part)
                 if len(parts) < shards:
                     continue
-                result = merge_shards(sorted(parts, key=lambda p: p["shard"]))
+                result = merge_shards(sorted(parts, key=lambda p: int(p["shard"])))
                 result["cell_id"] = cell_of[result["run_id"]]
                 entries[result["run_id"]] = save_run(out, result, campaign)
                 bar.advance()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._emulator import BOOTSTRAP_EXITS, CLOCKS
+from .._options import BOOTSTRAP_EXITS, CLOCKS
 
 PROFILES = ("cr", "1.0", "1.1")
 SECURITY = ("nosec", "psk")
