@@ -315,9 +315,8 @@ struct DeviceSpec {
   }
 };
 
-template <typename Handle>
-bool all_devices(const std::vector<Handle>& devices, const std::vector<std::string>& states,
-                 const std::vector<std::string>& exits) {
+bool all_devices(const std::vector<runtime::DeviceHandle>& devices,
+                 const std::vector<std::string>& states, const std::vector<std::string>& exits) {
   auto in = [](const std::vector<std::string>& set, const char* v) {
     return set.empty() || std::find(set.begin(), set.end(), v) != set.end();
   };
@@ -436,11 +435,63 @@ py::dict store_to_py(const flash::StoreView& v) {
   return out;
 }
 
-// What native and QEMU devices share: identity, state, timeline, power,
-// flash contents and the radio link.
-template <typename H>
-void bind_device_common(py::class_<H>& c) {
+// The calls of a native device (a QEMU device's handle refuses them).
+void bind_native_device(py::class_<runtime::DeviceHandle>& device) {
+  device
+      .def(
+          "objects",
+          [](const runtime::DeviceHandle& d, bool staged) {
+            lwm2m::ObjectTree t = unwrap(release_gil([&] { return d.objects(staged); }));
+            return to_py(t);
+          },
+          py::arg("staged") = false)
+      .def("factory_reset",
+           [](runtime::DeviceHandle& d) { check(release_gil([&] { return d.factory_reset(); })); })
+      .def(
+          "arm_random_power_cut",
+          [](runtime::DeviceHandle& d, uint64_t within, std::optional<uint64_t> seed) {
+            check(release_gil([&] { return d.arm_random_power_cut(within, seed); }));
+          },
+          py::arg("within"), py::arg("seed") = py::none())
+      .def("flip_bit",
+           [](runtime::DeviceHandle& d, uint32_t addr, uint8_t bit) {
+             check(release_gil([&] { return d.flip_bit(addr, bit); }));
+           })
+      .def("flip_random_bits",
+           [](runtime::DeviceHandle& d, uint32_t addr, uint32_t len, uint32_t count) {
+             check(release_gil([&] { return d.flip_random_bits(addr, len, count); }));
+           })
+      .def("wear_out",
+           [](runtime::DeviceHandle& d, uint32_t sector) {
+             check(release_gil([&] { return d.wear_out(sector); }));
+           })
+      .def("flash_erase_counts",
+           [](runtime::DeviceHandle& d) {
+             return unwrap(release_gil([&] { return d.flash_erase_counts(); }));
+           })
+      .def("flash_counters",
+           [](runtime::DeviceHandle& d) {
+             auto c = unwrap(release_gil([&] { return d.flash_counters(); }));
+             py::dict out;
+             out["programs"] = c.programs;
+             out["erases"] = c.erases;
+             out["bytes_programmed"] = c.bytes_programmed;
+             out["violations"] = c.violations;
+             out["power_cuts"] = c.power_cuts;
+             out["bit_flips"] = c.bit_flips;
+             out["worn_erases"] = c.worn_erases;
+             return out;
+           })
+      .def("deregister",
+           [](runtime::DeviceHandle& d) { check(release_gil([&] { return d.deregister(); })); });
+}
+
+// One handle for native and QEMU devices (runtime/device_handle.h).
+void bind_device_handle(py::module_& m) {
+  using H = runtime::DeviceHandle;
+  py::class_<H> c(m, "DeviceHandle");
   c.def_property_readonly("endpoint", &H::endpoint)
+      .def_property_readonly("is_qemu", &H::is_qemu)
       .def_property_readonly("state", [](const H& d) { return lwm2m::to_string(d.state()); })
       .def_property_readonly("last_exit",
                              [](const H& d) { return lwm2m::to_string(d.last_exit()); })
@@ -489,9 +540,22 @@ void bind_device_common(py::class_<H>& c) {
              out["downlink"] = to_py(c.downlink);
              return out;
            })
-      .def("capture", [](H& d, const std::string& path) {
-        check(release_gil([&] { return d.capture(path); }));
-      });
+      .def("capture",
+           [](H& d, const std::string& path) {
+             check(release_gil([&] { return d.capture(path); }));
+           })
+      .def(
+          "arm_power_cut",
+          [](H& d, uint64_t op, std::optional<uint32_t> byte) {
+            check(release_gil([&] { return d.arm_power_cut(op, byte); }));
+          },
+          py::arg("op"), py::arg("byte") = py::none())
+      .def_property_readonly("work_dir", &H::work_dir)
+      .def_property_readonly("flash_path", &H::flash_path)
+      .def_property_readonly("pid", &H::pid, py::call_guard<py::gil_scoped_release>())
+      .def_property_readonly("source_disagreements", &H::source_disagreements,
+                             py::call_guard<py::gil_scoped_release>());
+  bind_native_device(c);
 }
 
 // An answer on its way from a device. Python polls ready() while it runs
@@ -525,7 +589,6 @@ void bind_pending_answer(py::module_& m) {
 }
 
 void bind_qemu(py::module_& m) {
-  using runtime::QemuDeviceHandle;
   py::class_<QemuSpec> spec(m, "QemuSpec");
   spec.def(py::init<>());
   spec.def("validate", [](const QemuSpec& s) { s.build(); });
@@ -548,43 +611,15 @@ void bind_qemu(py::module_& m) {
   FIELD(server_map);
 #undef FIELD
 
-  py::class_<QemuDeviceHandle> qemu(m, "QemuDeviceHandle");
-  bind_device_common(qemu);
-  qemu.def_property_readonly("work_dir", &QemuDeviceHandle::work_dir)
-      .def_property_readonly("flash_path", &QemuDeviceHandle::flash_path)
-      .def_property_readonly("pid", &QemuDeviceHandle::pid,
-                             py::call_guard<py::gil_scoped_release>())
-      .def_property_readonly("source_disagreements", &QemuDeviceHandle::source_disagreements,
-                             py::call_guard<py::gil_scoped_release>())
-      .def("arm_power_cut", &QemuDeviceHandle::arm_power_cut, py::arg("op"),
-           py::arg("byte") = py::none(), py::call_guard<py::gil_scoped_release>());
-
   auto rt = py::reinterpret_borrow<py::class_<runtime::Runtime>>(m.attr("Runtime"));
   rt.def(
-      "add_qemu_devices",
+      "add_devices",
       [](runtime::Runtime& r, const QemuSpec& spec, size_t count, const std::string& prefix,
          bool start) {
-        auto config = spec.build();
-        auto made = release_gil([&] { return r.add_qemu_devices(config, count, prefix, start); });
-        return unwrap(std::move(made));
+        runtime::DeviceTemplate config = spec.build();
+        return unwrap(release_gil([&] { return r.add_devices(config, count, prefix, start); }));
       },
       py::arg("spec"), py::arg("count"), py::arg("prefix"), py::arg("start"));
-  // wait_devices for a mix of native and QEMU devices.
-  rt.def(
-      "wait_all",
-      [](runtime::Runtime& r, std::vector<runtime::DeviceHandle> devices,
-         std::vector<QemuDeviceHandle> qemu_devices, std::vector<std::string> states,
-         std::vector<std::string> exits, double timeout) {
-        py::gil_scoped_release release;
-        return r.wait(
-            [&] {
-              return all_devices(devices, states, exits) &&
-                     all_devices(qemu_devices, states, exits);
-            },
-            timeout);
-      },
-      py::arg("devices"), py::arg("qemu_devices"), py::arg("states"), py::arg("exits"),
-      py::arg("timeout"));
 }
 }  // namespace
 
@@ -665,61 +700,7 @@ PYBIND11_MODULE(_core, m) {
            });
   link.def("validate", [](const radio::LinkConfig& c) { check(radio::validate(c)); });
 
-  py::class_<runtime::DeviceHandle> device(m, "DeviceHandle");
-  bind_device_common(device);
-  device
-      .def(
-          "objects",
-          [](const runtime::DeviceHandle& d, bool staged) {
-            lwm2m::ObjectTree t = release_gil([&] { return d.objects(staged); });
-            return to_py(t);
-          },
-          py::arg("staged") = false)
-      .def("factory_reset",
-           [](runtime::DeviceHandle& d) { check(release_gil([&] { return d.factory_reset(); })); })
-      .def(
-          "arm_power_cut",
-          [](runtime::DeviceHandle& d, uint64_t op, std::optional<uint32_t> byte) {
-            check(release_gil([&] { return d.arm_power_cut(op, byte); }));
-          },
-          py::arg("op"), py::arg("byte") = py::none())
-      .def(
-          "arm_random_power_cut",
-          [](runtime::DeviceHandle& d, uint64_t within, std::optional<uint64_t> seed) {
-            check(release_gil([&] { return d.arm_random_power_cut(within, seed); }));
-          },
-          py::arg("within"), py::arg("seed") = py::none())
-      .def("flip_bit",
-           [](runtime::DeviceHandle& d, uint32_t addr, uint8_t bit) {
-             check(release_gil([&] { return d.flip_bit(addr, bit); }));
-           })
-      .def("flip_random_bits",
-           [](runtime::DeviceHandle& d, uint32_t addr, uint32_t len, uint32_t count) {
-             check(release_gil([&] { return d.flip_random_bits(addr, len, count); }));
-           })
-      .def("wear_out",
-           [](runtime::DeviceHandle& d, uint32_t sector) {
-             check(release_gil([&] { return d.wear_out(sector); }));
-           })
-      .def("flash_erase_counts",
-           [](runtime::DeviceHandle& d) {
-             return unwrap(release_gil([&] { return d.flash_erase_counts(); }));
-           })
-      .def("flash_counters",
-           [](runtime::DeviceHandle& d) {
-             auto c = unwrap(release_gil([&] { return d.flash_counters(); }));
-             py::dict out;
-             out["programs"] = c.programs;
-             out["erases"] = c.erases;
-             out["bytes_programmed"] = c.bytes_programmed;
-             out["violations"] = c.violations;
-             out["power_cuts"] = c.power_cuts;
-             out["bit_flips"] = c.bit_flips;
-             out["worn_erases"] = c.worn_erases;
-             return out;
-           })
-      .def("deregister", &runtime::DeviceHandle::deregister,
-           py::call_guard<py::gil_scoped_release>());
+  bind_device_handle(m);
 
   py::class_<runtime::BootstrapServerHandle>(m, "BootstrapServerHandle")
       .def_property_readonly("uri", &runtime::BootstrapServerHandle::uri)
@@ -930,7 +911,7 @@ PYBIND11_MODULE(_core, m) {
           "add_devices",
           [](runtime::Runtime& r, const DeviceSpec& spec, size_t count, const std::string& prefix,
              bool start) {
-            auto config = spec.build();
+            runtime::DeviceTemplate config = spec.build();
             return unwrap(release_gil([&] { return r.add_devices(config, count, prefix, start); }));
           },
           py::arg("spec"), py::arg("count"), py::arg("prefix"), py::arg("start"))

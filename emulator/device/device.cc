@@ -55,6 +55,22 @@ Device* Device::owner(coap_session_t* s) {
   return session ? session->device : nullptr;
 }
 
+std::map<std::string, int> Device::exit_counts() const {
+  std::map<std::string, int> out;
+  for (const auto& [exit, n] : core_->exit_counts()) out[lwm2m::to_string(exit)] = n;
+  return out;
+}
+
+Result<std::vector<uint8_t>> Device::flash_image() const {
+  if (!storage_) return Error{kNoFlash};
+  return storage_->flash().image();
+}
+
+Result<flash::StoreView> Device::flash_store() const {
+  if (!storage_) return Error{kNoFlash};
+  return storage_->store().inspect();
+}
+
 std::string Device::address() const {
   std::string ip = coap::to_string(coap::device_address(address_index_));
   return ip.substr(0, ip.rfind(':'));  // each session has a port of its own

@@ -16,6 +16,7 @@
 #include "emulator/coap/context.h"
 #include "emulator/device/handshake_gate.h"
 #include "emulator/device/storage.h"
+#include "emulator/device/virtual_device.h"
 #include "emulator/lwm2m/client/client.h"
 #include "emulator/lwm2m/client/factory.h"
 #include "emulator/radio/radio.h"
@@ -46,34 +47,39 @@ struct DeviceConfig {
   std::shared_ptr<const lwm2m::ObjectRegistry> objects;
 };
 
-class Device {
+// The error of a flash operation on a device made without flash.
+inline constexpr const char* kNoFlash = "this device has no flash; create it with a flash geometry";
+
+class Device : public VirtualDevice {
  public:
   // `on_change` runs on the loop thread after the state or exit changed.
   // With a radio, every datagram passes it; without one (null), sessions
   // talk to servers directly. DTLS handshakes wait for `gate`, if any.
   Device(const DeviceConfig& config, coap::Context& shard, Timers& timers, radio::Radio* radio,
          HandshakeGate* gate, std::function<void()> on_change);
-  ~Device();
+  ~Device() override;
   Device(const Device&) = delete;
   Device& operator=(const Device&) = delete;
 
   // Boots: loads the configuration from flash and runs the client.
-  Status start();
+  Status start() override;
   void deregister();
   // Loses RAM and boots again from flash (ETS 1.1-int-6).
-  Status reboot();
+  Status reboot() override;
   // Power off now, between two flash operations; boots again after
   // reboot_after_power_cut_ms.
-  void power_cut();
+  void power_cut() override;
   // Erases the configuration back to the factory image, then reboots.
   Status factory_reset();
   Storage* storage() { return storage_.get(); }
   // Moves the flash's fault events (and busy time) onto the timeline; call
   // after injecting a fault from outside.
   void take_storage_events();
-  radio::Link& link() { return link_; }
+  radio::Link& link() override { return link_; }
   // Capture this device's datagrams into a pcapng file; null stops it.
-  void set_capture(std::shared_ptr<radio::Capture> capture) { capture_ = std::move(capture); }
+  void set_capture(std::shared_ptr<radio::Capture> capture) override {
+    capture_ = std::move(capture);
+  }
 
   // The device a session belongs to, or null once it was closed.
   static Device* owner(coap_session_t* s);
@@ -86,20 +92,23 @@ class Device {
   void on_session_event(coap_session_t* s, coap::SessionEvent e);
 
   // Any thread.
-  lwm2m::State state() const { return state_.load(std::memory_order_acquire); }
-  lwm2m::BootstrapExit last_exit() const { return exit_.load(std::memory_order_acquire); }
-  const std::string& endpoint() const { return client_config_.endpoint; }
-  bool powered() const { return powered_.load(std::memory_order_acquire); }
+  lwm2m::State state() const override { return state_.load(std::memory_order_acquire); }
+  lwm2m::BootstrapExit last_exit() const override { return exit_.load(std::memory_order_acquire); }
+  const std::string& endpoint() const override { return client_config_.endpoint; }
+  bool powered() const override { return powered_.load(std::memory_order_acquire); }
 
   // Loop thread.
   const lwm2m::Client& core() const { return *core_; }
-  int power_cuts() const { return power_cuts_; }
+  int power_cuts() const override { return power_cuts_; }
   // Boots that found a torn configuration (Storage::torn_configs); 0 without flash.
-  int torn_configs() const { return storage_ ? storage_->torn_configs() : 0; }
-  const std::vector<Event>& timeline() const { return timeline_; }
-  std::string address() const;
+  int torn_configs() const override { return storage_ ? storage_->torn_configs() : 0; }
+  const std::vector<Event>& timeline() const override { return timeline_; }
+  std::map<std::string, int> exit_counts() const override;
+  std::string address() const override;
   // From the first Request Bootstrap to the first exit; -1 until then.
-  TimeMs bootstrap_duration_ms() const { return bootstrap_ms_; }
+  TimeMs bootstrap_duration_ms() const override { return bootstrap_ms_; }
+  Result<std::vector<uint8_t>> flash_image() const override;
+  Result<flash::StoreView> flash_store() const override;
 
  private:
   struct Session {

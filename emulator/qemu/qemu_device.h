@@ -36,6 +36,7 @@
 
 #include "emulator/base/event.h"
 #include "emulator/base/reactor.h"
+#include "emulator/device/virtual_device.h"
 #include "emulator/flash/config_store.h"
 #include "emulator/flash/nor_flash.h"
 #include "emulator/lwm2m/client/client.h"
@@ -86,54 +87,56 @@ struct QemuDeviceConfig {
 constexpr int kExitPowerCut = 3;
 constexpr int kExitStoreUnusable = 5;
 
-class QemuDevice {
+class QemuDevice : public device::VirtualDevice {
  public:
   // `on_change` runs on the loop thread after the state, the exit or the
   // power changed.
   QemuDevice(QemuDeviceConfig config, Reactor& reactor, radio::Radio& radio,
              std::function<void()> on_change);
-  ~QemuDevice();  // kills QEMU
+  ~QemuDevice() override;  // kills QEMU
   QemuDevice(const QemuDevice&) = delete;
   QemuDevice& operator=(const QemuDevice&) = delete;
 
   // Starts QEMU. Errors: already running, QEMU cannot be started (also on
   // the timeline as boot_failed).
-  Status start();
+  Status start() override;
   // Kills QEMU if it runs and starts it again on the same flash file.
-  Status reboot();
+  Status reboot() override;
   // Kills QEMU now; it starts again after reboot_after_power_cut_ms.
-  void power_cut();
+  void power_cut() override;
   // The image's next boot (start, reboot, restart after a cut) gets
   // cut_op=`op` [cut_byte=`byte`]: operations count from 0 at that boot.
   void arm_power_cut(uint64_t op, std::optional<uint32_t> byte);
 
   // Any thread.
-  lwm2m::State state() const { return state_.load(std::memory_order_acquire); }
-  lwm2m::BootstrapExit last_exit() const { return exit_.load(std::memory_order_acquire); }
-  bool powered() const { return powered_.load(std::memory_order_acquire); }
-  const std::string& endpoint() const { return config_.endpoint; }
+  lwm2m::State state() const override { return state_.load(std::memory_order_acquire); }
+  lwm2m::BootstrapExit last_exit() const override { return exit_.load(std::memory_order_acquire); }
+  bool powered() const override { return powered_.load(std::memory_order_acquire); }
+  const std::string& endpoint() const override { return config_.endpoint; }
   const std::string& work_dir() const { return config_.work_dir; }
   // The flash file's absolute path; empty without one.
   std::string flash_path() const;
   // Read from the file as it is now. Errors: no flash file, not written
   // yet, a size other than the geometry's.
-  Result<std::vector<uint8_t>> flash_image() const;
-  Result<flash::StoreView> flash_store() const;
+  Result<std::vector<uint8_t>> flash_image() const override;
+  Result<flash::StoreView> flash_store() const override;
 
   // Loop thread.
-  const std::vector<Event>& timeline() const { return timeline_; }
-  std::map<std::string, int> exit_counts() const { return exit_counts_; }
-  TimeMs bootstrap_duration_ms() const { return bootstrap_ms_; }
-  int power_cuts() const { return power_cuts_; }
+  const std::vector<Event>& timeline() const override { return timeline_; }
+  std::map<std::string, int> exit_counts() const override { return exit_counts_; }
+  TimeMs bootstrap_duration_ms() const override { return bootstrap_ms_; }
+  int power_cuts() const override { return power_cuts_; }
   // Boots after a power cut that found the store unusable (exit 5): the
   // store promises 0. (The image decides what it boots with; the host
   // cannot compare payloads as it does for native devices.)
-  int torn_configs() const { return torn_configs_; }
-  std::string address() const;
+  int torn_configs() const override { return torn_configs_; }
+  std::string address() const override;
   pid_t pid() const { return proc_ ? proc_->pid() : -1; }
-  radio::Link& link() { return link_; }
+  radio::Link& link() override { return link_; }
   // Capture this device's datagrams; null stops it.
-  void set_capture(std::shared_ptr<radio::Capture> capture) { capture_ = std::move(capture); }
+  void set_capture(std::shared_ptr<radio::Capture> capture) override {
+    capture_ = std::move(capture);
+  }
   const BridgeCounters* bridge_counters() const { return bridge_ ? &bridge_->counters() : nullptr; }
   // Exits on which the UART and the wire disagreed (StateSource::kBoth).
   int source_disagreements() const { return disagreements_; }

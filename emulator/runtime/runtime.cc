@@ -42,128 +42,6 @@ void add(radio::DirectionCounters& sum, const radio::DirectionCounters& c) {
 
 // --- handles ----------------------------------------------------------------
 
-std::string DeviceHandle::address() const {
-  return loop_->call([&] { return device_->address(); });
-}
-
-std::vector<Event> DeviceHandle::timeline() const {
-  return loop_->call([&] { return device_->timeline(); });
-}
-
-std::map<std::string, int> DeviceHandle::exit_counts() const {
-  return loop_->call([&] {
-    std::map<std::string, int> out;
-    for (const auto& [exit, n] : device_->core().exit_counts()) out[lwm2m::to_string(exit)] = n;
-    return out;
-  });
-}
-
-TimeMs DeviceHandle::bootstrap_duration_ms() const {
-  return loop_->call([&] { return device_->bootstrap_duration_ms(); });
-}
-
-lwm2m::ObjectTree DeviceHandle::objects(bool staged) const {
-  return loop_->call([&] {
-    const lwm2m::ObjectTree* s = device_->core().staged();
-    return staged && s ? *s : device_->core().objects();
-  });
-}
-
-Status DeviceHandle::start() {
-  return loop_->call([&] { return device_->start(); });
-}
-
-Status DeviceHandle::reboot() {
-  return loop_->call([&] { return device_->reboot(); });
-}
-
-void DeviceHandle::power_cut() {
-  loop_->call([&] { device_->power_cut(); });
-}
-
-Status DeviceHandle::factory_reset() {
-  return loop_->call([&] { return device_->factory_reset(); });
-}
-
-int DeviceHandle::power_cuts() const {
-  return loop_->call([&] { return device_->power_cuts(); });
-}
-
-int DeviceHandle::torn_configs() const {
-  return loop_->call([&] { return device_->torn_configs(); });
-}
-
-namespace {
-
-constexpr const char* kNoFlash = "this device has no flash; create it with a flash geometry";
-
-}  // namespace
-
-// Runs `fn` on the device's storage on its loop thread; an Error without one.
-template <typename T, typename F>
-static Result<T> with_storage(Loop* loop, device::Device* d, F&& fn) {
-  return loop->call([&]() -> Result<T> {
-    if (d->storage() == nullptr) return Error{kNoFlash};
-    Result<T> r = fn(*d->storage());
-    d->take_storage_events();  // an injected fault is on the timeline at once
-    return r;
-  });
-}
-
-Status DeviceHandle::arm_power_cut(uint64_t op, std::optional<uint32_t> byte) {
-  return with_storage<Ok>(loop_, device_, [&](device::Storage& s) -> Status {
-    s.flash().arm_power_cut(s.flash().ops() + op, byte);
-    return ok_status();
-  });
-}
-
-Status DeviceHandle::arm_random_power_cut(uint64_t within_ops, std::optional<uint64_t> seed) {
-  return with_storage<Ok>(loop_, device_, [&](device::Storage& s) -> Status {
-    s.flash().arm_random_power_cut(within_ops, seed);
-    return ok_status();
-  });
-}
-
-Status DeviceHandle::flip_bit(uint32_t addr, uint8_t bit) {
-  return with_storage<Ok>(loop_, device_,
-                          [&](device::Storage& s) { return s.flash().flip_bit(addr, bit); });
-}
-
-Status DeviceHandle::flip_random_bits(uint32_t addr, uint32_t len, uint32_t count) {
-  return with_storage<Ok>(loop_, device_, [&](device::Storage& s) {
-    return s.flash().flip_random_bits(addr, len, count);
-  });
-}
-
-Status DeviceHandle::wear_out(uint32_t sector) {
-  return with_storage<Ok>(loop_, device_,
-                          [&](device::Storage& s) { return s.flash().wear_out(sector); });
-}
-
-Result<std::vector<uint8_t>> DeviceHandle::flash_image() const {
-  return with_storage<std::vector<uint8_t>>(loop_, device_,
-                                            [](device::Storage& s) { return s.flash().image(); });
-}
-
-Result<flash::StoreView> DeviceHandle::flash_store() const {
-  return with_storage<flash::StoreView>(loop_, device_,
-                                        [](device::Storage& s) { return s.store().inspect(); });
-}
-
-Result<flash::NorCounters> DeviceHandle::flash_counters() const {
-  return with_storage<flash::NorCounters>(loop_, device_,
-                                          [](device::Storage& s) { return s.flash().counters(); });
-}
-
-Result<std::vector<uint32_t>> DeviceHandle::flash_erase_counts() const {
-  return with_storage<std::vector<uint32_t>>(
-      loop_, device_, [](device::Storage& s) { return s.flash().erase_counts(); });
-}
-
-void DeviceHandle::deregister() {
-  loop_->call([&] { device_->deregister(); });
-}
-
 std::vector<server::EndpointResult> BootstrapServerHandle::results() const {
   return loop_->call([&] {
     std::vector<server::EndpointResult> out;
@@ -248,7 +126,6 @@ void Runtime::close() {
   if (closed_) return;
   closed_ = true;
   // Each object dies on the thread that owns its libcoap context.
-  for (auto& slot : qemu_devices_) slot.loop->call([&] { slot.device.reset(); });
   for (auto& slot : devices_) slot.loop->call([&] { slot.device.reset(); });
   // The shards before the radios: freeing a context frees the DTLS
   // sessions its queue still held, and each sends its close_notify through
@@ -422,10 +299,17 @@ size_t Runtime::descriptors_for(const device::DeviceConfig& tmpl, size_t count) 
   return count * per_device + shards * DescriptorCosts::kContext;
 }
 
-Result<std::vector<DeviceHandle>> Runtime::add_devices(const device::DeviceConfig& tmpl,
-                                                       size_t count, const std::string& prefix,
-                                                       bool start) {
+Result<std::vector<DeviceHandle>> Runtime::add_devices(const DeviceTemplate& tmpl, size_t count,
+                                                       const std::string& prefix, bool start) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (const auto* native = std::get_if<device::DeviceConfig>(&tmpl))
+    return add_native(*native, count, prefix, start);
+  return add_qemu(std::get<qemu::QemuDeviceConfig>(tmpl), count, prefix, start);
+}
+
+Result<std::vector<DeviceHandle>> Runtime::add_native(const device::DeviceConfig& tmpl,
+                                                      size_t count, const std::string& prefix,
+                                                      bool start) {
   Status room =
       reserve_descriptors(descriptors_for(tmpl, count), std::to_string(count) + " devices");
   if (!room) return room.error();
@@ -496,19 +380,17 @@ Status Runtime::start_devices(const std::vector<DeviceHandle>& devices) {
   return first;
 }
 
-Result<std::vector<QemuDeviceHandle>> Runtime::add_qemu_devices(const qemu::QemuDeviceConfig& tmpl,
-                                                                size_t count,
-                                                                const std::string& prefix,
-                                                                bool start) {
+Result<std::vector<DeviceHandle>> Runtime::add_qemu(const qemu::QemuDeviceConfig& tmpl,
+                                                    size_t count, const std::string& prefix,
+                                                    bool start) {
   if (radios_.empty())
     return Error{"QEMU devices need the emulated radio (this runtime runs without one)"};
-  std::lock_guard<std::mutex> lock(mu_);
   Status room = reserve_descriptors(count * DescriptorCosts::kQemuDevice,
                                     std::to_string(count) + " QEMU devices");
   if (!room) return room.error();
-  std::vector<QemuDeviceHandle> handles;
+  std::vector<DeviceHandle> handles;
   for (size_t i = 0; i < count; ++i) {
-    Loop* loop = loops_[qemu_devices_.size() % loops_.size()].get();
+    Loop* loop = loops_[devices_.size() % loops_.size()].get();
     qemu::QemuDeviceConfig c = tmpl;
     if (count > 1 || !prefix.empty()) c.endpoint = prefix + std::to_string(i);
     c.seed = mix(options_.seed, c.endpoint);
@@ -520,15 +402,12 @@ Result<std::vector<QemuDeviceHandle>> Runtime::add_qemu_devices(const qemu::Qemu
     auto d = loop->call([&] {
       return std::make_unique<qemu::QemuDevice>(std::move(c), *loop, *radio, [this] { notify(); });
     });
-    handles.emplace_back(loop, d.get());
-    qemu_devices_.push_back(QemuSlot{loop, std::move(d)});
+    handles.push_back(DeviceHandle(loop, d.get()));
+    devices_.push_back(Slot{loop, std::move(d)});
   }
   if (start) {
-    for (size_t i = qemu_devices_.size() - count; i < qemu_devices_.size(); ++i) {
-      QemuSlot& slot = qemu_devices_[i];
-      // A device that cannot start says why on its timeline.
-      slot.loop->post([d = slot.device.get()] { (void)d->start(); });
-    }
+    // A device that cannot start says why on its timeline.
+    for (const auto& h : handles) h.loop_->post([d = h.device_] { (void)d->start(); });
   }
   return handles;
 }
@@ -571,8 +450,7 @@ bool Runtime::run_until(const std::function<bool()>& pred, TimeMs until_ms) {
 FleetSummary Runtime::summary() const {
   FleetSummary s;
   std::lock_guard<std::mutex> lock(mu_);
-  // Native and QEMU devices answer the same questions.
-  auto tally = [&s](auto& d) {
+  auto tally = [&s](device::VirtualDevice& d) {
     ++s.devices;
     ++s.states[lwm2m::to_string(d.state())];
     ++s.exits[lwm2m::to_string(d.last_exit())];
@@ -587,8 +465,6 @@ FleetSummary Runtime::summary() const {
       if (i < radios_.size()) s.send_failed += radios_[i]->send_failed();
       for (const auto& slot : devices_)
         if (slot.loop == loop.get()) tally(*slot.device);
-      for (const auto& slot : qemu_devices_)
-        if (slot.loop == loop.get()) tally(*slot.device);
     });
   }
   return s;
@@ -596,7 +472,7 @@ FleetSummary Runtime::summary() const {
 
 size_t Runtime::device_count() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return devices_.size() + qemu_devices_.size();
+  return devices_.size();
 }
 
 }  // namespace hil::runtime

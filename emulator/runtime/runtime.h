@@ -10,14 +10,14 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "emulator/base/clock.h"
 #include "emulator/device/device.h"
 #include "emulator/device/device_shard.h"
-#include "emulator/runtime/link_controls.h"
+#include "emulator/runtime/device_handle.h"
 #include "emulator/runtime/loop.h"
-#include "emulator/runtime/qemu_handle.h"
 #include "emulator/server/bootstrap_server.h"
 #include "emulator/server/registration_server.h"
 
@@ -41,49 +41,11 @@ struct RuntimeOptions {
 
 class Runtime;
 
+// What a fleet is made from: the native client's configuration, or a
+// firmware image's under QEMU.
+using DeviceTemplate = std::variant<device::DeviceConfig, qemu::QemuDeviceConfig>;
+
 // Handles may be used from any thread; reads are snapshots.
-class DeviceHandle : public LinkControls<DeviceHandle> {
- public:
-  const std::string& endpoint() const { return device_->endpoint(); }
-  lwm2m::State state() const { return device_->state(); }
-  lwm2m::BootstrapExit last_exit() const { return device_->last_exit(); }
-  std::string address() const;
-  std::vector<Event> timeline() const;
-  std::map<std::string, int> exit_counts() const;
-  TimeMs bootstrap_duration_ms() const;
-  // The live object tree, or the staged one while bootstrapping if asked.
-  lwm2m::ObjectTree objects(bool staged = false) const;
-  Status start();
-  void deregister();
-  bool powered() const { return device_->powered(); }
-
-  // Power and flash (ETS 1.1-int-6, issue "emulated flash").
-  Status reboot();
-  void power_cut();
-  Status factory_reset();
-  int power_cuts() const;
-  int torn_configs() const;
-  // Errors below: the device has no flash, or the flash refuses the fault.
-  // Cut the power at the `op`-th flash operation from now (0: the next
-  // one), before it or at byte `byte` inside it.
-  Status arm_power_cut(uint64_t op, std::optional<uint32_t> byte);
-  Status arm_random_power_cut(uint64_t within_ops, std::optional<uint64_t> seed);
-  Status flip_bit(uint32_t addr, uint8_t bit);
-  Status flip_random_bits(uint32_t addr, uint32_t len, uint32_t count);
-  Status wear_out(uint32_t sector);
-  Result<std::vector<uint8_t>> flash_image() const;
-  Result<flash::StoreView> flash_store() const;
-  Result<flash::NorCounters> flash_counters() const;
-  Result<std::vector<uint32_t>> flash_erase_counts() const;
-
- private:
-  friend class Runtime;
-  friend class LinkControls<DeviceHandle>;
-  DeviceHandle(Loop* loop, device::Device* d) : loop_(loop), device_(d) {}
-  Loop* loop_;
-  device::Device* device_;
-};
-
 class BootstrapServerHandle {
  public:
   std::string uri() const { return uri_; }
@@ -167,23 +129,18 @@ class Runtime {
                                                            server::RegistrationLimits limits = {});
   // Creates `count` devices from a template; endpoints are `prefix` + index
   // (the template's endpoint alone when count is 1 and prefix is empty).
-  // They start at once when `start` is set.
-  // Error: the process may not open the descriptors they need (RLIMIT_NOFILE).
-  Result<std::vector<DeviceHandle>> add_devices(const device::DeviceConfig& tmpl, size_t count,
+  // They start at once when `start` is set. QEMU devices run on the loops'
+  // radios, each in tmpl.work_dir + "/" + its endpoint, with "{endpoint}"
+  // in tmpl.flash_file replaced.
+  // Errors: the process may not open the descriptors they need
+  // (RLIMIT_NOFILE); QEMU devices on a runtime without a radio.
+  Result<std::vector<DeviceHandle>> add_devices(const DeviceTemplate& tmpl, size_t count,
                                                 const std::string& prefix, bool start);
   // Boots devices created with start = false: one trip to each loop, not
   // one per device (a loop busy with the first devices' traffic answers
   // each trip late). The first device that cannot boot gives the error; it
   // and any other say why on their timelines.
   Status start_devices(const std::vector<DeviceHandle>& devices);
-  // The same for devices that run a firmware image under QEMU, on the
-  // loops' radios. Each gets tmpl.work_dir + "/" + its endpoint as its
-  // working directory; "{endpoint}" in tmpl.flash_file is replaced.
-  // Errors: no radio (RuntimeOptions::radio is off), or no room for their
-  // descriptors (RLIMIT_NOFILE).
-  Result<std::vector<QemuDeviceHandle>> add_qemu_devices(const qemu::QemuDeviceConfig& tmpl,
-                                                         size_t count, const std::string& prefix,
-                                                         bool start);
 
   // Blocks the caller until `pred` holds or `timeout_s` passes; `pred` runs
   // on the caller's thread and should read only thread-safe state. Real
@@ -210,8 +167,12 @@ class Runtime {
   };
   struct Slot {
     Loop* loop;
-    std::unique_ptr<device::Device> device;
+    std::unique_ptr<device::VirtualDevice> device;
   };
+  Result<std::vector<DeviceHandle>> add_native(const device::DeviceConfig& tmpl, size_t count,
+                                               const std::string& prefix, bool start);
+  Result<std::vector<DeviceHandle>> add_qemu(const qemu::QemuDeviceConfig& tmpl, size_t count,
+                                             const std::string& prefix, bool start);
   void notify();
   Shard& shard_with_room();
   // What `count` more devices made from `tmpl` hold open (mu_ held).
@@ -233,14 +194,9 @@ class Runtime {
   std::vector<std::unique_ptr<server::BootstrapServer>> bootstrap_servers_;
   std::vector<std::unique_ptr<server::RegistrationServer>> registration_servers_;
   std::vector<Shard> shards_;
-  std::vector<Slot> devices_;
-  struct QemuSlot {
-    Loop* loop;
-    std::unique_ptr<qemu::QemuDevice> device;
-  };
-  std::vector<QemuSlot> qemu_devices_;
-  uint32_t addresses_ = 0;  // 127.1.x.y handed out, native and QEMU devices
-  mutable std::mutex mu_;   // guards shards_, devices_ and qemu_devices_
+  std::vector<Slot> devices_;  // native and QEMU
+  uint32_t addresses_ = 0;     // 127.1.x.y handed out
+  mutable std::mutex mu_;      // guards shards_ and devices_
   // Separate from mu_: loop threads notify while mu_'s holder waits on them.
   std::mutex wait_mu_;
   std::condition_variable changed_;

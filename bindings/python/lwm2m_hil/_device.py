@@ -32,15 +32,14 @@ def events(raw: Iterable[tuple[int, str, str]]) -> list[Event]:
 class Device:
     """One virtual device. Reads are snapshots taken on its event loop."""
 
-    def __init__(self, emulator: Emulator, handle: _core.DeviceHandle | _core.QemuDeviceHandle) -> None:
+    def __init__(self, emulator: Emulator, handle: _core.DeviceHandle) -> None:
         self._emu = emulator
         self._handle = handle
 
     @property
     def _h(self) -> _core.DeviceHandle:
         # The handle points into the runtime: each use holds it alive, or
-        # fails once the emulator is closed. A QemuDevice's handle answers
-        # the calls that QemuDevice does not override.
+        # fails once the emulator is closed.
         return cast(_core.DeviceHandle, Guarded(self._handle, self._emu._life))
 
     @property

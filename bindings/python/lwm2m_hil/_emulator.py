@@ -341,15 +341,12 @@ class Emulator:
                 "use run_until (the same arguments, timeout in virtual seconds) on the device or fleet"
             )
         states, exits = self._conditions(states_arg=state, exits_arg=exit, what="wait_for")
-        native, qemu = _qemu.split_handles(devices)
+        handles = [d._handle for d in devices]
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
             piece = max(0.0, min(_WAIT_SLICE_S, left))
-            if qemu:
-                done = self._runtime.wait_all(native, qemu, states, exits, piece)
-            else:
-                done = self._runtime.wait_devices(native, states, exits, piece)
+            done = self._runtime.wait_devices(handles, states, exits, piece)
             if done:
                 return
             if left <= _WAIT_SLICE_S:
@@ -369,7 +366,7 @@ class Emulator:
             raise ValueError(f"run_until: timeout must be >= 0 virtual seconds, got {timeout}")
         states, exits = self._conditions(states_arg=state, exits_arg=exit, what="run_until")
         until_ms = self._runtime.now_ms() + int(round(timeout * 1000))
-        if self._runtime.run_until_devices(_qemu.split_handles(devices)[0], states, exits, until_ms):
+        if self._runtime.run_until_devices([d._handle for d in devices], states, exits, until_ms):
             return
         self._timed_out(devices, states, exits, f"after {timeout} virtual s (now {self.now():.3f} s)")
 

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence, Unpack, overload
 from ._device import Device
 from ._link import LinkSettings, RuleValue
 from ._options import BootstrapExit, State
-from ._qemu import QemuDevice, split_handles
 
 if TYPE_CHECKING:
     from ._emulator import Emulator
@@ -85,11 +84,8 @@ class Fleet(Sequence[Device]):
 
     def start(self) -> None:
         """Boot every device of a fleet created with ``start=False``."""
-        native, _ = split_handles(self._devices)
-        self._emu._runtime.start_devices(native)  # one trip per loop, not per device
-        for d in self._devices:
-            if isinstance(d, QemuDevice):
-                d.start()
+        # One trip per loop, not per device.
+        self._emu._runtime.start_devices([d._handle for d in self._devices])
 
     def states(self) -> dict[str, int]:
         """How many devices are in each state."""

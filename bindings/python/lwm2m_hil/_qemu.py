@@ -11,11 +11,10 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence, cast
+from typing import TYPE_CHECKING, Any, Mapping
 
 from . import _core
 from ._device import Device
-from ._lifetime import Guarded
 from ._options import STATE_SOURCES, CoapTiming, DeviceOptions, FlashGeometry, check_device_uri, seconds_ms
 
 if TYPE_CHECKING:
@@ -222,24 +221,20 @@ class QemuDevice(Device):
     firmware image has no way to support raise :class:`NotSupportedOnQemu`."""
 
     @property
-    def _qh(self) -> _core.QemuDeviceHandle:
-        return cast(_core.QemuDeviceHandle, Guarded(self._handle, self._emu._life))
-
-    @property
     def work_dir(self) -> Path:
         """QEMU's working directory (qemu.log, the flash file)."""
-        return Path(self._qh.work_dir)
+        return Path(self._h.work_dir)
 
     @property
     def flash_path(self) -> Path | None:
         """The flash file the image writes through semihosting; None without flash."""
-        path = self._qh.flash_path
+        path = self._h.flash_path
         return Path(path) if path else None
 
     @property
     def pid(self) -> int | None:
         """QEMU's process id while it runs."""
-        pid = self._qh.pid
+        pid = self._h.pid
         return None if pid < 0 else pid
 
     def reboot(self) -> None:
@@ -278,7 +273,7 @@ class QemuDevice(Device):
     def source_disagreements(self) -> int:
         """Bootstrap exits on which the image's UART and the wire disagreed
         (``state_source="both"``): 0 for an image that tells the truth."""
-        return int(self._qh.source_disagreements)
+        return int(self._h.source_disagreements)
 
     def _needs_flash(self, what: str) -> None:
         if self.flash_path is None:
@@ -340,11 +335,5 @@ def add(
     if not all(names) or any("/" in n or " " in n for n in names):
         raise ValueError(f"endpoint: {names[0]!r}: a QEMU device needs a name without spaces or '/'")
     spec = qemu_spec(emu, bootstrap_uri, endpoint, names, options)
-    handles = emu._runtime.add_qemu_devices(spec, count, prefix, start)
+    handles = emu._runtime.add_devices(spec, count, prefix, start)
     return [QemuDevice(emu, h) for h in handles]
-
-
-def split_handles(devices: Sequence[Device]) -> tuple[list[_core.DeviceHandle], list[_core.QemuDeviceHandle]]:
-    native = [cast(_core.DeviceHandle, d._handle) for d in devices if not isinstance(d, QemuDevice)]
-    qemu = [cast(_core.QemuDeviceHandle, d._handle) for d in devices if isinstance(d, QemuDevice)]
-    return native, qemu
