@@ -116,7 +116,9 @@ const coap_bin_const_t* Context::on_psk_identity_cb(coap_bin_const_t* identity, 
 }
 
 coap_session_t* Context::connect(const coap_address_t& local, const coap_address_t& remote,
-                                 const Timing& t, const Psk* psk) {
+                                 const Timing& t, const Psk* psk,
+                                 std::unique_ptr<DatagramPort> port) {
+  if (carries_through_ports() != (port != nullptr)) return nullptr;
   coap_dtls_cpsk_t setup{};
   if (psk != nullptr) {
     setup.version = COAP_DTLS_CPSK_SETUP_VERSION;
@@ -131,6 +133,7 @@ coap_session_t* Context::connect(const coap_address_t& local, const coap_address
   // refuses the duplicate 4-tuple: another try gets another port. The
   // refused one leaves no trace in the random numbers of a virtual run.
   coap_session_t* s = nullptr;
+  connecting_ = port.get();
   for (int attempt = 0; attempt < 3 && s == nullptr; ++attempt) {
     RandomCheckpoint checkpoint;
     s = psk == nullptr
@@ -138,12 +141,20 @@ coap_session_t* Context::connect(const coap_address_t& local, const coap_address
             : coap_new_client_session_psk2(ctx_, &local, &remote, COAP_PROTO_DTLS, &setup);
     if (s == nullptr) checkpoint.rewind();
   }
+  connecting_ = nullptr;
   if (s != nullptr && psk != nullptr) {
     uint64_t one = 1;
     ssize_t n = write(wake_fd_, &one, sizeof(one));
     (void)n;  // a counter that is already set wakes us as well
   }
   if (s == nullptr) return nullptr;
+  if (port) {
+    port->set_receiver([this, s](const uint8_t* data, size_t len) {
+      coap_session_receive_datagram(s, data, len);
+      dirty_ = true;
+    });
+    ports_[s] = std::move(port);
+  }
   apply_timing(s, t);
   ++sessions_;
   dirty_ = true;
@@ -155,7 +166,10 @@ void Context::release(coap_session_t* s) {
     it = it->second.session == s ? pending_.erase(it) : std::next(it);
   dedup_.forget(s);
   coap_session_set_app_data(s, nullptr);
+  // Released before its port goes: a DTLS session says close_notify as it
+  // goes, through its port like every other datagram.
   coap_session_release(s);
+  ports_.erase(s);
   --sessions_;
   dirty_ = true;
 }
@@ -179,18 +193,17 @@ bool Context::send(coap_session_t* s, const lwm2m::Request& r, uint64_t tag) {
   return true;
 }
 
-void Context::set_datagram_send(DatagramSend send) {
-  datagram_send_ = std::move(send);
-  coap_context_set_datagram_send(ctx_, datagram_send_ ? on_datagram_send_cb : nullptr);
+void Context::carry_through_ports() {
+  carry_through_ports_ = true;
+  coap_context_set_datagram_send(ctx_, on_datagram_send_cb);
 }
 
 ssize_t Context::on_datagram_send_cb(coap_session_t* s, const uint8_t* data, size_t len) {
-  return owner(s).datagram_send_(s, data, len) ? static_cast<ssize_t>(len) : -2;
-}
-
-void Context::receive(coap_session_t* s, const uint8_t* data, size_t len) {
-  coap_session_receive_datagram(s, data, len);
-  dirty_ = true;
+  Context& self = owner(s);
+  auto it = self.ports_.find(s);
+  // A DTLS session sends its ClientHello while connect() creates it.
+  DatagramPort* port = it != self.ports_.end() ? it->second.get() : self.connecting_;
+  return port != nullptr && port->send(data, len) ? static_cast<ssize_t>(len) : -2;
 }
 
 int Context::fd() const { return coap_context_get_coap_fd(ctx_); }

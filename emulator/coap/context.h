@@ -11,11 +11,13 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "emulator/base/datagram_port.h"
 #include "emulator/base/result.h"
 #include "emulator/coap/dedup.h"
 #include "emulator/lwm2m/model/message.h"
@@ -88,18 +90,18 @@ class Context {
   const std::string& psk_identity(coap_session_t* s) const;
 
   // Client side: a session from `local` to `remote`, released by release();
-  // over DTLS with `psk`, its handshake retransmitted on `timing`.
+  // over DTLS with `psk`, its handshake retransmitted on `timing`. With
+  // carry_through_ports(), `port` carries its datagrams (DTLS records too)
+  // both ways instead of a socket, and the session owns it until release().
   coap_session_t* connect(const coap_address_t& local, const coap_address_t& remote,
-                          const Timing& timing, const Psk* psk = nullptr);
+                          const Timing& timing, const Psk* psk = nullptr,
+                          std::unique_ptr<DatagramPort> port = nullptr);
   void release(coap_session_t* s);
-
-  // Client sessions hand their datagrams (DTLS records too) to `send`
-  // instead of their sockets; false sends one on the socket after all.
-  // What answers them comes back through receive().
-  using DatagramSend = std::function<bool(coap_session_t*, const uint8_t*, size_t)>;
-  void set_datagram_send(DatagramSend send);
-  // A datagram for client session `s`, as if its socket had read it.
-  void receive(coap_session_t* s, const uint8_t* data, size_t len);
+  // Every client session of this context gets a DatagramPort at connect()
+  // and holds no socket (libcoap patch 0013): a process may hold only so
+  // many descriptors.
+  void carry_through_ports();
+  bool carries_through_ports() const { return carry_through_ports_; }
 
   // A CON request; its answer or failure comes back with `tag`.
   bool send(coap_session_t* s, const lwm2m::Request& r, uint64_t tag);
@@ -149,7 +151,9 @@ class Context {
   coap_address_t listen_addr_{};
   coap_address_t dtls_addr_{};
   PskLookup psk_lookup_;
-  DatagramSend datagram_send_;
+  std::unordered_map<coap_session_t*, std::unique_ptr<DatagramPort>> ports_;
+  DatagramPort* connecting_ = nullptr;  // the port of the session connect() creates
+  bool carry_through_ports_ = false;
   std::vector<uint8_t> psk_key_;  // what on_psk_identity_cb last returned
   coap_bin_const_t psk_key_view_{};
   std::unordered_map<coap_session_t*, std::string> identities_;  // server sessions

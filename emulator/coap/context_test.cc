@@ -179,30 +179,43 @@ size_t open_fds() {
   return n;
 }
 
-// What the radio does, at the socket level: carries a client context's
-// datagrams to their server through one UDP socket of its own, and hands
-// the answers back to the session.
+// What the radio does, at the socket level: carries the datagrams of a
+// client context's sessions to their server through one UDP socket of its
+// own, one DatagramPort per session, and hands the answers to the port
+// that sent last.
 struct Relay {
-  explicit Relay(Context& c) : client(c), fd(socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0)) {
-    client.set_datagram_send([this](coap_session_t* s, const uint8_t* data, size_t len) {
-      const coap_address_t* to = coap_session_get_addr_remote(s);
-      last = s;
-      return sendto(fd, data, len, 0, &to->addr.sa, to->size) == static_cast<ssize_t>(len);
-    });
+  class Port final : public DatagramPort {
+   public:
+    Port(Relay& relay, const coap_address_t& to) : relay_(relay), to_(to) {}
+    bool send(const uint8_t* data, size_t len) override {
+      relay_.last = this;
+      return sendto(relay_.fd, data, len, 0, &to_.addr.sa, to_.size) == static_cast<ssize_t>(len);
+    }
+    void set_receiver(Receiver r) override { receiver = std::move(r); }
+    Receiver receiver;
+
+   private:
+    Relay& relay_;
+    coap_address_t to_;
+  };
+
+  explicit Relay(Context& c) : fd(socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0)) {
+    c.carry_through_ports();
   }
   ~Relay() { close(fd); }
+  std::unique_ptr<DatagramPort> port(const coap_address_t& to) {
+    return std::make_unique<Port>(*this, to);
+  }
   void pump() {
     uint8_t buf[1500];
     ssize_t n;
-    while ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
-      client.receive(last, buf, static_cast<size_t>(n));
+    while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) last->receiver(buf, static_cast<size_t>(n));
   }
-  Context& client;
   int fd;
-  coap_session_t* last = nullptr;
+  Port* last = nullptr;
 };
 
-TEST(Context, DatagramSend_ManySessions_NoDescriptorEachAndRequestsStillAnswered) {
+TEST(Context, DatagramPorts_ManySessions_NoDescriptorEachAndRequestsStillAnswered) {
   Recorder server_side, client_side;
   Context server(server_side, 1), client(client_side, 2);
   ASSERT_TRUE(server.listen(*parse_host_port("127.0.0.1:0")).ok());
@@ -210,7 +223,8 @@ TEST(Context, DatagramSend_ManySessions_NoDescriptorEachAndRequestsStillAnswered
   size_t before = open_fds();
   std::vector<coap_session_t*> sessions;
   for (uint32_t i = 0; i < 500; ++i) {
-    sessions.push_back(client.connect(device_address(100 + i), server.listen_address(), Timing{}));
+    sessions.push_back(client.connect(device_address(100 + i), server.listen_address(), Timing{},
+                                      nullptr, relay.port(server.listen_address())));
     ASSERT_NE(sessions.back(), nullptr);
   }
   EXPECT_EQ(open_fds(), before);
@@ -231,16 +245,25 @@ TEST(Context, DatagramSend_ManySessions_NoDescriptorEachAndRequestsStillAnswered
   EXPECT_EQ(open_fds(), before);
 }
 
-TEST(Context, DatagramSend_Refused_SendFailsInsteadOfUsingASocket) {
+// A port that takes nothing, as a radio path that was closed.
+struct RefusingPort final : DatagramPort {
+  explicit RefusingPort(int* refused) : refused(refused) {}
+  bool send(const uint8_t*, size_t) override {
+    ++*refused;
+    return false;
+  }
+  void set_receiver(Receiver) override {}
+  int* refused;
+};
+
+TEST(Context, DatagramPort_Refused_SendFailsInsteadOfUsingASocket) {
   Recorder server_side, client_side;
   Context server(server_side, 1), client(client_side, 2);
   ASSERT_TRUE(server.listen(*parse_host_port("127.0.0.1:0")).ok());
   int refused = 0;
-  client.set_datagram_send([&](coap_session_t*, const uint8_t*, size_t) {
-    ++refused;
-    return false;
-  });
-  coap_session_t* s = client.connect(device_address(8), server.listen_address(), Timing{});
+  client.carry_through_ports();
+  coap_session_t* s = client.connect(device_address(8), server.listen_address(), Timing{}, nullptr,
+                                     std::make_unique<RefusingPort>(&refused));
   ASSERT_NE(s, nullptr);
   lwm2m::Request r;
   r.method = lwm2m::Method::Post;
@@ -248,6 +271,30 @@ TEST(Context, DatagramSend_Refused_SendFailsInsteadOfUsingASocket) {
   EXPECT_FALSE(client.send(s, r, 3));
   EXPECT_EQ(refused, 1);
   client.release(s);
+}
+
+// A port that says when it goes.
+struct WatchedPort final : DatagramPort {
+  explicit WatchedPort(bool* gone) : gone(gone) {}
+  ~WatchedPort() override { *gone = true; }
+  bool send(const uint8_t*, size_t) override { return true; }
+  void set_receiver(Receiver) override {}
+  bool* gone;
+};
+
+TEST(Context, DatagramPorts_SessionOwnsItsPortUntilRelease_NoPortNoSession) {
+  Recorder client_side;
+  Context client(client_side, 2);
+  client.carry_through_ports();
+  coap_address_t server = *parse_host_port("127.0.0.1:5683");
+  EXPECT_EQ(client.connect(device_address(9), server, Timing{}), nullptr);
+  bool gone = false;
+  coap_session_t* s = client.connect(device_address(9), server, Timing{}, nullptr,
+                                     std::make_unique<WatchedPort>(&gone));
+  ASSERT_NE(s, nullptr);
+  EXPECT_FALSE(gone);
+  client.release(s);
+  EXPECT_TRUE(gone);
 }
 
 }  // namespace

@@ -11,6 +11,14 @@ namespace hil::device {
 using lwm2m::BootstrapExit;
 using lwm2m::State;
 
+namespace {
+
+radio::Endpoint4 endpoint4(const coap_address_t& a) {
+  return radio::Endpoint4{ntohl(a.addr.sin.sin_addr.s_addr), ntohs(a.addr.sin.sin_port)};
+}
+
+}  // namespace
+
 Device::Device(const DeviceConfig& config, coap::Context& shard, Timers& timers,
                radio::Radio* radio, HandshakeGate* gate, std::function<void()> on_change)
     : timing_(config.timing),
@@ -408,21 +416,22 @@ Device::Session* Device::session_for(const lwm2m::Account& to, std::string* erro
   std::optional<coap::Psk> psk = credentials(to, remote->secure, error);
   if (remote->secure && !psk) return nullptr;
   coap_address_t local = coap::device_address(address_index_);
-  auto s = std::make_unique<Session>(Session{this, {to.bootstrap, to.ssid}, nullptr, 0, key});
-  // With a radio, the session's datagrams pass the device's link. The path
-  // exists before the session: a DTLS session sends its ClientHello while
-  // it is created.
-  if (radio_ != nullptr && remote->address.addr.sa.sa_family == AF_INET) {
-    Session* raw = s.get();
-    s->radio_path = radio_->attach(
-        device_ip(), remote->address,
-        radio::Route{&link_, [this](Event e) { timeline_.push_back(std::move(e)); }, &capture_},
-        [this, raw](const uint8_t* data, size_t len) { shard_.receive(raw->coap, data, len); });
-  }
+  auto s = std::make_unique<Session>(Session{this, {to.bootstrap, to.ssid}, nullptr, key});
   const coap::Psk* creds = psk ? &*psk : nullptr;
-  // With a radio the session holds no socket (libcoap patch 0013); without
-  // one, each session costs a descriptor.
-  coap_session_t* cs = shard_.connect(local, remote->address, timing_, creds);
+  // With a radio, the session's datagrams pass the device's link on a path
+  // of their own, and the session holds no socket; without one, each
+  // session costs a descriptor.
+  std::unique_ptr<DatagramPort> port;
+  if (radio_ != nullptr) {
+    if (remote->address.addr.sa.sa_family != AF_INET) {
+      *error = "the radio carries IPv4 only: " + to.uri;
+      return nullptr;
+    }
+    port = radio_->open_path(
+        device_ip(), endpoint4(remote->address),
+        radio::Route{&link_, [this](Event e) { timeline_.push_back(std::move(e)); }, &capture_});
+  }
+  coap_session_t* cs = shard_.connect(local, remote->address, timing_, creds, std::move(port));
   if (cs == nullptr && radio_ == nullptr && !to.bootstrap && sessions_.count(bootstrap_key_)) {
     // Out of descriptors (20,000 per process here): trade the lingering
     // bootstrap session for this one. A retransmitted Finish now goes
@@ -432,7 +441,6 @@ Device::Session* Device::session_for(const lwm2m::Account& to, std::string* erro
     cs = shard_.connect(local, remote->address, timing_, creds);
   }
   if (cs == nullptr) {
-    if (s->radio_path != 0) radio_->detach(device_ip(), remote->address, s->radio_path);
     *error = radio_ != nullptr
                  ? "cannot create a session from " + address() + " to " + to.uri
                  : "cannot open a UDP socket from " + address() + " (descriptor limit?)";
@@ -484,11 +492,7 @@ void Device::close_session(const std::string& key) {
 
 void Device::release(Session& s) {
   end_handshake(s);
-  coap_address_t remote = *coap_session_get_addr_remote(s.coap);
-  // Released first: a DTLS session says close_notify as it goes, and that
-  // takes its path like every other datagram.
   shard_.release(s.coap);
-  if (s.radio_path != 0) radio_->detach(device_ip(), remote, s.radio_path);
 }
 
 uint32_t Device::device_ip() const {

@@ -115,7 +115,6 @@ class Device : public VirtualDevice {
     Device* device;
     lwm2m::Origin origin;
     coap_session_t* coap = nullptr;
-    uint64_t radio_path = 0;     // its path on the radio (Radio::attach), if any
     std::string key;             // in sessions_
     TimeMs handshake_from = -1;  // a DTLS handshake runs since then
     bool dead = false;           // DTLS failed or closed: replace on next use

@@ -1,15 +1,9 @@
 #include "emulator/device/device_shard.h"
 
-#include <arpa/inet.h>
-
 namespace hil::device {
 
-DeviceShard::DeviceShard(uint64_t seed, radio::Radio* radio) : context_(*this, seed) {
-  if (radio == nullptr) return;
-  context_.set_datagram_send([radio](coap_session_t* s, const uint8_t* data, size_t len) {
-    uint32_t device_ip = ntohl(coap_session_get_addr_local(s)->addr.sin.sin_addr.s_addr);
-    return radio->uplink(device_ip, *coap_session_get_addr_remote(s), data, len);
-  });
+DeviceShard::DeviceShard(uint64_t seed, bool radio) : context_(*this, seed) {
+  if (radio) context_.carry_through_ports();
 }
 
 std::optional<lwm2m::Response> DeviceShard::on_request(coap_session_t* s, const lwm2m::Request& r) {

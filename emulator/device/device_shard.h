@@ -1,6 +1,7 @@
 // A libcoap context shared by up to a hundred devices: libcoap walks every
-// session of a context on each step, so contexts stay small and many. With
-// a radio, the sessions' datagrams go to it, not to their sockets.
+// session of a context on each step, so contexts stay small and many.
+// `radio`: its sessions' datagrams go through the ports of their radio
+// paths (Device opens them), not through sockets of their own.
 #pragma once
 
 #include "emulator/coap/context.h"
@@ -10,7 +11,7 @@ namespace hil::device {
 
 class DeviceShard final : public coap::Context::Handler {
  public:
-  DeviceShard(uint64_t seed, radio::Radio* radio);
+  DeviceShard(uint64_t seed, bool radio);
 
   coap::Context& context() { return context_; }
 

@@ -33,16 +33,6 @@ std::optional<lwm2m::BootstrapExit> parse_exit(const std::string& s) {
   return std::nullopt;
 }
 
-coap_address_t address_of(uint32_t ip, uint16_t port) {
-  coap_address_t a;
-  coap_address_init(&a);
-  a.addr.sin.sin_family = AF_INET;
-  a.addr.sin.sin_addr.s_addr = htonl(ip);
-  a.addr.sin.sin_port = htons(port);
-  a.size = sizeof(a.addr.sin);
-  return a;
-}
-
 // What QEMU said about its own failure: its first line that is not a
 // warning (the register dump after "qemu: fatal: ..." is not worth a timeline).
 std::string qemu_complaint(const std::string& work_dir) {
@@ -268,23 +258,23 @@ void QemuDevice::on_datagram(const Ipv4Endpoint& src, const Ipv4Endpoint& dst,
   if (flow == nullptr) {
     // A new flow: a radio path from the device's address to the server (a
     // newer flow to the same server takes the path over).
-    flows_.push_back(Flow{src, server, 0});
+    flows_.push_back(Flow{src, server, nullptr});
     flow = &flows_.back();
     record("flow", src.to_string() + " -> " + dst.to_string() +
                        (server == dst ? std::string() : " (mapped to " + server.to_string() + ")") +
                        " is " + address() + " on the radio");
-    flow->radio_path = radio_.attach(
-        device_ip(), address_of(server.addr, server.port),
-        radio::Route{&link_, [this](Event e) { timeline_.push_back(std::move(e)); }, &capture_},
-        [this, src, dst](const uint8_t* data, size_t len) {
-          if (!bridge_) return;
-          on_wire(wire_.on_downlink(data, len));
-          if (!bridge_->send_to_device(dst, src, std::vector<uint8_t>(data, data + len)))
-            record("downlink_failed", "the image's Ethernet socket is full");
-        });
+    flow->path = radio_.open_path(
+        device_ip(), radio::Endpoint4{server.addr, server.port},
+        radio::Route{&link_, [this](Event e) { timeline_.push_back(std::move(e)); }, &capture_});
+    flow->path->set_receiver([this, src, dst](const uint8_t* data, size_t len) {
+      if (!bridge_) return;
+      on_wire(wire_.on_downlink(data, len));
+      if (!bridge_->send_to_device(dst, src, std::vector<uint8_t>(data, data + len)))
+        record("downlink_failed", "the image's Ethernet socket is full");
+    });
   }
   on_wire(wire_.on_uplink(payload.data(), payload.size()));
-  radio_.uplink(device_ip(), address_of(server.addr, server.port), payload.data(), payload.size());
+  flow->path->send(payload.data(), payload.size());
 }
 
 uint32_t QemuDevice::device_ip() const {
@@ -307,9 +297,7 @@ std::optional<Exit> QemuDevice::stop_process() {
     ::close(pid_fd_);
     pid_fd_ = -1;
   }
-  for (const auto& f : flows_)
-    radio_.detach(device_ip(), address_of(f.server.addr, f.server.port), f.radio_path);
-  flows_.clear();
+  flows_.clear();  // and their radio paths
   bridge_.reset();
   uart_.reset();
   proc_.reset();

@@ -143,9 +143,9 @@ class QemuDevice : public device::VirtualDevice {
 
  private:
   struct Flow {
-    Ipv4Endpoint image;   // the image's address and port
-    Ipv4Endpoint server;  // as the host sees it
-    uint64_t radio_path;  // Radio::attach's serial
+    Ipv4Endpoint image;                  // the image's address and port
+    Ipv4Endpoint server;                 // as the host sees it
+    std::unique_ptr<DatagramPort> path;  // on the radio
   };
 
   std::vector<std::string> boot_args();

@@ -66,7 +66,23 @@ struct Radio::Path {
   uint64_t serial;
   Route route;
   size_t port;  // which server-facing socket the server sees
-  Deliver deliver;
+  DatagramPort::Receiver deliver;
+};
+
+// A device's end of one path; the radio does the work.
+class Radio::Port final : public DatagramPort {
+ public:
+  Port(Radio& radio, Key key, uint64_t serial) : radio_(radio), key_(key), serial_(serial) {}
+  ~Port() override { radio_.close_path(key_, serial_); }
+  bool send(const uint8_t* data, size_t len) override { return radio_.uplink(key_, data, len); }
+  void set_receiver(Receiver receiver) override {
+    radio_.set_receiver(key_, serial_, std::move(receiver));
+  }
+
+ private:
+  Radio& radio_;
+  Key key_;
+  uint64_t serial_;
 };
 
 // --- capture ------------------------------------------------------------------
@@ -117,23 +133,22 @@ Radio::~Radio() {
   }
 }
 
-Radio::Key Radio::key_of(uint32_t device_ip, const coap_address_t& server) {
-  return Key{htonl(device_ip), server.addr.sin.sin_addr.s_addr, server.addr.sin.sin_port};
+Radio::Key Radio::key_of(uint32_t device_ip, Endpoint4 server) {
+  return Key{htonl(device_ip), htonl(server.ip), htons(server.port)};
 }
 
-uint64_t Radio::attach(uint32_t device_ip, const coap_address_t& server, Route route,
-                       Deliver deliver) {
+std::unique_ptr<DatagramPort> Radio::open_path(uint32_t device_ip, Endpoint4 server, Route route) {
   Key key = key_of(device_ip, server);
   uint64_t serial = next_serial_++;
-  paths_[key] = std::make_unique<Path>(
-      Path{key, serial, std::move(route), next_port_++ % server_fds_.size(), std::move(deliver)});
-  return serial;
+  paths_[key] = std::make_unique<Path>(Path{
+      key, serial, std::move(route), next_port_++ % server_fds_.size(), DatagramPort::Receiver()});
+  return std::make_unique<Port>(*this, key, serial);
 }
 
-bool Radio::uplink(uint32_t device_ip, const coap_address_t& server, const uint8_t* data,
-                   size_t len) {
-  auto it =
-      server.addr.sa.sa_family == AF_INET ? paths_.find(key_of(device_ip, server)) : paths_.end();
+// By key alone: a session whose path a newer one took over still reaches
+// the same server from the same address.
+bool Radio::uplink(const Key& key, const uint8_t* data, size_t len) {
+  auto it = paths_.find(key);
   if (it == paths_.end()) {
     ++send_failed_;
     return false;
@@ -142,8 +157,13 @@ bool Radio::uplink(uint32_t device_ip, const coap_address_t& server, const uint8
   return true;
 }
 
-void Radio::detach(uint32_t device_ip, const coap_address_t& server, uint64_t serial) {
-  auto it = paths_.find(key_of(device_ip, server));
+void Radio::set_receiver(const Key& key, uint64_t serial, DatagramPort::Receiver receiver) {
+  auto it = paths_.find(key);
+  if (it != paths_.end() && it->second->serial == serial) it->second->deliver = std::move(receiver);
+}
+
+void Radio::close_path(const Key& key, uint64_t serial) {
+  auto it = paths_.find(key);
   if (it != paths_.end() && it->second->serial == serial) paths_.erase(it);
 }
 
@@ -198,7 +218,7 @@ void Radio::forward(Path& p, Direction dir, const uint8_t* data, size_t len) {
 
 void Radio::send(Path& p, Direction dir, const uint8_t* data, size_t len) {
   if (dir == Direction::Downlink) {
-    p.deliver(data, len);
+    if (p.deliver) p.deliver(data, len);
     return;
   }
   // From the device's own address, on the port its NAT binding holds.

@@ -1,17 +1,14 @@
 // The radio on the host: every datagram between a device and a server
 // passes through here, through the device's Link (faults, rules) and into
 // the capture. One Radio per event loop, at a cost of a few sockets in all,
-// not one per device. A device hands its datagrams to uplink() (a native
-// device's libcoap sessions do so through coap::Context's datagram hook, a
-// firmware image through its frame bridge) and gets the server's answers
-// through its path's delivery callback: no socket, no kernel hop on the
-// device side. Server-facing sockets are bound to the wildcard address and
+// not one per device. A device opens a path to each server it talks to,
+// a DatagramPort (base/datagram_port.h) that a native device hands to its
+// CoAP session and a firmware image's frame bridge uses itself: no socket,
+// no kernel hop on the device side. Server-facing sockets are bound to the wildcard address and
 // send with IP_PKTINFO from each device's own 127.1.x.y, so a server sees
 // one distinct address per device; several of them give NAT rebinding a
 // port to move to.
 #pragma once
-
-#include <coap3/coap.h>
 
 #include <functional>
 #include <memory>
@@ -20,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "emulator/base/datagram_port.h"
 #include "emulator/base/event.h"
 #include "emulator/base/reactor.h"
 #include "emulator/radio/link.h"
@@ -68,27 +66,22 @@ class Radio {
                                              uint64_t port_seed = 0);
   ~Radio();
 
-  // What the radio delivers to a device: a datagram from the path's server.
-  using Deliver = std::function<void(const uint8_t* data, size_t len)>;
   // A path from the device at `device_ip` (127.1.x.y, host order) to
-  // `server` (IPv4), before the device sends on it. A newer path from the
-  // same device to the same server replaces the older one, as the server
-  // could not tell them apart either. Returns the path's serial, for
-  // detach().
-  uint64_t attach(uint32_t device_ip, const coap_address_t& server, Route route, Deliver deliver);
-  // Through the path's link, into the capture and to its server. False: no
-  // such path (the datagram is lost, and counted in send_failed()).
-  bool uplink(uint32_t device_ip, const coap_address_t& server, const uint8_t* data, size_t len);
-  // Ends the path if it is still the one attached with `serial`. Datagrams
-  // it delayed are then lost.
-  void detach(uint32_t device_ip, const coap_address_t& server, uint64_t serial);
+  // `server`: what the port sends goes through the device's link, into the
+  // capture and to the server; the server's answers reach the port's
+  // receiver. A newer path from the same device to the same server takes
+  // over from the older one, as the server could not tell them apart
+  // either. Destroying the port ends its path (if not taken over);
+  // datagrams it delayed are then lost. It must not outlive the radio.
+  std::unique_ptr<DatagramPort> open_path(uint32_t device_ip, Endpoint4 server, Route route);
   // The whole run's capture; null stops it.
   void set_capture(std::shared_ptr<Capture> capture) { run_capture_ = std::move(capture); }
-  // Datagrams a device handed over that never left: no path, or the
-  // socket refused them (a full buffer, an address it may not send to).
+  // Datagrams a device handed over that never left: its path was gone, or
+  // the socket refused them (a full buffer, an address it may not send to).
   uint64_t send_failed() const { return send_failed_; }
 
  private:
+  class Port;
   struct Path;
   struct Key {
     uint32_t device_ip;  // network order, as sockets give it
@@ -104,7 +97,10 @@ class Radio {
       return static_cast<size_t>(v ^ (v >> 29) ^ k.server_port);
     }
   };
-  static Key key_of(uint32_t device_ip, const coap_address_t& server);
+  static Key key_of(uint32_t device_ip, Endpoint4 server);
+  bool uplink(const Key& key, const uint8_t* data, size_t len);
+  void set_receiver(const Key& key, uint64_t serial, DatagramPort::Receiver receiver);
+  void close_path(const Key& key, uint64_t serial);
 
   explicit Radio(Reactor& reactor);
   void on_downlink(size_t port);

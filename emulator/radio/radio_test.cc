@@ -1,7 +1,7 @@
-// The radio's paths, as native and QEMU devices use them: uplink() through
-// the path's link to a real UDP server, seen from the device's own
-// 127.1.x.y; the server's answer to the delivery callback; faults, newer
-// paths and detach apply.
+// The radio's paths, as native and QEMU devices use them: what a path's
+// DatagramPort sends goes through the path's link to a real UDP server,
+// seen from the device's own 127.1.x.y; the server's answer reaches the
+// port's receiver; faults, newer paths and closed ones apply.
 #include "emulator/radio/radio.h"
 
 #include <arpa/inet.h>
@@ -15,7 +15,6 @@
 #include <thread>
 #include <vector>
 
-#include "emulator/coap/address.h"
 #include "emulator/runtime/loop.h"
 
 namespace hil {
@@ -37,33 +36,38 @@ class RadioTest : public ::testing::Test {
     getsockname(server_fd_, reinterpret_cast<sockaddr*>(&a), &len);
     timeval tv{0, 300 * 1000};
     setsockopt(server_fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    coap_address_init(&server_);
-    server_.addr.sin = a;
-    server_.size = sizeof a;
-    device_ip_ = ntohl(coap::device_address(4242).addr.sin.sin_addr.s_addr);
+    server_ = radio::Endpoint4{ntohl(a.sin_addr.s_addr), ntohs(a.sin_port)};
   }
   void TearDown() override {
-    loop_.call([&] { radio_.reset(); });
+    loop_.call([&] {
+      ports_.clear();  // before the radio they belong to
+      radio_.reset();
+    });
     loop_.stop();
     close(server_fd_);
   }
 
-  uint64_t attach(std::vector<std::string>* into = nullptr) {
+  // A path to the server; the fixture owns its port, test code closes it.
+  size_t open(std::vector<std::string>* into = nullptr) {
     if (into == nullptr) into = &delivered_;
     return loop_.call([&] {
-      return radio_->attach(
+      auto port = radio_->open_path(
           device_ip_, server_,
-          radio::Route{&link_, [this](Event e) { events_.push_back(e.detail); }, nullptr},
-          [into](const uint8_t* data, size_t len) {
-            into->emplace_back(reinterpret_cast<const char*>(data), len);
-          });
+          radio::Route{&link_, [this](Event e) { events_.push_back(e.detail); }, nullptr});
+      port->set_receiver([into](const uint8_t* data, size_t len) {
+        into->emplace_back(reinterpret_cast<const char*>(data), len);
+      });
+      ports_.push_back(std::move(port));
+      return ports_.size() - 1;
     });
   }
-  bool uplink(const std::string& text) {
+  bool send(size_t port, const std::string& text) {
     return loop_.call([&] {
-      return radio_->uplink(device_ip_, server_, reinterpret_cast<const uint8_t*>(text.data()),
-                            text.size());
+      return ports_[port]->send(reinterpret_cast<const uint8_t*>(text.data()), text.size());
     });
+  }
+  void close_path(size_t port) {
+    loop_.call([&] { ports_[port].reset(); });
   }
   // The server answers `to` and the radio delivers it (or not).
   std::vector<std::string> answer(const sockaddr_in& to, const std::string& text,
@@ -90,14 +94,15 @@ class RadioTest : public ::testing::Test {
   std::unique_ptr<radio::Radio> radio_;
   radio::Link link_{radio::LinkConfig{}, 1};
   int server_fd_ = -1;
-  coap_address_t server_{};
-  uint32_t device_ip_ = 0;
+  radio::Endpoint4 server_;
+  uint32_t device_ip_ = 0x7F011092;  // 127.1.16.146
+  std::vector<std::unique_ptr<DatagramPort>> ports_;
   std::vector<std::string> delivered_, events_;
 };
 
-TEST_F(RadioTest, Uplink_ReachesServerFromDeviceAddress_AnswerGoesToCallback) {
-  attach();
-  ASSERT_TRUE(uplink("hello"));
+TEST_F(RadioTest, Send_ReachesServerFromDeviceAddress_AnswerGoesToReceiver) {
+  size_t port = open();
+  ASSERT_TRUE(send(port, "hello"));
   sockaddr_in from{};
   ASSERT_EQ(receive(&from), "hello");
   EXPECT_EQ(ntohl(from.sin_addr.s_addr), device_ip_);  // 127.1.x.y
@@ -107,12 +112,12 @@ TEST_F(RadioTest, Uplink_ReachesServerFromDeviceAddress_AnswerGoesToCallback) {
   EXPECT_EQ(c.downlink.delivered, 1u);
 }
 
-TEST_F(RadioTest, Uplink_LinkFaultsApply) {
+TEST_F(RadioTest, Send_LinkFaultsApply) {
   radio::LinkConfig lossy;
   lossy.loss = 1.0;
   ASSERT_TRUE(link_.configure(lossy));
-  attach();
-  ASSERT_TRUE(uplink("lost"));
+  size_t port = open();
+  ASSERT_TRUE(send(port, "lost"));
   sockaddr_in from{};
   EXPECT_EQ(receive(&from), "");
   auto c = loop_.call([&] { return link_.counters(); });
@@ -122,19 +127,20 @@ TEST_F(RadioTest, Uplink_LinkFaultsApply) {
   EXPECT_EQ(ev[0], "up: dropped by loss");
 }
 
-TEST_F(RadioTest, Uplink_AfterDetach_NoSuchPath) {
-  EXPECT_FALSE(uplink("nobody"));
-  uint64_t serial = attach();
-  loop_.call([&] { radio_->detach(device_ip_, server_, serial); });
-  EXPECT_FALSE(uplink("gone"));
+TEST_F(RadioTest, Send_OnAPathClosedByTheNewerPort_FailsAndCounts) {
+  size_t older = open();
+  size_t newer = open();
+  close_path(newer);
+  EXPECT_FALSE(send(older, "gone"));
+  EXPECT_EQ(loop_.call([&] { return radio_->send_failed(); }), 1u);
 }
 
-TEST_F(RadioTest, NewerPath_TakesTheAnswers_OlderSerialCannotDetachIt) {
+TEST_F(RadioTest, NewerPath_TakesTheAnswers_OlderPortCannotCloseIt) {
   std::vector<std::string> first, second;
-  uint64_t old_serial = attach(&first);
-  attach(&second);
-  loop_.call([&] { radio_->detach(device_ip_, server_, old_serial); });
-  ASSERT_TRUE(uplink("hello"));
+  size_t older = open(&first);
+  size_t newer = open(&second);
+  close_path(older);
+  ASSERT_TRUE(send(newer, "hello"));
   sockaddr_in from{};
   ASSERT_EQ(receive(&from), "hello");
   EXPECT_EQ(answer(from, "world", second), std::vector<std::string>{"world"});
@@ -142,12 +148,12 @@ TEST_F(RadioTest, NewerPath_TakesTheAnswers_OlderSerialCannotDetachIt) {
 }
 
 TEST_F(RadioTest, NatRebinding_ServerSeesNewPort_OldPortNoLongerDelivers) {
-  attach();
-  ASSERT_TRUE(uplink("before"));
+  size_t port = open();
+  ASSERT_TRUE(send(port, "before"));
   sockaddr_in before{};
   ASSERT_EQ(receive(&before), "before");
   loop_.call([&] { link_.rebind_nat(); });
-  ASSERT_TRUE(uplink("after"));
+  ASSERT_TRUE(send(port, "after"));
   sockaddr_in after{};
   ASSERT_EQ(receive(&after), "after");
   EXPECT_EQ(after.sin_addr.s_addr, before.sin_addr.s_addr);
@@ -156,17 +162,17 @@ TEST_F(RadioTest, NatRebinding_ServerSeesNewPort_OldPortNoLongerDelivers) {
   EXPECT_EQ(answer(after, "fresh", delivered_), std::vector<std::string>{"fresh"});
 }
 
-TEST_F(RadioTest, DelayedDownlink_ForADetachedPath_IsLost) {
+TEST_F(RadioTest, DelayedDownlink_ForAClosedPath_IsLost) {
   radio::LinkConfig slow;
   slow.delay_ms = 100;
   ASSERT_TRUE(link_.configure(slow));
-  uint64_t serial = attach();
-  ASSERT_TRUE(uplink("hello"));
+  size_t port = open();
+  ASSERT_TRUE(send(port, "hello"));
   sockaddr_in from{};
   ASSERT_EQ(receive(&from), "hello");
   sendto(server_fd_, "late", 4, 0, reinterpret_cast<const sockaddr*>(&from), sizeof from);
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
-  loop_.call([&] { radio_->detach(device_ip_, server_, serial); });
+  close_path(port);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_TRUE(snapshot(delivered_).empty());
 }

@@ -280,7 +280,7 @@ Runtime::Shard& Runtime::shard_with_room() {
     Loop* loop = loops_[shards_.size() % loops_.size()].get();
     uint64_t seed = mix(options_.seed, "shard-" + std::to_string(shards_.size()));
     auto shard = loop->call([&] {
-      auto s = std::make_unique<device::DeviceShard>(seed, radio_of(loop));
+      auto s = std::make_unique<device::DeviceShard>(seed, radio_of(loop) != nullptr);
       loop->add(s->context());
       return s;
     });
