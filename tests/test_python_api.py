@@ -106,3 +106,15 @@ def test_mypy_finds_the_mistakes_a_user_makes_with_options(tmp_path: Path) -> No
     assert 'Argument "finish_timeout" to "fleet" of "Emulator" has incompatible type "str"; expected "float"' in out
     assert 'Argument 1 to "run_until" of "Device" has incompatible type "Literal[\'registred\']"' in out
     assert 'Argument "clock" to "Emulator" has incompatible type "Literal[\'virtul\']"' in out
+
+
+def test_a_device_that_is_off_reads_as_empty_instead_of_crashing() -> None:
+    """objects() and exit_counts() of a device created with start=False (its
+    RAM does not exist yet) used to dereference an empty client core: a
+    std::bad_alloc or SIGSEGV. Now an off device holds nothing in RAM."""
+    with Emulator() as emu:
+        fleet = emu.fleet(16, "coap://127.0.0.1:9", start=False)
+        for dev in fleet:
+            assert dev.objects() == {}
+            assert dev.exit_counts() == {}
+            assert dev.state == "factory"

@@ -65,6 +65,7 @@ Device* Device::owner(coap_session_t* s) {
 
 std::map<std::string, int> Device::exit_counts() const {
   std::map<std::string, int> out;
+  if (!core_) return out;
   for (const auto& [exit, n] : core_->exit_counts()) out[lwm2m::to_string(exit)] = n;
   return out;
 }

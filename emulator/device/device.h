@@ -98,7 +98,8 @@ class Device : public VirtualDevice {
   bool powered() const override { return powered_.load(std::memory_order_acquire); }
 
   // Loop thread.
-  const lwm2m::Client& core() const { return *core_; }
+  // Null while the device is off (not started yet, or after a power cut).
+  const lwm2m::Client* core() const { return core_ ? &*core_ : nullptr; }
   int power_cuts() const override { return power_cuts_; }
   // Boots that found a torn configuration (Storage::torn_configs); 0 without flash.
   int torn_configs() const override { return storage_ ? storage_->torn_configs() : 0; }

@@ -121,8 +121,10 @@ Status DeviceHandle::capture(const std::string& path) {
 
 Result<lwm2m::ObjectTree> DeviceHandle::objects(bool staged) const {
   return on_native<lwm2m::ObjectTree>("objects", [&](device::Device& d) {
-    const lwm2m::ObjectTree* s = d.core().staged();
-    return staged && s ? *s : d.core().objects();
+    const lwm2m::Client* core = d.core();
+    if (core == nullptr) return lwm2m::ObjectTree{};  // off: nothing in RAM
+    const lwm2m::ObjectTree* s = core->staged();
+    return staged && s ? *s : core->objects();
   });
 }
 
