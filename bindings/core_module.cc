@@ -256,6 +256,13 @@ struct DeviceSpec {
     device::DeviceConfig c;
     c.client.endpoint = endpoint;
     c.client.profile = profile_arg(profile);
+    if (!request_finish && c.client.profile != lwm2m::Profile::Cr)
+      throw py::value_error(
+          "request_finish=False: only profile 'cr' lets a device skip the Finish "
+          "indication; with profile='" +
+          profile +
+          "' the server always sends Finish (drop request_finish=False, or use "
+          "profile='cr')");
     c.client.request_finish = request_finish;
     c.client.finish_fallback = finish_fallback;
     c.client.finish_timeout_ms = seconds("finish_timeout", finish_timeout);

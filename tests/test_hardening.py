@@ -5,6 +5,7 @@ a child process: the test asserts a clear error, never a signal."""
 from __future__ import annotations
 
 import json
+import re
 import select
 import signal
 import subprocess
@@ -73,46 +74,60 @@ def test_bootstrap_server_cli_with_deep_config_exits_2(package_env: dict[str, st
 
 
 def test_closing_while_another_thread_reads_a_device_is_an_error_not_a_crash(package_env: dict[str, str]) -> None:
-    """Threads read a device (timeline, state, link counters) in a loop
-    while the main thread closes the emulator: each read either completes or
-    raises "this Emulator is closed" (it was a heap use-after-free)."""
-    proc = python(
-        package_env,
-        """
-        import threading
-        from lwm2m_hil import CoapTiming, Emulator, bootstrap_config
+    """Threads read devices (timeline, state, link counters) in a loop while
+    the main thread closes the emulator: each read either completes or
+    raises "this Emulator is closed" (it was a heap use-after-free).
 
-        fast = CoapTiming(ack_timeout=0.1)
-        for round in range(3):
+    The readers run under a tracer that yields the GIL at every line, so
+    close() gets to run between any two lines of a reader, also between the
+    check that the emulator is open and the call into it (where the old
+    code let a reader into the freed runtime: it hung on the freed loop in
+    10 runs of 10, or crashed). MALLOC_PERTURB_ fills freed memory, so that
+    reading it goes wrong rather than finding the old values."""
+    proc = python(
+        package_env | {"MALLOC_PERTURB_": "165"},
+        """
+        import sys, threading, time
+        from lwm2m_hil import Emulator
+
+        def yielding(frame, event, arg):
+            time.sleep(0)  # another thread may run between any two lines
+            return yielding
+
+        READERS = 16
+        for round in range(10):
             emu = Emulator()
-            rs = emu.registration_server(timing=fast)
-            bs = emu.bootstrap_server(bootstrap_config(rs.uri), timing=fast)
-            fleet = emu.fleet(20, bs.uri, timing=fast)
-            fleet.wait_for("registered", timeout=20)
+            fleet = emu.fleet(READERS, "coap://127.0.0.1:9", start=False)
             errors, reads = [], [0]
-            running = threading.Event()
+            started = threading.Barrier(READERS + 1)
 
             def read(dev):
+                started.wait()
+                sys.settrace(yielding)
                 while True:
                     try:
-                        dev.timeline(); dev.state; dev.link_counters(); dev.objects()
+                        dev.timeline(); dev.state; dev.link_counters()
                         reads[0] += 1
-                        running.set()
                     except RuntimeError as e:
                         errors.append(str(e))
                         return
 
-            threads = [threading.Thread(target=read, args=(d,)) for d in fleet[:4]]
+            threads = [threading.Thread(target=read, args=(d,), daemon=True) for d in fleet]
             for t in threads:
                 t.start()
-            running.wait(10)
+            started.wait()
+            deadline = time.monotonic() + 10
+            while reads[0] < READERS and time.monotonic() < deadline:
+                time.sleep(0.005)
             emu.close()
             for t in threads:
                 t.join(10)
-            assert len(errors) == 4 and all("this Emulator is closed" in e for e in errors), errors
+            assert not any(t.is_alive() for t in threads), f"round {round}: a reader hung in the closed emulator"
+            assert len(errors) == READERS and all("this Emulator is closed" in e for e in errors), errors
             assert reads[0] > 0
         print("ok")
         """,
+        timeout=180,
     )
     assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
     assert proc.stdout.strip() == "ok"
@@ -326,6 +341,21 @@ def test_timing_that_is_not_coap_timing_is_a_type_error(emulator: Emulator) -> N
     with pytest.raises(TypeError, match="timing: expected a CoapTiming"):
         emulator.bootstrap_server(bootstrap_config(uri), timing=0.5)  # type: ignore[arg-type]
     assert isinstance(FAST, CoapTiming)
+
+
+@pytest.mark.parametrize("profile", ["1.0", "1.1"])
+def test_request_finish_false_outside_profile_cr_is_refused(emulator: Emulator, profile: str) -> None:
+    """As ``--profile 1.0 --no-finish`` on the command line: under 1.0 and
+    1.1 the server always sends Finish, so ``request_finish=False`` would be
+    ignored silently; it is a ValueError naming both parameters."""
+    uri = f"coap://127.0.0.1:{dead_port()}"
+    want = rf"request_finish=False: only profile 'cr' .* with profile='{re.escape(profile)}' .*profile='cr'"
+    with pytest.raises(ValueError, match=want):
+        emulator.device("dev-1", uri, profile=profile, request_finish=False, start=False)
+    with pytest.raises(ValueError, match=want):
+        emulator.fleet(2, uri, profile=profile, request_finish=False, start=False)
+    assert emulator.device("dev-1", uri, profile="cr", request_finish=False, start=False).endpoint == "dev-1"
+    assert emulator.device("dev-2", uri, profile=profile, start=False).endpoint == "dev-2"
 
 
 @pytest.mark.parametrize("path", ["/1/0/99", "/3/0/200", "/3/7"])

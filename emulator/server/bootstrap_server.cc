@@ -70,6 +70,7 @@ void BootstrapServer::on_failure(coap_session_t*, uint64_t tag, const std::strin
   // reset or an ICMP error (REQUEST_FAILED).
   Failure kind = reason.rfind("timeout", 0) == 0 ? Failure::Timeout : Failure::SendError;
   core_.on_failure(timers_.clock().now_ms(), tag, kind, reason);
+  trim_.released(1);
   pump();
 }
 

@@ -9,6 +9,7 @@
 #include "emulator/coap/sharded_endpoint.h"
 #include "emulator/server/bootstrap_server_core.h"
 #include "emulator/server/client_security.h"
+#include "emulator/server/heap_trim.h"
 #include "emulator/server/peer_table.h"
 
 namespace hil::server {
@@ -43,6 +44,7 @@ class BootstrapServer final : public coap::Context::Handler {
   PeerTable peers_;
   ClientSecurity security_;
   coap::ShardedEndpoint endpoint_;
+  HeapTrim trim_{timers_};  // after failed sessions: a flood's end as they time out
 };
 
 }  // namespace hil::server

@@ -342,8 +342,11 @@ void BootstrapServerCore::end(TimeMs now, const std::string& ep, Outcome outcome
     log_ended_.pop_front();
     ++log_dropped_;
   }
+  // The log's copy goes without events, and without their buffer: 4096
+  // of those would outlast a flood.
+  std::vector<Event> events = std::move(r.events);
   log_ended_.push_back(r);
-  log_ended_.back().events.clear();
+  r.events = std::move(events);
   if (auto at = ended_at_.find(ep); at != ended_at_.end()) ended_.erase(at->second);
   ended_at_[ep] = ended_.insert(ended_.end(), ep);
   if (on_outcome) on_outcome(r);
@@ -368,6 +371,9 @@ void BootstrapServerCore::evict_ended() {
   // The newest ended result stays even when max_results is 0: on_outcome
   // and its caller still look at it.
   while (results_.size() > limits_.max_results && ended_.size() > 1) {
+    // Its pace goes with it, so that a flood of names leaves no state
+    // behind (an endpoint evicted while throttled starts with a full budget).
+    pace_.erase(ended_.front());
     results_.erase(ended_.front());
     ended_at_.erase(ended_.front());
     ended_.pop_front();

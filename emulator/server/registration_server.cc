@@ -101,7 +101,9 @@ void RegistrationServer::arm_expiry() {
   if (auto at = core_.next_deadline()) {
     expiry_timer_ = timers_.at(*at, [this] {
       expiry_timer_ = 0;
+      const size_t before = core_.size();
       core_.on_timeout(timers_.clock().now_ms());
+      trim_.released(before - core_.size());
       arm_expiry();
     });
   }

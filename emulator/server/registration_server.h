@@ -9,6 +9,7 @@
 #include "emulator/base/timers.h"
 #include "emulator/coap/sharded_endpoint.h"
 #include "emulator/server/client_security.h"
+#include "emulator/server/heap_trim.h"
 #include "emulator/server/peer_table.h"
 #include "emulator/server/registration_server_core.h"
 
@@ -55,6 +56,7 @@ class RegistrationServer final : public coap::Context::Handler {
   Timers::Id expiry_timer_ = 0;
   std::map<uint64_t, Done> requests_;  // in flight, by tag
   uint64_t next_tag_ = 1;
+  HeapTrim trim_{timers_};  // after expiries
 };
 
 }  // namespace hil::server

@@ -67,6 +67,7 @@ class RegistrationServerCore {
 
   // Current registrations, ordered by endpoint.
   std::vector<Registration> registrations() const;
+  size_t size() const { return by_id_.size(); }
   const Registration* find(const std::string& endpoint) const;
   // Kinds: "registered", "updated", "deregistered", "expired", "rejected";
   // the latest `max_events`.

@@ -157,7 +157,9 @@ def main() -> int:
             during = flood(target, make, count, latency)
             flood_end[0] = time.monotonic()
             settled = wait(expired, args.settle)
-            after_rss, after_cpu, after_lat = rss_mib(), cpu_share(3.0), statistics.median(latency() for _ in range(5))
+            # RSS at the end of the CPU window: the servers trim the heap a second after a sweep.
+            after_cpu, after_rss = cpu_share(3.0), rss_mib()
+            after_lat = statistics.median(latency() for _ in range(5))
             lat = during["latency"] or [float("nan")]
             print(f"flood {name}: {count} datagrams, {during['answers']} answered")
             print(f"  baseline: RSS {base_rss:.1f} MiB, CPU {base_cpu:.1f} %, Read latency {base_lat:.2f} ms")

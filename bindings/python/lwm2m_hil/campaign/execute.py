@@ -43,9 +43,12 @@ def _start_servers(emu: Emulator, settings: dict[str, Any], timing: CoapTiming) 
 
 def _device_options(settings: dict[str, Any], uri: str) -> dict[str, Any]:
     fleet, timing = settings["fleet"], settings["timing"]
+    # request_finish is profile cr's choice (a device refuses it under 1.0
+    # and 1.1, where the server always sends Finish); a matrix may cross
+    # profiles with legacy devices, which then ask like the others.
     options: dict[str, Any] = dict(
         profile=fleet["profile"],
-        request_finish=fleet["request_finish"],
+        request_finish=fleet["request_finish"] or fleet["profile"] != "cr",
         idle_timeout=float(timing["idle_timeout"]),
         finish_timeout=float(timing["finish_timeout"]),
         timing=CoapTiming(ack_timeout=float(timing["ack_timeout"])),
@@ -141,9 +144,10 @@ def _make_devices(emu: Emulator, uri: str, fleet: dict[str, Any], options: dict[
     finish_span = range(max(span.start, legacy) - legacy, span.stop - legacy) if span.stop > legacy else range(0)
     devices: list[Any] = []
     names: set[str] = set()
+    # Only profile cr lets a device skip the finish indication.
+    legacy_options = cast(DeviceOptions, options | {"request_finish": options["profile"] != "cr", "start": False})
     for k in legacy_span:
         names.add(f"{prefix}legacy-{k}")
-        legacy_options = cast(DeviceOptions, options | {"request_finish": False, "start": False})
         devices.append(emu.device(f"{prefix}legacy-{k}", uri, **legacy_options))
     for k in finish_span:
         devices.append(emu.device(f"{prefix}{k}", uri, **cast(DeviceOptions, options | {"start": False})))
