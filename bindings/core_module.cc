@@ -199,6 +199,17 @@ py::dict to_py(const server::EndpointResult& r) {
   d["started_ms"] = r.started_ms;
   d["ended_ms"] = r.ended_ms;
   d["events"] = to_py(r.events);
+  py::list reads;
+  for (const server::ReadAnswer& a : r.reads) {
+    py::dict e;
+    e["op"] = a.op;
+    e["path"] = a.path;
+    e["code"] = lwm2m::to_string(a.code);
+    e["content_format"] = a.content_format ? py::cast(*a.content_format) : py::none();
+    e["payload"] = py::bytes(reinterpret_cast<const char*>(a.payload.data()), a.payload.size());
+    reads.append(e);
+  }
+  d["reads"] = reads;
   return d;
 }
 
@@ -739,6 +750,10 @@ PYBIND11_MODULE(_core, m) {
              d["endpoint_events_evicted"] = c.endpoint_events_evicted;
              d["events_evicted"] = c.events_evicted;
              return d;
+           })
+      .def("start_session",
+           [](runtime::BootstrapServerHandle& h, const std::string& endpoint) {
+             check(release_gil([&] { return h.start_session(endpoint); }));
            })
       .def("reconfigure", [](runtime::BootstrapServerHandle& h, const std::string& config_json) {
         auto config = unwrap(server::parse_bootstrap_config(config_json));

@@ -503,9 +503,18 @@ class ScriptedClient(CoapPeer):
     (plus ``pct`` for 1.1), then it answers the server's commands and waits
     for Finish; it never asks for ``Finish=true``. Then ``POST /rd`` at the
     URI it was given. ``rejects``: content formats it cannot parse, answered
-    4.00 (Wakaama's 1.1 client, built without TLV)."""
+    4.00 (Wakaama's 1.1 client, built without TLV). ``answers``: by path, the
+    (code, content format, payload) it answers a GET (Bootstrap-Read or
+    -Discover) with; any other GET gets 4.05."""
 
-    def __init__(self, endpoint: str, *, pct: int | None = None, rejects: Iterable[int] = ()) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        pct: int | None = None,
+        rejects: Iterable[int] = (),
+        answers: dict[str, tuple[str, int, bytes]] | None = None,
+    ) -> None:
         super().__init__()
         # Random first message id and token, as RFC 7252 asks of real
         # clients: a client that reuses an earlier client's port must not
@@ -515,6 +524,7 @@ class ScriptedClient(CoapPeer):
         self.endpoint = endpoint
         self.pct = pct
         self.rejects = set(rejects)
+        self.answers = dict(answers or {})
         self.commands: list[Message] = []
         self.server_uri: str | None = None
 
@@ -528,6 +538,12 @@ class ScriptedClient(CoapPeer):
         answer = self.call(server, POST, "/bs", query=query, timeout=timeout)
         if answer.code_text != "2.04":
             return answer.code_text
+        return self.serve(timeout, stop_on_reject)
+
+    def serve(self, timeout: float = 10.0, stop_on_reject: bool = False) -> str:
+        """Answer the bootstrap server's commands until Finish ("finish"), as
+        :meth:`bootstrap` does after its request; alone, it plays a 1.0
+        client in a server-initiated bootstrap."""
         while True:
             msg, addr = self.wait_request(timeout=timeout)
             self.commands.append(msg)
@@ -543,6 +559,9 @@ class ScriptedClient(CoapPeer):
             elif msg.code == PUT:
                 self.server_uri = account_uri(msg.uri_path, msg.payload, msg.content_format) or self.server_uri
                 self.respond(msg, addr, "2.04")
+            elif msg.code == GET and msg.uri_path in self.answers:
+                code_text, fmt, body = self.answers[msg.uri_path]
+                self.respond(msg, addr, code_text, payload=body, content_format=fmt)
             else:
                 self.respond(msg, addr, "4.05")
 

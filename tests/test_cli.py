@@ -16,7 +16,7 @@ from typing import IO, Callable, Iterator, Sequence
 
 import pytest
 
-from coap_peer import POST, TLV, CoapPeer, ScriptedClient, SENML_JSON
+from coap_peer import LINK_FORMAT, POST, TLV, CoapPeer, ScriptedClient, SENML_JSON
 from helpers import FAST, outcome_of
 from lwm2m_hil import Emulator, Psk, bootstrap_config
 
@@ -230,7 +230,7 @@ class Server:
     def __init__(self, env: dict[str, str], *args: str, command: Sequence[str] = ()) -> None:
         self.proc = subprocess.Popen(
             [*(command or (sys.executable, "-m", "lwm2m_hil")), *args],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         self.lines: queue.Queue[str] = queue.Queue()
         assert self.proc.stdout is not None
@@ -262,8 +262,16 @@ class Server:
             if re.search(pattern, seen[-1]):
                 return seen
 
+    def send(self, line: str) -> None:
+        """One line on the server's standard input (a control command)."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
     def stop(self) -> tuple[int, str]:
         """Terminate by PID (SIGTERM), kill if it lingers; exit status and stderr."""
+        if self.proc.stdin and not self.proc.stdin.closed:
+            self.proc.stdin.close()
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -344,6 +352,33 @@ def _start_bootstrap_server(cli_server: Callable[..., Server], tmp_path: Path, c
                         command=command)
     uri = server.wait_line(r"^listening on (coap://127\.0\.0\.1:\d+)$", timeout=120).group(1)
     return server, _address(uri)
+
+
+def test_standalone_bootstrap_server_starts_server_initiated_bootstrap_on_stdin_command(
+    cli_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    """`start ENDPOINT` on the standalone bootstrap server's stdin: refused,
+    with the reason, for an endpoint that never came; for a client that
+    bootstrapped before, the server Discovers and writes again with no
+    request, the client answers, and the log has a second SUCCESS line and
+    the Discover's answer as text."""
+    config = bootstrap_config("coap://127.0.0.1:9")
+    config["endpoints"][0].update(profile="1.0", discover=["/"])
+    server, addr = _start_bootstrap_server(cli_server, tmp_path, config)
+    server.send("start nobody")
+    server.wait_line(r"^start nobody: refused: 'nobody' has never come to this bootstrap server")
+    server.send("stop everything")
+    server.wait_line(r"^error: unknown command 'stop everything' \(commands: start ENDPOINT\)$")
+    link = b'</>;lwm2m="1.0",</0/0>'
+    with ScriptedClient("peer-s", answers={"/": ("2.05", LINK_FORMAT, link)}) as client:
+        assert client.bootstrap(addr) == "finish"
+        server.wait_line(r"^peer-s SUCCESS errors=0 .*profile=1\.0")
+        server.send("start peer-s")
+        server.wait_line(r"^start peer-s: server-initiated bootstrap started$")
+        assert client.serve() == "finish"
+        server.wait_line(r"^peer-s SUCCESS errors=0 .*profile=1\.0")
+        server.wait_line(r'^peer-s discover / 2\.05 ct=40 </>;lwm2m="1\.0",</0/0>$')
+    assert server.stop()[0] == 0
 
 
 def test_standalone_bootstrap_server_logs_every_session_of_a_looping_client(

@@ -321,7 +321,12 @@ void Device::after_state_change(State from) {
     timers_.cancel(linger_timer_);
     linger_timer_ = timers_.at(now + linger_ms_, [this] {
       linger_timer_ = 0;
-      if (state() != State::Bootstrapping) close_session(bootstrap_key_);
+      if (state() != State::Bootstrapping && sessions_.count(bootstrap_key_)) {
+        // From now on the bootstrap server cannot reach the device (a
+        // server-initiated bootstrap times out): the timeline says so.
+        record("bootstrap_session_released", std::to_string(linger_ms_) + " ms after bootstrap");
+        close_session(bootstrap_key_);
+      }
     });
   }
 }

@@ -66,6 +66,10 @@ void BootstrapServerHandle::reconfigure(server::BootstrapConfig config) {
   loop_->call([&] { server_->reconfigure(std::move(config)); });
 }
 
+Status BootstrapServerHandle::start_session(const std::string& endpoint) {
+  return loop_->call([&] { return server_->start_session(endpoint); });
+}
+
 std::vector<server::Registration> RegistrationServerHandle::registrations() const {
   return loop_->call([&] { return server_->core().registrations(); });
 }

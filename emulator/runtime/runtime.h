@@ -56,6 +56,8 @@ class BootstrapServerHandle {
   server::ServerLog take_log() const;
   server::BootstrapCounters counters() const;
   void reconfigure(server::BootstrapConfig config);
+  // Server-initiated bootstrap (server::BootstrapServer::start_session).
+  Status start_session(const std::string& endpoint);
 
  private:
   friend class Runtime;

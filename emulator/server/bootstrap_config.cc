@@ -270,8 +270,10 @@ lw::Request make_delete(const lw::Path& path) {
   return r;
 }
 
-// A "delete" item: a path, or {"path": ..., "optional": true}.
-lw::Request parse_delete(const json& j, const std::string& where, bool* optional) {
+// An item of "delete", "discover" or "read": a path, or {"path": ...,
+// "optional": true}. `*path_at` names where the path was, for errors.
+lw::Path parse_path_item(const json& j, const std::string& where, bool* optional,
+                         std::string* path_at) {
   const json* path = &j;
   *optional = false;
   if (j.is_object()) {
@@ -280,10 +282,61 @@ lw::Request parse_delete(const json& j, const std::string& where, bool* optional
     path = &j["path"];
     *optional = parse_optional(j, where);
   }
-  const std::string pw = j.is_object() ? at(where, "path") : where;
-  const lw::Path p = get_path(*path, pw);
+  *path_at = j.is_object() ? at(where, "path") : where;
+  return get_path(*path, *path_at);
+}
+
+lw::Request parse_delete(const json& j, const std::string& where, bool* optional) {
+  std::string pw;
+  const lw::Path p = parse_path_item(j, where, optional, &pw);
   if (p.depth() > 2) fail(pw, "Delete targets /, /obj or /obj/inst, got '" + p.str() + "'");
   return make_delete(p);
+}
+
+// A "discover" or "read" item: a path, or {"path": ..., "optional": true}.
+// Bootstrap-Discover targets / or /obj; Bootstrap-Read an object or an
+// instance. Which objects a client lets the server read is the client's
+// business (1.1: the Server and Access Control objects), so any object id
+// passes here, to let a test show the refusal.
+lw::Request parse_get(const json& j, const std::string& where, bool discover, bool* optional) {
+  std::string pw;
+  const lw::Path p = parse_path_item(j, where, optional, &pw);
+  if (discover && p.depth() > 1) {
+    fail(pw, "Bootstrap-Discover targets / or /obj, got '" + p.str() + "'");
+  }
+  if (!discover && (p.depth() < 1 || p.depth() > 2)) {
+    fail(pw, "Bootstrap-Read targets /obj or /obj/inst, got '" + p.str() + "'");
+  }
+  lw::Request r;
+  r.method = lw::Method::Get;
+  r.path = segments(p);
+  r.accept = discover ? lw::format::kLinkFormat : lw::format::kTlv;
+  return r;
+}
+
+// "discover", then "read": each a list of parse_get items, first in the
+// session, so they show what the client held before this session changed it.
+void add_gets(EndpointConfig& ep, const json& j, const std::string& where) {
+  for (const char* key : {"discover", "read"}) {
+    if (!j.contains(key)) continue;
+    const std::string kw = at(where, key);
+    config_json::expect_array(j[key], kw);
+    for (size_t i = 0; i < j[key].size(); ++i) {
+      bool optional = false;
+      ep.commands.push_back(
+          parse_get(j[key][i], at(kw, i), std::string(key) == "discover", &optional));
+      if (optional) ep.optional.insert(ep.commands.size() - 1);
+    }
+  }
+}
+
+// A Bootstrap-Read asks for the session's format: what the entry fixes
+// (TLV for "text", which cannot carry an instance), or what `pct` names.
+void set_read_format(std::vector<lw::Request>& commands, uint16_t format) {
+  if (format == lw::format::kText) format = lw::format::kTlv;
+  for (lw::Request& r : commands) {
+    if (r.method == lw::Method::Get && r.accept != lw::format::kLinkFormat) r.accept = format;
+  }
 }
 
 // Encodes the writes after the deletes already in `ep`: in `format` into
@@ -293,7 +346,11 @@ void add_writes(EndpointConfig& ep, const std::vector<WriteSpec>& writes,
                 const std::vector<std::string>& locations, std::optional<uint16_t> fixed) {
   std::vector<uint16_t> alternatives;
   if (!fixed) alternatives = {lw::format::kSenmlJson, lw::format::kSenmlCbor};
-  for (uint16_t f : alternatives) ep.by_format[f] = ep.commands;
+  if (fixed) set_read_format(ep.commands, *fixed);
+  for (uint16_t f : alternatives) {
+    ep.by_format[f] = ep.commands;
+    set_read_format(ep.by_format[f], f);
+  }
   for (size_t i = 0; i < writes.size(); ++i) {
     if (writes[i].optional) ep.optional.insert(ep.commands.size());
     Result<lw::Request> r = make_write(writes[i], fixed.value_or(lw::format::kTlv));
@@ -309,9 +366,10 @@ void add_writes(EndpointConfig& ep, const std::vector<WriteSpec>& writes,
 
 EndpointConfig parse_endpoint(const json& j, const std::string& where) {
   config_json::expect_object(j, where);
-  config_json::check_keys(j, where,
-                          {"match", "profile", "delete", "servers", "writes", "finish",
-                           "content_format", "security_mode", "psk_identity", "psk_key_hex"});
+  config_json::check_keys(
+      j, where,
+      {"match", "profile", "discover", "read", "delete", "servers", "writes", "finish",
+       "content_format", "security_mode", "psk_identity", "psk_key_hex"});
   EndpointConfig ep;
   if (!j.contains("match")) fail(where, "missing \"match\" (a glob such as \"dev-*\")");
   ep.match = config_json::get_string(j["match"], at(where, "match"));
@@ -331,13 +389,14 @@ EndpointConfig parse_endpoint(const json& j, const std::string& where) {
   if (j.contains("content_format")) {
     format = parse_content_format(j["content_format"], at(where, "content_format"));
   }
+  add_gets(ep, j, where);
   if (j.contains("delete")) {
     const std::string dw = at(where, "delete");
     config_json::expect_array(j["delete"], dw);
     for (size_t i = 0; i < j["delete"].size(); ++i) {
       bool optional = false;
       ep.commands.push_back(parse_delete(j["delete"][i], at(dw, i), &optional));
-      if (optional) ep.optional.insert(i);
+      if (optional) ep.optional.insert(ep.commands.size() - 1);
     }
   }
   std::vector<WriteSpec> writes;

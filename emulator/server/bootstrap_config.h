@@ -29,7 +29,8 @@ struct EndpointConfig {
   // nullopt: the server's default, else what the request says (see
   // BootstrapServerCore).
   std::optional<lwm2m::Profile> profile;
-  // Deletes, then the servers' writes, then the explicit writes, encoded
+  // Discovers and Reads (GET, Accept 40 or the Writes' format), Deletes,
+  // then the servers' writes, then the explicit writes, encoded
   // and ready to send, Writes in TLV or in the fixed `content_format`.
   // Bootstrap-Finish is not among them: whether it follows depends on the
   // request (profile cr).

@@ -214,6 +214,33 @@ TEST(ParseBootstrapConfig, OptionalDeleteAndWrite_IndexesRecorded) {
   EXPECT_EQ(ep.optional, (std::set<size_t>{1, 3}));
 }
 
+TEST(ParseBootstrapConfig, DiscoverAndRead_GetsFirstWithAcceptPerFormat) {
+  Result<BootstrapConfig> c = parse_bootstrap_config(R"({"endpoints": [{"match": "*",
+      "discover": ["/", "/1"], "read": [{"path": "/2/0", "optional": true}, "/1"],
+      "delete": [{"path": "/2", "optional": true}],
+      "writes": [{"path": "/1/0/1", "value": 60}]}]})");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  const EndpointConfig& ep = c->endpoints[0];
+  std::vector<std::string> lines;
+  for (const lw::Request& r : ep.commands)
+    lines.push_back(lw::to_string(r.method) + " " + r.uri_path());
+  EXPECT_EQ(lines, (std::vector<std::string>{"GET /", "GET /1", "GET /2/0", "GET /1", "DELETE /2",
+                                             "PUT /1/0/1"}));
+  EXPECT_EQ(ep.commands[0].accept, lw::format::kLinkFormat);
+  EXPECT_EQ(ep.commands[1].accept, lw::format::kLinkFormat);
+  EXPECT_EQ(ep.commands[2].accept, lw::format::kTlv);
+  EXPECT_EQ(ep.optional, (std::set<size_t>{2, 4}));
+  EXPECT_EQ(ep.by_format.at(lw::format::kSenmlCbor)[3].accept, lw::format::kSenmlCbor);
+  EXPECT_EQ(ep.by_format.at(lw::format::kSenmlCbor)[0].accept, lw::format::kLinkFormat);
+}
+
+TEST(ParseBootstrapConfig, ReadWithFixedTextFormat_AsksForTlv) {
+  Result<BootstrapConfig> c = parse_bootstrap_config(
+      R"({"endpoints": [{"match": "*", "content_format": "text", "read": ["/1"]}]})");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->endpoints[0].commands.at(0).accept, lw::format::kTlv);
+}
+
 TEST(ParseBootstrapConfig, NestedFarTooDeep_ErrorNotCrash) {
   const size_t depth = 100000;
   for (const char* open : {"[", "{\"a\":"}) {
@@ -278,8 +305,20 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"{\"endpoints\": [{}]}", "endpoints[0]: missing \"match\""},
         BadCase{EP("\"server\": []"),
                 "endpoints[0]: unknown key \"server\" (allowed: match, profile, "
-                "delete, servers, writes, finish, content_format, security_mode, "
-                "psk_identity, psk_key_hex)"},
+                "discover, read, delete, servers, writes, finish, content_format, "
+                "security_mode, psk_identity, psk_key_hex)"},
+        BadCase{EP("\"read\": [\"/1/0/1\"]"),
+                "endpoints[0].read[0]: Bootstrap-Read targets /obj or /obj/inst, got '/1/0/1'"},
+        BadCase{EP("\"read\": [\"/\"]"),
+                "endpoints[0].read[0]: Bootstrap-Read targets /obj or /obj/inst, got '/'"},
+        BadCase{EP("\"discover\": [{\"path\": \"/1/0\"}]"),
+                "endpoints[0].discover[0].path: Bootstrap-Discover targets / or /obj, got "
+                "'/1/0'"},
+        BadCase{EP("\"discover\": \"/\""), "endpoints[0].discover: expected an array"},
+        BadCase{EP("\"read\": [{\"path\": \"/1\", \"optional\": \"yes\"}]"),
+                "endpoints[0].read[0].optional: expected true or false"},
+        BadCase{EP("\"read\": [{\"path\": \"/1\", \"accept\": 40}]"),
+                "endpoints[0].read[0]: unknown key \"accept\" (allowed: path, optional)"},
         BadCase{EP("\"security_mode\": \"psk\", \"psk_identity\": \"{endpoint}\""),
                 "endpoints[0]: psk needs \"psk_key_hex\""},
         BadCase{EP("\"profile\": \"1.2\""),

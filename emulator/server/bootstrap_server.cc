@@ -42,6 +42,24 @@ void BootstrapServer::reconfigure(BootstrapConfig config) {
   core_.reconfigure(std::move(config));
 }
 
+Status BootstrapServer::start_session(const std::string& endpoint) {
+  Result<PeerId> peer = core_.last_peer(endpoint);
+  if (!peer) return peer.error();
+  if (peers_.session_of(*peer) == nullptr) {
+    return Error{"'" + endpoint +
+                 "': its last session with this server has closed, so its address is gone; "
+                 "the device must come again (Request Bootstrap, or a Bootstrap-Request Trigger "
+                 "/1/x/9 from its server)"};
+  }
+  // The configuration may have changed since: the peer must still fit it.
+  if (std::optional<std::string> why = core_.authorize(*peer, endpoint)) {
+    return Error{"'" + endpoint + "': " + *why};
+  }
+  Status st = core_.start_session(timers_.clock().now_ms(), *peer, endpoint);
+  pump();
+  return st;
+}
+
 std::string BootstrapServer::uri() const {
   return "coap://" + coap::to_string(endpoint_.address());
 }

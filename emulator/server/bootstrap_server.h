@@ -28,6 +28,10 @@ class BootstrapServer final : public coap::Context::Handler {
   BootstrapServerCore& core() { return core_; }
   // A corrected configuration (keys included) for sessions from now on.
   void reconfigure(BootstrapConfig config);
+  // Server-initiated bootstrap (1.0) of `endpoint`, over its last session
+  // with this server, which must still be open (the device's bootstrap
+  // session lingers after it left bootstrap); an error says why not.
+  Status start_session(const std::string& endpoint);
 
   std::optional<lwm2m::Response> on_request(coap_session_t* s, const lwm2m::Request& r) override;
   void on_response(coap_session_t* s, uint64_t tag, const lwm2m::Response& r) override;

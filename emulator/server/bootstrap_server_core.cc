@@ -11,6 +11,7 @@ namespace lw = hil::lwm2m;
 std::string describe(const lw::Request& r) {
   std::string s = lw::to_string(r.method) + " " + r.uri_path();
   for (size_t i = 0; i < r.query.size(); ++i) s += (i ? "&" : "?") + r.query[i];
+  if (r.accept) s += " (accept " + std::to_string(*r.accept) + ")";
   if (!r.payload.empty()) {
     s += " (" + std::to_string(r.content_format.value_or(0)) + ", " +
          std::to_string(r.payload.size()) + " bytes)";
@@ -22,6 +23,21 @@ lw::Response answer(lw::Code code) {
   lw::Response r;
   r.code = code;
   return r;
+}
+
+bool is_discover(const lw::Request& r) {
+  return r.method == lw::Method::Get && r.accept == lw::format::kLinkFormat;
+}
+
+Outcome rejected(const lw::Request& r) {
+  switch (r.method) {
+    case lw::Method::Delete:
+      return Outcome::DeleteRejected;
+    case lw::Method::Get:
+      return is_discover(r) ? Outcome::DiscoverRejected : Outcome::ReadRejected;
+    default:
+      return Outcome::WriteRejected;
+  }
 }
 
 std::optional<uint16_t> pct_of(const lw::Request* req) {
@@ -58,6 +74,10 @@ const char* to_string(Outcome o) {
       return "WRITE_REJECTED";
     case Outcome::DeleteRejected:
       return "DELETE_REJECTED";
+    case Outcome::ReadRejected:
+      return "READ_REJECTED";
+    case Outcome::DiscoverRejected:
+      return "DISCOVER_REJECTED";
   }
   return "?";
 }
@@ -135,6 +155,24 @@ Status BootstrapServerCore::start_session(TimeMs now, PeerId peer, const std::st
   return ok_status();
 }
 
+Result<PeerId> BootstrapServerCore::last_peer(const std::string& endpoint) const {
+  const EndpointResult* r = result(endpoint);
+  if (r == nullptr || r->peer == 0) {
+    return Error{"'" + endpoint +
+                 "' has never come to this bootstrap server: a server-initiated bootstrap "
+                 "reaches a device at the address of its last session here"};
+  }
+  if (!r->outcome) {
+    return Error{"'" + endpoint + "' has a bootstrap session running; wait for its outcome"};
+  }
+  if (*r->outcome == Outcome::Unauthorized) {
+    return Error{"'" + endpoint +
+                 "': its last client was refused (UNAUTHORIZED), so its address is not the "
+                 "device's"};
+  }
+  return r->peer;
+}
+
 std::optional<BootstrapServerCore::Outgoing> BootstrapServerCore::poll_request(TimeMs now) {
   release_stale_orphans(now);
   while (!ready_.empty()) {
@@ -171,6 +209,10 @@ void BootstrapServerCore::on_response(TimeMs now, uint64_t request_id, const lw:
   const lw::Request& sent = s.commands[s.next - 1];
   const bool was_finish = s.sends_finish && s.next == s.commands.size();
   note(now, ep, "rx", lw::to_string(resp.code) + " for " + describe(sent));
+  if (sent.method == lw::Method::Get) {
+    results_[ep].reads.push_back({is_discover(sent) ? "discover" : "read", sent.uri_path(),
+                                  resp.code, resp.content_format, resp.payload});
+  }
   if (was_finish) {
     if (lw::is_success(resp.code)) {
       end(now, ep, Outcome::Success, "");
@@ -184,9 +226,7 @@ void BootstrapServerCore::on_response(TimeMs now, uint64_t request_id, const lw:
     const std::string what = describe(sent) + " answered " + lw::to_string(resp.code);
     if (!s.optional.count(s.next - 1)) {
       note(now, ep, "command_failed", what);
-      end(now, ep,
-          sent.method == lw::Method::Delete ? Outcome::DeleteRejected : Outcome::WriteRejected,
-          what);
+      end(now, ep, rejected(sent), what);
       return;
     }
     note(now, ep, "command_failed", what + "; optional, continuing");

@@ -4,10 +4,12 @@
 // the transport's (libcoap's); this class never sees a duplicate.
 //
 // Per endpoint, one session at a time (a new Request Bootstrap cancels the
-// old one) and one request in flight: the configured deletes, the writes,
-// then Bootstrap-Finish when the profile and finish policy call for it.
-// An error answer to a Write or Delete fails the session (WRITE_REJECTED,
-// DELETE_REJECTED) unless the configuration marks that command optional.
+// old one) and one request in flight: the configured discovers, reads
+// (their answers kept in the result), deletes, the writes, then
+// Bootstrap-Finish when the profile and finish policy call for it. An error
+// answer to any of them fails the session (WRITE_REJECTED, DELETE_REJECTED,
+// READ_REJECTED, DISCOVER_REJECTED) unless the configuration marks that
+// command optional.
 //
 // The profile of a session: the entry's, else the server's default, else
 // the request's dialect: `Finish=true` is cr, `pct` is 1.1, anything else
@@ -43,8 +45,10 @@ enum class Outcome {
   FinishFailed,
   Timeout,
   Cancelled,
-  WriteRejected,   // a Write not marked optional got an error answer
-  DeleteRejected,  // a Delete not marked optional got an error answer
+  WriteRejected,     // a Write not marked optional got an error answer
+  DeleteRejected,    // a Delete not marked optional got an error answer
+  ReadRejected,      // a Bootstrap-Read not marked optional got an error answer
+  DiscoverRejected,  // the same for a Bootstrap-Discover
 };
 const char* to_string(Outcome o);  // "SUCCESS", "NO_BOOTSTRAP_CONFIG", ...
 
@@ -52,6 +56,15 @@ const char* to_string(Outcome o);  // "SUCCESS", "NO_BOOTSTRAP_CONFIG", ...
 enum class Failure {
   Timeout,    // no answer after the transport's retransmissions
   SendError,  // the transport could not send it
+};
+
+// What the client answered to a Bootstrap-Read or -Discover.
+struct ReadAnswer {
+  std::string op;  // "read" or "discover"
+  std::string path;
+  lwm2m::Code code = lwm2m::Code::Content;
+  std::optional<uint16_t> content_format;
+  lwm2m::Bytes payload;
 };
 
 // The latest session of one endpoint.
@@ -66,7 +79,8 @@ struct EndpointResult {
   // "request", "session", "tx", "rx", "command_failed", "failure",
   // "rejected", "outcome".
   std::vector<Event> events;
-  int sessions = 0;  // all sessions of this endpoint, this one included
+  std::vector<ReadAnswer> reads;  // in the order the session sent them
+  int sessions = 0;               // all sessions of this endpoint, this one included
   // Of all sessions of this endpoint: those that began less than
   // kBackToBackMs after the previous one ended (or while it ran), and
   // Request Bootstraps refused with 5.03 because they came too fast.
@@ -137,6 +151,10 @@ class BootstrapServerCore {
   // Server-initiated bootstrap (1.0): the same commands, no request.
   // Fails, with outcome NO_BOOTSTRAP_CONFIG, when no entry matches.
   Status start_session(TimeMs now, PeerId peer, const std::string& endpoint);
+  // The peer a server-initiated session reaches `endpoint` at: that of its
+  // last session here. An error says why there is none (never came, a
+  // session running, its last client was refused).
+  Result<PeerId> last_peer(const std::string& endpoint) const;
 
   // The next request to send, if any session has one ready.
   std::optional<Outgoing> poll_request(TimeMs now);

@@ -26,6 +26,9 @@ constexpr char kConfig[] = R"({"endpoints": [
    "writes": [{"path": "/1/0/7", "value": "U", "optional": true}]},
   {"match": "fixed-*", "content_format": "tlv",
    "servers": [{"ssid": 1, "uri": "coap://127.0.0.1:5683", "lifetime": 300}]},
+  {"match": "look-*", "profile": "1.1", "discover": ["/"],
+   "read": ["/1", {"path": "/2", "optional": true}],
+   "servers": [{"ssid": 1, "uri": "coap://127.0.0.1:5683", "lifetime": 300}]},
   {"match": "dev-*",
    "servers": [{"ssid": 1, "uri": "coap://127.0.0.1:5683", "lifetime": 300}]}
 ]})";
@@ -581,6 +584,86 @@ TEST_F(BootstrapServerCoreTest, StartSession_UnknownEndpoint_NoBootstrapConfig) 
   EXPECT_EQ(outcome("stranger"), Outcome::NoBootstrapConfig);
 }
 
+lw::Response content(uint16_t format, const std::string& body) {
+  lw::Response r = answer(lw::Code::Content);
+  r.content_format = format;
+  r.payload.assign(body.begin(), body.end());
+  return r;
+}
+
+TEST_F(BootstrapServerCoreTest, DiscoverAndRead_AnswersRecordedInOrder_BeforeTheWrites) {
+  request(1, {"ep=look-1", "pct=110"});
+  std::optional<Outgoing> disc = core_.poll_request(++now_);
+  ASSERT_TRUE(disc);
+  EXPECT_EQ(line(disc->request), "GET /");
+  EXPECT_EQ(disc->request.accept, lw::format::kLinkFormat);
+  core_.on_response(++now_, disc->request_id, content(40, "</>;lwm2m=\"1.1\",</0/0>"));
+  std::optional<Outgoing> read = core_.poll_request(++now_);
+  ASSERT_TRUE(read);
+  EXPECT_EQ(line(read->request), "GET /1");
+  EXPECT_EQ(read->request.accept, lw::format::kSenmlJson);  // the session's format (pct)
+  core_.on_response(++now_, read->request_id, content(110, "[]"));
+  std::optional<Outgoing> acl = core_.poll_request(++now_);
+  ASSERT_TRUE(acl);
+  core_.on_response(++now_, acl->request_id, answer(lw::Code::MethodNotAllowed));  // optional
+  EXPECT_EQ(run(), (std::vector<std::string>{"PUT /0/1", "PUT /1/0", "POST /bs"}));
+  const EndpointResult& r = *core_.result("look-1");
+  EXPECT_EQ(r.outcome, Outcome::Success);
+  ASSERT_EQ(r.reads.size(), 3u);
+  EXPECT_EQ(r.reads[0].op, "discover");
+  EXPECT_EQ(r.reads[0].path, "/");
+  EXPECT_EQ(r.reads[0].content_format, lw::format::kLinkFormat);
+  EXPECT_EQ(std::string(r.reads[0].payload.begin(), r.reads[0].payload.end()),
+            "</>;lwm2m=\"1.1\",</0/0>");
+  EXPECT_EQ(r.reads[1].op, "read");
+  EXPECT_EQ(r.reads[1].code, lw::Code::Content);
+  EXPECT_EQ(r.reads[2].path, "/2");
+  EXPECT_EQ(r.reads[2].code, lw::Code::MethodNotAllowed);
+  EXPECT_EQ(r.error_responses, 1);
+}
+
+TEST_F(BootstrapServerCoreTest, Read_ErrorAnswer_ReadRejectedNamesIt) {
+  request(1, {"ep=look-1"});
+  std::optional<Outgoing> disc = core_.poll_request(++now_);
+  core_.on_response(++now_, disc->request_id, content(40, "</>"));
+  std::optional<Outgoing> read = core_.poll_request(++now_);
+  EXPECT_EQ(read->request.accept, lw::format::kTlv);
+  core_.on_response(++now_, read->request_id, answer(lw::Code::MethodNotAllowed));
+  EXPECT_EQ(outcome("look-1"), Outcome::ReadRejected);
+  EXPECT_EQ(core_.result("look-1")->reason, "GET /1 (accept 11542) answered 4.05");
+}
+
+TEST_F(BootstrapServerCoreTest, Discover_ErrorAnswer_DiscoverRejected) {
+  request(1, {"ep=look-1"});
+  std::optional<Outgoing> disc = core_.poll_request(++now_);
+  core_.on_response(++now_, disc->request_id, answer(lw::Code::NotFound));
+  EXPECT_EQ(outcome("look-1"), Outcome::DiscoverRejected);
+  EXPECT_EQ(core_.result("look-1")->reads.at(0).code, lw::Code::NotFound);
+}
+
+TEST_F(BootstrapServerCoreTest, LastPeer_AfterASession_ItsPeer) {
+  request(4, {"ep=v10-1"});
+  run();
+  Result<PeerId> peer = core_.last_peer("v10-1");
+  ASSERT_TRUE(peer.ok()) << peer.error().message;
+  EXPECT_EQ(*peer, 4u);
+}
+
+TEST_F(BootstrapServerCoreTest, LastPeer_NeverCameRunningOrRefused_ErrorSaysWhy) {
+  Result<PeerId> never = core_.last_peer("v10-1");
+  ASSERT_FALSE(never.ok());
+  EXPECT_NE(never.error().message.find("'v10-1' has never come to this bootstrap server"),
+            std::string::npos);
+  request(4, {"ep=v10-1"});
+  Result<PeerId> running = core_.last_peer("v10-1");
+  ASSERT_FALSE(running.ok());
+  EXPECT_NE(running.error().message.find("has a bootstrap session running"), std::string::npos);
+  core_.refuse(now_, 5, "v10-2", "wrong key");
+  Result<PeerId> refused = core_.last_peer("v10-2");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("UNAUTHORIZED"), std::string::npos);
+}
+
 TEST_F(BootstrapServerCoreTest, Session_Events_RecordRequestTxRxOutcome) {
   request(1, {"ep=v10-1", "pct=11542"});
   run();
@@ -600,6 +683,8 @@ TEST(OutcomeToString, AllOutcomes_LeshanNames) {
   EXPECT_STREQ(to_string(Outcome::FinishFailed), "FINISH_FAILED");
   EXPECT_STREQ(to_string(Outcome::Timeout), "TIMEOUT");
   EXPECT_STREQ(to_string(Outcome::Cancelled), "CANCELLED");
+  EXPECT_STREQ(to_string(Outcome::ReadRejected), "READ_REJECTED");
+  EXPECT_STREQ(to_string(Outcome::DiscoverRejected), "DISCOVER_REJECTED");
 }
 
 }  // namespace

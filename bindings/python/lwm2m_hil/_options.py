@@ -80,7 +80,10 @@ class DeviceOptions(TypedDict, total=False):
     ``max_bootstrap_attempts``, ``register_attempts``; ``server_uri`` (+
     ``server_ssid``, ``server_lifetime``: a server account provisioned at
     the factory, so the device registers without bootstrap); ``timing``;
-    ``bootstrap_linger`` (s); ``record_messages``; ``psk`` (the bootstrap
+    ``bootstrap_linger`` (s: how long the bootstrap session stays open
+    after bootstrap, for a retransmitted Finish or a server-initiated
+    bootstrap; a ``bootstrap_session_released`` event ends it);
+    ``record_messages``; ``psk`` (the bootstrap
     account's DTLS credentials, for a coaps:// bootstrap URI); ``objects``
     (paths of DDF XML files: objects of your own, next to the builtin 0, 1,
     2, 3, 4, 5, 7; writes to them are typed by the file); ``start`` (False:

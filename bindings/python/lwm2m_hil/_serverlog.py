@@ -60,6 +60,16 @@ def session_line(r: dict[str, Any]) -> str:
     return line
 
 
+def read_lines(r: dict[str, Any]) -> list[str]:
+    """``dev-1 discover / 2.05 ct=40 </>;lwm2m="1.0",</0/0>``: one line per
+    Bootstrap-Discover or -Read answer of the session (payload as text or hex)."""
+    name = escape_name(r["endpoint"])
+    return [
+        f"{name} {a['op']} {escape_name(a['path'])} {a['code']} ct={a['content_format']} {escape_text(a['payload'])}"
+        for a in r.get("reads", [])
+    ]
+
+
 def notice_line(e: Event) -> str:
     """``rejected: POST /bs: 4.00, no endpoint name`` and the like."""
     return f"{e.kind}: {escape_text(e.detail)}"
@@ -69,8 +79,8 @@ def bootstrap_lines(sessions: Sequence[dict[str, Any]], notices: Sequence[Event]
     """One take of :meth:`BootstrapServer.take_log`, as log lines in the
     order they happened (by the server's clock)."""
     timed = [(e.time, notice_line(e)) for e in notices]
-    timed += [(r["ended_ms"] / 1000.0, session_line(r)) for r in sessions]
-    timed.sort(key=lambda t: t[0])
+    timed += [(r["ended_ms"] / 1000.0, line) for r in sessions for line in [session_line(r), *read_lines(r)]]
+    timed.sort(key=lambda t: t[0])  # stable: a session's read lines stay after it
     lines = [line for _, line in timed]
     if dropped:
         lines.append(f"log: {dropped} ended sessions not shown (the server's log queue overflowed)")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from . import _core
+from ._bootstrap_reads import read_answers
 from ._device import Event, events
 from ._lifetime import Guarded
 
@@ -59,15 +60,28 @@ class BootstrapServer(_Server[_core.BootstrapServerHandle]):
     def results(self) -> dict[str, dict[str, Any]]:
         """Per endpoint: ``outcome`` (``SUCCESS``, ``NO_BOOTSTRAP_CONFIG``,
         ``FINISH_FAILED``, ``WRITE_REJECTED``, ``DELETE_REJECTED``,
+        ``READ_REJECTED``, ``DISCOVER_REJECTED``,
         ``TIMEOUT``, ``CANCELLED``, ... or None while it runs), ``reason``,
         ``profile`` and ``content_format`` the session was served with,
         counters (``sessions``, ``back_to_back``, ``throttled``,
-        ``error_responses``, ...) and ``events``."""
+        ``error_responses``, ...), ``events``, and ``reads``: the client's
+        answers to the session's Bootstrap-Discover and -Read steps
+        (:class:`~lwm2m_hil._bootstrap_reads.ReadAnswer`: ``op``, ``path``,
+        ``code``, ``content_format``, ``payload`` as text or hex)."""
         out = {}
         for r in self._h.results():
             r["events"] = events(r["events"])
+            r["reads"] = read_answers(r["reads"])
             out[r["endpoint"]] = r
         return out
+
+    def start_session(self, endpoint: str) -> None:
+        """Server-initiated bootstrap (LwM2M 1.0): send ``endpoint`` the
+        configured commands and Finish without a Request Bootstrap, over its
+        last session with this server. ValueError when there is none to use
+        (it never came, its session closed, a session is running, its last
+        client was refused); :meth:`wait_outcome` then gives the outcome."""
+        self._h.start_session(endpoint)
 
     def outcomes(self) -> dict[str, str | None]:
         """Endpoint -> outcome of its latest bootstrap session."""
@@ -112,6 +126,8 @@ class BootstrapServer(_Server[_core.BootstrapServerHandle]):
         :meth:`events`, and how many ended sessions were dropped because
         nobody took them in time (the queue holds 4,096)."""
         sessions, notices, dropped = self._h.take_log()
+        for r in sessions:
+            r["reads"] = read_answers(r["reads"])
         return sessions, events(notices), int(dropped)
 
 

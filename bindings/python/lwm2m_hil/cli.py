@@ -6,12 +6,14 @@ import argparse
 import json
 import random
 import signal
+import sys
 import threading
 import time
 from typing import Any, Callable, Sequence
 
 from . import _run_checks as checks
 from . import _serverlog
+from ._bootstrap_control import follow_commands
 from ._emulator import Emulator
 from ._errors import DeviceTimeout
 from ._fleet import Fleet
@@ -360,6 +362,7 @@ def cmd_bootstrap_server(args: argparse.Namespace) -> int:
             # Only what ended since the last call: every session, once.
             return _serverlog.bootstrap_lines(*bs.take_log())
 
+        follow_commands(bs, sys.stdin, _emit)  # "start ENDPOINT": server-initiated bootstrap
         _serve([bs.uri, bs.secure_uri], new_lines)
     return 0
 
@@ -449,7 +452,8 @@ def parser() -> argparse.ArgumentParser:
     add_logging_flags(run, default=False)  # scripts/run puts every flag after "run"
     run.set_defaults(func=cmd_run)
 
-    bs = sub.add_parser("bootstrap-server", help="run the bootstrap server on its own")
+    bs = sub.add_parser("bootstrap-server", help="run the bootstrap server on its own; reads commands on stdin "
+                        "(start ENDPOINT: server-initiated bootstrap)")
     bs.add_argument("--config", required=True, help="JSON configuration (emulator/server/README.md)")
     bs.add_argument("--listen", default="127.0.0.1:5783")
     bs.add_argument("--profile", choices=["cr", "1.0", "1.1"], default=None,

@@ -276,6 +276,18 @@ Response Client::bootstrap_command(TimeMs now, const Request& req) {
     retry_timer_.at.reset();
     pending_.clear();  // answers to the registration it interrupts are stale
     staged_ = live_;
+  } else if (config_.profile == Profile::V1_0 && state_ != State::Bootstrapping &&
+             req.method == Method::Get) {
+    // A server-initiated bootstrap may look before it writes: a Discover
+    // (or a Read, which 1.0 refuses) changes nothing, so it is answered
+    // from the live configuration and opens no bootstrap.
+    auto path = Path::from_segments(req.path);
+    Response resp =
+        path ? bootstrap_get(live_, *path, req) : Response{Code::BadRequest, {}, {}, {}};
+    event(now, "bootstrap_command",
+          to_string(req.method) + " " + req.uri_path() + " -> " + to_string(resp.code) +
+              " (outside bootstrap)");
+    return resp;
   } else if (state_ != State::Bootstrapping || !staged_) {
     // A late or repeated Finish must never run the exit again.
     event(now, "ignored",
@@ -295,7 +307,7 @@ Response Client::bootstrap_command(TimeMs now, const Request& req) {
   } else if (req.method == Method::Delete) {
     resp = bootstrap_delete(*path);
   } else if (req.method == Method::Get) {
-    resp = bootstrap_get(*path, req);
+    resp = bootstrap_get(*staged_, *path, req);
   } else {
     resp.code = Code::MethodNotAllowed;
   }
@@ -354,40 +366,59 @@ Response Client::bootstrap_delete(const Path& path) {
   }
 }
 
-Response Client::bootstrap_get(const Path& path, const Request& req) {
+Response Client::bootstrap_get(const ObjectTree& tree, const Path& path, const Request& req) {
   if (config_.profile == Profile::Cr) return {Code::MethodNotAllowed, {}, {}, {}};
-  bool discover = path.depth() == 0 || req.accept == format::kLinkFormat;
-  if (discover) {
-    if (path.depth() > 1) return {Code::BadRequest, {}, {}, {}};
-    std::vector<Link> links;
-    if (path.depth() == 0)
-      links.push_back({"/", {{"lwm2m", config_.profile == Profile::V1_1 ? "1.1" : "1.0"}}});
-    for (const auto& [obj, instances] : staged_->objects()) {
-      if (path.obj && *path.obj != obj) continue;
-      if (instances.empty()) links.push_back({"/" + std::to_string(obj), {}});
-      for (const auto& [inst, _] : instances) {
-        Link l{"/" + std::to_string(obj) + "/" + std::to_string(inst), {}};
-        std::optional<int64_t> ssid;
-        if (obj == kSecurity && bootstrap_instance(*staged_) != inst)
-          ssid = staged_->get<int64_t>(obj, inst, security::kShortServerId);
-        if (obj == kServer) ssid = staged_->get<int64_t>(obj, inst, server::kShortServerId);
-        if (ssid) l.attrs.push_back({"ssid", std::to_string(*ssid)});
-        links.push_back(std::move(l));
+  if (path.depth() == 0 || req.accept == format::kLinkFormat) return bootstrap_discover(tree, path);
+  return bootstrap_read(tree, path, req);
+}
+
+Response Client::bootstrap_discover(const ObjectTree& tree, const Path& path) const {
+  if (path.depth() > 1) return {Code::BadRequest, {}, {}, {}};
+  std::vector<Link> links;
+  if (path.depth() == 0)
+    links.push_back({"/", {{"lwm2m", config_.profile == Profile::V1_1 ? "1.1" : "1.0"}}});
+  for (const auto& [obj, instances] : tree.objects()) {
+    if (path.obj && *path.obj != obj) continue;
+    if (instances.empty()) links.push_back({"/" + std::to_string(obj), {}});
+    for (const auto& [inst, _] : instances) {
+      Link l{"/" + std::to_string(obj) + "/" + std::to_string(inst), {}};
+      std::optional<int64_t> ssid;
+      if (obj == kSecurity && bootstrap_instance(tree) != inst)
+        ssid = tree.get<int64_t>(obj, inst, security::kShortServerId);
+      if (obj == kServer) ssid = tree.get<int64_t>(obj, inst, server::kShortServerId);
+      if (ssid) l.attrs.push_back({"ssid", std::to_string(*ssid)});
+      // 1.1 also names the server a Security instance is for.
+      if (obj == kSecurity && ssid && config_.profile == Profile::V1_1) {
+        if (auto uri = tree.get<std::string>(obj, inst, security::kUri))
+          l.attrs.push_back({"uri", *uri});
       }
+      links.push_back(std::move(l));
     }
-    if (path.obj && links.empty()) return {Code::NotFound, {}, {}, {}};
-    std::string text = encode_links(links);
-    return {Code::Content, format::kLinkFormat, Bytes(text.begin(), text.end()), {}};
   }
-  // Bootstrap-Read (1.1): the Server and Access Control objects only.
-  if (config_.profile != Profile::V1_1 || path.depth() != 1 ||
+  if (path.obj && links.empty()) return {Code::NotFound, {}, {}, {}};
+  std::string text = encode_links(links);
+  return {Code::Content, format::kLinkFormat, Bytes(text.begin(), text.end()), {}};
+}
+
+// Bootstrap-Read (1.1): the Server and Access Control objects, or one of
+// their instances, never the Security object's keys; TLV unless Accept asks
+// for SenML.
+Response Client::bootstrap_read(const ObjectTree& tree, const Path& path,
+                                const Request& req) const {
+  if (config_.profile != Profile::V1_1 || path.depth() > 2 ||
       (*path.obj != kServer && *path.obj != kAccessControl))
     return {Code::MethodNotAllowed, {}, {}, {}};
+  const uint16_t fmt = req.accept.value_or(format::kTlv);
+  if (fmt != format::kTlv && fmt != format::kSenmlJson && fmt != format::kSenmlCbor)
+    return {Code::NotAcceptable, {}, {}, {}};
   const ObjectDef* def = registry_.find(*path.obj);
-  const Instances* data = staged_->object(*path.obj);
-  auto body = content::encode(*def, path, data ? *data : Instances{}, format::kTlv);
+  const Instances* data = tree.object(*path.obj);
+  const Instances none;
+  if (path.inst && (data == nullptr || !names_data(*data, path)))
+    return {Code::NotFound, {}, {}, {}};
+  auto body = content::encode(*def, path, data ? *data : none, fmt);
   if (!body) return {Code::InternalError, {}, {}, {}};
-  return {Code::Content, format::kTlv, std::move(*body), {}};
+  return {Code::Content, fmt, std::move(*body), {}};
 }
 
 Response Client::bootstrap_finish(TimeMs now, const Request& req) {

@@ -142,7 +142,9 @@ class Client {
   Response bootstrap_command(TimeMs now, const Request& request);
   Response bootstrap_write(const Path& path, const Request& request);
   Response bootstrap_delete(const Path& path);
-  Response bootstrap_get(const Path& path, const Request& request);
+  Response bootstrap_get(const ObjectTree& tree, const Path& path, const Request& request);
+  Response bootstrap_discover(const ObjectTree& tree, const Path& path) const;
+  Response bootstrap_read(const ObjectTree& tree, const Path& path, const Request& request) const;
   Response bootstrap_finish(TimeMs now, const Request& request);
   Code bootstrap_refusal() const;
   bool format_allowed(uint16_t fmt) const;

@@ -340,6 +340,76 @@ TEST(Client, Discover_Root_ListsInstancesWithSsid) {
   EXPECT_NE(text.find("</3/0>"), std::string::npos) << text;
 }
 
+Request get(std::vector<std::string> path, std::optional<uint16_t> accept = std::nullopt) {
+  Request g;
+  g.method = Method::Get;
+  g.path = std::move(path);
+  g.accept = accept;
+  return g;
+}
+
+TEST(Client, BootstrapRead11_ServerInstance_TlvOrSenmlByAccept) {
+  Harness h(config(Profile::V1_1));
+  h.bootstrap_to_writes();
+  Response tlv = h.request(get({"1", "0"}));
+  ASSERT_EQ(tlv.code, Code::Content);
+  EXPECT_EQ(tlv.content_format, format::kTlv);
+  const ObjectDef& def = *ObjectRegistry::builtin().find(kServer);
+  auto data = content::decode_write(def, Path{kServer, 0, {}, {}}, format::kTlv, tlv.payload.data(),
+                                    tlv.payload.size());
+  ASSERT_TRUE(data.ok());
+  EXPECT_EQ(data->at(0).at(server::kShortServerId).values.at(0), Value(int64_t{7}));
+  Response senml = h.request(get({"1", "0"}, format::kSenmlJson));
+  ASSERT_EQ(senml.code, Code::Content);
+  EXPECT_EQ(senml.content_format, format::kSenmlJson);
+  std::string text(senml.payload.begin(), senml.payload.end());
+  EXPECT_NE(text.find("\"bn\":\"/1/0/\""), std::string::npos) << text;
+}
+
+TEST(Client, BootstrapRead11_SecurityDeviceMissingOrBadAccept_Refused) {
+  Harness h(config(Profile::V1_1));
+  h.bootstrap_to_writes();
+  EXPECT_EQ(h.request(get({"0"})).code, Code::MethodNotAllowed);  // keys are never read
+  EXPECT_EQ(h.request(get({"0", "1"})).code, Code::MethodNotAllowed);
+  EXPECT_EQ(h.request(get({"3", "0"})).code, Code::MethodNotAllowed);
+  EXPECT_EQ(h.request(get({"1", "0", "1"})).code, Code::MethodNotAllowed);
+  EXPECT_EQ(h.request(get({"1", "5"})).code, Code::NotFound);
+  EXPECT_EQ(h.request(get({"1"}, format::kText)).code, Code::NotAcceptable);
+}
+
+TEST(Client, Discover11_SecurityInstances_CarrySsidAndUri) {
+  Harness h(config(Profile::V1_1));
+  h.bootstrap_to_writes();
+  Response r = h.request(get({}, format::kLinkFormat));
+  ASSERT_EQ(r.code, Code::Content);
+  std::string text(r.payload.begin(), r.payload.end());
+  EXPECT_EQ(text.rfind("</>;lwm2m=\"1.1\",</0/0>,</0/1>;ssid=7;uri=\"coap://dm\",</1/0>;ssid=7", 0),
+            0u)
+      << text;
+}
+
+TEST(Client, BootstrapRead10_NotAnOperationOf10_MethodNotAllowed) {
+  Harness h(config(Profile::V1_0));
+  h.bootstrap_to_writes();
+  EXPECT_EQ(h.request(get({"1"})).code, Code::MethodNotAllowed);
+}
+
+TEST(Client, Discover10_OutsideBootstrap_AnsweredFromLiveAndStaysRegistered) {
+  Harness h(config(Profile::V1_0));
+  h.bootstrap_to_writes();
+  h.request(finish());
+  h.advance(h.now);
+  h.answer_last(Code::Created, {"rd", "1"});
+  ASSERT_EQ(h.client.state(), State::Registered);
+  Response r = h.request(get({}, format::kLinkFormat));
+  ASSERT_EQ(r.code, Code::Content);
+  std::string text(r.payload.begin(), r.payload.end());
+  EXPECT_EQ(text.rfind("</>;lwm2m=\"1.0\"", 0), 0u) << text;
+  EXPECT_NE(text.find("</1/0>;ssid=7"), std::string::npos) << text;
+  EXPECT_EQ(h.client.state(), State::Registered);
+  EXPECT_EQ(h.client.staged(), nullptr);
+}
+
 TEST(Client, RequestBootstrap_Rejected_ExitRejectedAndRetry) {
   Harness h(config());
   h.client.start(h.now);
