@@ -333,14 +333,21 @@ struct DeviceSpec {
   }
 };
 
+// Each call starts at the device the last one stopped at (`cursor`) and
+// goes round once: while a fleet is on its way, a check costs a device or
+// two instead of a walk over all of them (run_until_devices checks after
+// every instant of the virtual clock).
 bool all_devices(const std::vector<runtime::DeviceHandle>& devices,
-                 const std::vector<std::string>& states, const std::vector<std::string>& exits) {
+                 const std::vector<std::string>& states, const std::vector<std::string>& exits,
+                 size_t& cursor) {
   auto in = [](const std::vector<std::string>& set, const char* v) {
     return set.empty() || std::find(set.begin(), set.end(), v) != set.end();
   };
-  for (const auto& d : devices)
+  for (size_t seen = 0; seen < devices.size(); ++seen, cursor = (cursor + 1) % devices.size()) {
+    const auto& d = devices[cursor % devices.size()];
     if (!in(states, lwm2m::to_string(d.state())) || !in(exits, lwm2m::to_string(d.last_exit())))
       return false;
+  }
   return true;
 }
 
@@ -820,21 +827,25 @@ PYBIND11_MODULE(_core, m) {
 
   py::class_<runtime::Runtime>(m, "Runtime")
       .def(py::init([](uint64_t seed, int threads, size_t per_shard, bool radio, bool virtual_time,
-                       size_t device_handshakes, unsigned server_handshakes) {
+                       size_t device_handshakes, unsigned server_handshakes, int server_shards) {
              if (threads < 1 || threads > 64) throw py::value_error("threads: must be 1..64");
              if (per_shard < 1) throw py::value_error("devices_per_shard: must be >= 1");
              if (device_handshakes < 1 || server_handshakes < 1)
                throw py::value_error("device_handshakes, server_handshakes: must be >= 1");
+             if (server_shards < 0 || server_shards > 1024)
+               throw py::value_error("server_shards: must be 1..1024 (0: the clock's default)");
              runtime::RuntimeOptions o{seed, threads, per_shard};
              o.radio = radio;
              o.virtual_time = virtual_time;
              o.device_handshakes = device_handshakes;
              o.server_handshakes = server_handshakes;
+             o.server_shards = server_shards;
              return std::make_unique<runtime::Runtime>(o);
            }),
            py::arg("seed") = 0, py::arg("threads") = 2, py::arg("devices_per_shard") = 100,
            py::arg("radio") = true, py::arg("virtual_time") = false,
-           py::arg("device_handshakes") = 64, py::arg("server_handshakes") = 256)
+           py::arg("device_handshakes") = 64, py::arg("server_handshakes") = 256,
+           py::arg("server_shards") = 0)
       .def_property_readonly("seed", &runtime::Runtime::seed)
       .def_property_readonly("is_virtual", &runtime::Runtime::is_virtual)
       .def("now_ms", [](const runtime::Runtime& r) { return r.clock().now_ms(); })
@@ -866,9 +877,10 @@ PYBIND11_MODULE(_core, m) {
           [](runtime::Runtime& r, std::vector<runtime::DeviceHandle> devices,
              std::vector<std::string> states, std::vector<std::string> exits, int64_t until_ms) {
             SignalPoll signals;
+            size_t cursor = 0;
             const bool held = release_gil([&] {
               return r.run_until(
-                  [&] { return signals.raised() || all_devices(devices, states, exits); },
+                  [&] { return signals.raised() || all_devices(devices, states, exits, cursor); },
                   until_ms);
             });
             signals.rethrow();
@@ -946,7 +958,8 @@ PYBIND11_MODULE(_core, m) {
           [](runtime::Runtime& r, std::vector<runtime::DeviceHandle> devices,
              std::vector<std::string> states, std::vector<std::string> exits, double timeout) {
             py::gil_scoped_release release;
-            return r.wait([&] { return all_devices(devices, states, exits); }, timeout);
+            size_t cursor = 0;
+            return r.wait([&] { return all_devices(devices, states, exits, cursor); }, timeout);
           },
           py::arg("devices"), py::arg("states"), py::arg("exits"), py::arg("timeout"))
       .def(

@@ -91,3 +91,24 @@ def test_datagram_the_radio_cannot_send_is_counted_in_the_summary() -> None:
         assert failed > 0
         radio_events = [e.detail for e in dev.timeline() if e.kind == "radio"]
         assert radio_events.count("up: send failed: Permission denied") == failed
+
+
+_SERVER = """
+import resource
+from lwm2m_hil import Emulator
+resource.setrlimit(resource.RLIMIT_NOFILE, (200, 200))
+with Emulator() as emu:
+    try:
+        emu.registration_server()
+    except ValueError as e:
+        print(e)
+"""
+
+
+def test_server_whose_contexts_cannot_fit_is_refused_naming_server_shards() -> None:
+    """The real clock's 64 server contexts hold 4 descriptors each: under a
+    hard limit of 200 the registration server is refused with a message
+    that names the limit and server_shards (it used to crash in libcoap)."""
+    out = subprocess.run([sys.executable, "-c", _SERVER], capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 0, out.stderr
+    assert "64 contexts" in out.stdout and "RLIMIT_NOFILE" in out.stdout and "server_shards" in out.stdout

@@ -67,3 +67,36 @@ def test_same_seed_gives_same_device_behaviour() -> None:
             return [(d.endpoint, d.state, d.bootstrap_exit, commands_of(d)) for d in fleet]
 
     assert run(7) == run(7)
+
+
+def _udp_sockets_on_port(port: int) -> int:
+    """Sockets of this machine bound to UDP `port` on 127.0.0.1 (/proc/net/udp)."""
+    local = f"0100007F:{port:04X}"
+    with open("/proc/self/net/udp") as f:
+        return sum(1 for line in f.readlines()[1:] if line.split()[1] == local)
+
+
+def test_server_shards_put_that_many_contexts_behind_each_server_port() -> None:
+    """Emulator(server_shards=3): each embedded server listens with 3
+    sockets on its one port (a libcoap context each, plus the socket that
+    holds the group's steering program), and a fleet spread over them by
+    source address bootstraps and registers. By default 64 on the real
+    clock, 16 on the virtual one; 0 is refused, naming the option."""
+    for clock, shards in (("real", 64), ("virtual", 16)):
+        with Emulator(clock=clock) as emu:
+            uri = emu.registration_server(timing=FAST).uri
+            assert _udp_sockets_on_port(int(uri.rsplit(":", 1)[1])) == shards + 1, clock
+    with Emulator(server_shards=3) as emu:
+        rs = emu.registration_server(timing=FAST)
+        bs = emu.bootstrap_server(bootstrap_config(rs.uri), timing=FAST)
+        for uri in (rs.uri, bs.uri):
+            assert _udp_sockets_on_port(int(uri.rsplit(":", 1)[1])) == 3 + 1
+        fleet = emu.fleet(30, bs.uri, timing=FAST)
+        fleet.wait_for("registered", exit="finish", timeout=60)
+        assert set(rs.registrations()) == {d.endpoint for d in fleet}
+    try:
+        Emulator(server_shards=0)
+    except ValueError as e:
+        assert "server_shards" in str(e)
+    else:
+        raise AssertionError("server_shards=0 was accepted")

@@ -2,6 +2,7 @@
 
 #include <coap3/coap.h>
 #include <mbedtls/timing.h>
+#include <pthread.h>
 #include <sys/random.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -37,20 +38,37 @@ void fill(uint64_t& state, void* out, size_t len) {
   }
 }
 
-// libcoap's generator: seeded inside a scope, getrandom() (as libcoap's own
-// default) elsewhere.
+// Outside a scope: a splitmix64 state per thread, seeded once from
+// getrandom(). libcoap draws for every session and every CON (message ids,
+// tokens, retransmission jitter): a system call each was 1.5 % of a DTLS
+// fleet's time. Nothing secret comes from here: mbedTLS seeds its own DRBG
+// (patch 0008).
+bool seed_real_rng(uint64_t& state) {
+  auto* p = reinterpret_cast<unsigned char*>(&state);
+  size_t len = sizeof(state);
+  while (len > 0) {
+    ssize_t n = getrandom(p, len, 0);
+    if (n <= 0) return false;
+    p += n;
+    len -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// A forked child reseeds (install_virtual_time_hooks): it would otherwise
+// draw what its parent draws.
+thread_local uint64_t t_real_rng = 0;
+thread_local bool t_real_rng_seeded = false;
+
+// libcoap's generator: seeded inside a scope, from the OS once per thread
+// elsewhere.
 int prng(void* out, size_t len) {
   if (t_rng != nullptr) {
     fill(*t_rng, out, len);
     return 1;
   }
-  auto* p = static_cast<unsigned char*>(out);
-  while (len > 0) {
-    ssize_t n = getrandom(p, len, 0);
-    if (n <= 0) return 0;
-    p += n;
-    len -= static_cast<size_t>(n);
-  }
+  if (!t_real_rng_seeded && !(t_real_rng_seeded = seed_real_rng(t_real_rng))) return 0;
+  fill(t_real_rng, out, len);
   return 1;
 }
 
@@ -88,6 +106,7 @@ void RandomCheckpoint::rewind() {
 void install_virtual_time_hooks() {
   g_epoch_s.store(static_cast<int64_t>(coap_ticks_to_rt(0)));
   coap_set_prng(prng);
+  pthread_atfork(nullptr, nullptr, [] { t_real_rng_seeded = false; });
 }
 
 }  // namespace hil::coap

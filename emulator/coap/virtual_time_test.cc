@@ -5,9 +5,11 @@
 #include <mbedtls/entropy.h>
 #include <mbedtls/timing.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <ctime>
+#include <thread>
 #include <vector>
 
 #include "emulator/coap/address.h"
@@ -85,6 +87,36 @@ TEST(VirtualTime, Prng_SameSeedSameBytes_OtherSeedOtherBytes_RandomOutside) {
   EXPECT_EQ(seeded(7), seeded(7));
   EXPECT_NE(seeded(7), seeded(8));
   EXPECT_NE(draw(16), draw(16));
+}
+
+// Outside a scope each thread draws from its own generator, seeded from
+// the OS: two threads, and a forked child and its parent, draw other bytes.
+TEST(VirtualTime, PrngOutside_OtherThreadOtherBytes) {
+  init_library();
+  std::vector<uint8_t> here = draw(16), there;
+  std::thread([&] { there = draw(16); }).join();
+  EXPECT_NE(here, there);
+}
+
+TEST(VirtualTime, PrngOutside_ForkedChildDrawsOtherBytesThanItsParent) {
+  init_library();
+  draw(16);  // the parent's generator is seeded before the fork
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::vector<uint8_t> child = draw(16);
+    _exit(write(fds[1], child.data(), child.size()) == 16 ? 0 : 1);
+  }
+  close(fds[1]);
+  std::vector<uint8_t> parent = draw(16), child(16);
+  EXPECT_EQ(read(fds[0], child.data(), child.size()), 16);
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_NE(parent, child);
 }
 
 TEST(VirtualTime, RandomCheckpoint_RewindDrawsTheSameBytesAgain_NothingOutsideAScope) {

@@ -1,11 +1,13 @@
 #include "emulator/runtime/runtime.h"
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <future>
 #include <memory>
 #include <random>
 #include <stdexcept>
+#include <thread>
 
 #include "emulator/coap/address.h"
 #include "emulator/lwm2m/client/factory.h"
@@ -13,6 +15,13 @@
 
 namespace hil::runtime {
 namespace {
+
+// Runtime::wait spends at most 1 part in this many of its time checking.
+constexpr int kWaitCheckRatio = 10;
+
+// RuntimeOptions::server_shards when it is 0.
+constexpr int kRealServerShards = 64;
+constexpr int kVirtualServerShards = 16;
 
 // A device's seed depends on the runtime's seed and its own name only, so
 // adding a device never changes what another one does.
@@ -196,6 +205,16 @@ Status listen_on_seeded_ports(const ListenAddresses& addrs, uint64_t seed,
 
 }  // namespace
 
+Result<int> Runtime::server_shards(const std::string& server) const {
+  int shards = options_.server_shards;
+  if (shards <= 0) shards = options_.virtual_time ? kVirtualServerShards : kRealServerShards;
+  // A context listening on both ports: its descriptors and two sockets.
+  Status room = reserve_descriptors(static_cast<size_t>(shards) * (DescriptorCosts::kContext + 2),
+                                    "the " + server + "'s " + std::to_string(shards) + " contexts");
+  if (!room) return Error{room.error().message + "; or fewer contexts per server (server_shards)"};
+  return shards;
+}
+
 uint64_t Runtime::server_port_seed(const std::string& name) const {
   return options_.virtual_time ? mix(options_.seed, name + " ports") | 1 : 0;
 }
@@ -207,11 +226,13 @@ Result<BootstrapServerHandle> Runtime::add_bootstrap_server(
   if (!addrs) return addrs.error();
   Loop& loop = *loops_[0];
   const std::string name = "bootstrap-server-" + std::to_string(bootstrap_servers_.size());
+  auto shards = server_shards("bootstrap server");
+  if (!shards) return shards.error();
   return loop.call([&]() -> Result<BootstrapServerHandle> {
     std::unique_ptr<server::BootstrapServer> s;
     auto st = listen_on_seeded_ports(*addrs, server_port_seed(name), [&](const ListenAddresses& a) {
-      s = std::make_unique<server::BootstrapServer>(
-          config, profile, timing, loop, mix(options_.seed, name), options_.server_shards, limits);
+      s = std::make_unique<server::BootstrapServer>(config, profile, timing, loop,
+                                                    mix(options_.seed, name), *shards, limits);
       return s->listen(a.plain, a.secure, options_.server_handshakes);
     });
     if (!st) return st.error();
@@ -229,6 +250,8 @@ Result<RegistrationServerHandle> Runtime::add_registration_server(
   if (!addrs) return addrs.error();
   Loop& loop = registration_loop();
   const std::string name = "registration-server-" + std::to_string(registration_servers_.size());
+  auto shards = server_shards("registration server");
+  if (!shards) return shards.error();
   return loop.call([&]() -> Result<RegistrationServerHandle> {
     server::RegistrationServerCore::Random ids;  // empty: the OS's randomness
     if (options_.virtual_time) {
@@ -239,7 +262,7 @@ Result<RegistrationServerHandle> Runtime::add_registration_server(
     std::unique_ptr<server::RegistrationServer> s;
     auto st = listen_on_seeded_ports(*addrs, server_port_seed(name), [&](const ListenAddresses& a) {
       s = std::make_unique<server::RegistrationServer>(timing, psk, loop, mix(options_.seed, name),
-                                                       options_.server_shards, limits, ids);
+                                                       *shards, limits, ids);
       return s->listen(a.plain, a.secure, options_.server_handshakes);
     });
     if (!st) return st.error();
@@ -433,15 +456,23 @@ bool Runtime::wait(const std::function<bool()>& pred, double timeout_s) {
   while (true) {
     uint64_t seen = version_;
     lock.unlock();
+    auto checked = std::chrono::steady_clock::now();
     if (pred()) return true;
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return false;
+    // Re-check as soon as something changed, but keep the checks under
+    // about a tenth of a core: a check that walks a fleet of 100,000
+    // devices takes a millisecond, and the fleet changes state thousands
+    // of times a second, while one device's check costs nanoseconds and
+    // then a change is seen at once.
+    auto next = std::min(deadline, now + (now - checked) * kWaitCheckRatio);
     lock.lock();
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    // Fleets change state thousands of times a second: re-check on change,
-    // but at most every few milliseconds.
     changed_.wait_until(lock, deadline, [&] { return version_ != seen; });
-    lock.unlock();
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    lock.lock();
+    if (std::chrono::steady_clock::now() < next) {
+      lock.unlock();
+      std::this_thread::sleep_until(next);
+      lock.lock();
+    }
   }
 }
 

@@ -27,8 +27,11 @@ struct RuntimeOptions {
   uint64_t seed = 0;
   int threads = 2;                 // event-loop threads
   size_t devices_per_shard = 100;  // sessions per libcoap context
-  int server_shards = 16;          // contexts behind each server's address
-  bool radio = true;               // every datagram through the emulated radio
+  // Contexts behind each server's address; 0: 64 on the real clock (each
+  // searches fewer sessions per datagram), 16 on the virtual one (its loop
+  // polls every context at every instant). Each holds 4 descriptors.
+  int server_shards = 0;
+  bool radio = true;  // every datagram through the emulated radio
   // DTLS: handshakes the devices of one loop thread run at once, and that
   // each server context accepts at once (libcoap's default is 100).
   size_t device_handshakes = 64;
@@ -182,6 +185,9 @@ class Runtime {
   radio::Radio* radio_of(const Loop* loop) const;
   device::HandshakeGate* gate_of(const Loop* loop) const;
   Loop& registration_loop() const;
+  // options_.server_shards, or the clock's default; after reserving the
+  // descriptors they hold (RLIMIT_NOFILE), or the error that says why not.
+  Result<int> server_shards(const std::string& server) const;
   // Virtual time: where a server's port-0 listeners draw their ports; 0 otherwise.
   uint64_t server_port_seed(const std::string& name) const;
 

@@ -2,8 +2,11 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/sock_diag.h>
 #include <malloc.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +15,8 @@
 #include <cstdlib>
 #include <functional>
 #include <sstream>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "emulator/runtime/runtime.h"
@@ -59,6 +64,29 @@ class ProcReader {
     int n = 0;
     while (dirent* e = readdir(fd_dir_)) n += e->d_name[0] != '.';
     return n;
+  }
+
+  // The process's sockets, and the bytes the kernel charges to their
+  // receive and send queues (SO_MEMINFO): kernel memory that RSS leaves out.
+  std::pair<int, int64_t> socket_memory() const {
+    std::pair<int, int64_t> out{0, 0};
+    if (fd_dir_ == nullptr) return out;
+    rewinddir(fd_dir_);
+    while (dirent* e = readdir(fd_dir_)) {
+      if (e->d_name[0] == '.') continue;
+      int fd = std::atoi(e->d_name);
+      struct stat st {};
+      uint32_t mem[SK_MEMINFO_VARS] = {};
+      socklen_t len = sizeof(mem);
+      if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode) ||
+          getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) != 0)
+        continue;
+      ++out.first;
+      out.second += int64_t{mem[SK_MEMINFO_RMEM_ALLOC]} + mem[SK_MEMINFO_WMEM_ALLOC] +
+                    mem[SK_MEMINFO_FWD_ALLOC] + mem[SK_MEMINFO_WMEM_QUEUED] +
+                    mem[SK_MEMINFO_OPTMEM] + mem[SK_MEMINFO_BACKLOG];
+    }
+    return out;
   }
 
  private:
@@ -204,6 +232,10 @@ double FleetResult::heap_kib_per_device() const {
   return devices ? double(heap_after_b - heap_before_b) / 1024.0 / devices : 0;
 }
 
+double FleetResult::socket_kib_per_device() const {
+  return devices ? double(socket_buffers_b) / 1024.0 / devices : 0;
+}
+
 FleetResult run_fleet(const FleetParams& p) {
   FleetResult r;
   r.devices = p.devices;
@@ -215,6 +247,7 @@ FleetResult run_fleet(const FleetParams& p) {
   runtime::RuntimeOptions options{/*seed=*/1, /*threads=*/2};
   options.radio = p.radio;
   options.virtual_time = p.virtual_clock;
+  options.server_shards = p.server_shards;
   runtime::Runtime rt(options);
   server::PskTable dm;
   if (p.psk) dm.add({"*", "dm", demo_key()});
@@ -253,6 +286,7 @@ FleetResult run_fleet(const FleetParams& p) {
   r.rss_after_kib = proc.rss_kib();
   r.heap_after_b = heap_bytes();
   r.open_fds = proc.open_fds();
+  std::tie(r.sockets, r.socket_buffers_b) = proc.socket_memory();
   massif_snapshot();
 
   summarize(rt.summary(), &r);
@@ -310,6 +344,8 @@ void fields(R& r, Visit&& v) {
   v("registrations", r.registrations);
   v("outcomes", r.outcomes);
   v("open_fds", r.open_fds);
+  v("sockets", r.sockets);
+  v("socket_buffers_b", r.socket_buffers_b);
   v("fd_limit", r.fd_limit);
   v("closed_early", r.closed_early);
   v("devices_with_failures", r.devices_with_failures);

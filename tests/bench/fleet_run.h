@@ -21,6 +21,7 @@ struct FleetParams {
   // On the virtual clock (one loop, driven by this thread); timeout_s is
   // then protocol time.
   bool virtual_clock = false;
+  int server_shards = 0;  // RuntimeOptions::server_shards (0: the clock's default)
 };
 
 struct FleetResult {
@@ -53,6 +54,10 @@ struct FleetResult {
   // Descriptors: open when all registered, and the devices that had to give
   // up their lingering bootstrap session because none was left.
   int open_fds = 0;
+  // Kernel memory: the process's sockets and what their buffers hold
+  // (SO_MEMINFO), when all registered.
+  int sockets = 0;
+  int64_t socket_buffers_b = 0;
   int64_t fd_limit = 0;
   size_t closed_early = 0;
   size_t devices_with_failures = 0;  // a request that got no answer
@@ -61,6 +66,7 @@ struct FleetResult {
 
   double kib_per_device() const;
   double heap_kib_per_device() const;
+  double socket_kib_per_device() const;
   double devices_per_s() const { return wall_s > 0 ? devices / wall_s : 0; }
   double exchanges_per_s() const { return wall_s > 0 ? exchanges / wall_s : 0; }
 };

@@ -31,6 +31,9 @@ from typing import Callable
 from lwm2m_hil import Emulator, bootstrap_config
 
 
+LOSSY_TARGET = 1000.0  # issue 16: virtual / wall time of the lossy fleet
+
+
 def dead_uri() -> str:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -67,7 +70,8 @@ def int7(emu: Emulator, _devices: int) -> str:
     return f"{failed} failed Registers, fallback, registered"
 
 
-def measure(name: str, scenario: Callable[[Emulator, int], str], devices: int, seed: int) -> None:
+def measure(name: str, scenario: Callable[[Emulator, int], str], devices: int, seed: int) -> float:
+    """Runs the scenario on the virtual clock, prints and returns virtual / wall time."""
     start = time.perf_counter()
     with Emulator(seed=seed, clock="virtual") as emu:
         what = scenario(emu, devices)
@@ -78,6 +82,7 @@ def measure(name: str, scenario: Callable[[Emulator, int], str], devices: int, s
         f"virtual/wall {virtual_s / wall_s:10.0f}   ({what})",
         flush=True,
     )
+    return virtual_s / wall_s
 
 
 # Opened up front: a 10,000-device fleet holds every descriptor the process
@@ -120,8 +125,10 @@ def main() -> None:
     args = p.parse_args()
     print("wall time includes creating the emulator, its servers and devices")
     measure("finish_timeout", finish_timeout, 1, args.seed)
-    measure(f"fleet {args.devices}", lossy_fleet, args.devices, args.seed)
+    lossy = measure(f"fleet {args.devices}", lossy_fleet, args.devices, args.seed)
     measure("ets-1.1-int-7", int7, 1, args.seed)
+    verdict = "met" if lossy >= LOSSY_TARGET else "missed"
+    print(f"target (issue 16, not asserted): the lossy fleet >= {LOSSY_TARGET:.0f}x: {lossy:.0f}x ({verdict})")
     if args.scale:
         scale(args.scale, args.seed, "virtual")
         scale(args.scale, args.seed, "real", threads=1)

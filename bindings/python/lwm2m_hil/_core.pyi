@@ -182,6 +182,7 @@ class Runtime:
         virtual_time: bool = False,
         device_handshakes: int = 64,
         server_handshakes: int = 256,
+        server_shards: int = 0,
     ) -> None: ...
     @property
     def seed(self) -> int: ...

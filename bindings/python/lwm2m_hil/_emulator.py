@@ -71,16 +71,30 @@ class Emulator:
         radio: bool = True,
         device_handshakes: int = 64,
         server_handshakes: int = 256,
+        server_shards: int | None = None,
     ) -> None:
         """``device_handshakes``: DTLS handshakes the devices of one loop
         thread run at once (the rest wait their turn); ``server_handshakes``:
-        handshakes each server context accepts at once."""
+        handshakes each server context accepts at once; ``server_shards``:
+        libcoap contexts behind each embedded server's port (1..1024; each
+        searches only its clients' sessions per datagram, and holds 4
+        descriptors); None: 64 on the real clock, 16 on the virtual one
+        (whose loop polls every context at every instant)."""
         if seed < 0:
             raise ValueError("seed: must be >= 0")
         if clock not in CLOCKS:
             raise ValueError(f"clock: {clock!r} is not one of {', '.join(CLOCKS)}")
+        if server_shards is not None and not 1 <= server_shards <= 1024:
+            raise ValueError(f"server_shards: must be 1..1024 or None (the clock's default), got {server_shards}")
         self._rt: _core.Runtime | None = _core.Runtime(
-            seed, threads, devices_per_shard, radio, clock == "virtual", device_handshakes, server_handshakes
+            seed,
+            threads,
+            devices_per_shard,
+            radio,
+            clock == "virtual",
+            device_handshakes,
+            server_handshakes,
+            server_shards or 0,
         )
         self._life = Lifetime()
         self._endpoints: set[str] = set()  # names are unique within an emulator

@@ -221,7 +221,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     elif args.security is None:
         args.security = "psk"
     interrupted: checks.Interrupted | None = None
-    with checks.interruptible(), Emulator(seed=args.seed, threads=args.threads, clock=args.clock) as emu:
+    with checks.interruptible(), Emulator(
+        seed=args.seed, threads=args.threads, clock=args.clock, server_shards=args.server_shards
+    ) as emu:
         # The campaign resets these when its fleet starts (after the servers and the probe).
         marks = {"start": time.monotonic(), "started": emu.now()}
         fleets: list[Fleet] = []
@@ -406,6 +408,14 @@ def add_logging_flags(p: argparse.ArgumentParser, default: bool) -> None:
     p.add_argument("--log-format", choices=FORMATS, default=fmt, help="diagnostics as text or JSON lines")
 
 
+def _server_shards(text: str) -> int:
+    """argparse type of --server-shards: what the runtime accepts."""
+    value = checks.positive_int(text)
+    if value > 1024:
+        raise argparse.ArgumentTypeError(f"must be 1..1024, got {text}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lwm2m-hil", description="LwM2M bootstrap emulator")
     p.add_argument("--version", action="version", version=f"lwm2m-hil {__version__}")
@@ -431,6 +441,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--idle-timeout", type=checks.seconds, default=5.0, help="legacy idle timer, seconds")
     run.add_argument("--finish-timeout", type=checks.seconds, default=247.0, help="seconds after the last command")
     run.add_argument("--threads", type=int, default=2)
+    run.add_argument("--server-shards", type=_server_shards, default=None, metavar="N",
+                     help="libcoap contexts behind each embedded server's port (1..1024); "
+                          "default 64 on the real clock, 16 on the virtual one")
     run.add_argument("--loss", type=checks.probability, default=0.0, metavar="P", help="radio loss, both directions")
     run.add_argument("--delay", metavar="MS[:JITTER_MS]", help="radio delay, one way")
     run.add_argument("--duplicate", type=checks.probability, default=0.0, metavar="P")
