@@ -28,6 +28,7 @@ from ._emulator import (
 )
 from ._qemu import NotSupportedOnImage, NotSupportedOnQemu, QemuDevice
 from ._version import __version__
+from .certs import Certificate, Issuer, TestCA
 from .config import Psk, bootstrap_config
 
 __all__ = [
@@ -47,6 +48,9 @@ __all__ = [
     "NotSupportedOnQemu",
     "QemuDevice",
     "Psk",
+    "Certificate",
+    "Issuer",
+    "TestCA",
     "RegistrationServer",
     "bootstrap_config",
     "__version__",

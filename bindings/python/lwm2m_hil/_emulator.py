@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import json
 import os
@@ -14,6 +15,7 @@ from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 from . import _core
 from ._lifetime import Guarded, Lifetime
+from .certs import Certificate, Issuer
 from .config import Psk
 from .decode import capture_comment, decode_options
 
@@ -573,7 +575,7 @@ class _Server:
 
     @property
     def secure_uri(self) -> str:
-        """coaps://HOST:PORT (DTLS with a pre-shared key)."""
+        """coaps://HOST:PORT (DTLS with a pre-shared key or a certificate)."""
         return self._handle.secure_uri
 
 
@@ -583,7 +585,8 @@ class BootstrapServer(_Server):
     def results(self) -> dict[str, dict[str, Any]]:
         """Per endpoint: ``outcome`` (``SUCCESS``, ``NO_BOOTSTRAP_CONFIG``,
         ``FINISH_FAILED``, ``WRITE_REJECTED``, ``DELETE_REJECTED``,
-        ``TIMEOUT``, ``CANCELLED``, ... or None while it runs), ``reason``,
+        ``TIMEOUT``, ``CANCELLED``, ``CERT_UNTRUSTED``, ``CERT_EXPIRED``,
+        ``CERT_NAME_MISMATCH``, ... or None while it runs), ``reason``,
         ``profile`` and ``content_format`` the session was served with,
         counters (``sessions``, ``back_to_back``, ``throttled``,
         ``error_responses``, ...) and ``events``."""
@@ -817,6 +820,7 @@ class Emulator:
         max_results: int = 100_000,
         max_endpoint_events: int = 256,
         max_events: int = 10_000,
+        x509: Certificate | None = None,
     ) -> BootstrapServer:
         """Start a bootstrap server. ``config`` is a dict, a JSON string, or a
         path to a JSON file (format: emulator/server/README.md). ValueError
@@ -828,7 +832,10 @@ class Emulator:
         'cr' leaves a client without Finish. Caps, oldest first out
         (emulator/server/README.md, "Limits"): ``max_results`` endpoints
         whose session ended, ``max_endpoint_events`` events per endpoint,
-        ``max_events`` in :meth:`BootstrapServer.events`."""
+        ``max_events`` in :meth:`BootstrapServer.events`. ``x509``
+        (:meth:`TestCA.server <lwm2m_hil.certs.TestCA.server>`): the
+        server's certificate for entries in certificate mode; their devices'
+        certificates must chain to its ``trust``."""
         _check_timing(timing)
         h = self._runtime.add_bootstrap_server(
             _config_text(config),
@@ -841,6 +848,7 @@ class Emulator:
             max_results=max_results,
             max_endpoint_events=max_endpoint_events,
             max_events=max_events,
+            x509=_server_certificate(x509),
         )
         server = BootstrapServer(self, h)
         self._server_uris += [server.uri, server.secure_uri]
@@ -856,13 +864,17 @@ class Emulator:
         max_lifetime: int = 86400,
         max_registrations: int = 100_000,
         max_events: int = 10_000,
+        x509: Certificate | None = None,
     ) -> RegistrationServer:
         """Start a registration server. Endpoints that an entry of ``psk``
         matches must register over DTLS (``secure_uri``) with an identity
         that entry allows; the others over NoSec (``uri``). A longer
         lifetime than ``max_lifetime`` seconds is cut to it; a Register of a
         new endpoint beyond ``max_registrations`` is answered 5.03;
-        :meth:`RegistrationServer.events` keeps the latest ``max_events``."""
+        :meth:`RegistrationServer.events` keeps the latest ``max_events``.
+        ``x509``: the server's certificate; a device may then also register
+        over DTLS with a certificate that chains to its ``trust``, as the
+        endpoint the certificate names."""
         _check_timing(timing)
         for p in psk:
             if not isinstance(p, Psk):
@@ -877,6 +889,7 @@ class Emulator:
             max_lifetime=max_lifetime,
             max_registrations=max_registrations,
             max_events=max_events,
+            x509=_server_certificate(x509),
         )
         server = RegistrationServer(self, h)
         self._server_uris += [server.uri, server.secure_uri]
@@ -920,7 +933,10 @@ class Emulator:
         and ``flash_erase_latency`` (s per operation: the device's answers
         leave that much later), ``reboot_after_power_cut``
         (s; -1 stays off), ``psk`` (:class:`Psk`: the bootstrap account's
-        DTLS credentials, for a coaps:// ``bootstrap_uri``), ``start``,
+        DTLS credentials, for a coaps:// ``bootstrap_uri``), ``x509``
+        (certificate mode instead: a :class:`~lwm2m_hil.certs.Issuer` from
+        ``TestCA.issuer()`` gives each device a key and certificate of its
+        own, or one device a :class:`~lwm2m_hil.certs.Certificate`), ``start``,
         ``objects`` (paths of DDF XML files: objects of your own, next to
         the builtin 0, 1, 2, 3, 4, 5, 7; writes to them are typed by the file).
 
@@ -1006,6 +1022,7 @@ class Emulator:
                 raise TypeError(f"psk: expected a Psk, got {type(psk).__name__}")
             spec.psk_identity = psk.identity
             spec.psk_key = psk.key
+        _x509_spec(spec, options.pop("x509", None))
         timing = options.pop("timing", None)
         if timing is not None:
             _check_timing(timing)
@@ -1105,3 +1122,33 @@ class Emulator:
             f"{len(behind)} of {len(devices)} device(s) not in state={states or 'any'} "
             f"exit={exits or 'any'} {when}: {sample}{last}"
         )
+
+
+def _server_certificate(x509: Certificate | None) -> tuple[bytes, bytes, bytes] | None:
+    if x509 is None:
+        return None
+    if not isinstance(x509, Certificate):
+        raise TypeError(f"x509: expected a Certificate (TestCA.server()), got {type(x509).__name__}")
+    return (x509.cert, x509.key, x509.trust)
+
+
+def _x509_spec(spec: _core.DeviceSpec, x509: Certificate | Issuer | None) -> None:
+    """A device's certificate-mode credentials: its own, or minted per device."""
+    if x509 is None:
+        return
+    if isinstance(x509, Certificate):
+        spec.x509_cert, spec.x509_key, spec.x509_server_cert = x509.cert, x509.key, x509.trust
+    elif isinstance(x509, Issuer):
+        spec.x509_ca_cert, spec.x509_ca_key, spec.x509_server_cert = x509.ca_cert, x509.ca_key, x509.trust
+        spec.x509_cn = x509.cn
+        spec.x509_not_before = _mbedtls_time(x509.not_before)
+        spec.x509_not_after = _mbedtls_time(x509.not_after)
+    else:
+        raise TypeError(f"x509: expected an Issuer (TestCA.issuer()) or a Certificate, got {type(x509).__name__}")
+
+
+def _mbedtls_time(t: datetime.datetime) -> str:
+    """UTC as mbedTLS writes certificate validity: YYYYMMDDhhmmss."""
+    if t.tzinfo is not None:
+        t = t.astimezone(datetime.timezone.utc)
+    return t.strftime("%Y%m%d%H%M%S")
