@@ -225,6 +225,12 @@ struct DeviceSpec {
   std::string bootstrap_uri;
   std::string psk_identity;
   std::string psk_key;  // bytes; empty: NoSec
+  // Certificate mode (DER bytes): the device's own certificate and key, or
+  // a CA that mints one per device (x509_cn, validity); x509_server_cert
+  // is what the bootstrap server's must chain to (/0/0/4).
+  std::string x509_cert, x509_key, x509_server_cert, x509_ca_cert, x509_ca_key;
+  std::string x509_cn = "{endpoint}";
+  std::string x509_not_before = "20190101000000", x509_not_after = "20491231235959";
   std::string profile = "cr";
   bool request_finish = true;
   bool finish_fallback = false;
@@ -286,7 +292,9 @@ struct DeviceSpec {
     c.timing = timing_arg(ack_timeout, ack_random_factor, max_retransmit);
     c.factory.bootstrap_uri = bootstrap_uri;
     const bool coaps = bootstrap_uri.rfind("coaps://", 0) == 0;
-    if (coaps && (psk_key.empty() || psk_identity.empty()))
+    if (!x509_cert.empty() || !x509_ca_cert.empty()) {
+      certificate_mode(c, coaps);
+    } else if (coaps && (psk_key.empty() || psk_identity.empty()))
       throw py::value_error(
           "psk_identity, psk_key: a coaps:// bootstrap_uri needs both (DTLS with a pre-shared "
           "key)");
@@ -331,7 +339,45 @@ struct DeviceSpec {
     }
     return c;
   }
+
+  // The factory bootstrap account in certificate mode (x509_* fields).
+  void certificate_mode(device::DeviceConfig& c, bool coaps) const {
+    if (!coaps)
+      throw py::value_error("x509: needs a coaps:// bootstrap_uri (the server's secure_uri)");
+    if (!psk_key.empty()) throw py::value_error("x509, psk: give one of them, not both");
+    auto der = [](const std::string& b) { return coap::Der(b.begin(), b.end()); };
+    if (!x509_cert.empty()) {
+      coap::Certificate own{der(x509_cert), der(x509_key), der(x509_server_cert)};
+      check(coap::check(own, "x509"));
+      c.factory.bootstrap_cert = own.cert;
+      c.factory.bootstrap_cert_key = own.key;
+      c.factory.bootstrap_server_cert = own.trust;
+      return;
+    }
+    coap::Issuer issuer{der(x509_ca_cert), der(x509_ca_key), x509_not_before, x509_not_after};
+    // One certificate now, so that a bad CA or validity fails here, not in every device.
+    (void)unwrap(coap::issue(issuer, lwm2m::with_endpoint(x509_cn, endpoint), 1));
+    if (x509_server_cert.empty())
+      throw py::value_error("x509: the server's CA certificate is missing");
+    c.certificate_issuer = std::move(issuer);
+    c.certificate_cn = x509_cn;
+    c.factory.bootstrap_server_cert = der(x509_server_cert);
+  }
 };
+
+// A server's own certificate for certificate mode, from Python's (cert,
+// key, trust) DER bytes or None.
+std::optional<coap::Certificate> certificate_arg(const py::object& x509) {
+  if (x509.is_none()) return std::nullopt;
+  auto [cert, key, trust] = x509.cast<std::tuple<py::bytes, py::bytes, py::bytes>>();
+  auto der = [](const py::bytes& b) {
+    std::string s = b;
+    return coap::Der(s.begin(), s.end());
+  };
+  coap::Certificate c{der(cert), der(key), der(trust)};
+  check(coap::check(c, "x509"));
+  return c;
+}
 
 // Each call starts at the device the last one stopped at (`cursor`) and
 // goes round once: while a fleet is on its way, a check costs a device or
@@ -661,6 +707,19 @@ PYBIND11_MODULE(_core, m) {
   spec.def_property(
       "psk_key", [](const DeviceSpec& s) { return py::bytes(s.psk_key); },
       [](DeviceSpec& s, const py::bytes& b) { s.psk_key = b; });
+#define BYTES_FIELD(name)                                           \
+  spec.def_property(                                                \
+      #name, [](const DeviceSpec& s) { return py::bytes(s.name); }, \
+      [](DeviceSpec& s, const py::bytes& b) { s.name = b; })
+  BYTES_FIELD(x509_cert);
+  BYTES_FIELD(x509_key);
+  BYTES_FIELD(x509_server_cert);
+  BYTES_FIELD(x509_ca_cert);
+  BYTES_FIELD(x509_ca_key);
+#undef BYTES_FIELD
+  FIELD(x509_cn);
+  FIELD(x509_not_before);
+  FIELD(x509_not_after);
   FIELD(profile);
   FIELD(request_finish);
   FIELD(finish_fallback);
@@ -892,8 +951,9 @@ PYBIND11_MODULE(_core, m) {
           [](runtime::Runtime& r, const std::string& config_json, const std::string& profile,
              const std::string& listen, const std::string& secure_listen, double ack_timeout,
              double random_factor, int max_retransmit, int64_t max_results,
-             int64_t max_endpoint_events, int64_t max_events) {
+             int64_t max_endpoint_events, int64_t max_events, const py::object& x509) {
             auto config = unwrap(server::parse_bootstrap_config(config_json));
+            std::optional<coap::Certificate> cert = certificate_arg(x509);
             // "auto": no default; each entry's profile, else the request's dialect.
             std::optional<lwm2m::Profile> p;
             if (profile != "auto") p = profile_arg(profile);
@@ -903,21 +963,24 @@ PYBIND11_MODULE(_core, m) {
                                            cap_arg("max_events", max_events)};
             auto made = [&] {
               py::gil_scoped_release release;
-              return r.add_bootstrap_server(std::move(config), p, t, listen, secure_listen, limits);
+              return r.add_bootstrap_server(std::move(config), p, t, listen, secure_listen, limits,
+                                            std::move(cert));
             }();
             return unwrap(std::move(made));
           },
           py::arg("config_json"), py::arg("profile"), py::arg("listen"), py::arg("secure_listen"),
           py::arg("ack_timeout"), py::arg("ack_random_factor"), py::arg("max_retransmit"),
           py::arg("max_results") = 100000, py::arg("max_endpoint_events") = 256,
-          py::arg("max_events") = 10000)
+          py::arg("max_events") = 10000, py::arg("x509") = py::none())
       .def(
           "add_registration_server",
           [](runtime::Runtime& r, const std::string& listen, const std::string& secure_listen,
              double ack_timeout, double random_factor, int max_retransmit,
              const std::vector<std::tuple<std::string, std::string, py::bytes>>& psk,
-             int64_t max_lifetime, int64_t max_registrations, int64_t max_events) {
+             int64_t max_lifetime, int64_t max_registrations, int64_t max_events,
+             const py::object& x509) {
             auto t = timing_arg(ack_timeout, random_factor, max_retransmit);
+            std::optional<coap::Certificate> cert = certificate_arg(x509);
             if (max_lifetime < 1 || max_lifetime > 4294967295)
               throw py::value_error("max_lifetime: must be 1..4294967295 seconds, got " +
                                     std::to_string(max_lifetime));
@@ -933,14 +996,15 @@ PYBIND11_MODULE(_core, m) {
             }
             auto made = [&] {
               py::gil_scoped_release release;
-              return r.add_registration_server(t, std::move(table), listen, secure_listen, limits);
+              return r.add_registration_server(t, std::move(table), listen, secure_listen, limits,
+                                               std::move(cert));
             }();
             return unwrap(std::move(made));
           },
           py::arg("listen"), py::arg("secure_listen"), py::arg("ack_timeout"),
           py::arg("ack_random_factor"), py::arg("max_retransmit"), py::arg("psk"),
           py::arg("max_lifetime") = 86400, py::arg("max_registrations") = 100000,
-          py::arg("max_events") = 10000)
+          py::arg("max_events") = 10000, py::arg("x509") = py::none())
       .def(
           "add_devices",
           [](runtime::Runtime& r, const DeviceSpec& spec, size_t count, const std::string& prefix,

@@ -15,6 +15,7 @@ PACKAGES=(
   python3 python3-dev python3-pytest pybind11-dev
   python3-pytest-xdist  # scripts/test runs pytest on every core
   python3-cbor2  # an independent SenML-CBOR codec for the tests
+  python3-cryptography  # certificate mode: the test CA (lwm2m_hil.certs)
   nlohmann-json3-dev libgtest-dev libgmock-dev
   libexpat1-dev  # users' DDF object files (emulator/lwm2m/objects/)
   clang libclang-rt-14-dev  # ASan/UBSan and libFuzzer builds

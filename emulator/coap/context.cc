@@ -115,8 +115,56 @@ const coap_bin_const_t* Context::on_psk_identity_cb(coap_bin_const_t* identity, 
   return &self.psk_key_view_;
 }
 
+namespace {
+
+// Certificate mode as LwM2M wants it: the peer's certificate must chain to
+// the trusted one, be in its validity period, and not be self-signed.
+// `c`'s buffers must outlive the libcoap call that takes the setup.
+coap_dtls_pki_t pki_setup(const Certificate& c, coap_dtls_cn_callback_t on_certificate) {
+  coap_dtls_pki_t setup{};
+  setup.version = COAP_DTLS_PKI_SETUP_VERSION;
+  setup.verify_peer_cert = 1;
+  setup.cert_chain_validation = 1;
+  setup.cert_chain_verify_depth = 3;
+  setup.validate_cn_call_back = on_certificate;
+  setup.pki_key.key_type = COAP_PKI_KEY_ASN1;
+  coap_pki_key_asn1_t& k = setup.pki_key.key.asn1;
+  k.ca_cert = c.trust.data();
+  k.ca_cert_len = c.trust.size();
+  k.public_cert = c.cert.data();
+  k.public_cert_len = c.cert.size();
+  k.private_key = c.key.data();
+  k.private_key_len = c.key.size();
+  k.private_key_type = COAP_ASN1_PKEY_EC;
+  return setup;
+}
+
+}  // namespace
+
+void Context::accept_certificates(Certificate own) {
+  own_certificate_ = std::move(own);
+  coap_dtls_pki_t setup = pki_setup(own_certificate_, on_certificate_cb);
+  coap_context_set_pki(ctx_, &setup);
+}
+
+const PeerCertificate* Context::peer_certificate(coap_session_t* s) const {
+  auto it = peer_certificates_.find(s);
+  return it == peer_certificates_.end() ? nullptr : &it->second;
+}
+
+int Context::on_certificate_cb(const char* cn, const uint8_t* der, size_t len, coap_session_t* s,
+                               unsigned depth, int validated, void*) {
+  Context& self = owner(s);
+  if (coap_session_get_type(s) != COAP_SESSION_TYPE_SERVER) return 1;
+  PeerCertificate& peer = self.peer_certificates_[s];
+  // mbedTLS shows the chain from its root down; the client's own comes last.
+  if (depth == 0) peer.name = cn != nullptr ? cn : "";
+  if (!validated && !peer.problem) peer.problem = classify(der, len);
+  return 1;  // the name is checked against the endpoint per request
+}
+
 coap_session_t* Context::connect(const coap_address_t& local, const coap_address_t& remote,
-                                 const Timing& t, const Psk* psk,
+                                 const Timing& t, const Psk* psk, const Certificate* cert,
                                  std::unique_ptr<DatagramPort> port) {
   if (carries_through_ports() != (port != nullptr)) return nullptr;
   coap_dtls_cpsk_t setup{};
@@ -125,9 +173,12 @@ coap_session_t* Context::connect(const coap_address_t& local, const coap_address
     setup.psk_info.identity = {psk->identity.size(),
                                reinterpret_cast<const uint8_t*>(psk->identity.data())};
     setup.psk_info.key = {psk->key.size(), psk->key.data()};
-    // The ClientHello leaves inside the call: the timing must be set before (patch 0007).
-    coap_context_set_dtls_retransmit_ms(ctx_, static_cast<unsigned>(t.ack_timeout_ms));
   }
+  coap_dtls_pki_t pki{};
+  if (cert != nullptr) pki = pki_setup(*cert, on_certificate_cb);
+  const bool dtls = psk != nullptr || cert != nullptr;
+  // The ClientHello leaves inside the call: the timing must be set before (patch 0007).
+  if (dtls) coap_context_set_dtls_retransmit_ms(ctx_, static_cast<unsigned>(t.ack_timeout_ms));
   // libcoap binds with SO_REUSEADDR, so the kernel may give a second
   // session from the same address the port of the first, and libcoap then
   // refuses the duplicate 4-tuple: another try gets another port. The
@@ -136,13 +187,18 @@ coap_session_t* Context::connect(const coap_address_t& local, const coap_address
   connecting_ = port.get();
   for (int attempt = 0; attempt < 3 && s == nullptr; ++attempt) {
     RandomCheckpoint checkpoint;
-    s = psk == nullptr
-            ? coap_new_client_session(ctx_, &local, &remote, COAP_PROTO_UDP)
-            : coap_new_client_session_psk2(ctx_, &local, &remote, COAP_PROTO_DTLS, &setup);
+    if (psk != nullptr) {
+      s = coap_new_client_session_psk2(ctx_, &local, &remote, COAP_PROTO_DTLS, &setup);
+    } else if (cert != nullptr) {
+      // libcoap parses the credentials into the new session (patch 0014).
+      s = coap_new_client_session_pki(ctx_, &local, &remote, COAP_PROTO_DTLS, &pki);
+    } else {
+      s = coap_new_client_session(ctx_, &local, &remote, COAP_PROTO_UDP);
+    }
     if (s == nullptr) checkpoint.rewind();
   }
   connecting_ = nullptr;
-  if (s != nullptr && psk != nullptr) {
+  if (s != nullptr && dtls) {
     uint64_t one = 1;
     ssize_t n = write(wake_fd_, &one, sizeof(one));
     (void)n;  // a counter that is already set wakes us as well
@@ -324,6 +380,7 @@ int Context::on_event_cb(coap_session_t* s, coap_event_t event) {
       self.dedup_.forget(s);
       self.handler_.on_session_closed(s);
       self.identities_.erase(s);
+      self.peer_certificates_.erase(s);
       break;
     case COAP_EVENT_DTLS_CONNECTED:
       self.handler_.on_session_event(s, SessionEvent::DtlsConnected);

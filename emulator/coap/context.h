@@ -20,6 +20,7 @@
 #include "emulator/base/datagram_port.h"
 #include "emulator/base/result.h"
 #include "emulator/coap/dedup.h"
+#include "emulator/coap/x509.h"
 #include "emulator/lwm2m/model/message.h"
 
 namespace hil::coap {
@@ -47,6 +48,13 @@ enum class SessionEvent {
   DtlsConnected,  // the handshake completed
   DtlsFailed,     // the handshake or the connection failed (alert, bad MAC, timeout)
   DtlsClosed,     // the peer closed the connection
+};
+
+// Server side: who a DTLS client authenticated as with a certificate.
+struct PeerCertificate {
+  std::string name;  // the Common Name (or first subjectAltName) of its certificate
+  // Set: the certificate did not verify, and the handshake fails.
+  std::optional<CertProblem> problem;
 };
 
 // Server side: the key for an identity a client presents; nullopt refuses it.
@@ -88,13 +96,21 @@ class Context {
   void accept_psk(PskLookup lookup, unsigned max_handshakes, const Timing& timing);
   // Server side: the identity the client of a DTLS session presented; "" if none.
   const std::string& psk_identity(coap_session_t* s) const;
+  // Server side: DTLS clients may also authenticate with a certificate
+  // that chains to `own.trust`; the server presents `own.cert`. Call after
+  // accept_psk().
+  void accept_certificates(Certificate own);
+  // Server side: the certificate the client of `s` presented; null if none.
+  const PeerCertificate* peer_certificate(coap_session_t* s) const;
 
   // Client side: a session from `local` to `remote`, released by release();
-  // over DTLS with `psk`, its handshake retransmitted on `timing`. With
-  // carry_through_ports(), `port` carries its datagrams (DTLS records too)
-  // both ways instead of a socket, and the session owns it until release().
+  // over DTLS with `psk` or with `cert`, its handshake retransmitted on
+  // `timing`. With carry_through_ports(), `port` carries its datagrams
+  // (DTLS records too) both ways instead of a socket, and the session owns
+  // it until release().
   coap_session_t* connect(const coap_address_t& local, const coap_address_t& remote,
                           const Timing& timing, const Psk* psk = nullptr,
+                          const Certificate* cert = nullptr,
                           std::unique_ptr<DatagramPort> port = nullptr);
   void release(coap_session_t* s);
   // Every client session of this context gets a DatagramPort at connect()
@@ -137,6 +153,8 @@ class Context {
   static ssize_t on_datagram_send_cb(coap_session_t*, const uint8_t*, size_t);
   static const coap_bin_const_t* on_psk_identity_cb(coap_bin_const_t* identity, coap_session_t* s,
                                                     void*);
+  static int on_certificate_cb(const char* cn, const uint8_t* der, size_t len, coap_session_t* s,
+                               unsigned depth, int validated, void*);
 
   struct Pending {
     coap_session_t* session;
@@ -157,6 +175,8 @@ class Context {
   std::vector<uint8_t> psk_key_;  // what on_psk_identity_cb last returned
   coap_bin_const_t psk_key_view_{};
   std::unordered_map<coap_session_t*, std::string> identities_;  // server sessions
+  Certificate own_certificate_;  // libcoap reads it for every new server session
+  std::unordered_map<coap_session_t*, PeerCertificate> peer_certificates_;  // server sessions
   size_t sessions_ = 0;
   coap_tick_t next_walk_ = 0;  // see process()
   // In libcoap's epoll set: makes process() walk at once. A new DTLS

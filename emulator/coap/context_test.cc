@@ -224,7 +224,7 @@ TEST(Context, DatagramPorts_ManySessions_NoDescriptorEachAndRequestsStillAnswere
   std::vector<coap_session_t*> sessions;
   for (uint32_t i = 0; i < 500; ++i) {
     sessions.push_back(client.connect(device_address(100 + i), server.listen_address(), Timing{},
-                                      nullptr, relay.port(server.listen_address())));
+                                      nullptr, nullptr, relay.port(server.listen_address())));
     ASSERT_NE(sessions.back(), nullptr);
   }
   EXPECT_EQ(open_fds(), before);
@@ -263,7 +263,7 @@ TEST(Context, DatagramPort_Refused_SendFailsInsteadOfUsingASocket) {
   int refused = 0;
   client.carry_through_ports();
   coap_session_t* s = client.connect(device_address(8), server.listen_address(), Timing{}, nullptr,
-                                     std::make_unique<RefusingPort>(&refused));
+                                     nullptr, std::make_unique<RefusingPort>(&refused));
   ASSERT_NE(s, nullptr);
   lwm2m::Request r;
   r.method = lwm2m::Method::Post;
@@ -289,7 +289,7 @@ TEST(Context, DatagramPorts_SessionOwnsItsPortUntilRelease_NoPortNoSession) {
   coap_address_t server = *parse_host_port("127.0.0.1:5683");
   EXPECT_EQ(client.connect(device_address(9), server, Timing{}), nullptr);
   bool gone = false;
-  coap_session_t* s = client.connect(device_address(9), server, Timing{}, nullptr,
+  coap_session_t* s = client.connect(device_address(9), server, Timing{}, nullptr, nullptr,
                                      std::make_unique<WatchedPort>(&gone));
   ASSERT_NE(s, nullptr);
   EXPECT_FALSE(gone);

@@ -40,7 +40,8 @@ Device::Device(const DeviceConfig& config, coap::Context& shard, Timers& timers,
                                    lwm2m::ObjectRegistry::builtin())
                    .value()),
       reboot_after_power_cut_ms_(config.reboot_after_power_cut_ms) {
-  if (config.flash) {
+  if (config.certificate_issuer) mint_certificate(config);
+  if (config.flash && init_error_.empty()) {
     lwm2m::ObjectTree stored = factory_tree();
     stored.erase(lwm2m::kDevice);  // the Device object is firmware, not configuration
     auto storage = Storage::open(*config.flash, std::move(stored));
@@ -83,6 +84,22 @@ Result<flash::StoreView> Device::flash_store() const {
 std::string Device::address() const {
   std::string ip = coap::to_string(coap::device_address(address_index_));
   return ip.substr(0, ip.rfind(':'));  // each session has a port of its own
+}
+
+void Device::mint_certificate(const DeviceConfig& config) {
+  const std::string& ep = config.client.endpoint;
+  Result<coap::Certificate> cert =
+      coap::issue(*config.certificate_issuer, lwm2m::with_endpoint(config.certificate_cn, ep),
+                  config.client.seed);
+  if (!cert) {
+    init_error_ = "certificate for " + ep + ": " + cert.error().message;
+    return;
+  }
+  lwm2m::Factory f = config.factory;
+  f.bootstrap_cert = std::move(cert->cert);
+  f.bootstrap_cert_key = std::move(cert->key);
+  factory_ =
+      lwm2m::tree::encode(lwm2m::factory_tree(f, ep), lwm2m::ObjectRegistry::builtin()).value();
 }
 
 lwm2m::ObjectTree Device::factory_tree() const {
@@ -403,10 +420,16 @@ std::optional<coap::Psk> Device::credentials(const lwm2m::Account& to, bool secu
   if (!secure) return std::nullopt;
   if (to.security_mode != sec::kModePsk) {
     *error = to.uri + " is coaps:// but its security mode is " + std::to_string(to.security_mode) +
-             "; this device supports PSK (0) over DTLS";
+             "; this device supports PSK (0) and Certificate (2) over DTLS";
     return std::nullopt;
   }
   return coap::Psk{std::string(to.psk_identity.begin(), to.psk_identity.end()), to.psk_key};
+}
+
+std::optional<coap::Certificate> Device::certificate(const lwm2m::Account& to, bool secure) {
+  if (!secure || to.security_mode != lwm2m::security::kModeCert) return std::nullopt;
+  return coap::Certificate{coap::Der(to.psk_identity.begin(), to.psk_identity.end()), to.psk_key,
+                           to.server_public_key};
 }
 
 Device::Session* Device::session_for(const lwm2m::Account& to, std::string* error) {
@@ -419,11 +442,14 @@ Device::Session* Device::session_for(const lwm2m::Account& to, std::string* erro
     *error = remote.error().message;
     return nullptr;
   }
-  std::optional<coap::Psk> psk = credentials(to, remote->secure, error);
-  if (remote->secure && !psk) return nullptr;
+  std::optional<coap::Certificate> cert = certificate(to, remote->secure);
+  std::optional<coap::Psk> psk;
+  if (!cert) psk = credentials(to, remote->secure, error);
+  if (remote->secure && !psk && !cert) return nullptr;
   coap_address_t local = coap::device_address(address_index_);
   auto s = std::make_unique<Session>(Session{this, {to.bootstrap, to.ssid}, nullptr, key});
   const coap::Psk* creds = psk ? &*psk : nullptr;
+  const coap::Certificate* cert_creds = cert ? &*cert : nullptr;
   // With a radio, the session's datagrams pass the device's link on a path
   // of their own, and the session holds no socket; without one, each
   // session costs a descriptor.
@@ -437,14 +463,15 @@ Device::Session* Device::session_for(const lwm2m::Account& to, std::string* erro
         device_ip(), endpoint4(remote->address),
         radio::Route{&link_, [this](Event e) { timeline_.push_back(std::move(e)); }, &capture_});
   }
-  coap_session_t* cs = shard_.connect(local, remote->address, timing_, creds, std::move(port));
+  coap_session_t* cs =
+      shard_.connect(local, remote->address, timing_, creds, cert_creds, std::move(port));
   if (cs == nullptr && radio_ == nullptr && !to.bootstrap && sessions_.count(bootstrap_key_)) {
     // Out of descriptors (20,000 per process here): trade the lingering
     // bootstrap session for this one. A retransmitted Finish now goes
     // unanswered, and the timeline says why.
     record("bootstrap_session_closed", "early: no descriptor for " + to.uri);
     close_session(bootstrap_key_);
-    cs = shard_.connect(local, remote->address, timing_, creds);
+    cs = shard_.connect(local, remote->address, timing_, creds, cert_creds);
   }
   if (cs == nullptr) {
     *error = radio_ != nullptr
@@ -457,6 +484,10 @@ Device::Session* Device::session_for(const lwm2m::Account& to, std::string* erro
   if (psk) {
     s->handshake_from = timers_.clock().now_ms();
     record("dtls_handshake", "to " + to.uri + " as PSK identity \"" + psk->identity + "\"");
+  } else if (cert) {
+    s->handshake_from = timers_.clock().now_ms();
+    record("dtls_handshake", "to " + to.uri + " with a certificate (" +
+                                 std::to_string(cert->cert.size()) + " bytes)");
   }
   if (to.bootstrap) bootstrap_key_ = key;
   return sessions_.emplace(key, std::move(s)).first->second.get();

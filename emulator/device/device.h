@@ -41,6 +41,12 @@ struct DeviceConfig {
   // The device's radio link: what happens to its datagrams on the way.
   radio::LinkConfig link;
   uint64_t link_seed = 0;
+  // Certificate mode for a fleet: each device leaves the factory with a key
+  // and a certificate of its own, signed by this issuer, its Common Name
+  // `certificate_cn` with "{endpoint}" replaced (minted from the client's
+  // seed, into factory.bootstrap_cert and bootstrap_cert_key).
+  std::optional<coap::Issuer> certificate_issuer;
+  std::string certificate_cn = "{endpoint}";
   // The objects the device knows: null for the builtin ones; a fleet shares
   // one registry (ddf::registry_with adds a user's DDF objects). Only objects
   // 0, 1 and 2 go to flash, so a user object's values last until a reboot.
@@ -123,6 +129,9 @@ class Device : public VirtualDevice {
 
   Status boot();
   lwm2m::ObjectTree factory_tree() const;
+  // Replaces factory_ with one that holds a certificate minted for this
+  // device; a failure is init_error_.
+  void mint_certificate(const DeviceConfig& config);
   void shutdown();
   void lose_power();
   void commit(const lwm2m::ObjectTree& config);
@@ -133,6 +142,8 @@ class Device : public VirtualDevice {
   Session* session_for(const lwm2m::Account& to, std::string* error);
   std::optional<coap::Psk> credentials(const lwm2m::Account& to, bool secure,
                                        std::string* error) const;
+  // Certificate mode's credentials for a coaps:// account, or nullopt.
+  static std::optional<coap::Certificate> certificate(const lwm2m::Account& to, bool secure);
   void end_handshake(Session& s);
   void close_session(const std::string& key);
   void release(Session& s);

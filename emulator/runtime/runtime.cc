@@ -221,7 +221,8 @@ uint64_t Runtime::server_port_seed(const std::string& name) const {
 
 Result<BootstrapServerHandle> Runtime::add_bootstrap_server(
     server::BootstrapConfig config, std::optional<lwm2m::Profile> profile, coap::Timing timing,
-    const std::string& listen, const std::string& secure_listen, server::BootstrapLimits limits) {
+    const std::string& listen, const std::string& secure_listen, server::BootstrapLimits limits,
+    std::optional<coap::Certificate> cert) {
   auto addrs = listen_addresses(listen, secure_listen);
   if (!addrs) return addrs.error();
   Loop& loop = *loops_[0];
@@ -233,6 +234,7 @@ Result<BootstrapServerHandle> Runtime::add_bootstrap_server(
     auto st = listen_on_seeded_ports(*addrs, server_port_seed(name), [&](const ListenAddresses& a) {
       s = std::make_unique<server::BootstrapServer>(config, profile, timing, loop,
                                                     mix(options_.seed, name), *shards, limits);
+      if (cert) s->set_certificate(*cert);
       return s->listen(a.plain, a.secure, options_.server_handshakes);
     });
     if (!st) return st.error();
@@ -245,7 +247,8 @@ Result<BootstrapServerHandle> Runtime::add_bootstrap_server(
 
 Result<RegistrationServerHandle> Runtime::add_registration_server(
     coap::Timing timing, server::PskTable psk, const std::string& listen,
-    const std::string& secure_listen, server::RegistrationLimits limits) {
+    const std::string& secure_listen, server::RegistrationLimits limits,
+    std::optional<coap::Certificate> cert) {
   auto addrs = listen_addresses(listen, secure_listen);
   if (!addrs) return addrs.error();
   Loop& loop = registration_loop();
@@ -263,6 +266,7 @@ Result<RegistrationServerHandle> Runtime::add_registration_server(
     auto st = listen_on_seeded_ports(*addrs, server_port_seed(name), [&](const ListenAddresses& a) {
       s = std::make_unique<server::RegistrationServer>(timing, psk, loop, mix(options_.seed, name),
                                                        *shards, limits, ids);
+      if (cert) s->set_certificate(*cert);
       return s->listen(a.plain, a.secure, options_.server_handshakes);
     });
     if (!st) return st.error();

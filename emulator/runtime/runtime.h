@@ -123,15 +123,16 @@ class Runtime {
                                                      std::optional<lwm2m::Profile> profile,
                                                      coap::Timing timing, const std::string& listen,
                                                      const std::string& secure_listen = "",
-                                                     server::BootstrapLimits limits = {});
+                                                     server::BootstrapLimits limits = {},
+                                                     std::optional<coap::Certificate> cert = {});
   // Endpoints that `psk` covers must register over DTLS (see PskTable).
   // Registration ids are random: seeded on the virtual clock (one seed,
-  // one run), from the OS on the real one.
-  Result<RegistrationServerHandle> add_registration_server(coap::Timing timing,
-                                                           server::PskTable psk,
-                                                           const std::string& listen,
-                                                           const std::string& secure_listen = "",
-                                                           server::RegistrationLimits limits = {});
+  // one run), from the OS on the real one. `cert`: the servers' own
+  // certificate for certificate mode (set_certificate()).
+  Result<RegistrationServerHandle> add_registration_server(
+      coap::Timing timing, server::PskTable psk, const std::string& listen,
+      const std::string& secure_listen = "", server::RegistrationLimits limits = {},
+      std::optional<coap::Certificate> cert = {});
   // Creates `count` devices from a template; endpoints are `prefix` + index
   // (the template's endpoint alone when count is 1 and prefix is empty).
   // They start at once when `start` is set. QEMU devices run on the loops'

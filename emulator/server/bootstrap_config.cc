@@ -70,17 +70,38 @@ json defined_only(const lw::ObjectDef& def, const json& resources) {
 struct Security {
   std::string mode = "nosec";
   std::string identity, key_hex;
+  std::string cert_hex, server_cert_hex;  // x509 server accounts (key_hex: their key)
 };
 
+// "x509_cert_hex", "x509_key_hex", "x509_server_cert_hex" of a server
+// account in certificate mode: /0/x/3, /0/x/5 and /0/x/4, DER as hex.
+void parse_certificate(const json& j, const std::string& w, Security& sec) {
+  const char* keys[] = {"x509_cert_hex", "x509_key_hex", "x509_server_cert_hex"};
+  std::string* fields[] = {&sec.cert_hex, &sec.key_hex, &sec.server_cert_hex};
+  for (size_t i = 0; i < 3; ++i) {
+    if (!j.contains(keys[i])) fail(w, "x509 needs \"" + std::string(keys[i]) + "\"");
+    *fields[i] = config_json::get_string(j[keys[i]], at(w, keys[i]));
+    if (config_json::parse_hex(*fields[i], at(w, keys[i])).empty())
+      fail(at(w, keys[i]), "must not be empty");
+  }
+}
+
 // "security_mode", "psk_identity", "psk_key_hex" of an object: a server
-// account's, or the credentials an endpoint presents to this server.
-Security parse_security(const json& j, const std::string& w) {
+// account's, or the credentials an endpoint presents to this server;
+// `account` allows the x509 keys of a server account.
+Security parse_security(const json& j, const std::string& w, bool account = false) {
   Security sec;
   if (j.contains("security_mode"))
     sec.mode = config_json::get_string(j["security_mode"], at(w, "security_mode"));
-  if (sec.mode != "nosec" && sec.mode != "psk") {
-    fail(at(w, "security_mode"), "expected \"nosec\" or \"psk\", got \"" + sec.mode + "\"");
+  if (sec.mode != "nosec" && sec.mode != "psk" && sec.mode != "x509") {
+    fail(at(w, "security_mode"),
+         "expected \"nosec\", \"psk\" or \"x509\", got \"" + sec.mode + "\"");
   }
+  for (const char* k : {"x509_cert_hex", "x509_key_hex", "x509_server_cert_hex"}) {
+    if (sec.mode != "x509" && j.contains(k))
+      fail(at(w, k), "only allowed with security_mode \"x509\"");
+  }
+  if (sec.mode == "x509" && account) parse_certificate(j, w, sec);
   for (const char* k : {"psk_identity", "psk_key_hex"}) {
     if (sec.mode != "psk" && j.contains(k))
       fail(at(w, k), "only allowed with security_mode \"psk\"");
@@ -97,6 +118,11 @@ Security parse_security(const json& j, const std::string& w) {
   return sec;
 }
 
+int64_t mode_of(const std::string& mode) {
+  if (mode == "psk") return lw::security::kModePsk;
+  return mode == "x509" ? lw::security::kModeCert : lw::security::kModeNoSec;
+}
+
 // "servers": each account becomes a Security instance 1+i and a Server
 // instance i (Security 0 is commonly the bootstrap account). All Security
 // writes come first, as in Leshan.
@@ -110,7 +136,8 @@ std::vector<WriteSpec> expand_servers(const json& servers, const std::string& wh
     config_json::expect_object(s, w);
     config_json::check_keys(
         s, w,
-        {"ssid", "uri", "lifetime", "binding", "security_mode", "psk_identity", "psk_key_hex"});
+        {"ssid", "uri", "lifetime", "binding", "security_mode", "psk_identity", "psk_key_hex",
+         "x509_cert_hex", "x509_key_hex", "x509_server_cert_hex"});
     if (!s.contains("ssid")) fail(w, "missing \"ssid\"");
     if (!s.contains("uri")) fail(w, "missing \"uri\"");
     const int64_t ssid = config_json::get_int(s["ssid"], at(w, "ssid"), 1, 65534);
@@ -129,9 +156,9 @@ std::vector<WriteSpec> expand_servers(const json& servers, const std::string& wh
            "(e.g. \"U\", \"UQ\"), got \"" +
                binding + "\"");
     }
-    const Security creds = parse_security(s, w);
+    const Security creds = parse_security(s, w, /*account=*/true);
     const std::string uri = config_json::get_string(s["uri"], at(w, "uri"));
-    const std::string scheme = creds.mode == "psk" ? "coaps://" : "coap://";
+    const std::string scheme = creds.mode == "nosec" ? "coap://" : "coaps://";
     if (uri.compare(0, scheme.size(), scheme) != 0 || uri.size() == scheme.size()) {
       fail(at(w, "uri"), "security_mode " + creds.mode + " needs a " + scheme +
                              "host:port URI, got \"" + uri + "\"");
@@ -139,9 +166,9 @@ std::vector<WriteSpec> expand_servers(const json& servers, const std::string& wh
     const json sec = {
         {"0", uri},
         {"1", false},
-        {"2", creds.mode == "psk" ? lw::security::kModePsk : lw::security::kModeNoSec},
-        {"3", {{"hex", to_hex(creds.identity)}}},
-        {"4", {{"hex", ""}}},
+        {"2", mode_of(creds.mode)},
+        {"3", {{"hex", creds.mode == "x509" ? creds.cert_hex : to_hex(creds.identity)}}},
+        {"4", {{"hex", creds.server_cert_hex}}},
         {"5", {{"hex", creds.key_hex}}},
         {"10", ssid}};
     const json srv = {{"0", ssid}, {"1", lifetime}, {"6", true}, {"7", binding}};
@@ -377,6 +404,7 @@ EndpointConfig parse_endpoint(const json& j, const std::string& where) {
     ep.psk = PskCredential{ep.match, sec.identity,
                            config_json::parse_hex(sec.key_hex, at(where, "psk_key_hex"))};
   }
+  ep.x509 = parse_security(j, where).mode == "x509";
   if (j.contains("profile")) {
     const std::string text = config_json::get_string(j["profile"], at(where, "profile"));
     ep.profile = lw::parse_profile(text);

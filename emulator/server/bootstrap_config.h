@@ -48,6 +48,9 @@ struct EndpointConfig {
   FinishPolicy finish = FinishPolicy::Auto;
   // Set: the endpoint must come over DTLS with this credential; unset: NoSec.
   std::optional<PskCredential> psk;
+  // The endpoint must come over DTLS with a certificate in its own name
+  // (security_mode "x509"), one the server trusts.
+  bool x509 = false;
 };
 
 struct BootstrapConfig {

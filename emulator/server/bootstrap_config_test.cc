@@ -71,6 +71,22 @@ TEST(ParseBootstrapConfig, PskServer_WritesModeIdentityAndKey) {
   EXPECT_EQ(value(srv, 0, 7), lw::Value(std::string("U")));
 }
 
+TEST(ParseBootstrapConfig, X509Server_WritesModeCertificateTrustAndKey) {
+  const BootstrapConfig c = parse_ok(R"({"endpoints": [{"match": "dev-1",
+      "security_mode": "x509",
+      "servers": [{"ssid": 1, "uri": "coaps://127.0.0.1:5684",
+                   "security_mode": "x509", "x509_cert_hex": "3001",
+                   "x509_key_hex": "3002", "x509_server_cert_hex": "3003"}]}]})");
+  EXPECT_TRUE(c.endpoints[0].x509);
+  EXPECT_FALSE(c.endpoints[0].psk);
+  const lw::Instances sec = decode(c.endpoints[0].commands[0]);
+  EXPECT_EQ(value(sec, 1, 2), lw::Value(lw::security::kModeCert));
+  EXPECT_EQ(value(sec, 1, 3), lw::Value(lw::Bytes{0x30, 0x01}));
+  EXPECT_EQ(value(sec, 1, 4), lw::Value(lw::Bytes{0x30, 0x03}));
+  EXPECT_EQ(value(sec, 1, 5), lw::Value(lw::Bytes{0x30, 0x02}));
+  EXPECT_TRUE(c.psk_table().empty());
+}
+
 TEST(ParseBootstrapConfig, PskEndpoint_CredentialInItsPskTable) {
   const BootstrapConfig c = parse_ok(R"({"endpoints": [
       {"match": "dev-*", "security_mode": "psk", "psk_identity": "{endpoint}",
@@ -353,15 +369,27 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{SERVER("\"binding\": \"X\""),
                 "endpoints[0].servers[0].binding: expected binding letters"},
         BadCase{SERVER("\"security_mode\": \"cert\""),
-                "endpoints[0].servers[0].security_mode: expected \"nosec\" or "
-                "\"psk\", got \"cert\""},
+                "endpoints[0].servers[0].security_mode: expected \"nosec\", "
+                "\"psk\" or \"x509\", got \"cert\""},
+        BadCase{EP("\"servers\": [{\"ssid\": 1, \"uri\": \"coaps://a:1\", "
+                   "\"security_mode\": \"x509\", \"x509_cert_hex\": \"30\", "
+                   "\"x509_key_hex\": \"30\"}]"),
+                "endpoints[0].servers[0]: x509 needs \"x509_server_cert_hex\""},
+        BadCase{SERVER("\"x509_cert_hex\": \"30\""),
+                "endpoints[0].servers[0].x509_cert_hex: only allowed with "
+                "security_mode \"x509\""},
+        BadCase{EP("\"servers\": [{\"ssid\": 1, \"uri\": \"coap://a:1\", "
+                   "\"security_mode\": \"x509\", \"x509_cert_hex\": \"30\", "
+                   "\"x509_key_hex\": \"30\", \"x509_server_cert_hex\": \"30\"}]"),
+                "endpoints[0].servers[0].uri: security_mode x509 needs a coaps://"},
         BadCase{SERVER("\"psk_identity\": \"x\""),
                 "endpoints[0].servers[0].psk_identity: only allowed with "
                 "security_mode \"psk\""},
         BadCase{SERVER("\"port\": 5683"),
                 "endpoints[0].servers[0]: unknown key \"port\" (allowed: ssid, "
                 "uri, "
-                "lifetime, binding, security_mode, psk_identity, psk_key_hex)"},
+                "lifetime, binding, security_mode, psk_identity, psk_key_hex, "
+                "x509_cert_hex, x509_key_hex, x509_server_cert_hex)"},
         BadCase{EP("\"servers\": [{\"ssid\": 1, \"uri\": \"coap://a:1\", "
                    "\"security_mode\": \"psk\", \"psk_identity\": \"i\", "
                    "\"psk_key_hex\": \"00\"}]"),

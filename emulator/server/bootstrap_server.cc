@@ -16,18 +16,20 @@ BootstrapServer::BootstrapServer(BootstrapConfig config, std::optional<lwm2m::Pr
       timing_(timing),
       peers_(timing),
       security_(core_.config().psk_table(),
-                [this](const std::string& ep, const std::string& reason) {
-                  core_.refuse(timers_.clock().now_ms(), 0, ep, reason);
+                [this](const std::string& ep, const Refusal& r) {
+                  core_.refuse(timers_.clock().now_ms(), 0, ep, r.reason, r.outcome);
                 }),
       endpoint_(*this, seed, shards) {
   // Each endpoint's entry says how it must come: with its own credential
-  // over DTLS, or over NoSec.
-  core_.authorize = [this](PeerId peer, const std::string& ep) -> std::optional<std::string> {
+  // over DTLS (a key, or a certificate in its name), or over NoSec.
+  core_.authorize = [this](PeerId peer, const std::string& ep) -> std::optional<Refusal> {
     const EndpointConfig* cfg = core_.config().find(ep);
     if (cfg == nullptr) return std::nullopt;  // the core answers NO_BOOTSTRAP_CONFIG
     PskTable rules;
     if (cfg->psk) rules.add(*cfg->psk);
-    return security_.refusal(peers_.session_of(peer), ep, rules);
+    using Certs = ClientSecurity::Certificates;
+    return security_.refusal(peers_.session_of(peer), ep, rules,
+                             cfg->x509 ? Certs::Required : Certs::Refused);
   };
 }
 
@@ -52,8 +54,8 @@ Status BootstrapServer::start_session(const std::string& endpoint) {
                  "/1/x/9 from its server)"};
   }
   // The configuration may have changed since: the peer must still fit it.
-  if (std::optional<std::string> why = core_.authorize(*peer, endpoint)) {
-    return Error{"'" + endpoint + "': " + *why};
+  if (std::optional<Refusal> why = core_.authorize(*peer, endpoint)) {
+    return Error{"'" + endpoint + "': " + why->reason};
   }
   Status st = core_.start_session(timers_.clock().now_ms(), *peer, endpoint);
   pump();

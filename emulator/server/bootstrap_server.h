@@ -20,6 +20,9 @@ class BootstrapServer final : public coap::Context::Handler {
                   coap::Timing timing, Timers& timers, uint64_t seed, int shards,
                   BootstrapLimits limits = {});
 
+  // Certificate mode: endpoints whose entry says "x509" authenticate with
+  // a certificate in their name that chains to `own.trust`. Before listen().
+  void set_certificate(coap::Certificate own) { security_.set_certificate(std::move(own)); }
   // coap:// on `addr`; coaps:// on `secure` (port 0: a free one).
   Status listen(const coap_address_t& addr, const coap_address_t& secure, unsigned max_handshakes);
   std::string uri() const;         // coap://127.0.0.1:PORT once listening

@@ -78,6 +78,12 @@ const char* to_string(Outcome o) {
       return "READ_REJECTED";
     case Outcome::DiscoverRejected:
       return "DISCOVER_REJECTED";
+    case Outcome::CertUntrusted:
+      return "CERT_UNTRUSTED";
+    case Outcome::CertExpired:
+      return "CERT_EXPIRED";
+    case Outcome::CertNameMismatch:
+      return "CERT_NAME_MISMATCH";
   }
   return "?";
 }
@@ -123,8 +129,8 @@ lw::Response BootstrapServerCore::on_request(TimeMs now, PeerId peer, const lw::
     return answer(lw::Code::Unavailable);
   }
   if (authorize) {
-    if (std::optional<std::string> why = authorize(peer, ep)) {
-      refuse(now, peer, ep, describe(req) + ": " + *why);
+    if (std::optional<Refusal> why = authorize(peer, ep)) {
+      refuse(now, peer, ep, describe(req) + ": " + why->reason, why->outcome);
       return answer(lw::Code::BadRequest);
     }
   }
@@ -256,7 +262,7 @@ const EndpointResult* BootstrapServerCore::result(const std::string& endpoint) c
 }
 
 void BootstrapServerCore::refuse(TimeMs now, PeerId peer, const std::string& ep,
-                                 const std::string& reason) {
+                                 const std::string& reason, Outcome outcome) {
   if (ep.empty()) {
     notice(now, "rejected", reason);
   } else if (sessions_.count(ep) || results_.count(ep)) {
@@ -265,7 +271,7 @@ void BootstrapServerCore::refuse(TimeMs now, PeerId peer, const std::string& ep,
     note(now, ep, "rejected", reason);
   } else {
     begin_result(now, peer, ep);
-    end(now, ep, Outcome::Unauthorized, reason);
+    end(now, ep, outcome, reason);
   }
 }
 

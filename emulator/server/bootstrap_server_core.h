@@ -49,8 +49,21 @@ enum class Outcome {
   DeleteRejected,    // a Delete not marked optional got an error answer
   ReadRejected,      // a Bootstrap-Read not marked optional got an error answer
   DiscoverRejected,  // the same for a Bootstrap-Discover
+  // Certificate mode: the client's certificate did not chain to the
+  // trusted CA, was outside its validity period, or named another endpoint.
+  CertUntrusted,
+  CertExpired,
+  CertNameMismatch,
 };
 const char* to_string(Outcome o);  // "SUCCESS", "NO_BOOTSTRAP_CONFIG", ...
+
+// Why a client may not bootstrap, and the outcome that records it.
+struct Refusal {
+  Refusal(std::string why, Outcome o = Outcome::Unauthorized)  // NOLINT: a reason alone is one
+      : reason(std::move(why)), outcome(o) {}
+  std::string reason;
+  Outcome outcome;
+};
 
 // How a request failed without an answer.
 enum class Failure {
@@ -181,11 +194,12 @@ class BootstrapServerCore {
   // Called whenever a session ends, with its final result.
   std::function<void(const EndpointResult&)> on_outcome;
   // Optional: why `peer` may not act as `endpoint`, or nullopt when it may.
-  // A refused Request Bootstrap gets 4.00 and the outcome UNAUTHORIZED.
-  std::function<std::optional<std::string>(PeerId, const std::string& endpoint)> authorize;
+  // A refused Request Bootstrap gets 4.00 and the refusal's outcome.
+  std::function<std::optional<Refusal>(PeerId, const std::string& endpoint)> authorize;
   // A client refused before or outside a request (a failed DTLS handshake):
-  // UNAUTHORIZED for `endpoint` if known and idle, else a "rejected" event.
-  void refuse(TimeMs now, PeerId peer, const std::string& endpoint, const std::string& reason);
+  // `outcome` for `endpoint` if known and idle, else a "rejected" event.
+  void refuse(TimeMs now, PeerId peer, const std::string& endpoint, const std::string& reason,
+              Outcome outcome = Outcome::Unauthorized);
 
  private:
   struct Session {

@@ -288,6 +288,21 @@ TEST_F(BootstrapServerCoreTest, Authorize_RefusedAfterSuccess_OutcomeKeptRefusal
   EXPECT_EQ(outcomes_, std::vector<std::string>{"v10-1 SUCCESS"});
 }
 
+TEST_F(BootstrapServerCoreTest, Authorize_CertificateOfAnotherEndpoint_NamedOutcome) {
+  core_.authorize = [](PeerId, const std::string& ep) -> std::optional<Refusal> {
+    return Refusal{"certificate of \"v10-1\" may not act as " + ep, Outcome::CertNameMismatch};
+  };
+  EXPECT_EQ(request(1, {"ep=v10-2"}), lw::Code::BadRequest);
+  EXPECT_EQ(outcome("v10-2"), Outcome::CertNameMismatch);
+  EXPECT_FALSE(core_.poll_request(++now_)) << "a refused client gets no command";
+}
+
+TEST_F(BootstrapServerCoreTest, Refuse_FailedHandshake_NamedOutcomeOnlyForIdleEndpoint) {
+  core_.refuse(now_, 0, "v10-1", "certificate expired", Outcome::CertExpired);
+  EXPECT_EQ(outcome("v10-1"), Outcome::CertExpired);
+  EXPECT_EQ(core_.result("v10-1")->reason, "certificate expired");
+}
+
 TEST_F(BootstrapServerCoreTest, Cancel_RequestInFlight_PeerSendsNothingUntilItsExchangeEnds) {
   request(1, {"ep=v10-1"});
   std::optional<Outgoing> old = core_.poll_request(++now_);
@@ -685,6 +700,9 @@ TEST(OutcomeToString, AllOutcomes_LeshanNames) {
   EXPECT_STREQ(to_string(Outcome::Cancelled), "CANCELLED");
   EXPECT_STREQ(to_string(Outcome::ReadRejected), "READ_REJECTED");
   EXPECT_STREQ(to_string(Outcome::DiscoverRejected), "DISCOVER_REJECTED");
+  EXPECT_STREQ(to_string(Outcome::CertUntrusted), "CERT_UNTRUSTED");
+  EXPECT_STREQ(to_string(Outcome::CertExpired), "CERT_EXPIRED");
+  EXPECT_STREQ(to_string(Outcome::CertNameMismatch), "CERT_NAME_MISMATCH");
 }
 
 }  // namespace

@@ -6,15 +6,21 @@ namespace hil::server {
 
 namespace {
 
-// Who a client is, for Update and De-register: its PSK identity over DTLS;
+// Who a client is, for Update and De-register: its PSK identity or its
+// certificate's name over DTLS;
 // over NoSec its host without the port, because a NAT that rebinds keeps
 // the host and changes the port (RFC 4787, REQ-2: "paired" pooling).
 std::string principal_of(coap_session_t* s) {
   if (s == nullptr) return "gone";
-  if (coap_session_get_proto(s) == COAP_PROTO_DTLS)
-    return "psk:" + coap::Context::owner(s).psk_identity(s);
+  if (coap_session_get_proto(s) == COAP_PROTO_DTLS) return ClientSecurity::principal(s);
   const std::string addr = coap::to_string(*coap_session_get_addr_remote(s));
   return "host:" + addr.substr(0, addr.rfind(':'));
+}
+
+// A certificate refusal names its cause, as the bootstrap server's outcome does.
+std::string with_cause(const Refusal& r) {
+  if (r.outcome == Outcome::Unauthorized) return r.reason;
+  return std::string(to_string(r.outcome)) + ": " + r.reason;
 }
 
 }  // namespace
@@ -27,12 +33,18 @@ RegistrationServer::RegistrationServer(coap::Timing timing, PskTable psk, Timers
       timing_(timing),
       peers_(timing),
       security_(std::move(psk),
-                [this](const std::string&, const std::string& reason) {
-                  core_.refuse(timers_.clock().now_ms(), reason);
+                [this](const std::string&, const Refusal& r) {
+                  core_.refuse(timers_.clock().now_ms(), with_cause(r));
                 }),
       endpoint_(*this, seed, shards) {
-  core_.authorize = [this](PeerId peer, const std::string& ep) {
-    return security_.refusal(peers_.session_of(peer), ep, security_.table());
+  // A client with a certificate may register as the endpoint it names.
+  core_.authorize = [this](PeerId peer, const std::string& ep) -> std::optional<std::string> {
+    using Certs = ClientSecurity::Certificates;
+    std::optional<Refusal> r =
+        security_.refusal(peers_.session_of(peer), ep, security_.table(),
+                          security_.has_certificate() ? Certs::Allowed : Certs::Refused);
+    if (!r) return std::nullopt;
+    return with_cause(*r);
   };
   core_.principal = [this](PeerId peer) { return principal_of(peers_.session_of(peer)); };
 }

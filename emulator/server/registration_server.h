@@ -24,6 +24,10 @@ class RegistrationServer final : public coap::Context::Handler {
                      RegistrationLimits limits = {}, RegistrationServerCore::Random random = {});
   ~RegistrationServer() override;
 
+  // Certificate mode: a client may also register over DTLS with a
+  // certificate that chains to `own.trust`, as the endpoint it names.
+  // Before listen().
+  void set_certificate(coap::Certificate own) { security_.set_certificate(std::move(own)); }
   // coap:// on `addr`; coaps:// on `secure` (port 0: a free one).
   Status listen(const coap_address_t& addr, const coap_address_t& secure, unsigned max_handshakes);
   std::string uri() const;

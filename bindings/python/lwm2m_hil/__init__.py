@@ -31,6 +31,7 @@ from ._options import (
 from ._qemu import NotSupportedOnImage, NotSupportedOnQemu, QemuDevice
 from ._servers import BootstrapServer, RegistrationServer
 from ._version import __version__
+from .certs import Certificate, Issuer, TestCA
 from .config import Psk, bootstrap_config
 
 __all__ = [
@@ -56,6 +57,9 @@ __all__ = [
     "NotSupportedOnQemu",
     "QemuDevice",
     "Psk",
+    "Certificate",
+    "Issuer",
+    "TestCA",
     "RegistrationServer",
     "bootstrap_config",
     "__version__",

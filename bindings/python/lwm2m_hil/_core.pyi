@@ -7,6 +7,14 @@ class DeviceSpec:
     bootstrap_uri: str
     psk_identity: str
     psk_key: bytes
+    x509_cert: bytes
+    x509_key: bytes
+    x509_server_cert: bytes
+    x509_ca_cert: bytes
+    x509_ca_key: bytes
+    x509_cn: str
+    x509_not_before: str
+    x509_not_after: str
     profile: str
     request_finish: bool
     finish_fallback: bool
@@ -198,11 +206,13 @@ class Runtime:
         self, config_json: str, profile: str, listen: str, secure_listen: str, ack_timeout: float,
         ack_random_factor: float, max_retransmit: int, max_results: int = 100000,
         max_endpoint_events: int = 256, max_events: int = 10000,
+        x509: tuple[bytes, bytes, bytes] | None = None,
     ) -> BootstrapServerHandle: ...
     def add_registration_server(
         self, listen: str, secure_listen: str, ack_timeout: float, ack_random_factor: float,
         max_retransmit: int, psk: list[tuple[str, str, bytes]], max_lifetime: int = 86400,
         max_registrations: int = 100000, max_events: int = 10000,
+        x509: tuple[bytes, bytes, bytes] | None = None,
     ) -> RegistrationServerHandle: ...
     def add_devices(
         self, spec: DeviceSpec | QemuSpec, count: int, prefix: str, start: bool

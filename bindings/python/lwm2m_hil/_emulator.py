@@ -29,8 +29,10 @@ from ._options import (
     check_names,
     check_timing,
     native_spec,
+    server_certificate,
 )
 from ._servers import BootstrapServer, RegistrationServer, config_text
+from .certs import Certificate
 from .config import Psk
 from .decode import capture_comment, decode_options
 
@@ -181,6 +183,7 @@ class Emulator:
         max_results: int = 100_000,
         max_endpoint_events: int = 256,
         max_events: int = 10_000,
+        x509: Certificate | None = None,
     ) -> BootstrapServer:
         """Start a bootstrap server. ``config`` is a dict, a JSON string, or a
         path to a JSON file (format: emulator/server/README.md). ValueError
@@ -192,7 +195,10 @@ class Emulator:
         'cr' leaves a client without Finish. Caps, oldest first out
         (emulator/server/README.md, "Limits"): ``max_results`` endpoints
         whose session ended, ``max_endpoint_events`` events per endpoint,
-        ``max_events`` in :meth:`BootstrapServer.events`."""
+        ``max_events`` in :meth:`BootstrapServer.events`. ``x509``
+        (:meth:`TestCA.server <lwm2m_hil.certs.TestCA.server>`): the
+        server's certificate for entries in certificate mode; their devices'
+        certificates must chain to its ``trust``."""
         check_timing(timing)
         h = self._runtime.add_bootstrap_server(
             config_text(config),
@@ -205,6 +211,7 @@ class Emulator:
             max_results=max_results,
             max_endpoint_events=max_endpoint_events,
             max_events=max_events,
+            x509=server_certificate(x509),
         )
         server = BootstrapServer(self, h)
         self._server_uris += [server.uri, server.secure_uri]
@@ -220,13 +227,17 @@ class Emulator:
         max_lifetime: int = 86400,
         max_registrations: int = 100_000,
         max_events: int = 10_000,
+        x509: Certificate | None = None,
     ) -> RegistrationServer:
         """Start a registration server. Endpoints that an entry of ``psk``
         matches must register over DTLS (``secure_uri``) with an identity
         that entry allows; the others over NoSec (``uri``). A longer
         lifetime than ``max_lifetime`` seconds is cut to it; a Register of a
         new endpoint beyond ``max_registrations`` is answered 5.03;
-        :meth:`RegistrationServer.events` keeps the latest ``max_events``."""
+        :meth:`RegistrationServer.events` keeps the latest ``max_events``.
+        ``x509``: the server's certificate; a device may then also register
+        over DTLS with a certificate that chains to its ``trust``, as the
+        endpoint the certificate names."""
         check_timing(timing)
         for p in psk:
             if not isinstance(p, Psk):
@@ -241,6 +252,7 @@ class Emulator:
             max_lifetime=max_lifetime,
             max_registrations=max_registrations,
             max_events=max_events,
+            x509=server_certificate(x509),
         )
         server = RegistrationServer(self, h)
         self._server_uris += [server.uri, server.secure_uri]

@@ -9,12 +9,14 @@ keeps its value there.
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import os
 from dataclasses import dataclass
 from typing import Literal, Mapping, Sequence, TypedDict, get_args
 
 from . import _core
+from .certs import Certificate, Issuer
 from .config import Psk
 
 State = Literal["factory", "bootstrapping", "bootstrapped", "registering", "registered", "failed"]
@@ -80,6 +82,10 @@ class DeviceOptions(TypedDict, total=False):
     ``max_bootstrap_attempts``, ``register_attempts``; ``server_uri`` (+
     ``server_ssid``, ``server_lifetime``: a server account provisioned at
     the factory, so the device registers without bootstrap); ``timing``;
+    ``x509`` (certificate mode instead of ``psk``: an
+    :class:`~lwm2m_hil.certs.Issuer` from ``TestCA.issuer()`` gives each
+    device a key and certificate of its own, a
+    :class:`~lwm2m_hil.certs.Certificate` one device this one);
     ``bootstrap_linger`` (s: how long the bootstrap session stays open
     after bootstrap, for a retransmitted Finish or a server-initiated
     bootstrap; a ``bootstrap_session_released`` event ends it);
@@ -123,6 +129,7 @@ class DeviceOptions(TypedDict, total=False):
     bootstrap_linger: float
     record_messages: bool
     psk: Psk
+    x509: Certificate | Issuer
     objects: Sequence[str | os.PathLike[str]]
     start: bool
     flash: FlashGeometry | None
@@ -142,7 +149,7 @@ class DeviceOptions(TypedDict, total=False):
 
 
 # Options that are not DeviceSpec fields of the same name.
-_SPEC_SPECIAL = ("psk", "timing", "flash", "objects", "start", "flash_image")
+_SPEC_SPECIAL = ("psk", "x509", "timing", "flash", "objects", "start", "flash_image")
 _QEMU_ONLY = ("firmware", "firmware_args", "qemu", "machine", "work_dir", "state_source", "server_map")
 
 
@@ -163,6 +170,7 @@ def native_spec(bootstrap_uri: str, options: DeviceOptions) -> _core.DeviceSpec:
         if not isinstance(psk, Psk):
             raise TypeError(f"psk: expected a Psk, got {type(psk).__name__}")
         spec.psk_identity, spec.psk_key = psk.identity, psk.key
+    _x509_spec(spec, options.get("x509"))
     timing = options.get("timing")
     if timing is not None:
         check_timing(timing)
@@ -191,6 +199,37 @@ def native_spec(bootstrap_uri: str, options: DeviceOptions) -> _core.DeviceSpec:
             raise TypeError(f"{key}: expected {want}, got {type(value).__name__} {value!r}") from None
     spec.validate()
     return spec
+
+
+def server_certificate(x509: Certificate | None) -> tuple[bytes, bytes, bytes] | None:
+    """A server's own certificate as the runtime takes it: (cert, key, trust)."""
+    if x509 is None:
+        return None
+    if not isinstance(x509, Certificate):
+        raise TypeError(f"x509: expected a Certificate (TestCA.server()), got {type(x509).__name__}")
+    return (x509.cert, x509.key, x509.trust)
+
+
+def _x509_spec(spec: _core.DeviceSpec, x509: Certificate | Issuer | None) -> None:
+    """A device's certificate-mode credentials: its own, or minted per device."""
+    if x509 is None:
+        return
+    if isinstance(x509, Certificate):
+        spec.x509_cert, spec.x509_key, spec.x509_server_cert = x509.cert, x509.key, x509.trust
+    elif isinstance(x509, Issuer):
+        spec.x509_ca_cert, spec.x509_ca_key, spec.x509_server_cert = x509.ca_cert, x509.ca_key, x509.trust
+        spec.x509_cn = x509.cn
+        spec.x509_not_before = _mbedtls_time(x509.not_before)
+        spec.x509_not_after = _mbedtls_time(x509.not_after)
+    else:
+        raise TypeError(f"x509: expected an Issuer (TestCA.issuer()) or a Certificate, got {type(x509).__name__}")
+
+
+def _mbedtls_time(t: datetime.datetime) -> str:
+    """UTC as mbedTLS writes certificate validity: YYYYMMDDhhmmss."""
+    if t.tzinfo is not None:
+        t = t.astimezone(datetime.timezone.utc)
+    return t.strftime("%Y%m%d%H%M%S")
 
 
 def probability(name: str, value: float) -> float:

@@ -56,6 +56,8 @@ _PLAIN = {
 _UNSUPPORTED_OPTIONS = {
     "psk": "the firmware image speaks NoSec only (coap://); DTLS in firmware is not built "
     "(firmware-images/README.md, 'DTLS in firmware')",
+    "x509": "the firmware image speaks NoSec only (coap://); DTLS in firmware is not built "
+    "(firmware-images/README.md, 'DTLS in firmware')",
     "bootstrap_linger": "the image keeps its bootstrap session for MAX_TRANSMIT_SPAN, as set by its timing",
     "flash_program_latency": "the image's flash takes the time semihosting takes",
     "flash_erase_latency": "the image's flash takes the time semihosting takes",

@@ -50,7 +50,7 @@ class _Server(Generic[Handle]):
 
     @property
     def secure_uri(self) -> str:
-        """coaps://HOST:PORT (DTLS with a pre-shared key)."""
+        """coaps://HOST:PORT (DTLS with a pre-shared key or a certificate)."""
         return self._handle.secure_uri
 
 
@@ -60,8 +60,9 @@ class BootstrapServer(_Server[_core.BootstrapServerHandle]):
     def results(self) -> dict[str, dict[str, Any]]:
         """Per endpoint: ``outcome`` (``SUCCESS``, ``NO_BOOTSTRAP_CONFIG``,
         ``FINISH_FAILED``, ``WRITE_REJECTED``, ``DELETE_REJECTED``,
-        ``READ_REJECTED``, ``DISCOVER_REJECTED``,
-        ``TIMEOUT``, ``CANCELLED``, ... or None while it runs), ``reason``,
+        ``READ_REJECTED``, ``DISCOVER_REJECTED``, ``TIMEOUT``,
+        ``CANCELLED``, ``CERT_UNTRUSTED``, ``CERT_EXPIRED``,
+        ``CERT_NAME_MISMATCH``, ... or None while it runs), ``reason``,
         ``profile`` and ``content_format`` the session was served with,
         counters (``sessions``, ``back_to_back``, ``throttled``,
         ``error_responses``, ...), ``events``, and ``reads``: the client's

@@ -24,12 +24,17 @@ from ._version import __version__
 from .campaign import commands as campaign_commands
 from .campaign.progress import FleetProgress
 from .campaign.results import device_record, write_jsonl
+from .certs import Certificate, Issuer, TestCA, certificate_files, sign
 from .config import Psk, bootstrap_config
 from .decode import tshark_command
 
 # The demo key of `run --security psk`: documented, so that a capture of a
 # run decrypts in Wireshark without further ado (-o dtls.psk:THIS).
 DEMO_PSK_KEY = "000102030405060708090a0b0c0d0e0f"
+X509_HELP = (
+    "certificate mode: the server's certificate, its key and the CA that clients' certificates "
+    "must chain to (files, DER or PEM)"
+)
 
 
 def _percentile(values: Sequence[float], p: float) -> float:
@@ -110,11 +115,13 @@ def _flash_ops(device: Any) -> int:
     return int(c["programs"] + c["erases"])
 
 
-def _probe_bootstrap_uri(probe: Emulator, args: argparse.Namespace, timing: CoapTiming) -> str:
+def _probe_bootstrap_uri(
+    probe: Emulator, args: argparse.Namespace, timing: CoapTiming, issuer: Issuer | None = None
+) -> str:
     """Where a probe device bootstraps: embedded servers of the probe's own
     emulator, configured as for the run (so that its commit writes what the
     run's devices will), or the external server the run uses."""
-    return args.bootstrap_uri or start_servers(probe, args, timing)
+    return args.bootstrap_uri or start_servers(probe, args, timing, issuer)
 
 
 def run_timeout(args: argparse.Namespace) -> float:
@@ -148,8 +155,9 @@ def flash_ops_of_bootstrap(args: argparse.Namespace, **device_options: Any) -> t
     run's clock (so they show in no summary and never meet the run's
     servers): one that only boots, one that bootstraps."""
     with Emulator(seed=0, clock=args.clock) as probe:
-        uri = _probe_bootstrap_uri(probe, args, device_options["timing"])
-        nowhere = "coaps://127.0.0.1:9" if "psk" in device_options else "coap://127.0.0.1:9"
+        uri = _probe_bootstrap_uri(probe, args, device_options["timing"], device_options.get("x509"))
+        secure = "psk" in device_options or "x509" in device_options
+        nowhere = "coaps://127.0.0.1:9" if secure else "coap://127.0.0.1:9"
         booted = probe.device("probe-boot", nowhere, **device_options)
         full = probe.device("probe-commit", uri, **device_options)
         _wait_registered(probe, full, uri, args)
@@ -189,11 +197,15 @@ def link_settings(args: argparse.Namespace) -> dict[str, Any]:
     return link
 
 
-def start_servers(emu: Emulator, args: argparse.Namespace, timing: CoapTiming) -> str:
+def start_servers(emu: Emulator, args: argparse.Namespace, timing: CoapTiming, issuer: Issuer | None = None) -> str:
     """The embedded servers for `run`; returns the URI devices bootstrap from.
     With PSK, the bootstrap server knows each device by its identity (its
     endpoint name) and hands out a coaps:// account for the registration
-    server, with one DM identity for the fleet."""
+    server, with one DM identity for the fleet. With certificates (`issuer`,
+    the run's test CA), each device has its own, and bootstrap hands it
+    another for the registration server."""
+    if args.security == "x509" and issuer is not None:
+        return _start_x509_servers(emu, args, timing, issuer)
     if args.security == "nosec":
         rs = emu.registration_server(timing=timing)
         return emu.bootstrap_server(bootstrap_config(rs.uri), profile=args.profile, timing=timing).uri
@@ -202,6 +214,18 @@ def start_servers(emu: Emulator, args: argparse.Namespace, timing: CoapTiming) -
     rs = emu.registration_server(timing=timing, psk=[dm])
     config = bootstrap_config(rs.secure_uri, psk=Psk(args.psk_identity, key), server_psk=dm)
     return emu.bootstrap_server(config, profile=args.profile, timing=timing).secure_uri
+
+
+def _start_x509_servers(emu: Emulator, args: argparse.Namespace, timing: CoapTiming, issuer: Issuer) -> str:
+    """Certificate mode: both servers have certificates of the run's CA and
+    trust it; each endpoint of the run gets a registration certificate."""
+    rs = emu.registration_server(timing=timing, x509=sign(issuer, "lwm2m-hil-dm"))
+    names = [args.prefix + str(i) for i in range(args.devices)] if args.devices > 1 or args.prefix else ["dev"]
+    config = bootstrap_config(
+        rs.secure_uri, x509=True, server_x509=issuer, endpoints=[*names, "probe-boot", "probe-commit"]
+    )
+    bs = emu.bootstrap_server(config, profile=args.profile, timing=timing, x509=sign(issuer, "lwm2m-hil-bs"))
+    return bs.secure_uri
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -214,12 +238,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         log.warning(warning)
     if args.firmware:
         # The image speaks NoSec only (firmware-images/README.md).
-        if args.security == "psk":
-            raise NotSupportedOnQemu("--security psk: a firmware image speaks NoSec only (coap://); "
+        if args.security in ("psk", "x509"):
+            raise NotSupportedOnQemu(f"--security {args.security}: a firmware image speaks NoSec only (coap://); "
                                      "--firmware implies --security nosec")
         args.security = "nosec"
     elif args.security is None:
         args.security = "psk"
+    if args.security == "x509" and args.bootstrap_uri:
+        raise ValueError("--security x509: certificates are made for the embedded servers; "
+                         "drop --bootstrap-uri (an external coaps:// server means --security psk)")
     interrupted: checks.Interrupted | None = None
     with checks.interruptible(), Emulator(
         seed=args.seed, threads=args.threads, clock=args.clock, server_shards=args.server_shards
@@ -262,12 +289,14 @@ def _campaign(
     """Start the servers and the fleet (with its faults) and wait for it;
     ``marks`` gets the wall and emulator time the fleet started at, and
     ``fleets`` the fleet."""
+    # Certificate mode: a test CA of the run's own signs every certificate.
+    issuer = TestCA().issuer() if args.security == "x509" else None
     if args.bootstrap_uri:
         # An external server's scheme decides: coaps:// is DTLS-PSK.
         bootstrap_uri = args.bootstrap_uri
         args.security = "psk" if bootstrap_uri.startswith("coaps://") else "nosec"
     else:
-        bootstrap_uri = start_servers(emu, args, timing)
+        bootstrap_uri = start_servers(emu, args, timing, issuer)
     options: dict[str, Any] = dict(
         profile=args.profile,
         request_finish=not args.no_finish,
@@ -278,6 +307,8 @@ def _campaign(
     )
     if args.security == "psk":
         options["psk"] = Psk(args.psk_identity, key)
+    if issuer is not None:
+        options["x509"] = issuer
     if args.firmware:
         options["firmware"] = args.firmware
     cuts: tuple[int, int] | None = None
@@ -358,7 +389,7 @@ def _serve(uris: Sequence[str], poll: Callable[[], list[str]]) -> None:
 
 def cmd_bootstrap_server(args: argparse.Namespace) -> int:
     with Emulator(seed=_serverlog.os_seed() if args.seed is None else args.seed) as emu:
-        bs = emu.bootstrap_server(args.config, profile=args.profile, listen=args.listen)
+        bs = emu.bootstrap_server(args.config, profile=args.profile, listen=args.listen, x509=_x509_arg(args.x509))
 
         def new_lines() -> list[str]:
             # Only what ended since the last call: every session, once.
@@ -367,6 +398,20 @@ def cmd_bootstrap_server(args: argparse.Namespace) -> int:
         follow_commands(bs, sys.stdin, _emit)  # "start ENDPOINT": server-initiated bootstrap
         _serve([bs.uri, bs.secure_uri], new_lines)
     return 0
+
+
+def _x509_arg(value: str | None) -> Certificate | None:
+    """``--x509 CERT,KEY,CA``: the server's certificate, its key and the CA
+    its clients' certificates must chain to (files, DER or PEM)."""
+    if value is None:
+        return None
+    paths = value.split(",")
+    if len(paths) != 3 or not all(paths):
+        raise ValueError(f"--x509: expected CERT,KEY,CA (three files, DER or PEM), got {value!r}")
+    try:
+        return certificate_files(*paths)
+    except (OSError, TypeError) as e:
+        raise ValueError(f"--x509: {e}") from None
 
 
 def cmd_registration_server(args: argparse.Namespace) -> int:
@@ -386,7 +431,11 @@ def cmd_registration_server(args: argparse.Namespace) -> int:
     psk = [psk_arg(v) for v in args.psk]
     with Emulator(seed=_serverlog.os_seed() if args.seed is None else args.seed) as emu:
         rs = emu.registration_server(
-            listen=args.listen, psk=psk, max_lifetime=args.max_lifetime, max_registrations=args.max_registrations
+            listen=args.listen,
+            psk=psk,
+            max_lifetime=args.max_lifetime,
+            max_registrations=args.max_registrations,
+            x509=_x509_arg(args.x509),
         )
         printed = 0
 
@@ -453,9 +502,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--power-cut", type=checks.probability, default=0.0, metavar="P",
                      help="cut power on a fraction P of the devices at a random flash operation of their commit")
     run.add_argument("--prefix", default="dev-", help="endpoint names are PREFIX + index")
-    run.add_argument("--security", choices=["psk", "nosec"], default=None,
-                     help="DTLS with a pre-shared key (as devices in the field; the default), or NoSec; "
-                          "--firmware implies nosec")
+    run.add_argument("--security", choices=["psk", "x509", "nosec"], default=None,
+                     help="DTLS with a pre-shared key (as devices in the field; the default), DTLS with "
+                          "certificates of a test CA made for the run (x509), or NoSec; --firmware implies nosec")
     run.add_argument("--firmware", metavar="IMAGE",
                      help="the devices run this firmware image under QEMU (qemu-system-arm) instead of "
                           "the native client; NoSec only (firmware-images/README.md)")
@@ -469,6 +518,7 @@ def parser() -> argparse.ArgumentParser:
                         "(start ENDPOINT: server-initiated bootstrap)")
     bs.add_argument("--config", required=True, help="JSON configuration (emulator/server/README.md)")
     bs.add_argument("--listen", default="127.0.0.1:5783")
+    bs.add_argument("--x509", metavar="CERT,KEY,CA", help=X509_HELP)
     bs.add_argument("--profile", choices=["cr", "1.0", "1.1"], default=None,
                     help="for entries without one; default: each client's own dialect (Finish=true: cr, "
                          "else 1.x with Finish); only an explicit cr leaves clients without Finish")
@@ -478,6 +528,7 @@ def parser() -> argparse.ArgumentParser:
 
     rs = sub.add_parser("registration-server", help="run the registration server on its own")
     rs.add_argument("--listen", default="127.0.0.1:5784")
+    rs.add_argument("--x509", metavar="CERT,KEY,CA", help=X509_HELP)
     rs.add_argument("--seed", type=int, default=None,
                     help="seed CoAP tokens and message ids (reproducible runs); default: from the OS")
     rs.add_argument("--psk", action="append", default=[], metavar="IDENTITY:HEXKEY[@GLOB]",

@@ -20,6 +20,7 @@ std::optional<Account> account_of(const ObjectTree& t, uint16_t inst) {
   auto id = t.get<Bytes>(kSecurity, inst, security::kIdentity);
   if (id) a.psk_identity.assign(id->begin(), id->end());
   a.psk_key = t.get<Bytes>(kSecurity, inst, security::kSecretKey).value_or(Bytes{});
+  a.server_public_key = t.get<Bytes>(kSecurity, inst, security::kServerKey).value_or(Bytes{});
   switch (a.security_mode) {
     case security::kModeNoSec:
       return a;

@@ -74,8 +74,11 @@ struct Account {
   uint16_t ssid = 0;
   std::string uri;
   int64_t security_mode = security::kModeNoSec;
+  // /0/x/3 and /0/x/5: a PSK identity and key, or in certificate mode the
+  // client's certificate and private key (DER).
   std::string psk_identity;
   Bytes psk_key;
+  Bytes server_public_key;  // /0/x/4: in certificate mode, what the server's must chain to
 };
 
 struct SendRequest {

@@ -9,7 +9,12 @@ ObjectTree factory_tree(const Factory& f, const std::string& endpoint) {
   if (!f.bootstrap_uri.empty()) {
     t.set(kSecurity, 0, security::kUri, f.bootstrap_uri);
     t.set(kSecurity, 0, security::kBootstrapServer, true);
-    if (f.bootstrap_psk_key.empty()) {
+    if (!f.bootstrap_cert.empty()) {
+      t.set(kSecurity, 0, security::kMode, security::kModeCert);
+      t.set(kSecurity, 0, security::kIdentity, f.bootstrap_cert);
+      t.set(kSecurity, 0, security::kServerKey, f.bootstrap_server_cert);
+      t.set(kSecurity, 0, security::kSecretKey, f.bootstrap_cert_key);
+    } else if (f.bootstrap_psk_key.empty()) {
       t.set(kSecurity, 0, security::kMode, security::kModeNoSec);
     } else {
       std::string identity = with_endpoint(f.bootstrap_psk_identity, endpoint);

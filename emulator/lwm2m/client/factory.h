@@ -18,6 +18,10 @@ struct Factory {
   // becomes the device's endpoint name.
   std::string bootstrap_psk_identity;
   Bytes bootstrap_psk_key;
+  // With a certificate (DER), certificate mode instead: the device's
+  // certificate and private key, and what the bootstrap server's
+  // certificate must chain to (/0/0/3, /0/0/5, /0/0/4).
+  Bytes bootstrap_cert, bootstrap_cert_key, bootstrap_server_cert;
   std::string server_uri;  // empty: no server account
   int64_t server_ssid = 1;
   int64_t server_lifetime_s = 300;
