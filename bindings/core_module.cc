@@ -11,6 +11,7 @@
 #include <map>
 #include <sstream>
 
+#include "emulator/coap/address.h"
 #include "emulator/lwm2m/objects/ddf.h"
 #include "emulator/runtime/runtime.h"
 #include "emulator/server/bootstrap_config.h"
@@ -917,6 +918,22 @@ PYBIND11_MODULE(_core, m) {
             check(release_gil([&] { return r.capture(path, comment); }));
           },
           py::arg("path"), py::arg("comment") = "")
+      .def(
+          "open_egress",
+          [](runtime::Runtime& r, const std::string& prefix) {
+            check(release_gil([&] { return r.open_egress(prefix); }));
+          },
+          py::arg("prefix"))
+      .def_static(
+          "check_route",
+          [](const std::string& host_port) {
+            check(radio::check_route(unwrap(coap::parse_host_port(host_port))));
+          },
+          py::arg("host_port"))
+      .def_static(
+          "check_egress_prefix",
+          [](const std::string& prefix) { (void)unwrap(radio::parse_egress_prefix(prefix)); },
+          py::arg("prefix"))
       .def("summary", [](runtime::Runtime& r) {
         runtime::FleetSummary s = release_gil([&] { return r.summary(); });
         py::dict d;

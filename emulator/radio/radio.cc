@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cstring>
 
+#include "emulator/radio/egress.h"
+
 namespace hil::radio {
 namespace {
 
@@ -117,7 +119,9 @@ Radio::~Radio() {
   }
 }
 
-Radio::Key Radio::key_of(uint32_t device_ip, const coap_address_t& server) {
+Radio::Key Radio::key_of(uint32_t device_ip, const coap_address_t& server) const {
+  bool off_loopback = (ntohl(server.addr.sin.sin_addr.s_addr) >> 24) != 127;
+  if (egress_base_ != 0 && off_loopback) device_ip = egress_address(egress_base_, device_ip);
   return Key{htonl(device_ip), server.addr.sin.sin_addr.s_addr, server.addr.sin.sin_port};
 }
 

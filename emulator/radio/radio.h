@@ -6,9 +6,10 @@
 // firmware image through its frame bridge) and gets the server's answers
 // through its path's delivery callback: no socket, no kernel hop on the
 // device side. Server-facing sockets are bound to the wildcard address and
-// send with IP_PKTINFO from each device's own 127.1.x.y, so a server sees
-// one distinct address per device; several of them give NAT rebinding a
-// port to move to.
+// send with IP_PKTINFO from each device's own 127.1.x.y (to a server off
+// loopback, from its address in the egress prefix: egress.h), so a server
+// sees one distinct address per device; several of them give NAT
+// rebinding a port to move to.
 #pragma once
 
 #include <coap3/coap.h>
@@ -82,6 +83,10 @@ class Radio {
   // Ends the path if it is still the one attached with `serial`. Datagrams
   // it delayed are then lost.
   void detach(uint32_t device_ip, const coap_address_t& server, uint64_t serial);
+  // Paths to servers off loopback send from the device's address in the
+  // egress prefix at `base` (host order; egress.h) instead of its 127.1.x.y,
+  // which may not leave the host. 0: none. Before any such path is attached.
+  void set_egress(uint32_t base) { egress_base_ = base; }
   // The whole run's capture; null stops it.
   void set_capture(std::shared_ptr<Capture> capture) { run_capture_ = std::move(capture); }
   // Datagrams a device handed over that never left: no path, or the
@@ -104,7 +109,7 @@ class Radio {
       return static_cast<size_t>(v ^ (v >> 29) ^ k.server_port);
     }
   };
-  static Key key_of(uint32_t device_ip, const coap_address_t& server);
+  Key key_of(uint32_t device_ip, const coap_address_t& server) const;
 
   explicit Radio(Reactor& reactor);
   void on_downlink(size_t port);
@@ -118,6 +123,7 @@ class Radio {
   std::vector<uint16_t> server_ports_;
   std::unordered_map<Key, std::unique_ptr<Path>, KeyHash> paths_;
   std::shared_ptr<Capture> run_capture_;
+  uint32_t egress_base_ = 0;
   size_t next_port_ = 0;
   uint64_t next_serial_ = 1;
   uint64_t send_failed_ = 0;

@@ -26,6 +26,7 @@ from ._emulator import (
     Fleet,
     RegistrationServer,
 )
+from ._egress import EgressError
 from ._qemu import NotSupportedOnImage, NotSupportedOnQemu, QemuDevice
 from ._version import __version__
 from .config import Psk, bootstrap_config
@@ -39,6 +40,7 @@ __all__ = [
     "CoapTiming",
     "Device",
     "DeviceTimeout",
+    "EgressError",
     "Emulator",
     "Event",
     "FlashGeometry",

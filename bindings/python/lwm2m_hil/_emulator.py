@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
-from . import _core
+from . import _core, _egress
 from ._lifetime import Guarded, Lifetime
 from .config import Psk
 from .decode import capture_comment, decode_options
@@ -723,18 +723,24 @@ class Emulator:
         radio: bool = True,
         device_handshakes: int = 64,
         server_handshakes: int = 256,
+        egress_prefix: str = _egress.DEFAULT_PREFIX,
     ) -> None:
         """``device_handshakes``: DTLS handshakes the devices of one loop
         thread run at once (the rest wait their turn); ``server_handshakes``:
-        handshakes each server context accepts at once."""
+        handshakes each server context accepts at once.
+
+        ``egress_prefix``: the addresses devices send from to servers on
+        other hosts (see :meth:`open_egress`)."""
         if seed < 0:
             raise ValueError("seed: must be >= 0")
         if clock not in CLOCKS:
             raise ValueError(f"clock: {clock!r} is not one of {', '.join(CLOCKS)}")
+        _egress.check_prefix(egress_prefix)
         self._rt: _core.Runtime | None = _core.Runtime(
             seed, threads, devices_per_shard, radio, clock == "virtual", device_handshakes, server_handshakes
         )
         self._life = Lifetime()
+        self._egress_prefix = egress_prefix
         self._endpoints: set[str] = set()  # names are unique within an emulator
         self._devices = 0
         self._server_uris: list[str] = []  # of the servers started here, for decode_options()
@@ -886,6 +892,7 @@ class Emulator:
         """Create and start one device. Options: see :meth:`fleet`.
         ``endpoint``: 1..252 bytes, unique within the emulator."""
         names = self._new_endpoints("endpoint", [_check_endpoint("endpoint", endpoint)])
+        self._egress_for(bootstrap_uri, options)
         if options.get("firmware") is not None:
             from . import _qemu
 
@@ -942,6 +949,7 @@ class Emulator:
         _check_endpoint("prefix" if count > 1 or prefix else "endpoint", last)
         names = [prefix + str(i) for i in range(count)] if count > 1 or prefix else [single]
         names = self._new_endpoints("prefix", names)
+        self._egress_for(bootstrap_uri, options)
         if options.get("firmware") is not None:
             from . import _qemu
 
@@ -953,6 +961,27 @@ class Emulator:
             made = Fleet(self, [Device(self, h) for h in handles])
         self._endpoints.update(names)
         return made
+
+    def open_egress(self, uri: str | None = None, *, name: str = "uri") -> bool:
+        """Set up the way out to servers on other hosts (root only;
+        emulator/radio/README.md, "Egress"): devices then send to a server
+        off loopback from their own address in ``egress_prefix``,
+        masqueraded to the host's address. Creating a device whose
+        bootstrap or server URI is off loopback calls this; call it
+        yourself for servers that only a bootstrap configuration names.
+        With ``uri`` (``name`` is what the caller called it, for messages),
+        only if that server is off loopback, after checking there is a
+        route to it. True if the egress is open. :class:`EgressError` says
+        what to do when it cannot be set up or the server has no route."""
+        if uri is not None:
+            _check_device_uri(name, uri)
+        return _egress.prepare(self, self._runtime, name, uri, self._egress_prefix)
+
+    def _egress_for(self, bootstrap_uri: str, options: dict[str, Any]) -> None:
+        """Opens the egress if a device's server is off loopback."""
+        for name, uri in (("bootstrap_uri", bootstrap_uri), ("server_uri", options.get("server_uri"))):
+            if uri:
+                self.open_egress(uri, name=name)
 
     def _new_endpoints(self, name: str, endpoints: list[str]) -> list[str]:
         """``endpoints`` if no device of this emulator has one of these
