@@ -12,6 +12,7 @@
 #include <map>
 #include <sstream>
 
+#include "emulator/coap/address.h"
 #include "emulator/lwm2m/objects/ddf.h"
 #include "emulator/runtime/runtime.h"
 #include "emulator/server/bootstrap_config.h"
@@ -1032,6 +1033,26 @@ PYBIND11_MODULE(_core, m) {
             check(release_gil([&] { return r.capture(path, comment); }));
           },
           py::arg("path"), py::arg("comment") = "")
+      .def(
+          "open_egress",
+          [](runtime::Runtime& r, const std::string& prefix) {
+            check(release_gil([&] { return r.open_egress(prefix); }));
+          },
+          py::arg("prefix"))
+      .def_static(
+          "check_route",
+          [](const std::string& host_port) {
+            coap_address_t a = unwrap(coap::parse_host_port(host_port));
+            if (a.addr.sa.sa_family != AF_INET)
+              throw py::value_error(host_port + ": the egress carries IPv4 only");
+            check(radio::check_route(
+                radio::Endpoint4{ntohl(a.addr.sin.sin_addr.s_addr), ntohs(a.addr.sin.sin_port)}));
+          },
+          py::arg("host_port"))
+      .def_static(
+          "check_egress_prefix",
+          [](const std::string& prefix) { (void)unwrap(radio::parse_egress_prefix(prefix)); },
+          py::arg("prefix"))
       .def("summary", [](runtime::Runtime& r) {
         runtime::FleetSummary s = release_gil([&] { return r.summary(); });
         py::dict d;

@@ -20,6 +20,7 @@ PACKAGES=(
   libexpat1-dev  # users' DDF object files (emulator/lwm2m/objects/)
   clang libclang-rt-14-dev  # ASan/UBSan and libFuzzer builds
   tshark
+  nftables iproute2  # the radio's egress to servers on other hosts (emulator/radio/README.md)
   # campaigns: Dask runs them, matplotlib + jinja2 write the report, rich
   # draws progress, Chromium renders the report in its test
   python3-dask python3-distributed python3-matplotlib python3-jinja2 python3-rich chromium

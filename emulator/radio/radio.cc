@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cstring>
 
+#include "emulator/radio/egress.h"
+
 namespace hil::radio {
 namespace {
 
@@ -133,7 +135,9 @@ Radio::~Radio() {
   }
 }
 
-Radio::Key Radio::key_of(uint32_t device_ip, Endpoint4 server) {
+Radio::Key Radio::key_of(uint32_t device_ip, Endpoint4 server) const {
+  bool off_loopback = (server.ip >> 24) != 127;
+  if (egress_base_ != 0 && off_loopback) device_ip = egress_address(egress_base_, device_ip);
   return Key{htonl(device_ip), htonl(server.ip), htons(server.port)};
 }
 

@@ -4,10 +4,11 @@
 // not one per device. A device opens a path to each server it talks to,
 // a DatagramPort (base/datagram_port.h) that a native device hands to its
 // CoAP session and a firmware image's frame bridge uses itself: no socket,
-// no kernel hop on the device side. Server-facing sockets are bound to the wildcard address and
-// send with IP_PKTINFO from each device's own 127.1.x.y, so a server sees
-// one distinct address per device; several of them give NAT rebinding a
-// port to move to.
+// no kernel hop on the device side. Server-facing sockets are bound to the
+// wildcard address and send with IP_PKTINFO from each device's own
+// 127.1.x.y (to a server off loopback, from its address in the egress
+// prefix: egress.h), so a server sees one distinct address per device;
+// several of them give NAT rebinding a port to move to.
 #pragma once
 
 #include <functional>
@@ -74,6 +75,10 @@ class Radio {
   // either. Destroying the port ends its path (if not taken over);
   // datagrams it delayed are then lost. It must not outlive the radio.
   std::unique_ptr<DatagramPort> open_path(uint32_t device_ip, Endpoint4 server, Route route);
+  // Paths to servers off loopback send from the device's address in the
+  // egress prefix at `base` (host order; egress.h) instead of its 127.1.x.y,
+  // which may not leave the host. 0: none. Before any such path is opened.
+  void set_egress(uint32_t base) { egress_base_ = base; }
   // The whole run's capture; null stops it.
   void set_capture(std::shared_ptr<Capture> capture) { run_capture_ = std::move(capture); }
   // Datagrams a device handed over that never left: its path was gone, or
@@ -97,7 +102,7 @@ class Radio {
       return static_cast<size_t>(v ^ (v >> 29) ^ k.server_port);
     }
   };
-  static Key key_of(uint32_t device_ip, Endpoint4 server);
+  Key key_of(uint32_t device_ip, Endpoint4 server) const;
   bool uplink(const Key& key, const uint8_t* data, size_t len);
   void set_receiver(const Key& key, uint64_t serial, DatagramPort::Receiver receiver);
   void close_path(const Key& key, uint64_t serial);
@@ -114,6 +119,7 @@ class Radio {
   std::vector<uint16_t> server_ports_;
   std::unordered_map<Key, std::unique_ptr<Path>, KeyHash> paths_;
   std::shared_ptr<Capture> run_capture_;
+  uint32_t egress_base_ = 0;
   size_t next_port_ = 0;
   uint64_t next_serial_ = 1;
   uint64_t send_failed_ = 0;

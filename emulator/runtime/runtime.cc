@@ -306,6 +306,22 @@ Status Runtime::capture(const std::string& path, const std::string& comment) {
   return ok_status();
 }
 
+Status Runtime::open_egress(const std::string& prefix) {
+  if (radios_.empty()) return Error{"egress: this emulator runs without a radio (radio=True)"};
+  if (egress_) {
+    if (egress_->prefix().text == prefix) return ok_status();
+    return Error{"egress_prefix: the egress is open with " + egress_->prefix().text +
+                 ", cannot switch to " + prefix};
+  }
+  auto e = radio::Egress::open(prefix);
+  if (!e) return e.error();
+  egress_ = std::move(*e);
+  uint32_t base = egress_->prefix().base;
+  for (size_t i = 0; i < radios_.size(); ++i)
+    loops_[i]->call([&] { radios_[i]->set_egress(base); });
+  return ok_status();
+}
+
 Runtime::Shard& Runtime::shard_with_room() {
   if (shards_.empty() || shards_.back().devices >= options_.devices_per_shard) {
     Loop* loop = loops_[shards_.size() % loops_.size()].get();

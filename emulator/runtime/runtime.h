@@ -16,6 +16,7 @@
 #include "emulator/base/clock.h"
 #include "emulator/device/device.h"
 #include "emulator/device/device_shard.h"
+#include "emulator/radio/egress.h"
 #include "emulator/runtime/device_handle.h"
 #include "emulator/runtime/loop.h"
 #include "emulator/server/bootstrap_server.h"
@@ -160,6 +161,9 @@ class Runtime {
   // Capture every datagram of the run into a pcapng file; "" stops.
   // `comment` goes into the file's section header (how to decode it).
   Status capture(const std::string& path, const std::string& comment = "");
+  // Devices reach servers off loopback through the egress (radio/egress.h),
+  // set up by the first call; later calls with the same prefix do nothing.
+  Status open_egress(const std::string& prefix);
   FleetSummary summary() const;
   const Clock& clock() const { return *clock_; }
   uint64_t seed() const { return options_.seed; }
@@ -199,6 +203,7 @@ class Runtime {
   std::vector<std::unique_ptr<Loop>> loops_;
   bool closed_ = false;
   std::vector<std::unique_ptr<radio::Radio>> radios_;          // one per loop, if any
+  std::unique_ptr<radio::Egress> egress_;                      // outlives the radios
   std::vector<std::unique_ptr<device::HandshakeGate>> gates_;  // one per loop
   std::vector<std::unique_ptr<server::BootstrapServer>> bootstrap_servers_;
   std::vector<std::unique_ptr<server::RegistrationServer>> registration_servers_;

@@ -12,6 +12,7 @@ server, create devices or fleets, and assert how each device left bootstrap::
 """
 
 from ._device import Device, Event
+from ._egress import EgressError
 from ._emulator import Emulator
 from ._errors import ClockError, DeviceTimeout
 from ._fleet import Fleet
@@ -46,6 +47,7 @@ __all__ = [
     "Device",
     "DeviceOptions",
     "DeviceTimeout",
+    "EgressError",
     "Emulator",
     "Event",
     "FlashGeometry",

@@ -9,7 +9,7 @@ import tempfile
 import time
 from typing import Any, Callable, Sequence, Unpack
 
-from . import _core, _qemu
+from . import _core, _egress, _qemu
 from ._device import Device
 from ._errors import ClockError, DeviceTimeout
 from ._fleet import Fleet
@@ -25,6 +25,7 @@ from ._options import (
     Profile,
     State,
     as_list,
+    check_device_uri,
     check_endpoint,
     check_names,
     check_timing,
@@ -74,6 +75,7 @@ class Emulator:
         device_handshakes: int = 64,
         server_handshakes: int = 256,
         server_shards: int | None = None,
+        egress_prefix: str = _egress.DEFAULT_PREFIX,
     ) -> None:
         """``device_handshakes``: DTLS handshakes the devices of one loop
         thread run at once (the rest wait their turn); ``server_handshakes``:
@@ -81,11 +83,15 @@ class Emulator:
         libcoap contexts behind each embedded server's port (1..1024; each
         searches only its clients' sessions per datagram, and holds 4
         descriptors); None: 64 on the real clock, 16 on the virtual one
-        (whose loop polls every context at every instant)."""
+        (whose loop polls every context at every instant).
+
+        ``egress_prefix``: the addresses devices send from to servers on
+        other hosts (see :meth:`open_egress`)."""
         if seed < 0:
             raise ValueError("seed: must be >= 0")
         if clock not in CLOCKS:
             raise ValueError(f"clock: {clock!r} is not one of {', '.join(CLOCKS)}")
+        _egress.check_prefix(egress_prefix)
         if server_shards is not None and not 1 <= server_shards <= 1024:
             raise ValueError(f"server_shards: must be 1..1024 or None (the clock's default), got {server_shards}")
         self._rt: _core.Runtime | None = _core.Runtime(
@@ -99,6 +105,7 @@ class Emulator:
             server_shards or 0,
         )
         self._life = Lifetime()
+        self._egress_prefix = egress_prefix
         self._endpoints: set[str] = set()  # names are unique within an emulator
         self._devices = 0
         self._server_uris: list[str] = []  # of the servers started here, for decode_options()
@@ -263,6 +270,7 @@ class Emulator:
         ``endpoint``: 1..252 bytes, unique within the emulator. With
         ``firmware``, a :class:`QemuDevice` that runs the image under QEMU."""
         names = self._new_endpoints("endpoint", [check_endpoint("endpoint", endpoint)])
+        self._egress_for(bootstrap_uri, options)
         made = self._make(1, bootstrap_uri, "", endpoint, options)[0]
         self._endpoints.update(names)
         return made
@@ -280,9 +288,31 @@ class Emulator:
             raise ValueError("prefix: must not be empty (device() makes one device with a name of its own)")
         check_endpoint("prefix", prefix + str(count - 1))
         names = self._new_endpoints("prefix", [prefix + str(i) for i in range(count)])
+        self._egress_for(bootstrap_uri, options)
         made = Fleet(self, self._make(count, bootstrap_uri, prefix, "", options))
         self._endpoints.update(names)
         return made
+
+    def open_egress(self, uri: str | None = None, *, name: str = "uri") -> bool:
+        """Set up the way out to servers on other hosts (root only;
+        emulator/radio/README.md, "Egress"): devices then send to a server
+        off loopback from their own address in ``egress_prefix``,
+        masqueraded to the host's address. Creating a device whose
+        bootstrap or server URI is off loopback calls this; call it
+        yourself for servers that only a bootstrap configuration names.
+        With ``uri`` (``name`` is what the caller called it, for messages),
+        only if that server is off loopback, after checking there is a
+        route to it. True if the egress is open. :class:`EgressError` says
+        what to do when it cannot be set up or the server has no route."""
+        if uri is not None:
+            check_device_uri(name, uri)
+        return _egress.prepare(self, self._runtime, name, uri, self._egress_prefix)
+
+    def _egress_for(self, bootstrap_uri: str, options: DeviceOptions) -> None:
+        """Opens the egress if a device's server is off loopback."""
+        for name, uri in (("bootstrap_uri", bootstrap_uri), ("server_uri", options.get("server_uri"))):
+            if uri:
+                self.open_egress(uri, name=name)
 
     def _make(
         self, count: int, bootstrap_uri: str, prefix: str, endpoint: str, options: DeviceOptions

@@ -12,7 +12,7 @@ import time
 from typing import Any, Callable, Sequence
 
 from . import _run_checks as checks
-from . import _serverlog
+from . import _egress, _serverlog
 from ._bootstrap_control import follow_commands
 from ._emulator import Emulator
 from ._errors import DeviceTimeout
@@ -154,7 +154,7 @@ def flash_ops_of_bootstrap(args: argparse.Namespace, **device_options: Any) -> t
     follows, measured on probe devices of an emulator of their own, on the
     run's clock (so they show in no summary and never meet the run's
     servers): one that only boots, one that bootstraps."""
-    with Emulator(seed=0, clock=args.clock) as probe:
+    with Emulator(seed=0, clock=args.clock, egress_prefix=args.egress_prefix) as probe:
         uri = _probe_bootstrap_uri(probe, args, device_options["timing"], device_options.get("x509"))
         secure = "psk" in device_options or "x509" in device_options
         nowhere = "coaps://127.0.0.1:9" if secure else "coap://127.0.0.1:9"
@@ -168,7 +168,7 @@ def flash_ops_of_firmware_commit(args: argparse.Namespace, **device_options: Any
     """The flash operations (counted from the image's boot) that the
     bootstrap commit of a firmware image takes, from the "flash_commit"
     event ("ops A..B") of a probe device in an emulator of its own."""
-    with Emulator(seed=0) as probe:
+    with Emulator(seed=0, egress_prefix=args.egress_prefix) as probe:
         uri = _probe_bootstrap_uri(probe, args, device_options["timing"])
         dev = probe.device("probe-commit", uri, **device_options)
         _wait_registered(probe, dev, uri, args)
@@ -249,7 +249,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                          "drop --bootstrap-uri (an external coaps:// server means --security psk)")
     interrupted: checks.Interrupted | None = None
     with checks.interruptible(), Emulator(
-        seed=args.seed, threads=args.threads, clock=args.clock, server_shards=args.server_shards
+        seed=args.seed,
+        threads=args.threads,
+        clock=args.clock,
+        server_shards=args.server_shards,
+        egress_prefix=args.egress_prefix,
     ) as emu:
         # The campaign resets these when its fleet starts (after the servers and the probe).
         marks = {"start": time.monotonic(), "started": emu.now()}
@@ -295,6 +299,7 @@ def _campaign(
         # An external server's scheme decides: coaps:// is DTLS-PSK.
         bootstrap_uri = args.bootstrap_uri
         args.security = "psk" if bootstrap_uri.startswith("coaps://") else "nosec"
+        emu.open_egress(bootstrap_uri, name="--bootstrap-uri")  # off this host: fail fast
     else:
         bootstrap_uri = start_servers(emu, args, timing, issuer)
     options: dict[str, Any] = dict(
@@ -465,6 +470,15 @@ def _server_shards(text: str) -> int:
     return value
 
 
+def _egress_prefix(text: str) -> str:
+    """--egress-prefix: an IPv4 prefix /8../16 (the error says what to change)."""
+    try:
+        _egress.check_prefix(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix("egress_prefix: ")) from None
+    return text
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lwm2m-hil", description="LwM2M bootstrap emulator")
     p.add_argument("--version", action="version", version=f"lwm2m-hil {__version__}")
@@ -480,6 +494,9 @@ def parser() -> argparse.ArgumentParser:
                      help="a Request Bootstrap with Finish=true refused 4.00/4.02 (a server that does not "
                           "know the query) is sent once more without it; the idle timer ends bootstrap")
     run.add_argument("--bootstrap-uri", help="an external bootstrap server; the embedded ones are not started")
+    run.add_argument("--egress-prefix", type=_egress_prefix, default=_egress.DEFAULT_PREFIX, metavar="A.B.C.D/N",
+                     help="devices send to servers on other hosts from their own address in this "
+                          "prefix, masqueraded to the host's (needs root; emulator/radio/README.md)")
     run.add_argument("--json", help="write the summary to this file")
     run.add_argument("--clock", choices=["real", "virtual"], default="real",
                      help="real time, or the virtual clock: one thread, seed-reproducible, no waiting")
