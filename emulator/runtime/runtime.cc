@@ -164,6 +164,10 @@ void DeviceHandle::deregister() {
   loop_->call([&] { device_->deregister(); });
 }
 
+Status DeviceHandle::set_resource(const std::string& path, const std::string& text) {
+  return loop_->call([&] { return device_->set_resource(path, text); });
+}
+
 std::vector<server::EndpointResult> BootstrapServerHandle::results() const {
   return loop_->call([&] {
     std::vector<server::EndpointResult> out;
@@ -203,9 +207,30 @@ Result<lwm2m::Response> RegistrationServerHandle::request(const std::string& end
     s->request(endpoint, r,
                [answer](Result<lwm2m::Response> got) { answer->set_value(std::move(got)); });
   });
-  if (future.wait_for(std::chrono::duration<double>(timeout_s)) != std::future_status::ready)
+  auto ready = [&future](std::chrono::duration<double> wait) {
+    return future.wait_for(wait) == std::future_status::ready;
+  };
+  // Virtual time moves only while this thread runs the loop.
+  if (loop_->is_virtual())
+    loop_->run_until(loop_->clock().now_ms() + static_cast<TimeMs>(timeout_s * 1000),
+                     [&] { return ready(std::chrono::seconds(0)); });
+  if (!ready(std::chrono::duration<double>(loop_->is_virtual() ? 0 : timeout_s)))
     return Error{"no answer from " + endpoint + " within " + std::to_string(timeout_s) + " s"};
   return future.get();
+}
+
+Result<uint64_t> RegistrationServerHandle::observe(const std::string& endpoint,
+                                                   const lwm2m::Request& r) const {
+  return loop_->call([&] { return server_->observe(endpoint, r); });
+}
+
+Result<uint64_t> RegistrationServerHandle::cancel_observe(const std::string& endpoint,
+                                                          const std::string& path) const {
+  return loop_->call([&] { return server_->cancel_observe(endpoint, path); });
+}
+
+std::vector<server::Observation> RegistrationServerHandle::observations() const {
+  return loop_->call([&] { return server_->observations().all(); });
 }
 
 std::vector<Event> RegistrationServerHandle::events() const {

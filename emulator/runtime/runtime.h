@@ -54,6 +54,7 @@ class DeviceHandle : public LinkControls<DeviceHandle> {
   lwm2m::ObjectTree objects(bool staged = false) const;
   Status start();
   void deregister();
+  Status set_resource(const std::string& path, const std::string& text);
   bool powered() const { return device_->powered(); }
 
   // Power and flash (ETS 1.1-int-6, issue "emulated flash").
@@ -114,6 +115,11 @@ class RegistrationServerHandle {
   // A request to a registered device; waits up to `timeout_s` for the answer.
   Result<lwm2m::Response> request(const std::string& endpoint, const lwm2m::Request& r,
                                   double timeout_s) const;
+  // Observe and its cancel start at once and return the observation's tag;
+  // what follows shows in observations() (RegistrationServer::observe).
+  Result<uint64_t> observe(const std::string& endpoint, const lwm2m::Request& r) const;
+  Result<uint64_t> cancel_observe(const std::string& endpoint, const std::string& path) const;
+  std::vector<server::Observation> observations() const;
 
  private:
   friend class Runtime;

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
-from . import _core
+from . import _core, _observe
 from ._lifetime import Guarded, Lifetime
 from .config import Psk
 from .decode import capture_comment, decode_options
@@ -328,6 +328,12 @@ class Device:
     def deregister(self) -> None:
         """Send De-register to the registration server."""
         self._h.deregister()
+
+    def set_resource(self, path: str, value: str | int | float | bool) -> None:
+        """Set the resource ``/obj/inst/res`` as the device's own firmware
+        would (a sensor reading, the clock), from its plain-text form;
+        servers observing it are notified. ValueError says what is wrong."""
+        self._h.set_resource(path, _observe.plain_text(value))
 
     def start(self) -> None:
         """Boot a device created with ``start=False``."""
@@ -661,6 +667,29 @@ class RegistrationServer(_Server):
         other than the one that registered)."""
         return self._h.counters()
 
+    def observe(
+        self, endpoint: str, path: str, *, accept: int | None = None, timeout: float = 10.0
+    ) -> tuple[str, bytes]:
+        """Observe ``path`` on a registered device (GET with Observe=0) and
+        return the answer's code and payload; notifications then show in
+        :meth:`observations` and :meth:`events` ("notify"). ``accept``: a
+        content format, as in :meth:`request`. Waits up to ``timeout`` s (on
+        the virtual clock, runs the emulator that long at most)."""
+        return _observe.observe(self._emu, self._h, endpoint, path, accept, timeout)
+
+    def cancel_observe(self, endpoint: str, path: str, *, timeout: float = 10.0) -> dict[str, Any]:
+        """Cancel the observation of ``path`` (GET with Observe=1 on its
+        token); returns the observation as :meth:`observations` lists it."""
+        return _observe.cancel(self._emu, self._h, endpoint, path, timeout)
+
+    def observations(self) -> list[dict[str, Any]]:
+        """Every observation: ``endpoint``, ``path``, ``state`` ("pending",
+        "active", "cancelling", "cancelled", "refused", "ended", "failed"),
+        ``reason``, ``code``, ``observe`` (the freshest Observe value),
+        ``notifications``, ``stale``, ``content_format``, ``payload`` (the
+        freshest content), ``updated_ms``."""
+        return list(self._h.observations())
+
     def request(
         self,
         endpoint: str,
@@ -674,7 +703,8 @@ class RegistrationServer(_Server):
     ) -> tuple[str, bytes]:
         """Send a request (``GET``, ``PUT``, ``POST``, ``DELETE`` on ``path``)
         to a registered device over its session, as an LwM2M server's Read,
-        Write or Execute; returns the answer's code ("2.05") and payload.
+        Write or Execute (or Write-Attributes: ``PUT`` of
+        ``/3/0/13?pmin=1&pmax=5`` without payload); returns the answer's code ("2.05") and payload.
         ``content_format`` and ``accept`` are CoAP content formats (11542
         TLV, 110 SenML-JSON, 112 SenML-CBOR, 0 text, 40 link format).
         ``ValueError`` when the device is not registered or does not answer."""
