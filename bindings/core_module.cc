@@ -83,9 +83,14 @@ lwm2m::Request request_arg(const std::string& method, const std::string& path,
   r.method = m->second;
   if (path.empty() || path[0] != '/')
     throw py::value_error("path: expected /obj/inst/res, got '" + path + "'");
-  std::stringstream in(path.substr(1));
+  // "/3/0/13?pmin=1&pmax=5": a query (Write-Attributes) after the path.
+  const size_t q = path.find('?');
+  std::stringstream in(path.substr(1, q == std::string::npos ? std::string::npos : q - 1));
   for (std::string seg; std::getline(in, seg, '/');)
     if (!seg.empty()) r.path.push_back(seg);
+  std::stringstream query(q == std::string::npos ? "" : path.substr(q + 1));
+  for (std::string item; std::getline(query, item, '&');)
+    if (!item.empty()) r.query.push_back(item);
   if (content_format > 65535) throw py::value_error("content_format: must be 0..65535");
   if (content_format >= 0) r.content_format = static_cast<uint16_t>(content_format);
   r.payload.assign(payload.begin(), payload.end());
@@ -555,7 +560,13 @@ void bind_native_device(py::class_<runtime::DeviceHandle>& device) {
              return out;
            })
       .def("deregister",
-           [](runtime::DeviceHandle& d) { check(release_gil([&] { return d.deregister(); })); });
+           [](runtime::DeviceHandle& d) { check(release_gil([&] { return d.deregister(); })); })
+      .def(
+          "set_resource",
+          [](runtime::DeviceHandle& h, const std::string& path, const std::string& value) {
+            check(release_gil([&] { return h.set_resource(path, value); }));
+          },
+          py::arg("path"), py::arg("value"));
 }
 
 // One handle for native and QEMU devices (runtime/device_handle.h).
@@ -846,6 +857,47 @@ PYBIND11_MODULE(_core, m) {
           },
           py::arg("endpoint"), py::arg("method"), py::arg("path"), py::arg("payload"),
           py::arg("content_format"), py::arg("accept"))
+      .def(
+          "observe",
+          [](const runtime::RegistrationServerHandle& h, const std::string& endpoint,
+             const std::string& path, int accept) {
+            lwm2m::Request r = request_arg("GET", path, "", -1);
+            if (accept > 65535) throw py::value_error("accept: must be 0..65535");
+            if (accept >= 0) r.accept = static_cast<uint16_t>(accept);
+            return unwrap(release_gil([&] { return h.observe(endpoint, r); }));
+          },
+          py::arg("endpoint"), py::arg("path"), py::arg("accept"))
+      .def(
+          "cancel_observe",
+          [](const runtime::RegistrationServerHandle& h, const std::string& endpoint,
+             const std::string& path) {
+            const std::string p = request_arg("GET", path, "", -1).uri_path();
+            return unwrap(release_gil([&] { return h.cancel_observe(endpoint, p); }));
+          },
+          py::arg("endpoint"), py::arg("path"))
+      .def("observations",
+           [](const runtime::RegistrationServerHandle& h) {
+             std::vector<server::Observation> os = release_gil([&] { return h.observations(); });
+             py::list out;
+             for (const auto& o : os) {
+               py::dict d;
+               d["tag"] = o.tag;
+               d["endpoint"] = text(o.endpoint);
+               d["path"] = o.path;
+               d["state"] = o.state;
+               d["reason"] = text(o.reason);
+               d["code"] = lwm2m::to_string(o.code);
+               d["observe"] = o.observe ? py::object(py::int_(*o.observe)) : py::none();
+               d["notifications"] = o.notifications;
+               d["stale"] = o.stale;
+               d["content_format"] =
+                   o.content_format ? py::object(py::int_(*o.content_format)) : py::none();
+               d["payload"] = py::bytes(std::string(o.payload.begin(), o.payload.end()));
+               d["updated_ms"] = o.updated_ms;
+               out.append(d);
+             }
+             return out;
+           })
       .def("registrations",
            [](const runtime::RegistrationServerHandle& h) {
              std::vector<server::Registration> rs = release_gil([&] { return h.registrations(); });

@@ -239,7 +239,7 @@ bool Context::send(coap_session_t* s, const lwm2m::Request& r, uint64_t tag) {
     coap_delete_pdu(pdu);
     return false;
   }
-  pending_[token] = Pending{s, tag};
+  pending_[token] = Pending{s, tag, r.observe == 0u ? Kind::Observe : Kind::Request};
   dirty_ = true;
   if (coap_send(s, pdu) == COAP_INVALID_MID) {
     // coap_send has freed the PDU. If a nack already reported the failure
@@ -247,6 +247,47 @@ bool Context::send(coap_session_t* s, const lwm2m::Request& r, uint64_t tag) {
     return pending_.erase(token) == 0;
   }
   return true;
+}
+
+std::unordered_map<uint64_t, Context::Pending>::iterator Context::find_tag(uint64_t tag) {
+  for (auto it = pending_.begin(); it != pending_.end(); ++it)
+    if (it->second.tag == tag) return it;
+  return pending_.end();
+}
+
+bool Context::cancel_observation(uint64_t observation, const lwm2m::Request& r, uint64_t tag) {
+  auto it = find_tag(observation);
+  if (it == pending_.end() || it->second.kind != Kind::Observe) return false;
+  coap_session_t* s = it->second.session;
+  const uint64_t token = it->first;
+  coap_pdu_t* pdu = coap_new_pdu(COAP_MESSAGE_CON, static_cast<coap_pdu_code_t>(r.method), s);
+  if (pdu == nullptr) return false;
+  // RFC 7641, 3.6: the deregistering GET carries the observation's token.
+  if (!coap_add_token(pdu, sizeof(token), reinterpret_cast<const uint8_t*>(&token)) ||
+      !fill(pdu, r)) {
+    coap_delete_pdu(pdu);
+    return false;
+  }
+  it->second = Pending{s, tag, Kind::Cancel};
+  dirty_ = true;
+  if (coap_send(s, pdu) == COAP_INVALID_MID) return pending_.erase(token) == 0;
+  return true;
+}
+
+void Context::forget_observation(uint64_t tag) {
+  auto it = find_tag(tag);
+  if (it != pending_.end() && it->second.kind == Kind::Observe) pending_.erase(it);
+}
+
+bool Context::notify(coap_session_t* s, const lwm2m::Bytes& token, const lwm2m::Response& r) {
+  coap_pdu_t* pdu = coap_new_pdu(COAP_MESSAGE_CON, static_cast<coap_pdu_code_t>(r.code), s);
+  if (pdu == nullptr) return false;
+  if (!coap_add_token(pdu, token.size(), token.data()) || !fill(pdu, r)) {
+    coap_delete_pdu(pdu);
+    return false;
+  }
+  dirty_ = true;
+  return coap_send(s, pdu) != COAP_INVALID_MID;
 }
 
 void Context::carry_through_ports() {
@@ -357,8 +398,12 @@ coap_response_t Context::on_response_cb(coap_session_t* s, const coap_pdu_t*,
   auto it = self.pending_.find(token_key(coap_pdu_get_token(received)));
   if (it == self.pending_.end() || it->second.session != s) return COAP_RESPONSE_FAIL;
   uint64_t tag = it->second.tag;
-  self.pending_.erase(it);
-  self.handler_.on_response(s, tag, to_response(received));
+  lwm2m::Response r = to_response(received);
+  // A notification on an observation being cancelled: acknowledged (the
+  // cancel is under way), but it answers nothing.
+  if (it->second.kind == Kind::Cancel && r.observe) return COAP_RESPONSE_OK;
+  if (it->second.kind != Kind::Observe || !r.observe) self.pending_.erase(it);
+  self.handler_.on_response(s, tag, r);
   return COAP_RESPONSE_OK;
 }
 
@@ -366,6 +411,12 @@ void Context::on_nack_cb(coap_session_t* s, const coap_pdu_t* sent, coap_nack_re
                          coap_mid_t) {
   if (sent == nullptr) return;
   Context& self = owner(s);
+  if (COAP_RESPONSE_CLASS(coap_pdu_get_code(sent)) >= 2) {
+    // Only notifications are responses sent as CON.
+    coap_bin_const_t t = coap_pdu_get_token(sent);
+    self.handler_.on_notify_failed(s, lwm2m::Bytes(t.s, t.s + t.length), nack_reason(reason));
+    return;
+  }
   auto it = self.pending_.find(token_key(coap_pdu_get_token(sent)));
   if (it == self.pending_.end()) return;
   uint64_t tag = it->second.tag;

@@ -76,6 +76,10 @@ class Context {
     // libcoap freed an idle server-side session; forget the pointer.
     virtual void on_session_closed(coap_session_t*) {}
     virtual void on_session_event(coap_session_t*, SessionEvent) {}
+    // A notification sent with notify() was reset by the peer or never
+    // acknowledged: the observation named by `token` is over (RFC 7641, 4.5).
+    virtual void on_notify_failed(coap_session_t*, const lwm2m::Bytes& /*token*/,
+                                  const std::string& /*reason*/) {}
   };
 
   // `seed` makes tokens reproducible.
@@ -119,8 +123,22 @@ class Context {
   void carry_through_ports();
   bool carries_through_ports() const { return carry_through_ports_; }
 
-  // A CON request; its answer or failure comes back with `tag`.
+  // A CON request; its answer or failure comes back with `tag`. With
+  // Observe=0 the token stays: every notification that carries an Observe
+  // option comes back with `tag` too, until an answer without one, a
+  // failure, cancel_observation() or forget_observation().
   bool send(coap_session_t* s, const lwm2m::Request& r, uint64_t tag);
+  // Sends `r` (a GET with Observe=1) on the token of the observation sent
+  // with `observation`; its answer comes back with `tag`, and notifications
+  // that still arrive are acknowledged and dropped. False: no such
+  // observation, or it could not be sent.
+  bool cancel_observation(uint64_t observation, const lwm2m::Request& r, uint64_t tag);
+  // Drops the observation sent with `tag`: its next notification gets a
+  // reset, which ends it at the peer (RFC 7641, 3.6).
+  void forget_observation(uint64_t tag);
+  // A notification: a CON response on an observation's `token`. CON, so a
+  // reset (the observer is gone) or silence reaches on_notify_failed().
+  bool notify(coap_session_t* s, const lwm2m::Bytes& token, const lwm2m::Response& r);
 
   // The context a session belongs to.
   static Context& owner(coap_session_t* s);
@@ -156,10 +174,13 @@ class Context {
   static int on_certificate_cb(const char* cn, const uint8_t* der, size_t len, coap_session_t* s,
                                unsigned depth, int validated, void*);
 
+  enum class Kind { Request, Observe, Cancel };
   struct Pending {
     coap_session_t* session;
     uint64_t tag;
+    Kind kind = Kind::Request;
   };
+  std::unordered_map<uint64_t, Pending>::iterator find_tag(uint64_t tag);
 
   Handler& handler_;
   coap_context_t* ctx_;

@@ -13,6 +13,11 @@ uint16_t opt_uint(const coap_opt_t* o) {
   return static_cast<uint16_t>(coap_decode_var_bytes(coap_opt_value(o), coap_opt_length(o)));
 }
 
+// Observe is at most 3 bytes (RFC 7641, 2).
+uint32_t opt_uint32(const coap_opt_t* o) {
+  return coap_decode_var_bytes(coap_opt_value(o), coap_opt_length(o)) & 0xFFFFFF;
+}
+
 lwm2m::Bytes payload(const coap_pdu_t* pdu) {
   size_t len = 0;
   const uint8_t* data = nullptr;
@@ -29,7 +34,7 @@ bool add_strings(coap_pdu_t* pdu, uint16_t number, const std::vector<std::string
   return true;
 }
 
-bool add_uint(coap_pdu_t* pdu, uint16_t number, uint16_t value) {
+bool add_uint(coap_pdu_t* pdu, uint16_t number, uint32_t value) {
   uint8_t buf[4];
   return coap_add_option(pdu, number, coap_encode_var_safe(buf, sizeof(buf), value), buf) != 0;
 }
@@ -59,11 +64,16 @@ lwm2m::Request to_request(const coap_pdu_t* pdu) {
       case COAP_OPTION_ACCEPT:
         r.accept = opt_uint(o);
         break;
+      case COAP_OPTION_OBSERVE:
+        r.observe = opt_uint32(o);
+        break;
       default:
         break;
     }
   }
   r.payload = payload(pdu);
+  coap_bin_const_t token = coap_pdu_get_token(pdu);
+  r.token.assign(token.s, token.s + token.length);
   return r;
 }
 
@@ -75,13 +85,15 @@ lwm2m::Response to_response(const coap_pdu_t* pdu) {
   while (coap_opt_t* o = coap_option_next(&it)) {
     if (it.number == COAP_OPTION_LOCATION_PATH) r.location_path.push_back(opt_string(o));
     if (it.number == COAP_OPTION_CONTENT_FORMAT) r.content_format = opt_uint(o);
+    if (it.number == COAP_OPTION_OBSERVE) r.observe = opt_uint32(o);
   }
   r.payload = payload(pdu);
   return r;
 }
 
 bool fill(coap_pdu_t* pdu, const lwm2m::Request& r) {
-  return add_strings(pdu, COAP_OPTION_URI_PATH, r.path) &&  // 11
+  return (!r.observe || add_uint(pdu, COAP_OPTION_OBSERVE, *r.observe)) &&  // 6
+         add_strings(pdu, COAP_OPTION_URI_PATH, r.path) &&                  // 11
          (!r.content_format || add_uint(pdu, COAP_OPTION_CONTENT_FORMAT, *r.content_format)) &&
          add_strings(pdu, COAP_OPTION_URI_QUERY, r.query) &&             // 15
          (!r.accept || add_uint(pdu, COAP_OPTION_ACCEPT, *r.accept)) &&  // 17
@@ -90,7 +102,8 @@ bool fill(coap_pdu_t* pdu, const lwm2m::Request& r) {
 
 bool fill(coap_pdu_t* pdu, const lwm2m::Response& r) {
   coap_pdu_set_code(pdu, static_cast<coap_pdu_code_t>(r.code));
-  return add_strings(pdu, COAP_OPTION_LOCATION_PATH, r.location_path) &&  // 8
+  return (!r.observe || add_uint(pdu, COAP_OPTION_OBSERVE, *r.observe)) &&  // 6
+         add_strings(pdu, COAP_OPTION_LOCATION_PATH, r.location_path) &&    // 8
          (!r.content_format || add_uint(pdu, COAP_OPTION_CONTENT_FORMAT, *r.content_format)) &&
          add_body(pdu, r.payload);
 }

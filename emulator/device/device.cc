@@ -244,6 +244,29 @@ void Device::deregister() {
   pump();
 }
 
+Status Device::set_resource(const std::string& path, const std::string& text) {
+  if (!powered()) return Error{endpoint() + " is off"};
+  Status st = core_->set_resource(timers_.clock().now_ms(), path, text);
+  pump();
+  return st;
+}
+
+void Device::on_notify_failed(const lwm2m::Bytes& token, const std::string& reason) {
+  if (!powered()) return;
+  core_->on_notify_failed(timers_.clock().now_ms(), token, reason);
+  pump();
+}
+
+// On the session the observation came in on; gone with it, the
+// notification is too, and the observation ends.
+void Device::send_notification(const lwm2m::Notify& n) {
+  auto it = sessions_.find(session_key(n.to));
+  if (it != sessions_.end() && !it->second->dead &&
+      shard_.notify(it->second->coap, n.token, n.response))
+    return;
+  core_->on_notify_failed(timers_.clock().now_ms(), n.token, "not sent: no session to " + n.to.uri);
+}
+
 std::optional<lwm2m::Response> Device::on_request(coap_session_t* s, const lwm2m::Request& r) {
   if (!powered()) return std::nullopt;
   auto* session = static_cast<Session*>(coap_session_get_app_data(s));
@@ -299,6 +322,8 @@ void Device::pump() {
       timeline_.push_back(std::move(*e));
     } else if (auto* c = std::get_if<lwm2m::Commit>(&*action)) {
       commit(c->config);
+    } else if (auto* n = std::get_if<lwm2m::Notify>(&*action)) {
+      send_notification(*n);
     }
   }
   if (!powered()) return;  // what the core still wanted died with its RAM

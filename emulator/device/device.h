@@ -70,6 +70,9 @@ class Device : public VirtualDevice {
   // Boots: loads the configuration from flash and runs the client.
   Status start() override;
   void deregister();
+  // Sets a resource from its plain-text form, as the device's firmware
+  // would; observers of it are notified (Client::set_resource).
+  Status set_resource(const std::string& path, const std::string& text);
   // Loses RAM and boots again from flash (ETS 1.1-int-6).
   Status reboot() override;
   // Power off now, between two flash operations; boots again after
@@ -96,6 +99,7 @@ class Device : public VirtualDevice {
   void on_response(uint64_t tag, const lwm2m::Response& r);
   void on_failure(coap_session_t* s, uint64_t tag, const std::string& reason);
   void on_session_event(coap_session_t* s, coap::SessionEvent e);
+  void on_notify_failed(const lwm2m::Bytes& token, const std::string& reason);
 
   // Any thread.
   lwm2m::State state() const override { return state_.load(std::memory_order_acquire); }
@@ -137,6 +141,7 @@ class Device : public VirtualDevice {
   void commit(const lwm2m::ObjectTree& config);
   void pump();
   void send(lwm2m::SendRequest req);
+  void send_notification(const lwm2m::Notify& n);
   void transmit(const lwm2m::SendRequest& req, Session* s, const std::string& error);
   static std::string session_key(const lwm2m::Account& to);
   Session* session_for(const lwm2m::Account& to, std::string* error);

@@ -19,6 +19,11 @@ void DeviceShard::on_failure(coap_session_t* s, uint64_t tag, const std::string&
   if (Device* d = Device::owner(s)) d->on_failure(s, tag, reason);
 }
 
+void DeviceShard::on_notify_failed(coap_session_t* s, const lwm2m::Bytes& token,
+                                   const std::string& reason) {
+  if (Device* d = Device::owner(s)) d->on_notify_failed(token, reason);
+}
+
 void DeviceShard::on_session_event(coap_session_t* s, coap::SessionEvent e) {
   if (Device* d = Device::owner(s)) d->on_session_event(s, e);
 }

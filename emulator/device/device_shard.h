@@ -19,6 +19,8 @@ class DeviceShard final : public coap::Context::Handler {
   void on_response(coap_session_t* s, uint64_t tag, const lwm2m::Response& r) override;
   void on_failure(coap_session_t* s, uint64_t tag, const std::string& reason) override;
   void on_session_event(coap_session_t* s, coap::SessionEvent e) override;
+  void on_notify_failed(coap_session_t* s, const lwm2m::Bytes& token,
+                        const std::string& reason) override;
 
  private:
   coap::Context context_;

@@ -135,6 +135,11 @@ Status DeviceHandle::deregister() {
   });
 }
 
+Status DeviceHandle::set_resource(const std::string& path, const std::string& text) {
+  return on_native<Ok>("set_resource",
+                       [&](device::Device& d) { return d.set_resource(path, text); });
+}
+
 Status DeviceHandle::factory_reset() {
   return on_native<Ok>("factory_reset", [](device::Device& d) { return d.factory_reset(); });
 }

@@ -58,6 +58,9 @@ class DeviceHandle {
   Result<lwm2m::ObjectTree> objects(bool staged = false) const;
   Status deregister();
   Status factory_reset();
+  // A resource's value from its text, as the device's own sensor would
+  // change it: observations of it notify.
+  Status set_resource(const std::string& path, const std::string& text);
   // Native flash faults (ETS 1.1-int-6). Errors: no flash, or the flash
   // refuses the fault.
   Status arm_random_power_cut(uint64_t within_ops, std::optional<uint64_t> seed);

@@ -57,6 +57,7 @@ class Loop final : public Reactor {
     return result.get();
   }
   bool on_loop_thread() const { return std::this_thread::get_id() == thread_.get_id(); }
+  bool is_virtual() const { return virtual_clock_ != nullptr; }
 
   // Virtual time only: runs everything due up to `until` (inclusive),
   // jumping the clock from deadline to deadline, and leaves the clock at

@@ -96,6 +96,20 @@ std::shared_future<Result<lwm2m::Response>> RegistrationServerHandle::send_reque
   return future;
 }
 
+Result<uint64_t> RegistrationServerHandle::observe(const std::string& endpoint,
+                                                   const lwm2m::Request& r) const {
+  return loop_->call([&] { return server_->observe(endpoint, r); });
+}
+
+Result<uint64_t> RegistrationServerHandle::cancel_observe(const std::string& endpoint,
+                                                          const std::string& path) const {
+  return loop_->call([&] { return server_->cancel_observe(endpoint, path); });
+}
+
+std::vector<server::Observation> RegistrationServerHandle::observations() const {
+  return loop_->call([&] { return server_->observations().all(); });
+}
+
 std::vector<Event> RegistrationServerHandle::events() const {
   return loop_->call([&] { return server_->core().events(); });
 }

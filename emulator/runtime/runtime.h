@@ -85,6 +85,11 @@ class RegistrationServerHandle {
   // real time or runs the virtual clock until it is ready.
   std::shared_future<Result<lwm2m::Response>> send_request(const std::string& endpoint,
                                                            const lwm2m::Request& r) const;
+  // Observe and its cancel start at once and return the observation's tag;
+  // what follows shows in observations() (RegistrationServer::observe).
+  Result<uint64_t> observe(const std::string& endpoint, const lwm2m::Request& r) const;
+  Result<uint64_t> cancel_observe(const std::string& endpoint, const std::string& path) const;
+  std::vector<server::Observation> observations() const;
 
  private:
   friend class Runtime;

@@ -47,6 +47,21 @@ RegistrationServer::RegistrationServer(coap::Timing timing, PskTable psk, Timers
     return with_cause(*r);
   };
   core_.principal = [this](PeerId peer) { return principal_of(peers_.session_of(peer)); };
+  core_.on_change = [this](const Event& e, const Registration& r) {
+    if (e.kind == "updated") return;
+    end_observations(e.time_ms, r, e.kind == "registered" ? "registered anew" : e.kind.str());
+  };
+}
+
+void RegistrationServer::end_observations(TimeMs now, const Registration& r,
+                                          const std::string& why) {
+  std::vector<Event> events;
+  coap_session_t* s = peers_.session_of(r.peer);
+  for (uint64_t tag : observations_.end_endpoint(now, r.endpoint, why, events)) {
+    // A notification that still comes gets a reset: the device ends it too.
+    if (s != nullptr) coap::Context::owner(s).forget_observation(tag);
+  }
+  for (Event& e : events) core_.note(std::move(e));
 }
 
 RegistrationServer::~RegistrationServer() { timers_.cancel(expiry_timer_); }
@@ -91,7 +106,56 @@ void RegistrationServer::request(const std::string& endpoint, const lwm2m::Reque
   }
 }
 
+Result<uint64_t> RegistrationServer::observe(const std::string& endpoint, lwm2m::Request r) {
+  const Registration* reg = core_.find(endpoint);
+  coap_session_t* s = reg ? peers_.session_of(reg->peer) : nullptr;
+  if (s == nullptr) return Error{endpoint + " is not registered here (or its session is gone)"};
+  r.method = lwm2m::Method::Get;
+  r.observe = 0;
+  const uint64_t tag = next_tag_++;
+  observations_.start(timers_.clock().now_ms(),
+                      Observation{tag, endpoint, r.uri_path(), reg->peer, r.accept});
+  if (!coap::Context::owner(s).send(s, r, tag)) {
+    note(observations_.on_failure(timers_.clock().now_ms(), tag, "cannot send"));
+    return Error{"cannot send to " + endpoint};
+  }
+  return tag;
+}
+
+Result<uint64_t> RegistrationServer::cancel_observe(const std::string& endpoint,
+                                                    const std::string& path) {
+  const Observation* o = observations_.live(endpoint, path);
+  if (o == nullptr) return Error{"no observation of " + path + " on " + endpoint + " to cancel"};
+  coap_session_t* s = peers_.session_of(o->peer);
+  lwm2m::Request r;
+  // The path as the observe request had it ("/3/0/13"), in segments again.
+  for (size_t at = 1; at < path.size();) {
+    size_t slash = path.find('/', at);
+    if (slash == std::string::npos) slash = path.size();
+    r.path.push_back(path.substr(at, slash - at));
+    at = slash + 1;
+  }
+  r.observe = 1;
+  r.accept = o->accept;
+  const uint64_t observation = o->tag, tag = next_tag_++;
+  if (s == nullptr || !coap::Context::owner(s).cancel_observation(observation, r, tag))
+    return Error{"cannot send the cancel to " + endpoint + " (its session is gone?)"};
+  observations_.cancelling(observation);
+  cancels_[tag] = observation;
+  return observation;
+}
+
+void RegistrationServer::note(std::optional<Event> e) {
+  if (e) core_.note(std::move(*e));
+}
+
 void RegistrationServer::on_response(coap_session_t*, uint64_t tag, const lwm2m::Response& r) {
+  if (auto c = cancels_.find(tag); c != cancels_.end()) {
+    note(observations_.cancelled(timers_.clock().now_ms(), c->second,
+                                 "answered " + lwm2m::to_string(r.code)));
+    cancels_.erase(c);
+  }
+  note(observations_.on_response(timers_.clock().now_ms(), tag, r));
   auto it = requests_.find(tag);
   if (it == requests_.end()) return;
   Done done = std::move(it->second);
@@ -100,6 +164,14 @@ void RegistrationServer::on_response(coap_session_t*, uint64_t tag, const lwm2m:
 }
 
 void RegistrationServer::on_failure(coap_session_t*, uint64_t tag, const std::string& reason) {
+  const TimeMs now = timers_.clock().now_ms();
+  if (auto c = cancels_.find(tag); c != cancels_.end()) {
+    // The cancel went unanswered: the observation is over all the same,
+    // since its token is gone here and a notification gets a reset.
+    note(observations_.cancelled(now, c->second, "no answer: " + reason));
+    cancels_.erase(c);
+  }
+  note(observations_.on_failure(now, tag, reason));
   auto it = requests_.find(tag);
   if (it == requests_.end()) return;
   Done done = std::move(it->second);

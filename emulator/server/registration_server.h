@@ -10,6 +10,7 @@
 #include "emulator/coap/sharded_endpoint.h"
 #include "emulator/server/client_security.h"
 #include "emulator/server/heap_trim.h"
+#include "emulator/server/observation_table.h"
 #include "emulator/server/peer_table.h"
 #include "emulator/server/registration_server_core.h"
 
@@ -40,6 +41,16 @@ class RegistrationServer final : public coap::Context::Handler {
   using Done = std::function<void(Result<lwm2m::Response>)>;
   void request(const std::string& endpoint, const lwm2m::Request& r, Done done);
 
+  // Observe: a GET of `r.path` with Observe=0 to the registered `endpoint`.
+  // Its answer and notifications land in observations() under the tag it
+  // returns, and in the core's events ("observe", "notify", "observe_ended").
+  Result<uint64_t> observe(const std::string& endpoint, lwm2m::Request r);
+  // Cancel Observation: a GET with Observe=1 on the observation's token;
+  // returns the observation's tag. Its state goes "cancelling", then
+  // "cancelled" with the client's answer (or "failed").
+  Result<uint64_t> cancel_observe(const std::string& endpoint, const std::string& path);
+  const ObservationTable& observations() const { return observations_; }
+
   std::optional<lwm2m::Response> on_request(coap_session_t* s, const lwm2m::Request& r) override;
   void on_response(coap_session_t*, uint64_t tag, const lwm2m::Response& r) override;
   void on_failure(coap_session_t*, uint64_t tag, const std::string& reason) override;
@@ -50,6 +61,8 @@ class RegistrationServer final : public coap::Context::Handler {
 
  private:
   void arm_expiry();
+  void note(std::optional<Event> e);
+  void end_observations(TimeMs now, const Registration& r, const std::string& why);
 
   Timers& timers_;
   RegistrationServerCore core_;
@@ -59,6 +72,8 @@ class RegistrationServer final : public coap::Context::Handler {
   coap::ShardedEndpoint endpoint_;
   Timers::Id expiry_timer_ = 0;
   std::map<uint64_t, Done> requests_;  // in flight, by tag
+  ObservationTable observations_;
+  std::map<uint64_t, uint64_t> cancels_;  // cancel request's tag -> observation's
   uint64_t next_tag_ = 1;
   HeapTrim trim_{timers_};  // after expiries
 };

@@ -89,6 +89,8 @@ class RegistrationServerCore {
   std::function<std::optional<std::string>(PeerId, const std::string& endpoint)> authorize;
   // A client refused outside a request (a failed DTLS handshake).
   void refuse(TimeMs now, const std::string& reason);
+  // An event from outside the registration interface (observations).
+  void note(Event e) { events_.push(std::move(e)); }
 
   // Optional: who `peer` is, for matching an Update or De-register to the
   // client that registered ("psk:IDENTITY", "host:ADDRESS"). Without it

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Iterable, NamedTuple, Sequence, Unpack, c
 from . import _core
 from ._lifetime import Guarded
 from ._link import LinkSettings, RuleValue, link_config, rule_fields
+from ._observe import plain_text
 from ._options import BootstrapExit, State
 
 if TYPE_CHECKING:
@@ -124,6 +125,12 @@ class Device:
     def deregister(self) -> None:
         """Send De-register to the registration server."""
         self._h.deregister()
+
+    def set_resource(self, path: str, value: str | int | float | bool) -> None:
+        """Set the resource ``/obj/inst/res`` as the device's own firmware
+        would (a sensor reading, the clock), from its plain-text form;
+        servers observing it are notified. ValueError says what is wrong."""
+        self._h.set_resource(path, plain_text(value))
 
     def start(self) -> None:
         """Boot a device created with ``start=False``."""

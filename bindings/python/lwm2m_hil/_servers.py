@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
-from . import _core
+from . import _core, _observe
 from ._bootstrap_reads import read_answers
 from ._device import Event, events
 from ._lifetime import Guarded
@@ -158,6 +158,29 @@ class RegistrationServer(_Server[_core.RegistrationServerHandle]):
         other than the one that registered)."""
         return self._h.counters()
 
+    def observe(
+        self, endpoint: str, path: str, *, accept: int | None = None, timeout: float = 10.0
+    ) -> tuple[str, bytes]:
+        """Observe ``path`` on a registered device (GET with Observe=0) and
+        return the answer's code and payload; notifications then show in
+        :meth:`observations` and :meth:`events` ("notify"). ``accept``: a
+        content format, as in :meth:`request`. Waits up to ``timeout`` s (on
+        the virtual clock, runs the emulator that long at most)."""
+        return _observe.observe(self._emu, self._h, endpoint, path, accept, timeout)
+
+    def cancel_observe(self, endpoint: str, path: str, *, timeout: float = 10.0) -> dict[str, Any]:
+        """Cancel the observation of ``path`` (GET with Observe=1 on its
+        token); returns the observation as :meth:`observations` lists it."""
+        return _observe.cancel(self._emu, self._h, endpoint, path, timeout)
+
+    def observations(self) -> list[dict[str, Any]]:
+        """Every observation: ``endpoint``, ``path``, ``state`` ("pending",
+        "active", "cancelling", "cancelled", "refused", "ended", "failed"),
+        ``reason``, ``code``, ``observe`` (the freshest Observe value),
+        ``notifications``, ``stale``, ``content_format``, ``payload`` (the
+        freshest content), ``updated_ms``."""
+        return list(self._h.observations())
+
     def request(
         self,
         endpoint: str,
@@ -171,7 +194,9 @@ class RegistrationServer(_Server[_core.RegistrationServerHandle]):
     ) -> tuple[str, bytes]:
         """Send a request (``GET``, ``PUT``, ``POST``, ``DELETE`` on ``path``)
         to a registered device over its session, as an LwM2M server's Read,
-        Write or Execute; returns the answer's code ("2.05") and payload.
+        Write or Execute (or Write-Attributes: ``PUT`` of
+        ``/3/0/13?pmin=1&pmax=5`` without payload); returns the answer's
+        code ("2.05") and payload.
         ``content_format`` and ``accept`` are CoAP content formats (11542
         TLV, 110 SenML-JSON, 112 SenML-CBOR, 0 text, 40 link format).
         ``ValueError`` when the device is not registered or its answer never

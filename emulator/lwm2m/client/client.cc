@@ -19,6 +19,16 @@ bool names_data(const Instances& data, const Path& path) {
   return !path.riid || res->second.values.count(*path.riid) > 0;
 }
 
+// The value of a numeric single resource at `path`, for gt, lt and st.
+std::optional<double> number_at(const ObjectTree& tree, const Path& path) {
+  const Value* v = path.depth() == 3 ? tree.value(*path.obj, *path.inst, *path.res) : nullptr;
+  if (v == nullptr) return std::nullopt;
+  if (auto* i = std::get_if<int64_t>(v)) return static_cast<double>(*i);
+  if (auto* u = std::get_if<uint64_t>(v)) return static_cast<double>(*u);
+  if (auto* d = std::get_if<double>(v)) return *d;
+  return std::nullopt;
+}
+
 }  // namespace
 
 const char* to_string(State s) {
@@ -85,6 +95,7 @@ std::optional<TimeMs> Client::next_deadline() const {
   for (const Timer* t : {&bootstrap_timer_, &retry_timer_, &update_timer_}) {
     if (t->at && (!d || *t->at < *d)) d = t->at;
   }
+  if (auto o = observations_.next_deadline(); o && (!d || *o < *d)) d = o;
   return d;
 }
 
@@ -111,12 +122,14 @@ void Client::on_timeout(TimeMs now) {
     update_timer_.at.reset();
     send_update(now);
   }
+  check_observations(now);
 }
 
 // --- bootstrap --------------------------------------------------------------
 
 void Client::begin_bootstrap(TimeMs now, TimeMs delay) {
   set_state(now, State::Bootstrapping);
+  end_observations(now, "bootstrap");
   staged_.reset();
   update_timer_.at.reset();
   pending_.clear();  // answers to an abandoned registration or request are stale
@@ -457,6 +470,7 @@ void Client::begin_registration(TimeMs now) {
 
 void Client::send_register(TimeMs now) {
   set_state(now, State::Registering);
+  end_observations(now, "a new registration");
   auto inst = server_instance(live_, server_->ssid);
   lifetime_s_ =
       static_cast<uint32_t>(live_.get<int64_t>(kServer, *inst, server::kLifetime).value_or(86400));
@@ -497,6 +511,7 @@ void Client::send_update(TimeMs now) {
 void Client::deregister(TimeMs now) {
   if (state_ != State::Registered) return;
   update_timer_.at.reset();
+  end_observations(now, "de-registered");
   Request r;
   r.method = Method::Delete;
   r.path = location_;
@@ -507,6 +522,7 @@ void Client::deregister(TimeMs now) {
 void Client::registration_failed(TimeMs now, const std::string& why) {
   ++register_failures_;
   event(now, "registration_failed", why);
+  end_observations(now, "registration failed");
   update_timer_.at.reset();
   location_.clear();
   if (register_failures_ >= config_.register_attempts) {
@@ -549,15 +565,10 @@ Response Client::server_command(TimeMs now, Origin from, const Request& req) {
   } else if (const ObjectDef* def = registry_.find(*path->obj); def == nullptr) {
     resp.code = Code::NotFound;
   } else if (req.method == Method::Get) {
-    const Instances* data = live_.object(*path->obj);
-    uint16_t fmt = req.accept.value_or(format::kTlv);
-    if (data == nullptr || !names_data(*data, *path)) {
-      resp.code = Code::NotFound;
-    } else if (auto body = content::encode(*def, *path, *data, fmt)) {
-      resp = {Code::Content, fmt, std::move(*body), {}};
-    } else {
-      resp.code = Code::NotAcceptable;
-    }
+    resp = read(*def, *path, req.accept.value_or(format::kTlv));
+    if (req.observe) observe(now, from, req, *path, resp);
+  } else if (req.method == Method::Put && req.payload.empty() && !req.query.empty()) {
+    resp = write_attributes(now, from, req, *path);
   } else if ((req.method == Method::Put || req.method == Method::Post) && path->depth() < 3 &&
              !format_allowed(req.content_format.value_or(format::kTlv))) {
     resp.code = Code::UnsupportedFormat;
@@ -569,6 +580,7 @@ Response Client::server_command(TimeMs now, Origin from, const Request& req) {
     } else {
       for (const auto& [inst, instance] : *data) live_.merge_instance(*path->obj, inst, instance);
       resp.code = Code::Changed;
+      check_observations(now);
     }
   } else if (req.method == Method::Post && path->depth() == 3) {
     resp.code = Code::Changed;
@@ -587,6 +599,119 @@ Response Client::server_command(TimeMs now, Origin from, const Request& req) {
   event(now, "server_command",
         to_string(req.method) + " " + req.uri_path() + " -> " + to_string(resp.code));
   return resp;
+}
+
+Response Client::read(const ObjectDef& def, const Path& path, uint16_t fmt) const {
+  const Instances* data = live_.object(*path.obj);
+  if (data == nullptr || !names_data(*data, path)) return {Code::NotFound, {}, {}, {}};
+  auto body = content::encode(def, path, *data, fmt);
+  if (!body) return {Code::NotAcceptable, {}, {}, {}};
+  return {Code::Content, fmt, std::move(*body), {}};
+}
+
+// --- observe ------------------------------------------------------------------
+
+Status Client::set_resource(TimeMs now, const std::string& text_path, const std::string& text) {
+  auto path = Path::parse(text_path);
+  if (!path) return path.error();
+  if (path->depth() != 3) return Error{"path: " + text_path + " is not /obj/inst/res"};
+  if (*path->obj == kSecurity)
+    return Error{"path: " + text_path + ": credentials come from bootstrap"};
+  const ObjectDef* def = registry_.find(*path->obj);
+  if (def == nullptr || !live_.instance(*path->obj, *path->inst))
+    return Error{"path: the device has no " + path->str()};
+  auto data = content::decode_write(*def, *path, format::kText,
+                                    reinterpret_cast<const uint8_t*>(text.data()), text.size());
+  if (!data) return Error{"value for " + path->str() + ": " + data.error().message};
+  for (const auto& [inst, instance] : *data) live_.merge_instance(*path->obj, inst, instance);
+  event(now, "resource_set", path->str() + " = " + text);
+  check_observations(now);
+  return ok_status();
+}
+
+// A GET with Observe=0 whose Read succeeded starts an observation, so the
+// answer carries an Observe value; Observe=1 ends the one on its token.
+// Discover (link format) is never observed.
+void Client::observe(TimeMs now, Origin from, const Request& req, const Path& path,
+                     Response& answer) {
+  if (*req.observe == 1) {
+    if (observations_.remove(req.token))
+      event(now, "observe_cancelled", path.str() + ": by server " + std::to_string(from.ssid));
+    return;
+  }
+  if (*req.observe != 0 || answer.code != Code::Content || state_ != State::Registered ||
+      answer.content_format == format::kLinkFormat)
+    return;
+  Observations::Entry e;
+  e.token = req.token;
+  e.ssid = from.ssid;
+  e.path = path;
+  e.format = *answer.content_format;
+  e.sent = answer.payload;
+  e.sent_number = number_at(live_, path);
+  answer.observe = observations_.add(now, std::move(e));
+  event(now, "observe",
+        path.str() + " by server " + std::to_string(from.ssid) + ", observe " +
+            std::to_string(*answer.observe));
+}
+
+Response Client::write_attributes(TimeMs now, Origin from, const Request& req, const Path& path) {
+  std::string query;
+  for (const auto& q : req.query) query += (query.empty() ? "" : "&") + q;
+  if (auto why = observations_.write_attributes(from.ssid, path, req.query)) {
+    event(now, "write_attributes", path.str() + "?" + query + " refused: " + *why);
+    return {Code::BadRequest, format::kText, Bytes(why->begin(), why->end()), {}};
+  }
+  event(now, "write_attributes", path.str() + "?" + query);
+  check_observations(now);  // a new pmax may be due already
+  return {Code::Changed, {}, {}, {}};
+}
+
+void Client::check_observations(TimeMs now) {
+  if (state_ != State::Registered || !server_) return;
+  auto& entries = observations_.entries();
+  for (size_t i = 0; i < entries.size();) {
+    if (notify(now, entries[i])) {
+      ++i;
+    } else {
+      entries.erase(entries.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+  }
+}
+
+// False when the observation ends: its path is gone (a final 4.04, RFC
+// 7641 3.2), or its object too.
+bool Client::notify(TimeMs now, Observations::Entry& e) {
+  const ObjectDef* def = registry_.find(*e.path.obj);
+  Response r = def ? read(*def, e.path, e.format) : Response{Code::NotFound, {}, {}, {}};
+  if (r.code != Code::Content) {
+    event(now, "observe_cancelled", e.path.str() + ": " + to_string(r.code));
+    actions_.emplace_back(Notify{*server_, e.token, std::move(r)});
+    return false;
+  }
+  std::string shown = std::to_string(r.payload.size()) + " bytes";
+  if (const Value* v =
+          e.path.depth() == 3 ? live_.value(*e.path.obj, *e.path.inst, *e.path.res) : nullptr)
+    shown = to_display(*v);
+  std::optional<uint32_t> seq = observations_.check(now, e, r.payload, number_at(live_, e.path));
+  if (!seq) return true;
+  r.observe = *seq;
+  event(now, "notify", e.path.str() + " observe " + std::to_string(*seq) + ": " + shown);
+  actions_.emplace_back(Notify{*server_, e.token, std::move(r)});
+  return true;
+}
+
+void Client::on_notify_failed(TimeMs now, const Bytes& token, const std::string& reason) {
+  if (auto path = observations_.remove(token))
+    event(now, "observe_cancelled", path->str() + ": notification " + reason);
+}
+
+// Observations belong to a registration (LwM2M 1.0, 5.5): a new one, or
+// none, ends them.
+void Client::end_observations(TimeMs now, const std::string& why) {
+  if (observations_.size() == 0) return;
+  event(now, "observe_cancelled", std::to_string(observations_.size()) + " observation(s): " + why);
+  observations_.clear();
 }
 
 // --- messages in ------------------------------------------------------------

@@ -26,6 +26,7 @@
 #include "emulator/base/clock.h"
 #include "emulator/base/event.h"
 #include "emulator/lwm2m/client/backoff.h"
+#include "emulator/lwm2m/client/observations.h"
 #include "emulator/lwm2m/model/message.h"
 #include "emulator/lwm2m/model/object_def.h"
 #include "emulator/lwm2m/model/object_tree.h"
@@ -90,7 +91,14 @@ struct SendRequest {
 struct Commit {
   ObjectTree config;
 };
-using Action = std::variant<SendRequest, Commit, Event>;
+// A notification on an observation (Observations): a response the host
+// sends on its own, on `token`, over the session of account `to`.
+struct Notify {
+  Account to;
+  Bytes token;
+  Response response;
+};
+using Action = std::variant<SendRequest, Commit, Event, Notify>;
 
 class Client {
  public:
@@ -115,6 +123,15 @@ class Client {
   std::optional<Action> poll();
 
   void deregister(TimeMs now);
+
+  // Sets the resource at `path` (/obj/inst/res) from its plain-text form,
+  // as the device's own firmware would (a sensor reading, the clock), so
+  // that observers are notified. An error says what is wrong.
+  Status set_resource(TimeMs now, const std::string& path, const std::string& text);
+  // A notification sent on `token` was reset or never acknowledged: the
+  // observer is gone (RFC 7641, 4.5), and so is the observation.
+  void on_notify_failed(TimeMs now, const Bytes& token, const std::string& reason);
+  size_t observations() const { return observations_.size(); }
 
   State state() const { return state_; }
   BootstrapExit last_exit() const { return last_exit_; }
@@ -158,6 +175,14 @@ class Client {
   void send_update(TimeMs now);
   void registration_failed(TimeMs now, const std::string& why);
   Response server_command(TimeMs now, Origin from, const Request& request);
+  Response read(const ObjectDef& def, const Path& path, uint16_t format) const;
+
+  // observe (observations.h)
+  void observe(TimeMs now, Origin from, const Request& request, const Path& path, Response& answer);
+  Response write_attributes(TimeMs now, Origin from, const Request& request, const Path& path);
+  void check_observations(TimeMs now);
+  bool notify(TimeMs now, Observations::Entry& e);
+  void end_observations(TimeMs now, const std::string& why);
 
   uint64_t send(Pending what, const Account& to, Request request);
   void set_state(TimeMs now, State s);
@@ -174,6 +199,7 @@ class Client {
   std::optional<Account> server_;     // the account we register with
   std::vector<std::string> location_;
   uint32_t lifetime_s_ = 0;
+  Observations observations_;
 
   Backoff bootstrap_backoff_;
   Backoff register_backoff_;

@@ -1,6 +1,8 @@
 // CoAP requests and responses as the client core and the servers see them:
-// method, path, query, content format, payload. Message ids, tokens and
-// retransmission belong to the transport (libcoap) and never appear here.
+// method, path, query, content format, payload. Message ids and
+// retransmission belong to the transport (libcoap) and never appear here; a
+// received request's token does, opaque, because it names an observation
+// (RFC 7641) that outlives the exchange.
 #pragma once
 
 #include <cstdint>
@@ -51,7 +53,9 @@ struct Request {
   std::vector<std::string> query;  // Uri-Query items, "key=value"
   std::optional<uint16_t> content_format;
   std::optional<uint16_t> accept;
+  std::optional<uint32_t> observe = std::nullopt;  // 0 registers an observation, 1 cancels it
   Bytes payload;
+  Bytes token;  // of a received request, set by the transport; sent ones get a fresh one
 
   std::string uri_path() const;  // "/1/0/1", "/" when empty
   // Value of "key=value" in the query, or of a bare "key" (empty string).
@@ -63,6 +67,8 @@ struct Response {
   std::optional<uint16_t> content_format;
   Bytes payload;
   std::vector<std::string> location_path;
+  // The sequence number of a notification (24 bits).
+  std::optional<uint32_t> observe = std::nullopt;
 };
 
 }  // namespace hil::lwm2m
