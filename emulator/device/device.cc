@@ -39,7 +39,7 @@ Device::Device(const DeviceConfig& config, coap::Context& shard, Timers& timers,
     if (storage) {
       storage_ = std::move(*storage);
     } else {
-      init_error_ = storage.error().message;
+      init_error_ = storage.error();
     }
   }
 }
@@ -67,7 +67,7 @@ lwm2m::ObjectTree Device::factory_tree() const {
 }
 
 Status Device::start() {
-  if (!init_error_.empty()) return Error{init_error_};
+  if (init_error_) return *init_error_;
   return boot();
 }
 
@@ -79,7 +79,7 @@ Status Device::boot() {
   if (storage_) {
     auto stored = storage_->boot();
     take_storage_events();
-    if (!stored && flash::is_power_lost(stored.error())) {
+    if (stored.is(ErrorCode::kPowerLost)) {
       lose_power();  // a cut armed in the boot's own flash writes
       return ok_status();
     }
@@ -170,7 +170,7 @@ void Device::commit(const lwm2m::ObjectTree& config) {
   Status st = storage_->commit(config);
   take_storage_events();
   if (st) return;
-  if (flash::is_power_lost(st.error())) {
+  if (st.is(ErrorCode::kPowerLost)) {
     lose_power();
   } else {
     // Not durable, so not acknowledged: on_request answers 5.00, and the
@@ -224,22 +224,22 @@ void Device::on_response(uint64_t tag, const lwm2m::Response& r) {
   pump();
 }
 
-void Device::on_failure(coap_session_t* s, uint64_t tag, const std::string& reason) {
+void Device::on_failure(coap_session_t* s, uint64_t tag, coap_nack_reason_t reason) {
   settle_exchange(tag);
   if (!powered()) return;
-  record("tx_failed", reason);
+  record("tx_failed", coap::nack_reason(reason));
   // A DTLS peer that stopped answering may have lost the session: its NAT
   // binding moved (the server sees a new address without a session), or
   // the server restarted. The next request to it handshakes anew rather
   // than sending records nobody can decrypt.
   auto* session = static_cast<Session*>(coap_session_get_app_data(s));
   if (session != nullptr && !session->dead && coap_session_get_proto(s) == COAP_PROTO_DTLS &&
-      reason == coap::nack_reason(COAP_NACK_TOO_MANY_RETRIES)) {
+      reason == COAP_NACK_TOO_MANY_RETRIES) {
     session->dead = true;
     record("dtls_session_dropped",
            session->key.substr(3) + ": no answer over it; the next request handshakes anew");
   }
-  core_->on_failure(timers_.clock().now_ms(), tag, reason);
+  core_->on_failure(timers_.clock().now_ms(), tag, coap::nack_reason(reason));
   pump();
 }
 

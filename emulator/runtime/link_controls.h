@@ -39,7 +39,7 @@ class LinkControls {
     std::shared_ptr<radio::Capture> c;
     if (!path.empty()) {
       auto opened = radio::Capture::open(path, h.loop_->clock());
-      if (!opened) return Error{"capture: " + opened.error().message};
+      if (!opened) return opened.error().prefixed("capture: ");
       c = *opened;
     }
     on_loop([&](auto& d) { d.set_capture(c); });

@@ -103,7 +103,7 @@ constexpr const char* kNoFlash = "this device has no flash; create it with a fla
 template <typename T, typename F>
 static Result<T> with_storage(Loop* loop, device::Device* d, F&& fn) {
   return loop->call([&]() -> Result<T> {
-    if (d->storage() == nullptr) return Error{kNoFlash};
+    if (d->storage() == nullptr) return Error{ErrorCode::kUnsupported, kNoFlash};
     Result<T> r = fn(*d->storage());
     d->take_storage_events();  // an injected fault is on the timeline at once
     return r;
@@ -204,7 +204,8 @@ Result<lwm2m::Response> RegistrationServerHandle::request(const std::string& end
                [answer](Result<lwm2m::Response> got) { answer->set_value(std::move(got)); });
   });
   if (future.wait_for(std::chrono::duration<double>(timeout_s)) != std::future_status::ready)
-    return Error{"no answer from " + endpoint + " within " + std::to_string(timeout_s) + " s"};
+    return Error{ErrorCode::kTimeout,
+                 "no answer from " + endpoint + " within " + std::to_string(timeout_s) + " s"};
   return future.get();
 }
 
@@ -280,11 +281,11 @@ struct ListenAddresses {
 Result<ListenAddresses> listen_addresses(const std::string& listen,
                                          const std::string& secure_listen) {
   auto plain = coap::parse_host_port(listen);
-  if (!plain) return Error{"listen: " + plain.error().message};
+  if (!plain) return plain.error().prefixed("listen: ");
   std::string secure_text = secure_listen;
   if (secure_text.empty()) secure_text = listen.substr(0, listen.rfind(':')) + ":0";
   auto secure = coap::parse_host_port(secure_text);
-  if (!secure) return Error{"secure listen: " + secure.error().message};
+  if (!secure) return secure.error().prefixed("secure listen: ");
   return ListenAddresses{*plain, *secure};
 }
 
@@ -321,18 +322,16 @@ uint64_t Runtime::server_port_seed(const std::string& name) const {
 Result<BootstrapServerHandle> Runtime::add_bootstrap_server(
     server::BootstrapConfig config, std::optional<lwm2m::Profile> profile, coap::Timing timing,
     const std::string& listen, const std::string& secure_listen, server::BootstrapLimits limits) {
-  auto addrs = listen_addresses(listen, secure_listen);
-  if (!addrs) return addrs.error();
+  HIL_TRY_ASSIGN(auto addrs, listen_addresses(listen, secure_listen));
   Loop& loop = *loops_[0];
   const std::string name = "bootstrap-server-" + std::to_string(bootstrap_servers_.size());
   return loop.call([&]() -> Result<BootstrapServerHandle> {
     std::unique_ptr<server::BootstrapServer> s;
-    auto st = listen_on_seeded_ports(*addrs, server_port_seed(name), [&](const ListenAddresses& a) {
+    HIL_TRY(listen_on_seeded_ports(addrs, server_port_seed(name), [&](const ListenAddresses& a) {
       s = std::make_unique<server::BootstrapServer>(
           config, profile, timing, loop, mix(options_.seed, name), options_.server_shards, limits);
       return s->listen(a.plain, a.secure, options_.server_handshakes);
-    });
-    if (!st) return st.error();
+    }));
     for (auto& c : s->endpoint().contexts()) loop.add(*c);
     BootstrapServerHandle h(&loop, s.get());
     bootstrap_servers_.push_back(std::move(s));
@@ -343,8 +342,7 @@ Result<BootstrapServerHandle> Runtime::add_bootstrap_server(
 Result<RegistrationServerHandle> Runtime::add_registration_server(
     coap::Timing timing, server::PskTable psk, const std::string& listen,
     const std::string& secure_listen, server::RegistrationLimits limits) {
-  auto addrs = listen_addresses(listen, secure_listen);
-  if (!addrs) return addrs.error();
+  HIL_TRY_ASSIGN(auto addrs, listen_addresses(listen, secure_listen));
   Loop& loop = registration_loop();
   const std::string name = "registration-server-" + std::to_string(registration_servers_.size());
   return loop.call([&]() -> Result<RegistrationServerHandle> {
@@ -355,12 +353,11 @@ Result<RegistrationServerHandle> Runtime::add_registration_server(
       };
     }
     std::unique_ptr<server::RegistrationServer> s;
-    auto st = listen_on_seeded_ports(*addrs, server_port_seed(name), [&](const ListenAddresses& a) {
+    HIL_TRY(listen_on_seeded_ports(addrs, server_port_seed(name), [&](const ListenAddresses& a) {
       s = std::make_unique<server::RegistrationServer>(timing, psk, loop, mix(options_.seed, name),
                                                        options_.server_shards, limits, ids);
       return s->listen(a.plain, a.secure, options_.server_handshakes);
-    });
-    if (!st) return st.error();
+    }));
     for (auto& c : s->endpoint().contexts()) loop.add(*c);
     RegistrationServerHandle h(&loop, s.get());
     registration_servers_.push_back(std::move(s));
@@ -388,9 +385,10 @@ radio::Radio* Runtime::radio_of(const Loop* loop) const {
 Status Runtime::capture(const std::string& path, const std::string& comment) {
   std::shared_ptr<radio::Capture> c;
   if (!path.empty()) {
-    if (radios_.empty()) return Error{"capture: this emulator runs without a radio"};
+    if (radios_.empty())
+      return Error{ErrorCode::kUnsupported, "capture: this emulator runs without a radio"};
     auto opened = radio::Capture::open(path, clock(), comment);
-    if (!opened) return Error{"capture: " + opened.error().message};
+    if (!opened) return opened.error().prefixed("capture: ");
     c = *opened;
   }
   for (size_t i = 0; i < radios_.size(); ++i) loops_[i]->call([&] { radios_[i]->set_capture(c); });
@@ -425,9 +423,7 @@ Result<std::vector<DeviceHandle>> Runtime::add_devices(const device::DeviceConfi
                                                        size_t count, const std::string& prefix,
                                                        bool start) {
   std::lock_guard<std::mutex> lock(mu_);
-  Status room =
-      reserve_descriptors(descriptors_for(tmpl, count), std::to_string(count) + " devices");
-  if (!room) return room.error();
+  HIL_TRY(reserve_descriptors(descriptors_for(tmpl, count), std::to_string(count) + " devices"));
   std::vector<DeviceHandle> handles;
   handles.reserve(count);
   size_t made = 0;
@@ -500,11 +496,11 @@ Result<std::vector<QemuDeviceHandle>> Runtime::add_qemu_devices(const qemu::Qemu
                                                                 const std::string& prefix,
                                                                 bool start) {
   if (radios_.empty())
-    return Error{"QEMU devices need the emulated radio (this runtime runs without one)"};
+    return Error{ErrorCode::kUnsupported,
+                 "QEMU devices need the emulated radio (this runtime runs without one)"};
   std::lock_guard<std::mutex> lock(mu_);
-  Status room = reserve_descriptors(count * DescriptorCosts::kQemuDevice,
-                                    std::to_string(count) + " QEMU devices");
-  if (!room) return room.error();
+  HIL_TRY(reserve_descriptors(count * DescriptorCosts::kQemuDevice,
+                              std::to_string(count) + " QEMU devices"));
   std::vector<QemuDeviceHandle> handles;
   for (size_t i = 0; i < count; ++i) {
     Loop* loop = loops_[qemu_devices_.size() % loops_.size()].get();

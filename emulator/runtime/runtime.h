@@ -52,6 +52,7 @@ class DeviceHandle : public LinkControls<DeviceHandle> {
   TimeMs bootstrap_duration_ms() const;
   // The live object tree, or the staged one while bootstrapping if asked.
   lwm2m::ObjectTree objects(bool staged = false) const;
+  // Errors: Device::start()'s.
   Status start();
   void deregister();
   bool powered() const { return device_->powered(); }
@@ -62,7 +63,8 @@ class DeviceHandle : public LinkControls<DeviceHandle> {
   Status factory_reset();
   int power_cuts() const;
   int torn_configs() const;
-  // Errors below: the device has no flash, or the flash refuses the fault.
+  // Errors below: kUnsupported (the device has no flash), or the flash's
+  // (kInvalidArgument for a fault it refuses).
   // Cut the power at the `op`-th flash operation from now (0: the next
   // one), before it or at byte `byte` inside it.
   Status arm_power_cut(uint64_t op, std::optional<uint32_t> byte);
@@ -112,6 +114,7 @@ class RegistrationServerHandle {
   std::pair<uint64_t, std::vector<Event>> events_since(uint64_t first) const;
   server::RegistrationCounters counters() const;
   // A request to a registered device; waits up to `timeout_s` for the answer.
+  // Errors: RegistrationServer::request()'s, kTimeout after `timeout_s`.
   Result<lwm2m::Response> request(const std::string& endpoint, const lwm2m::Request& r,
                                   double timeout_s) const;
 
@@ -144,7 +147,8 @@ class Runtime {
 
   // `listen` (coap://) and `secure_listen` (coaps://) are HOST:PORT; port
   // 0 picks a free one; an empty `secure_listen` is listen's host, port 0.
-  // `profile` nullopt: each entry's, else the request's dialect.
+  // `profile` nullopt: each entry's, else the request's dialect. Errors:
+  // kInvalidArgument (an address), kIo (cannot listen).
   Result<BootstrapServerHandle> add_bootstrap_server(server::BootstrapConfig config,
                                                      std::optional<lwm2m::Profile> profile,
                                                      coap::Timing timing, const std::string& listen,
@@ -152,7 +156,7 @@ class Runtime {
                                                      server::BootstrapLimits limits = {});
   // Endpoints that `psk` covers must register over DTLS (see PskTable).
   // Registration ids are random: seeded on the virtual clock (one seed,
-  // one run), from the OS on the real one.
+  // one run), from the OS on the real one. Errors as add_bootstrap_server().
   Result<RegistrationServerHandle> add_registration_server(coap::Timing timing,
                                                            server::PskTable psk,
                                                            const std::string& listen,
@@ -161,7 +165,8 @@ class Runtime {
   // Creates `count` devices from a template; endpoints are `prefix` + index
   // (the template's endpoint alone when count is 1 and prefix is empty).
   // They start at once when `start` is set.
-  // Error: the process may not open the descriptors they need (RLIMIT_NOFILE).
+  // Error: kResourceExhausted, the process may not open the descriptors they
+  // need (RLIMIT_NOFILE).
   Result<std::vector<DeviceHandle>> add_devices(const device::DeviceConfig& tmpl, size_t count,
                                                 const std::string& prefix, bool start);
   // Boots devices created with start = false: one trip to each loop, not
@@ -172,8 +177,8 @@ class Runtime {
   // The same for devices that run a firmware image under QEMU, on the
   // loops' radios. Each gets tmpl.work_dir + "/" + its endpoint as its
   // working directory; "{endpoint}" in tmpl.flash_file is replaced.
-  // Errors: no radio (RuntimeOptions::radio is off), or no room for their
-  // descriptors (RLIMIT_NOFILE).
+  // Errors: kUnsupported, no radio (RuntimeOptions::radio is off), or
+  // kResourceExhausted, no room for their descriptors (RLIMIT_NOFILE).
   Result<std::vector<QemuDeviceHandle>> add_qemu_devices(const qemu::QemuDeviceConfig& tmpl,
                                                          size_t count, const std::string& prefix,
                                                          bool start);
@@ -189,6 +194,7 @@ class Runtime {
   bool is_virtual() const { return options_.virtual_time; }
   // Capture every datagram of the run into a pcapng file; "" stops.
   // `comment` goes into the file's section header (how to decode it).
+  // Errors: kUnsupported (no radio), kIo (the file).
   Status capture(const std::string& path, const std::string& comment = "");
   FleetSummary summary() const;
   const Clock& clock() const { return *clock_; }

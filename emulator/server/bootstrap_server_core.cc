@@ -129,7 +129,7 @@ Status BootstrapServerCore::start_session(TimeMs now, PeerId peer, const std::st
   if (cfg == nullptr) {
     const std::string why = "no configuration entry matches " + endpoint;
     end(now, endpoint, Outcome::NoBootstrapConfig, why);
-    return Error{why};
+    return Error{ErrorCode::kInvalidArgument, why};
   }
   start(now, peer, endpoint, *cfg, nullptr);
   return ok_status();

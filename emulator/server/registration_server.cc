@@ -1,6 +1,7 @@
 #include "emulator/server/registration_server.h"
 
 #include "emulator/coap/address.h"
+#include "emulator/coap/pdu.h"
 
 namespace hil::server {
 
@@ -41,7 +42,7 @@ RegistrationServer::~RegistrationServer() { timers_.cancel(expiry_timer_); }
 
 Status RegistrationServer::listen(const coap_address_t& addr, const coap_address_t& secure,
                                   unsigned max_handshakes) {
-  if (Status st = endpoint_.listen(addr); !st) return st;
+  HIL_TRY(endpoint_.listen(addr));
   return security_.listen(endpoint_, secure, max_handshakes, timing_);
 }
 
@@ -64,7 +65,8 @@ void RegistrationServer::request(const std::string& endpoint, const lwm2m::Reque
   const Registration* reg = core_.find(endpoint);
   coap_session_t* s = reg ? peers_.session_of(reg->peer) : nullptr;
   if (s == nullptr) {
-    done(Error{endpoint + " is not registered here (or its session is gone)"});
+    done(Error{ErrorCode::kInvalidArgument,
+               endpoint + " is not registered here (or its session is gone)"});
     return;
   }
   uint64_t tag = next_tag_++;
@@ -75,7 +77,7 @@ void RegistrationServer::request(const std::string& endpoint, const lwm2m::Reque
     if (it == requests_.end()) return;
     Done d = std::move(it->second);
     requests_.erase(it);
-    d(Error{"cannot send to " + endpoint});
+    d(Error{ErrorCode::kUnavailable, "cannot send to " + endpoint});
   }
 }
 
@@ -87,12 +89,12 @@ void RegistrationServer::on_response(coap_session_t*, uint64_t tag, const lwm2m:
   done(r);
 }
 
-void RegistrationServer::on_failure(coap_session_t*, uint64_t tag, const std::string& reason) {
+void RegistrationServer::on_failure(coap_session_t*, uint64_t tag, coap_nack_reason_t reason) {
   auto it = requests_.find(tag);
   if (it == requests_.end()) return;
   Done done = std::move(it->second);
   requests_.erase(it);
-  done(Error{reason});
+  done(Error{coap::nack_code(reason), coap::nack_reason(reason)});
 }
 
 void RegistrationServer::arm_expiry() {

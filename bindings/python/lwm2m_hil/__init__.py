@@ -26,6 +26,7 @@ from ._emulator import (
     Fleet,
     RegistrationServer,
 )
+from ._core import ConfigError, Error, NotSupportedError, OSError, StateError, TimeoutError
 from ._qemu import NotSupportedOnImage, NotSupportedOnQemu, QemuDevice
 from ._version import __version__
 from .config import Psk, bootstrap_config
@@ -37,17 +38,23 @@ __all__ = [
     "Burst",
     "ClockError",
     "CoapTiming",
+    "ConfigError",
     "Device",
     "DeviceTimeout",
     "Emulator",
+    "Error",
     "Event",
     "FlashGeometry",
     "Fleet",
+    "NotSupportedError",
     "NotSupportedOnImage",
     "NotSupportedOnQemu",
+    "OSError",
     "QemuDevice",
     "Psk",
     "RegistrationServer",
+    "StateError",
+    "TimeoutError",
     "bootstrap_config",
     "__version__",
 ]

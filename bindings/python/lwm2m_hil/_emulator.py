@@ -22,11 +22,11 @@ BOOTSTRAP_EXITS = ("none", "finish", "idle_timeout", "finish_timeout", "rejected
 CLOCKS = ("real", "virtual")
 
 
-class DeviceTimeout(TimeoutError):
+class DeviceTimeout(_core.TimeoutError):
     """A wait ran out; the message says where each device stood."""
 
 
-class ClockError(RuntimeError):
+class ClockError(_core.StateError):
     """A call made for the other clock: a real-time wait on an emulator that
     runs on the virtual clock (nothing would move while it waited), or a
     virtual-time run on a real-time one."""
@@ -677,7 +677,9 @@ class RegistrationServer(_Server):
         Write or Execute; returns the answer's code ("2.05") and payload.
         ``content_format`` and ``accept`` are CoAP content formats (11542
         TLV, 110 SenML-JSON, 112 SenML-CBOR, 0 text, 40 link format).
-        ``ValueError`` when the device is not registered or does not answer."""
+        :class:`ConfigError` (a ``ValueError``) when the device is not
+        registered, :class:`TimeoutError` when it does not answer in time,
+        :class:`OSError` when the request cannot reach it."""
         return tuple(
             self._h.request(
                 endpoint,

@@ -10,7 +10,7 @@ import threading
 import time
 from typing import Any, Callable, Sequence
 
-from . import _run_checks as checks
+from . import _core, _run_checks as checks
 from . import _serverlog
 from ._emulator import BOOTSTRAP_EXITS, CoapTiming, DeviceTimeout, Emulator, Fleet
 from ._logging import FORMATS, LEVELS, configure as configure_logging, log
@@ -478,6 +478,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(args.log_level, args.log_format)
     try:
         return int(args.func(args))
-    except (ValueError, OSError, NotSupportedOnQemu) as e:
+    except (ValueError, OSError, _core.Error) as e:  # _core.Error: the emulator's, and NotSupportedOnQemu
         log.error(str(e))
         return 2

@@ -312,8 +312,8 @@ Response Client::bootstrap_write(const Path& path, const Request& req) {
   if (!format_allowed(fmt)) return {Code::UnsupportedFormat, {}, {}, {}};
   auto data = content::decode_write(*def, path, fmt, req.payload.data(), req.payload.size());
   if (!data) {
-    bool unsupported = data.error().message.rfind("unsupported content format", 0) == 0;
-    std::string msg = data.error().message;
+    bool unsupported = data.error().code == ErrorCode::kUnsupported;
+    const std::string& msg = data.error().message;
     return {unsupported ? Code::UnsupportedFormat : Code::BadRequest,
             format::kText,
             Bytes(msg.begin(), msg.end()),
