@@ -12,6 +12,7 @@
 #include <map>
 #include <sstream>
 
+#include "bindings/errors.h"
 #include "emulator/coap/address.h"
 #include "emulator/lwm2m/objects/ddf.h"
 #include "emulator/runtime/runtime.h"
@@ -24,12 +25,12 @@ namespace {
 
 template <typename T>
 T unwrap(Result<T> r) {
-  if (!r) throw py::value_error(r.error().message);
+  if (!r) bindings::raise_error(r.error());
   return std::move(r.value());
 }
 
 void check(const Status& s) {
-  if (!s) throw py::value_error(s.error().message);
+  if (!s) bindings::raise_error(s.error());
 }
 
 // Runs `fn` without the GIL (it waits on an event loop) and returns its result.
@@ -340,7 +341,7 @@ struct DeviceSpec {
     c.record_messages = record_messages;
     if (!objects.empty()) {
       auto registry = lwm2m::ddf::registry_with(objects);
-      if (!registry) throw py::value_error("objects: " + registry.error().message);
+      if (!registry) bindings::raise_error(registry.error().prefixed("objects: "));
       c.objects = std::make_shared<const lwm2m::ObjectRegistry>(std::move(*registry));
     }
     return c;
@@ -708,6 +709,7 @@ void bind_qemu(py::module_& m) {
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "lwm2m-hil emulator core (use the lwm2m_hil package, not this module)";
+  bindings::register_errors(m);
 
   py::class_<DeviceSpec> spec(m, "DeviceSpec");
   spec.def(py::init<>());

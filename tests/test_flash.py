@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import lwm2m_hil
 from helpers import FAST, wait_until
 from lwm2m_hil import Emulator, FlashGeometry, bootstrap_config
 
@@ -246,7 +247,7 @@ def test_device_without_flash_forgets_its_configuration_at_reboot():
         bs = emu.bootstrap_server(bootstrap_config(rs.uri), timing=FAST)
         d = emu.device("ram", bs.uri, timing=FAST, flash=None)
         d.wait_for("registered", timeout=20)
-        with pytest.raises(ValueError, match="no flash"):
+        with pytest.raises(lwm2m_hil.NotSupportedError, match="no flash"):
             d.flash_image()
         d.reboot()
         d.wait_for("registered", timeout=20)
@@ -296,8 +297,9 @@ def test_injected_flash_faults_are_on_the_timeline_and_a_worn_sector_is_skipped(
         # With every other sector worn too, the store refuses and keeps what it has.
         for sector in range(4):
             d.wear_out(sector)
-        with pytest.raises(ValueError, match="live configuration"):
+        with pytest.raises(lwm2m_hil.OSError, match="live configuration") as info:
             d.factory_reset()
+        assert info.value.code == "resource_exhausted"
         d.wait_for("registered", timeout=20)  # back up with the configuration it had
 
 

@@ -23,7 +23,8 @@ Result<coap_address_t> make(const std::string& host, uint16_t port) {
     a.size = sizeof(a.addr.sin6);
     return a;
   }
-  return Error{"'" + host + "' is not a numeric IPv4/IPv6 address or localhost"};
+  return Error{ErrorCode::kInvalidArgument,
+               "'" + host + "' is not a numeric IPv4/IPv6 address or localhost"};
 }
 
 }  // namespace
@@ -32,23 +33,25 @@ Result<Endpoint> parse_uri(const std::string& uri) {
   coap_uri_t u;
   if (coap_split_uri(reinterpret_cast<const uint8_t*>(uri.data()), uri.size(), &u) < 0 ||
       (u.scheme != COAP_URI_SCHEME_COAP && u.scheme != COAP_URI_SCHEME_COAPS))
-    return Error{"'" + uri + "' is not a coap:// or coaps:// URI (e.g. coap://127.0.0.1:5683)"};
+    return Error{ErrorCode::kInvalidArgument,
+                 "'" + uri + "' is not a coap:// or coaps:// URI (e.g. coap://127.0.0.1:5683)"};
   auto a = make(std::string(reinterpret_cast<const char*>(u.host.s), u.host.length), u.port);
-  if (!a) return Error{"in '" + uri + "': " + a.error().message};
+  if (!a) return a.error().prefixed("in '" + uri + "': ");
   return Endpoint{*a, u.scheme == COAP_URI_SCHEME_COAPS};
 }
 
 Result<coap_address_t> parse_host_port(const std::string& text) {
   auto colon = text.rfind(':');
   if (colon == std::string::npos)
-    return Error{"'" + text + "' is not HOST:PORT (e.g. 127.0.0.1:5683)"};
+    return Error{ErrorCode::kInvalidArgument,
+                 "'" + text + "' is not HOST:PORT (e.g. 127.0.0.1:5683)"};
   std::string host = text.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);
   char* end = nullptr;
   unsigned long port = std::strtoul(text.c_str() + colon + 1, &end, 10);
   if (end == text.c_str() + colon + 1 || *end != '\0' || port > 65535)
-    return Error{"'" + text + "': the port must be a number 0..65535"};
+    return Error{ErrorCode::kInvalidArgument, "'" + text + "': the port must be a number 0..65535"};
   return make(host, static_cast<uint16_t>(port));
 }
 

@@ -16,7 +16,8 @@ struct Endpoint {
 };
 
 // "coap://127.0.0.1:5683", "coaps://[::1]:5684"; numeric hosts and
-// "localhost" only, since the emulator never leaves the machine.
+// "localhost" only, since the emulator never leaves the machine. Errors of
+// both: kInvalidArgument.
 Result<Endpoint> parse_uri(const std::string& uri);
 // "127.0.0.1:5683", "[::1]:0", ":0" (127.0.0.1).
 Result<coap_address_t> parse_host_port(const std::string& text);

@@ -75,13 +75,13 @@ Context& Context::owner(coap_session_t* s) {
 Status Context::listen(const coap_address_t& addr, bool dtls) {
   coap_endpoint_t* ep = coap_new_endpoint(ctx_, &addr, dtls ? COAP_PROTO_DTLS : COAP_PROTO_UDP);
   if (ep == nullptr)
-    return Error{"cannot listen on " + to_string(addr) + ": address in use or not local"};
+    return Error{ErrorCode::kIo,
+                 "cannot listen on " + to_string(addr) + ": address in use or not local"};
   // 4.3.1 has no getter for the bound address; its printable form has it.
   std::string s = coap_endpoint_str(ep);
   s = s.substr(0, s.find(' '));
-  auto bound = parse_host_port(s);
-  if (!bound) return bound.error();
-  (dtls ? dtls_addr_ : listen_addr_) = *bound;
+  HIL_TRY_ASSIGN(auto bound, parse_host_port(s));
+  (dtls ? dtls_addr_ : listen_addr_) = bound;
   return ok_status();
 }
 
@@ -421,7 +421,7 @@ void Context::on_nack_cb(coap_session_t* s, const coap_pdu_t* sent, coap_nack_re
   if (it == self.pending_.end()) return;
   uint64_t tag = it->second.tag;
   self.pending_.erase(it);
-  self.handler_.on_failure(s, tag, nack_reason(reason));
+  self.handler_.on_failure(s, tag, reason);
 }
 
 int Context::on_event_cb(coap_session_t* s, coap_event_t event) {

@@ -71,8 +71,9 @@ class Context {
     virtual std::optional<lwm2m::Response> on_request(coap_session_t* s,
                                                       const lwm2m::Request& r) = 0;
     virtual void on_response(coap_session_t* s, uint64_t tag, const lwm2m::Response& r) = 0;
-    // No answer after the retransmissions, a reset, or an ICMP error.
-    virtual void on_failure(coap_session_t* s, uint64_t tag, const std::string& reason) = 0;
+    // No answer after the retransmissions (COAP_NACK_TOO_MANY_RETRIES), a
+    // reset, or an ICMP error; nack_reason() words it for people.
+    virtual void on_failure(coap_session_t* s, uint64_t tag, coap_nack_reason_t reason) = 0;
     // libcoap freed an idle server-side session; forget the pointer.
     virtual void on_session_closed(coap_session_t*) {}
     virtual void on_session_event(coap_session_t*, SessionEvent) {}
@@ -89,7 +90,7 @@ class Context {
   Context& operator=(const Context&) = delete;
 
   // Server side: listen on `addr` (port 0 picks a free one), for CoAP over
-  // UDP or, with `dtls`, over DTLS (needs accept_psk() first).
+  // UDP or, with `dtls`, over DTLS (needs accept_psk() first). Errors: kIo.
   Status listen(const coap_address_t& addr, bool dtls = false);
   const coap_address_t& listen_address(bool dtls = false) const {
     return dtls ? dtls_addr_ : listen_addr_;

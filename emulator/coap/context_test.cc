@@ -26,13 +26,13 @@ struct Recorder : Context::Handler {
   void on_response(coap_session_t*, uint64_t tag, const lwm2m::Response& r) override {
     responses.emplace_back(tag, r);
   }
-  void on_failure(coap_session_t*, uint64_t tag, const std::string& reason) override {
+  void on_failure(coap_session_t*, uint64_t tag, coap_nack_reason_t reason) override {
     failures.emplace_back(tag, reason);
   }
   void on_session_event(coap_session_t*, SessionEvent e) override { events.push_back(e); }
   std::vector<lwm2m::Request> requests;
   std::vector<std::pair<uint64_t, lwm2m::Response>> responses;
-  std::vector<std::pair<uint64_t, std::string>> failures;
+  std::vector<std::pair<uint64_t, coap_nack_reason_t>> failures;
   std::vector<SessionEvent> events;
 };
 
@@ -112,7 +112,7 @@ TEST(Context, Dtls_WrongKey_HandshakeFailsAndTheRequestWithIt) {
   ASSERT_TRUE(client.send(s, r, 6));
   ASSERT_TRUE(spin({&server, &client}, [&] { return !client_side.failures.empty(); }));
   EXPECT_EQ(client_side.failures[0].first, 6u);
-  EXPECT_EQ(client_side.failures[0].second, "DTLS failure");
+  EXPECT_EQ(client_side.failures[0].second, COAP_NACK_TLS_FAILED);
   EXPECT_TRUE(server_side.requests.empty());
   EXPECT_FALSE(server_side.events.empty());  // the server saw the handshake fail
   client.release(s);

@@ -142,4 +142,8 @@ const char* nack_reason(coap_nack_reason_t r) {
   }
 }
 
+ErrorCode nack_code(coap_nack_reason_t r) {
+  return r == COAP_NACK_TOO_MANY_RETRIES ? ErrorCode::kTimeout : ErrorCode::kUnavailable;
+}
+
 }  // namespace hil::coap

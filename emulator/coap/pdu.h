@@ -3,6 +3,7 @@
 
 #include <coap3/coap.h>
 
+#include "emulator/base/result.h"
 #include "emulator/lwm2m/model/message.h"
 
 namespace hil::coap {
@@ -20,7 +21,11 @@ std::string describe(const lwm2m::Request& r);
 uint64_t next_token(uint64_t& state);
 // A token as the key its request is kept under.
 uint64_t token_key(coap_bin_const_t token);
-// Why libcoap gave up on a CON, for people ("timeout: ..." starts a timeout).
+// Why libcoap gave up on a CON, for people ("timeout: no answer after
+// retransmissions").
 const char* nack_reason(coap_nack_reason_t reason);
+// The give-up as an error code: kTimeout after the retransmissions,
+// kUnavailable for a reset, an ICMP error or a DTLS failure.
+ErrorCode nack_code(coap_nack_reason_t reason);
 
 }  // namespace hil::coap

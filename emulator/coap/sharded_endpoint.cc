@@ -18,13 +18,14 @@ namespace {
 Status check_free(const coap_address_t& addr) {
   if (port_of(addr) == 0) return ok_status();
   int fd = socket(addr.addr.sa.sa_family, SOCK_DGRAM, 0);
-  if (fd < 0) return Error{std::string("cannot create a socket: ") + std::strerror(errno)};
+  if (fd < 0)
+    return Error{ErrorCode::kIo, std::string("cannot create a socket: ") + std::strerror(errno)};
   int rc = bind(fd, &addr.addr.sa, addr.size);
   int err = errno;
   close(fd);
   if (rc != 0)
-    return Error{"cannot listen on " + to_string(addr) + ": " + std::strerror(err) +
-                 " (choose another port, or port 0 for a free one)"};
+    return Error{ErrorCode::kIo, "cannot listen on " + to_string(addr) + ": " + std::strerror(err) +
+                                     " (choose another port, or port 0 for a free one)"};
   return ok_status();
 }
 
@@ -34,7 +35,8 @@ Status check_free(const coap_address_t& addr) {
 // its hash for anything the program cannot read.
 Result<int> steer_by_source_address(const coap_address_t& addr, size_t shards) {
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Error{std::string("cannot create a socket: ") + std::strerror(errno)};
+  if (fd < 0)
+    return Error{ErrorCode::kIo, std::string("cannot create a socket: ") + std::strerror(errno)};
   int on = 1;
   sock_filter code[] = {
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, static_cast<uint32_t>(SKF_NET_OFF) + 12),  // saddr
@@ -47,8 +49,8 @@ Result<int> steer_by_source_address(const coap_address_t& addr, size_t shards) {
       setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog)) != 0) {
     int err = errno;
     close(fd);
-    return Error{"cannot steer clients over the contexts of " + to_string(addr) + ": " +
-                 std::strerror(err)};
+    return Error{ErrorCode::kIo, "cannot steer clients over the contexts of " + to_string(addr) +
+                                     ": " + std::strerror(err)};
   }
   return fd;
 }
@@ -65,14 +67,12 @@ ShardedEndpoint::ShardedEndpoint(Context::Handler& handler, uint64_t seed, int s
 }
 
 Status ShardedEndpoint::listen(const coap_address_t& addr, bool dtls) {
-  if (auto free = check_free(addr); !free) return free;
-  if (auto first = contexts_[0]->listen(addr, dtls); !first) return first;
-  for (size_t i = 1; i < contexts_.size(); ++i)
-    if (auto st = contexts_[i]->listen(address(dtls), dtls); !st) return st;
+  HIL_TRY(check_free(addr));
+  HIL_TRY(contexts_[0]->listen(addr, dtls));
+  for (size_t i = 1; i < contexts_.size(); ++i) HIL_TRY(contexts_[i]->listen(address(dtls), dtls));
   if (contexts_.size() < 2 || address(dtls).addr.sa.sa_family != AF_INET) return ok_status();
-  auto steering = steer_by_source_address(address(dtls), contexts_.size());
-  if (!steering) return steering.error();
-  steering_fds_.push_back(*steering);
+  HIL_TRY_ASSIGN(auto steering, steer_by_source_address(address(dtls), contexts_.size()));
+  steering_fds_.push_back(steering);
   return ok_status();
 }
 

@@ -23,7 +23,7 @@ class ShardedEndpoint {
   ~ShardedEndpoint();
 
   // Refuses a port that anything else holds, then binds every shard to it,
-  // for CoAP over UDP or over DTLS (see Context::listen).
+  // for CoAP over UDP or over DTLS (see Context::listen). Errors: kIo.
   Status listen(const coap_address_t& addr, bool dtls = false);
   const coap_address_t& address(bool dtls = false) const {
     return contexts_[0]->listen_address(dtls);

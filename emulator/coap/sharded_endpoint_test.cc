@@ -24,7 +24,7 @@ struct WhereFrom : Context::Handler {
     return lwm2m::Response{lwm2m::Code::Content, {}, {}, {}};
   }
   void on_response(coap_session_t*, uint64_t, const lwm2m::Response&) override {}
-  void on_failure(coap_session_t*, uint64_t, const std::string&) override {}
+  void on_failure(coap_session_t*, uint64_t, coap_nack_reason_t) override {}
   std::vector<Context*> reached;
 };
 

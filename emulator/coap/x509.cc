@@ -58,7 +58,7 @@ struct Minting {
 Error mbedtls_error(const std::string& what, int ret) {
   char buf[160];
   mbedtls_strerror(ret, buf, sizeof(buf));
-  return Error{what + ": " + buf};
+  return Error{ErrorCode::kInvalidArgument, what + ": " + buf};
 }
 
 // mbedTLS writes DER at the end of the buffer; `n` bytes of it.
@@ -81,7 +81,8 @@ int parse_key(mbedtls_pk_context* pk, const Der& der) {
 Status sign(Minting& m, const Issuer& issuer, const std::string& cn) {
   char issuer_name[512];
   if (mbedtls_x509_dn_gets(issuer_name, sizeof(issuer_name), &m.ca.subject) < 0)
-    return Error{"issuer: the CA certificate's subject name is too long"};
+    return Error{ErrorCode::kInvalidArgument,
+                 "issuer: the CA certificate's subject name is too long"};
   mbedtls_x509write_crt_set_version(&m.crt, MBEDTLS_X509_CRT_VERSION_3);
   mbedtls_x509write_crt_set_md_alg(&m.crt, MBEDTLS_MD_SHA256);
   mbedtls_x509write_crt_set_subject_key(&m.crt, &m.key);
@@ -121,7 +122,7 @@ Result<Certificate> issue(const Issuer& issuer, const std::string& cn, uint64_t 
   if (mbedtls_pk_setup(&m->key, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY)) != 0 ||
       mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(m->key), mbedtls_ctr_drbg_random,
                           &m->drbg) != 0) {
-    return Error{"cannot make a P-256 key"};
+    return Error{ErrorCode::kInternal, "cannot make a P-256 key"};
   }
   if (Status st = sign(*m, issuer, cn); !st) return st.error();
   std::vector<unsigned char> buf(4096);

@@ -41,14 +41,14 @@ Device::Device(const DeviceConfig& config, coap::Context& shard, Timers& timers,
                    .value()),
       reboot_after_power_cut_ms_(config.reboot_after_power_cut_ms) {
   if (config.certificate_issuer) mint_certificate(config);
-  if (config.flash && init_error_.empty()) {
+  if (config.flash && !init_error_) {
     lwm2m::ObjectTree stored = factory_tree();
     stored.erase(lwm2m::kDevice);  // the Device object is firmware, not configuration
     auto storage = Storage::open(*config.flash, std::move(stored));
     if (storage) {
       storage_ = std::move(*storage);
     } else {
-      init_error_ = storage.error().message;
+      init_error_ = storage.error();
     }
   }
 }
@@ -72,12 +72,12 @@ std::map<std::string, int> Device::exit_counts() const {
 }
 
 Result<std::vector<uint8_t>> Device::flash_image() const {
-  if (!storage_) return Error{kNoFlash};
+  if (!storage_) return Error{ErrorCode::kUnsupported, kNoFlash};
   return storage_->flash().image();
 }
 
 Result<flash::StoreView> Device::flash_store() const {
-  if (!storage_) return Error{kNoFlash};
+  if (!storage_) return Error{ErrorCode::kUnsupported, kNoFlash};
   return storage_->store().inspect();
 }
 
@@ -92,7 +92,7 @@ void Device::mint_certificate(const DeviceConfig& config) {
       coap::issue(*config.certificate_issuer, lwm2m::with_endpoint(config.certificate_cn, ep),
                   config.client.seed);
   if (!cert) {
-    init_error_ = "certificate for " + ep + ": " + cert.error().message;
+    init_error_ = cert.error().prefixed("certificate for " + ep + ": ");
     return;
   }
   lwm2m::Factory f = config.factory;
@@ -109,7 +109,7 @@ lwm2m::ObjectTree Device::factory_tree() const {
 }
 
 Status Device::start() {
-  if (!init_error_.empty()) return Error{init_error_};
+  if (init_error_) return *init_error_;
   return boot();
 }
 
@@ -121,7 +121,7 @@ Status Device::boot() {
   if (storage_) {
     auto stored = storage_->boot();
     take_storage_events();
-    if (!stored && flash::is_power_lost(stored.error())) {
+    if (stored.is(ErrorCode::kPowerLost)) {
       lose_power();  // a cut armed in the boot's own flash writes
       return ok_status();
     }
@@ -212,7 +212,7 @@ void Device::commit(const lwm2m::ObjectTree& config) {
   Status st = storage_->commit(config);
   take_storage_events();
   if (st) return;
-  if (flash::is_power_lost(st.error())) {
+  if (st.is(ErrorCode::kPowerLost)) {
     lose_power();
   } else {
     // Not durable, so not acknowledged: on_request answers 5.00, and the
@@ -245,7 +245,7 @@ void Device::deregister() {
 }
 
 Status Device::set_resource(const std::string& path, const std::string& text) {
-  if (!powered()) return Error{endpoint() + " is off"};
+  if (!powered()) return Error{ErrorCode::kFailedPrecondition, endpoint() + " is off"};
   Status st = core_->set_resource(timers_.clock().now_ms(), path, text);
   pump();
   return st;
@@ -289,22 +289,22 @@ void Device::on_response(uint64_t tag, const lwm2m::Response& r) {
   pump();
 }
 
-void Device::on_failure(coap_session_t* s, uint64_t tag, const std::string& reason) {
+void Device::on_failure(coap_session_t* s, uint64_t tag, coap_nack_reason_t reason) {
   settle_exchange(tag);
   if (!powered()) return;
-  record("tx_failed", reason);
+  record("tx_failed", coap::nack_reason(reason));
   // A DTLS peer that stopped answering may have lost the session: its NAT
   // binding moved (the server sees a new address without a session), or
   // the server restarted. The next request to it handshakes anew rather
   // than sending records nobody can decrypt.
   auto* session = static_cast<Session*>(coap_session_get_app_data(s));
   if (session != nullptr && !session->dead && coap_session_get_proto(s) == COAP_PROTO_DTLS &&
-      reason == coap::nack_reason(COAP_NACK_TOO_MANY_RETRIES)) {
+      reason == COAP_NACK_TOO_MANY_RETRIES) {
     session->dead = true;
     record("dtls_session_dropped",
            session->key.substr(3) + ": no answer over it; the next request handshakes anew");
   }
-  core_->on_failure(timers_.clock().now_ms(), tag, reason);
+  core_->on_failure(timers_.clock().now_ms(), tag, coap::nack_reason(reason));
   pump();
 }
 

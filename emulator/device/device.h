@@ -67,7 +67,9 @@ class Device : public VirtualDevice {
   Device(const Device&) = delete;
   Device& operator=(const Device&) = delete;
 
-  // Boots: loads the configuration from flash and runs the client.
+  // Boots: loads the configuration from flash and runs the client. Errors:
+  // Storage::open()'s and Storage::boot()'s (a power cut in the boot is no
+  // error: the device is off, as after power_cut()).
   Status start() override;
   void deregister();
   // Sets a resource from its plain-text form, as the device's firmware
@@ -79,6 +81,8 @@ class Device : public VirtualDevice {
   // reboot_after_power_cut_ms.
   void power_cut() override;
   // Erases the configuration back to the factory image, then reboots.
+  // Errors: ConfigStore::factory_reset()'s (kResourceExhausted: refused
+  // whole, the device boots with what the store holds).
   Status factory_reset();
   Storage* storage() { return storage_.get(); }
   // Moves the flash's fault events (and busy time) onto the timeline; call
@@ -97,7 +101,7 @@ class Device : public VirtualDevice {
   // while handling the request and answers nothing.
   std::optional<lwm2m::Response> on_request(coap_session_t* s, const lwm2m::Request& r);
   void on_response(uint64_t tag, const lwm2m::Response& r);
-  void on_failure(coap_session_t* s, uint64_t tag, const std::string& reason);
+  void on_failure(coap_session_t* s, uint64_t tag, coap_nack_reason_t reason);
   void on_session_event(coap_session_t* s, coap::SessionEvent e);
   void on_notify_failed(const lwm2m::Bytes& token, const std::string& reason);
 
@@ -184,8 +188,8 @@ class Device : public VirtualDevice {
   Timers::Id reboot_timer_ = 0;
   std::map<uint64_t, Timers::Id> watchdogs_;  // requests in flight
   Timers::Id off_timer_ = 0;
-  std::string init_error_;      // why the storage could not be opened
-  bool commit_failed_ = false;  // a commit failed, not for lack of power
+  std::optional<Error> init_error_;  // why the storage could not be opened
+  bool commit_failed_ = false;       // a commit failed, not for lack of power
   std::map<std::string, std::unique_ptr<Session>> sessions_;  // by account URI
   std::string bootstrap_key_;
   std::vector<Event> timeline_;

@@ -15,7 +15,7 @@ void DeviceShard::on_response(coap_session_t* s, uint64_t tag, const lwm2m::Resp
   if (Device* d = Device::owner(s)) d->on_response(tag, r);
 }
 
-void DeviceShard::on_failure(coap_session_t* s, uint64_t tag, const std::string& reason) {
+void DeviceShard::on_failure(coap_session_t* s, uint64_t tag, coap_nack_reason_t reason) {
   if (Device* d = Device::owner(s)) d->on_failure(s, tag, reason);
 }
 

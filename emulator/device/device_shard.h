@@ -17,7 +17,7 @@ class DeviceShard final : public coap::Context::Handler {
 
   std::optional<lwm2m::Response> on_request(coap_session_t* s, const lwm2m::Request& r) override;
   void on_response(coap_session_t* s, uint64_t tag, const lwm2m::Response& r) override;
-  void on_failure(coap_session_t* s, uint64_t tag, const std::string& reason) override;
+  void on_failure(coap_session_t* s, uint64_t tag, coap_nack_reason_t reason) override;
   void on_session_event(coap_session_t* s, coap::SessionEvent e) override;
   void on_notify_failed(coap_session_t* s, const lwm2m::Bytes& token,
                         const std::string& reason) override;

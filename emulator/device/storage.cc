@@ -6,14 +6,13 @@ Status validate(const FlashConfig& config) { return StoredConfig::validate(confi
 
 Result<std::unique_ptr<Storage>> Storage::open(const FlashConfig& config,
                                                lwm2m::ObjectTree factory) {
-  if (auto valid = validate(config); !valid) return valid.error();
+  HIL_TRY(validate(config));
   std::unique_ptr<Storage> s(new Storage(config));
-  auto stored = StoredConfig::create(*s->flash_, factory);
-  if (!stored) return stored.error();
-  s->config_ = std::move(*stored);
+  HIL_TRY_ASSIGN(auto stored, StoredConfig::create(*s->flash_, factory));
+  s->config_ = std::move(stored);
   if (!config.image_path.empty()) {
     auto image = flash::FileImage::open(config.image_path, *s->flash_);
-    if (!image) return Error{"flash image: " + image.error().message};
+    if (!image) return image.error().prefixed("flash image: ");
     s->image_ = std::move(*image);
   }
   return s;
@@ -38,10 +37,9 @@ Result<lwm2m::ObjectTree> Storage::boot() {
 }
 
 Status Storage::commit(const lwm2m::ObjectTree& config) {
-  auto bytes = StoredConfig::encode(config);
-  if (!bytes) return bytes.error();
-  attempted_ = *bytes;
-  if (auto st = config_->commit(*bytes); !st) return st;
+  HIL_TRY_ASSIGN(auto bytes, StoredConfig::encode(config));
+  attempted_ = bytes;
+  HIL_TRY(config_->commit(bytes));
   committed_ = std::move(attempted_);
   attempted_.reset();
   return ok_status();

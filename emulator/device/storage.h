@@ -29,20 +29,21 @@ struct FlashConfig {
   uint32_t erase_latency_us = 0;
 };
 
-// Errors name the field: a geometry the model refuses, fewer than the two
-// sectors the store needs.
+// Errors: kInvalidArgument naming the field (a geometry the model refuses,
+// fewer than the two sectors the store needs).
 Status validate(const FlashConfig& config);
 
 class Storage {
  public:
-  // Errors: a bad geometry, an image file that cannot be used.
+  // Errors: kInvalidArgument (a bad geometry, an image file of another
+  // size), kIo (an image file that cannot be used).
   static Result<std::unique_ptr<Storage>> open(const FlashConfig& config,
                                                lwm2m::ObjectTree factory);
 
-  // StoredConfig::boot(), and the torn-configuration check.
+  // StoredConfig::boot() (and its errors), and the torn-configuration check.
   Result<lwm2m::ObjectTree> boot();
-  // Durable before acknowledged: ok only once the commit landed whole. A
-  // power cut gives an Error for which flash::is_power_lost() holds.
+  // Durable before acknowledged: ok only once the commit landed whole.
+  // Errors: kPowerLost (a power cut), ConfigStore::commit()'s others.
   Status commit(const lwm2m::ObjectTree& config);
   Status factory_reset();
 

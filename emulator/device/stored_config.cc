@@ -6,18 +6,18 @@ namespace hil::device {
 
 Status StoredConfig::validate(const flash::Geometry& geometry) {
   if (auto valid = flash::NorFlash::validate(geometry); !valid)
-    return Error{"flash geometry: " + valid.error().message};
+    return valid.error().prefixed("flash geometry: ");
   if (geometry.sectors() < 2)
-    return Error{
-        "flash geometry: the configuration store needs at least 2 sectors (size >= 2 * "
-        "sector_size)"};
+    return Error{ErrorCode::kInvalidArgument,
+                 "flash geometry: the configuration store needs at least 2 sectors (size >= 2 * "
+                 "sector_size)"};
   return ok_status();
 }
 
 Result<std::unique_ptr<StoredConfig>> StoredConfig::create(flash::NorFlash& flash,
                                                            const lwm2m::ObjectTree& factory) {
   auto bytes = encode(factory);
-  if (!bytes) return Error{"the factory configuration cannot be encoded: " + bytes.error().message};
+  if (!bytes) return bytes.error().prefixed("the factory configuration cannot be encoded: ");
   return std::unique_ptr<StoredConfig>(new StoredConfig(flash, std::move(*bytes)));
 }
 
@@ -26,23 +26,24 @@ Result<std::vector<uint8_t>> StoredConfig::encode(const lwm2m::ObjectTree& confi
 }
 
 Status StoredConfig::commit(const lwm2m::ObjectTree& config) {
-  auto bytes = encode(config);
-  if (!bytes) return bytes.error();
-  return commit(*bytes);
+  HIL_TRY_ASSIGN(auto bytes, encode(config));
+  return commit(bytes);
 }
 
 Result<lwm2m::ObjectTree> StoredConfig::boot() {
   flash_.power_on();
-  if (auto st = store_.mount(); !st) return st.error();
+  HIL_TRY(store_.mount());
   if (!store_.load()) {
     notes_.push_back(
         {0, "flash_factory_image", "blank configuration store: factory image written"});
-    if (auto st = store_.factory_reset(factory_); !st) return st.error();
+    HIL_TRY(store_.factory_reset(factory_));
   }
-  if (auto st = store_.count_boot(); !st) return st.error();
+  HIL_TRY(store_.count_boot());
   const std::vector<uint8_t>& stored = *store_.load();
   auto tree = lwm2m::tree::decode(stored.data(), stored.size(), lwm2m::ObjectRegistry::builtin());
-  if (!tree) return Error{"stored configuration does not decode: " + tree.error().message};
+  if (!tree)
+    return Error{ErrorCode::kDataLoss,
+                 "stored configuration does not decode: " + tree.error().message};
   return tree;
 }
 

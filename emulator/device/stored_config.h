@@ -20,22 +20,24 @@ namespace hil::device {
 
 class StoredConfig {
  public:
-  // Errors name the field: a geometry the model refuses, fewer than the two
-  // sectors the store needs.
+  // Errors: kInvalidArgument naming the field (a geometry the model refuses,
+  // fewer than the two sectors the store needs).
   static Status validate(const flash::Geometry& geometry);
-  // `flash` must outlive the result. Errors: the factory tree cannot be
-  // encoded.
+  // `flash` must outlive the result. Errors: kInvalidArgument (the factory
+  // tree cannot be encoded).
   static Result<std::unique_ptr<StoredConfig>> create(flash::NorFlash& flash,
                                                       const lwm2m::ObjectTree& factory);
 
   // Power on, mount, write the factory image on a blank chip, count the
   // boot, and return the configuration to boot with: the last committed one.
+  // Errors: the store's (kPowerLost, kResourceExhausted), kDataLoss (the
+  // stored configuration does not decode).
   Result<lwm2m::ObjectTree> boot();
   // What boot() decoded: the store's live payload.
   const std::optional<std::vector<uint8_t>>& payload() const { return store_.load(); }
   static Result<std::vector<uint8_t>> encode(const lwm2m::ObjectTree& config);
-  // Durable before acknowledged: ok only once the commit landed whole. A
-  // power cut gives an Error for which flash::is_power_lost() holds.
+  // Durable before acknowledged: ok only once the commit landed whole.
+  // Errors: kPowerLost (a power cut), ConfigStore::commit()'s others.
   Status commit(const std::vector<uint8_t>& payload) { return store_.commit(payload); }
   Status commit(const lwm2m::ObjectTree& config);
   Status factory_reset() { return store_.factory_reset(factory_); }

@@ -84,7 +84,7 @@ TEST(StoredConfig, PowerCutInsideACommit_BootsTheOldTreeWhole) {
   flash.arm_power_cut(flash.ops(), 3);  // tears the commit's first program
   Status st = config->commit(next);
   ASSERT_FALSE(st);
-  EXPECT_TRUE(flash::is_power_lost(st.error()));
+  EXPECT_EQ(st.error().code, ErrorCode::kPowerLost);
   auto booted = config->boot();
   ASSERT_TRUE(booted) << booted.error().message;
   EXPECT_EQ(*booted, factory());
@@ -93,6 +93,7 @@ TEST(StoredConfig, PowerCutInsideACommit_BootsTheOldTreeWhole) {
 TEST(StoredConfig, OneSector_IsRefusedNamingTheGeometry) {
   Status st = StoredConfig::validate(flash::Geometry{4096, 4096, 256});
   ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, ErrorCode::kInvalidArgument);
   EXPECT_NE(st.error().message.find("at least 2 sectors"), std::string::npos);
 }
 

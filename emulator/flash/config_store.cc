@@ -51,17 +51,20 @@ Status ConfigStore::resolve_range() {
   const Geometry& g = flash_.geometry();
   const uint32_t total = g.sectors();
   if (options_.first_sector >= total) {
-    return Error{"store starts at sector " + std::to_string(options_.first_sector) +
-                 " but the flash has " + std::to_string(total)};
+    return Error{ErrorCode::kInvalidArgument, "store starts at sector " +
+                                                  std::to_string(options_.first_sector) +
+                                                  " but the flash has " + std::to_string(total)};
   }
   count_ = options_.sector_count ? options_.sector_count : total - options_.first_sector;
   if (count_ < 2 || count_ > total - options_.first_sector) {
-    return Error{"store needs 2 or more sectors inside the flash; asked for " +
-                 std::to_string(count_) + " from sector " + std::to_string(options_.first_sector) +
-                 " of " + std::to_string(total)};
+    return Error{ErrorCode::kInvalidArgument,
+                 "store needs 2 or more sectors inside the flash; asked for " +
+                     std::to_string(count_) + " from sector " +
+                     std::to_string(options_.first_sector) + " of " + std::to_string(total)};
   }
   if (g.sector_size % 4 || g.sector_size < 2 * (kSectorHeaderSize + kRecordHeaderSize)) {
-    return Error{"store needs sectors of 96 bytes or more, a multiple of 4"};
+    return Error{ErrorCode::kInvalidArgument,
+                 "store needs sectors of 96 bytes or more, a multiple of 4"};
   }
   return ok_status();
 }
@@ -69,8 +72,7 @@ Status ConfigStore::resolve_range() {
 Status ConfigStore::scan_sector(uint32_t index, StoreView* view) {
   const uint32_t ss = sector_size();
   uint8_t h[kRecordHeaderSize];
-  Status st = flash_.read(addr_of(index, 0), h, kSectorHeaderSize);
-  if (!st) return st;
+  HIL_TRY(flash_.read(addr_of(index, 0), h, kSectorHeaderSize));
   SectorView sv;
   sv.sector = options_.first_sector + index;
   sv.header_ok = get32(h) == kSectorMagic && get32(h + 4) == kFormatVersion &&
@@ -84,8 +86,7 @@ Status ConfigStore::scan_sector(uint32_t index, StoreView* view) {
   }
   uint32_t pos = kSectorHeaderSize;
   while (pos + kRecordHeaderSize <= ss) {
-    st = flash_.read(addr_of(index, pos), h, kRecordHeaderSize);
-    if (!st) return st;
+    HIL_TRY(flash_.read(addr_of(index, pos), h, kRecordHeaderSize));
     if (std::all_of(h, h + kRecordHeaderSize, [](uint8_t b) { return b == 0xFF; })) {
       sv.write_offset = pos;
       break;
@@ -114,8 +115,7 @@ Status ConfigStore::scan_sector(uint32_t index, StoreView* view) {
     uint8_t chunk[kChunk];
     for (uint32_t done = 0; done < length;) {
       const uint32_t n = std::min(kChunk, length - done);
-      st = flash_.read(addr_of(index, pos + kRecordHeaderSize + done), chunk, n);
-      if (!st) return st;
+      HIL_TRY(flash_.read(addr_of(index, pos + kRecordHeaderSize + done), chunk, n));
       crc = crc32(crc, chunk, n);
       done += n;
     }
@@ -128,12 +128,10 @@ Status ConfigStore::scan_sector(uint32_t index, StoreView* view) {
 }
 
 Result<StoreView> ConfigStore::inspect() {
-  Status st = resolve_range();
-  if (!st) return st.error();
+  HIL_TRY(resolve_range());
   StoreView view;
   for (uint32_t i = 0; i < count_; ++i) {
-    st = scan_sector(i, &view);
-    if (!st) return st.error();
+    HIL_TRY(scan_sector(i, &view));
   }
   SectorView* active = nullptr;
   for (SectorView& s : view.sectors) {
@@ -159,8 +157,7 @@ Result<StoreView> ConfigStore::inspect() {
 Status ConfigStore::mount() {
   mounted_ = false;
   sectors_.clear();
-  Result<StoreView> view = inspect();
-  if (!view) return view.error();
+  HIL_TRY_ASSIGN(StoreView view, inspect());
   sectors_.assign(count_, Sector{});
   active_.reset();
   payload_sector_.reset();
@@ -169,13 +166,13 @@ Status ConfigStore::mount() {
   next_seq_ = 1;
   max_generation_ = 0;
   for (uint32_t i = 0; i < count_; ++i) {
-    const SectorView& s = view->sectors[i];
+    const SectorView& s = view.sectors[i];
     sectors_[i] = Sector{s.header_ok, s.generation, s.write_offset, false};
     if (s.active) active_ = i;
     if (s.header_ok) max_generation_ = std::max(max_generation_, s.generation);
   }
   const RecordView* newest = nullptr;
-  for (const RecordView& r : view->records) {
+  for (const RecordView& r : view.records) {
     if (!r.header_ok) continue;
     next_seq_ = std::max(next_seq_, r.seq + 1);
     if (!r.live) continue;
@@ -183,8 +180,7 @@ Status ConfigStore::mount() {
     if (r.kind != RecordKind::kPayload) continue;
     const uint32_t index = r.sector - options_.first_sector;
     std::vector<uint8_t> bytes(r.length);
-    Status st = flash_.read(addr_of(index, r.offset + kRecordHeaderSize), bytes.data(), r.length);
-    if (!st) return st;
+    HIL_TRY(flash_.read(addr_of(index, r.offset + kRecordHeaderSize), bytes.data(), r.length));
     payload_ = std::move(bytes);
     payload_sector_ = index;
   }
@@ -204,12 +200,10 @@ Status ConfigStore::count_boot() {
 Status ConfigStore::factory_reset(const std::vector<uint8_t>& factory) {
   // Copy first: write_state replaces payload_, which `factory` may alias.
   const std::vector<uint8_t> copy = factory;
-  Status st = write_state(RecordKind::kPayload, &copy, boot_count_, true);
-  if (!st) return st;
+  HIL_TRY(write_state(RecordKind::kPayload, &copy, boot_count_, true));
   for (uint32_t i = 0; i < count_; ++i) {
     if (i == *active_) continue;
-    st = flash_.erase(options_.first_sector + i);
-    if (!st) return st;
+    HIL_TRY(flash_.erase(options_.first_sector + i));
     sectors_[i].valid = false;
     sectors_[i].write_pos = sector_size();
   }
@@ -218,21 +212,24 @@ Status ConfigStore::factory_reset(const std::vector<uint8_t>& factory) {
 
 Status ConfigStore::write_state(RecordKind kind, const std::vector<uint8_t>* payload, uint32_t boot,
                                 bool fresh) {
-  if (!mounted_) return Error{"config store not mounted; call mount() first"};
+  if (!mounted_)
+    return Error{ErrorCode::kFailedPrecondition, "config store not mounted; call mount() first"};
   const uint32_t length = payload ? static_cast<uint32_t>(payload->size()) : 0;
   if (payload && payload->size() > max_payload()) {
-    return Error{"payload of " + std::to_string(payload->size()) + " bytes does not fit a " +
-                 std::to_string(sector_size()) + "-byte sector (at most " +
-                 std::to_string(max_payload()) + "); the stored configuration is unchanged"};
+    return Error{ErrorCode::kResourceExhausted,
+                 "payload of " + std::to_string(payload->size()) + " bytes does not fit a " +
+                     std::to_string(sector_size()) + "-byte sector (at most " +
+                     std::to_string(max_payload()) + "); the stored configuration is unchanged"};
   }
-  if (next_seq_ > kMaxSeq) return Error{"record sequence numbers are used up; factory-format"};
+  if (next_seq_ > kMaxSeq)
+    return Error{ErrorCode::kResourceExhausted,
+                 "record sequence numbers are used up; factory-format"};
   const uint32_t size = record_size(length);
   if (!fresh && active_ && !sectors_[*active_].bad) {
     Sector& s = sectors_[*active_];
     if (s.write_pos + size <= sector_size()) {
-      Result<bool> blank = is_blank(addr_of(*active_, s.write_pos), size);
-      if (!blank) return blank.error();
-      if (*blank) {
+      HIL_TRY_ASSIGN(bool blank, is_blank(addr_of(*active_, s.write_pos), size));
+      if (blank) {
         Status st = write_record(*active_, s.write_pos, kind, payload, boot);
         if (st) {
           s.write_pos += size;
@@ -243,7 +240,7 @@ Status ConfigStore::write_state(RecordKind kind, const std::vector<uint8_t>* pay
           boot_count_ = boot;
           return st;
         }
-        if (is_power_lost(st.error())) return st;
+        if (st.is(ErrorCode::kPowerLost)) return st;
       }
       // Bits where erased ones should be, or a failed verify: this sector
       // takes no more records.
@@ -259,9 +256,8 @@ Status ConfigStore::write_state(RecordKind kind, const std::vector<uint8_t>* pay
   }
   for (uint32_t attempt = 0; attempt < count_; ++attempt) {
     uint32_t index = 0;
-    Status st = open_new_sector(&index);
-    if (!st) return st;
-    st = write_record(index, kSectorHeaderSize, kind, payload, boot);
+    HIL_TRY(open_new_sector(&index));
+    Status st = write_record(index, kSectorHeaderSize, kind, payload, boot);
     if (st) {
       sectors_[index].write_pos = kSectorHeaderSize + record_size(payload ? payload->size() : 0);
       if (kind == RecordKind::kPayload) {
@@ -271,10 +267,11 @@ Status ConfigStore::write_state(RecordKind kind, const std::vector<uint8_t>* pay
       boot_count_ = boot;
       return st;
     }
-    if (is_power_lost(st.error())) return st;
+    if (st.is(ErrorCode::kPowerLost)) return st;
     sectors_[index].bad = true;
   }
-  return Error{"no sector of the store takes a record; the stored configuration is unchanged"};
+  return Error{ErrorCode::kResourceExhausted,
+               "no sector of the store takes a record; the stored configuration is unchanged"};
 }
 
 Status ConfigStore::open_new_sector(uint32_t* opened) {
@@ -284,14 +281,12 @@ Status ConfigStore::open_new_sector(uint32_t* opened) {
     // Never erase the only copy of the live payload: a cut before the new
     // record commits must leave it readable.
     if (sectors_[i].bad || (payload_sector_ && i == *payload_sector_)) continue;
-    Status st = flash_.erase(options_.first_sector + i);
-    if (!st) return st;
+    HIL_TRY(flash_.erase(options_.first_sector + i));
     sectors_[i].valid = false;
     sectors_[i].write_pos = sector_size();
     // Worn cells can keep zeros through an erase; such a sector is skipped.
-    Result<bool> blank = is_blank(addr_of(i, 0), sector_size());
-    if (!blank) return blank.error();
-    if (!*blank) {
+    HIL_TRY_ASSIGN(bool blank, is_blank(addr_of(i, 0), sector_size()));
+    if (!blank) {
       sectors_[i].bad = true;
       continue;
     }
@@ -300,11 +295,9 @@ Status ConfigStore::open_new_sector(uint32_t* opened) {
     put32(h + 4, kFormatVersion);
     put32(h + 8, max_generation_ + 1);
     put32(h + 12, crc32(0, h, 12));
-    st = program_split(addr_of(i, 0), h, sizeof h);
-    if (!st) return st;
+    HIL_TRY(program_split(addr_of(i, 0), h, sizeof h));
     uint8_t back[kSectorHeaderSize];
-    st = flash_.read(addr_of(i, 0), back, sizeof back);
-    if (!st) return st;
+    HIL_TRY(flash_.read(addr_of(i, 0), back, sizeof back));
     if (!std::equal(h, h + sizeof h, back)) {
       sectors_[i].bad = true;
       continue;
@@ -314,9 +307,9 @@ Status ConfigStore::open_new_sector(uint32_t* opened) {
     *opened = i;
     return ok_status();
   }
-  return Error{
-      "no sector of the store can be erased without losing the live configuration; "
-      "the stored configuration is unchanged"};
+  return Error{ErrorCode::kResourceExhausted,
+               "no sector of the store can be erased without losing the live configuration; "
+               "the stored configuration is unchanged"};
 }
 
 Status ConfigStore::write_record(uint32_t index, uint32_t pos, RecordKind kind,
@@ -333,33 +326,30 @@ Status ConfigStore::write_record(uint32_t index, uint32_t pos, RecordKind kind,
   put32(h + 24, crc32(0, data, length));
   put32(h + 28, crc32(0, h + 4, 24));
   const uint32_t addr = addr_of(index, pos);
-  Status st = program_split(addr + 4, h + 4, kRecordHeaderSize - 4);
-  if (!st) return st;
-  st = program_split(addr + kRecordHeaderSize, data, length);
-  if (!st) return st;
+  HIL_TRY(program_split(addr + 4, h + 4, kRecordHeaderSize - 4));
+  HIL_TRY(program_split(addr + kRecordHeaderSize, data, length));
   // Verify before committing: a record that did not land as written must
   // never get a marker.
   uint8_t chunk[kChunk];
   for (uint32_t done = 0; done < kRecordHeaderSize - 4 + length;) {
     const uint32_t n = std::min(kChunk, kRecordHeaderSize - 4 + length - done);
-    st = flash_.read(addr + 4 + done, chunk, n);
-    if (!st) return st;
+    HIL_TRY(flash_.read(addr + 4 + done, chunk, n));
     for (uint32_t j = 0; j < n; ++j) {
       const uint32_t at = done + j;
       const uint8_t want =
           at < kRecordHeaderSize - 4 ? h[4 + at] : data[at - (kRecordHeaderSize - 4)];
-      if (chunk[j] != want) return Error{"record did not verify after programming"};
+      if (chunk[j] != want)
+        return Error{ErrorCode::kDataLoss, "record did not verify after programming"};
     }
     done += n;
   }
   uint8_t marker[4];
   put32(marker, kCommitted);
-  st = program_split(addr, marker, 4);
-  if (!st) return st;
+  HIL_TRY(program_split(addr, marker, 4));
   uint8_t back[4];
-  st = flash_.read(addr, back, 4);
-  if (!st) return st;
-  if (!std::equal(marker, marker + 4, back)) return Error{"commit marker did not verify"};
+  HIL_TRY(flash_.read(addr, back, 4));
+  if (!std::equal(marker, marker + 4, back))
+    return Error{ErrorCode::kDataLoss, "commit marker did not verify"};
   return ok_status();
 }
 
@@ -367,8 +357,7 @@ Status ConfigStore::program_split(uint32_t addr, const uint8_t* data, size_t len
   const uint32_t page = flash_.geometry().page_size;
   while (len) {
     const size_t n = std::min<size_t>(len, page - addr % page);
-    Status st = flash_.program(addr, data, n);
-    if (!st) return st;
+    HIL_TRY(flash_.program(addr, data, n));
     addr += static_cast<uint32_t>(n);
     data += n;
     len -= n;
@@ -380,8 +369,7 @@ Result<bool> ConfigStore::is_blank(uint32_t addr, uint32_t len) {
   uint8_t chunk[kChunk];
   for (uint32_t done = 0; done < len;) {
     const uint32_t n = std::min(kChunk, len - done);
-    Status st = flash_.read(addr + done, chunk, n);
-    if (!st) return st.error();
+    HIL_TRY(flash_.read(addr + done, chunk, n));
     if (!std::all_of(chunk, chunk + n, [](uint8_t b) { return b == 0xFF; })) return false;
     done += n;
   }

@@ -67,17 +67,19 @@ class ConfigStore {
 
   // Scans the sectors and recovers the newest committed, intact state.
   // Writes nothing unless count_boot_on_mount. An image holding nothing valid
-  // mounts as empty. Errors: a sector range that does not fit the flash or has
-  // fewer than 2 sectors, a read error (power lost), count_boot()'s errors.
+  // mounts as empty. Errors: kInvalidArgument (a sector range that does not
+  // fit the flash or has fewer than 2 sectors), the flash's read errors
+  // (kPowerLost), count_boot()'s errors.
   Status mount();
 
   // The latest committed payload, or nullopt when none is stored (empty).
   const std::optional<std::vector<uint8_t>>& load() const { return payload_; }
   uint32_t boot_count() const { return boot_count_; }
 
-  // Stores `payload` as the new state; on success it is durable. Errors: not
-  // mounted, the payload does not fit one sector (max_payload()), no sector
-  // left that erases and verifies, a flash error (power lost). On any error the
+  // Stores `payload` as the new state; on success it is durable. Errors:
+  // kFailedPrecondition (not mounted), kResourceExhausted (the payload does
+  // not fit one sector (max_payload()), sequence numbers used up, no sector
+  // left that erases and verifies), kPowerLost. On any error the
   // stored state is the old one or, after a power cut, the old or the new one.
   Status commit(const std::vector<uint8_t>& payload);
   // Increments the boot counter durably. Errors as commit().
@@ -85,11 +87,13 @@ class ConfigStore {
   // Replaces everything with `factory`: written to a freshly erased sector,
   // then every other sector is erased so no old configuration remains. The
   // boot counter is kept. A cut leaves the old state or the factory one.
+  // Errors as commit().
   Status factory_reset(const std::vector<uint8_t>& factory);
 
   // Largest payload a commit accepts.
   uint32_t max_payload() const;
-  // Decodes the sectors as they are on flash now. Errors: a read error.
+  // Decodes the sectors as they are on flash now. Errors: the flash's read
+  // errors (kPowerLost).
   Result<StoreView> inspect();
 
  private:

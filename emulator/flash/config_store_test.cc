@@ -110,7 +110,7 @@ int sweep(const Step& prepare, const Step& act, uint64_t seed) {
       Status st = act(s);
       EXPECT_FALSE(st.ok());
       if (!st.ok()) {
-        EXPECT_TRUE(is_power_lost(st.error())) << st.error().message;
+        EXPECT_EQ(st.error().code, ErrorCode::kPowerLost) << st.error().message;
       }
       f.power_on();
       const State got = remount(f);
@@ -306,6 +306,7 @@ TEST(ConfigStore, Commit_PayloadLargerThanSector_ErrorOldIntact) {
   EXPECT_EQ(s.max_payload(), 1024u - 16 - 32);
   Status st = s.commit(payload(2, s.max_payload() + 1));
   ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, ErrorCode::kResourceExhausted);
   EXPECT_NE(st.error().message.find("does not fit"), std::string::npos);
   EXPECT_EQ(f.ops(), ops);  // nothing written
   EXPECT_EQ(s.load(), payload(1, 10));

@@ -22,27 +22,27 @@ std::string sys_error(const std::string& what, const std::string& path) {
 Result<std::unique_ptr<FileImage>> FileImage::open(const std::string& path, NorFlash& flash,
                                                    FileSync mode) {
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return Error{sys_error("cannot open flash image", path)};
+  if (fd < 0) return Error{ErrorCode::kIo, sys_error("cannot open flash image", path)};
   std::unique_ptr<FileImage> image(new FileImage(path, fd, flash, mode));
   struct stat st;
-  if (::fstat(fd, &st) != 0) return Error{sys_error("cannot stat flash image", path)};
+  if (::fstat(fd, &st) != 0)
+    return Error{ErrorCode::kIo, sys_error("cannot stat flash image", path)};
   const uint32_t size = flash.geometry().size;
   if (st.st_size == 0) {
-    Status s = image->write_range(0, size);
-    if (!s) return s.error();
+    HIL_TRY(image->write_range(0, size));
   } else if (static_cast<uint64_t>(st.st_size) != size) {
-    return Error{"flash image " + path + " is " + std::to_string(st.st_size) +
-                 " bytes but the flash is " + std::to_string(size) +
-                 "; use the geometry it was made with, or delete it"};
+    return Error{ErrorCode::kInvalidArgument,
+                 "flash image " + path + " is " + std::to_string(st.st_size) +
+                     " bytes but the flash is " + std::to_string(size) +
+                     "; use the geometry it was made with, or delete it"};
   } else {
     std::vector<uint8_t> bytes(size);
     for (size_t done = 0; done < size;) {
       const ssize_t n = ::pread(fd, bytes.data() + done, size - done, static_cast<off_t>(done));
-      if (n <= 0) return Error{sys_error("cannot read flash image", path)};
+      if (n <= 0) return Error{ErrorCode::kIo, sys_error("cannot read flash image", path)};
       done += static_cast<size_t>(n);
     }
-    Status s = flash.load_image(bytes.data(), bytes.size());
-    if (!s) return s.error();
+    HIL_TRY(flash.load_image(bytes.data(), bytes.size()));
   }
   flash.set_observer(image.get());
   return image;
@@ -74,11 +74,10 @@ void FileImage::on_image_changed(uint32_t addr, uint32_t len) {
 
 Status FileImage::sync() {
   if (dirty_begin_ != dirty_end_) {
-    Status s = write_range(dirty_begin_, dirty_end_ - dirty_begin_);
-    if (!s) return s;
+    HIL_TRY(write_range(dirty_begin_, dirty_end_ - dirty_begin_));
     dirty_begin_ = dirty_end_ = 0;
   }
-  if (!error_.empty()) return Error{std::exchange(error_, {})};
+  if (!error_.empty()) return Error{ErrorCode::kIo, std::exchange(error_, {})};
   return ok_status();
 }
 
@@ -86,7 +85,7 @@ Status FileImage::write_range(uint32_t addr, uint32_t len) {
   const uint8_t* bytes = flash_.image().data() + addr;
   for (size_t done = 0; done < len;) {
     const ssize_t n = ::pwrite(fd_, bytes + done, len - done, static_cast<off_t>(addr + done));
-    if (n <= 0) return Error{sys_error("cannot write flash image", path_)};
+    if (n <= 0) return Error{ErrorCode::kIo, sys_error("cannot write flash image", path_)};
     done += static_cast<size_t>(n);
   }
   return ok_status();

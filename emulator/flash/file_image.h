@@ -24,16 +24,16 @@ enum class FileSync {
 
 class FileImage final : public ImageObserver {
  public:
-  // Errors: the file cannot be opened or created, or exists with a size other
-  // than the flash's, or cannot be read or written.
+  // Errors: kIo (the file cannot be opened, created, read or written),
+  // kInvalidArgument (it exists with a size other than the flash's).
   static Result<std::unique_ptr<FileImage>> open(const std::string& path, NorFlash& flash,
                                                  FileSync mode = FileSync::kWriteThrough);
   ~FileImage() override;
   FileImage(const FileImage&) = delete;
   FileImage& operator=(const FileImage&) = delete;
 
-  // Writes what is not yet in the file. Errors: a failed write, now or
-  // earlier in write-through mode.
+  // Writes what is not yet in the file. Errors: kIo (a failed write, now or
+  // earlier in write-through mode).
   Status sync();
   const std::string& path() const { return path_; }
 

@@ -80,6 +80,7 @@ TEST_F(FileImageTest, Open_WrongSize_ErrorNamesBothSizes) {
   Result<std::unique_ptr<FileImage>> img = FileImage::open(path_, f);
   ASSERT_FALSE(img.ok());
   EXPECT_NE(img.error().message.find("5 bytes"), std::string::npos) << img.error().message;
+  EXPECT_EQ(img.error().code, ErrorCode::kInvalidArgument);
   EXPECT_NE(img.error().message.find("4096"), std::string::npos);
 }
 

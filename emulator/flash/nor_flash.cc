@@ -24,8 +24,6 @@ std::string hex(uint32_t v) {
 
 }  // namespace
 
-bool is_power_lost(const Error& e) { return e.message.rfind(kPowerLostPrefix, 0) == 0; }
-
 NorFlash::NorFlash(const NorFlashOptions& options)
     : options_(options), rng_(options.seed ^ 0x9E3779B97F4A7C15ull) {
   if (!validate(options_.geometry).ok()) options_.geometry = Geometry{};
@@ -35,31 +33,34 @@ NorFlash::NorFlash(const NorFlashOptions& options)
 
 Status NorFlash::validate(const Geometry& g) {
   if (g.size == 0 || g.sector_size == 0 || g.page_size == 0) {
-    return Error{"flash geometry needs a non-zero size, sector size and page size"};
+    return Error{ErrorCode::kInvalidArgument,
+                 "flash geometry needs a non-zero size, sector size and page size"};
   }
   if (g.size % g.sector_size != 0) {
-    return Error{"flash size " + std::to_string(g.size) + " is not a multiple of the sector size " +
-                 std::to_string(g.sector_size)};
+    return Error{ErrorCode::kInvalidArgument, "flash size " + std::to_string(g.size) +
+                                                  " is not a multiple of the sector size " +
+                                                  std::to_string(g.sector_size)};
   }
   if (g.sector_size % g.page_size != 0) {
-    return Error{"sector size " + std::to_string(g.sector_size) +
-                 " is not a multiple of the page size " + std::to_string(g.page_size)};
+    return Error{ErrorCode::kInvalidArgument, "sector size " + std::to_string(g.sector_size) +
+                                                  " is not a multiple of the page size " +
+                                                  std::to_string(g.page_size)};
   }
   return ok_status();
 }
 
 Status NorFlash::check_range(uint32_t addr, size_t len) const {
   if (addr > image_.size() || len > image_.size() - addr) {
-    return Error{"flash access " + hex(addr) + "+" + std::to_string(len) +
-                 " is outside the flash (" + std::to_string(image_.size()) + " bytes)"};
+    return Error{ErrorCode::kInvalidArgument, "flash access " + hex(addr) + "+" +
+                                                  std::to_string(len) + " is outside the flash (" +
+                                                  std::to_string(image_.size()) + " bytes)"};
   }
   return ok_status();
 }
 
 Status NorFlash::read(uint32_t addr, uint8_t* out, size_t len) {
-  if (!powered_) return Error{std::string(kPowerLostPrefix) + ": read refused until power_on()"};
-  Status range = check_range(addr, len);
-  if (!range) return range;
+  if (!powered_) return Error{ErrorCode::kPowerLost, "power lost: read refused until power_on()"};
+  HIL_TRY(check_range(addr, len));
   if (len) std::memcpy(out, image_.data() + addr, len);
   return ok_status();
 }
@@ -74,13 +75,14 @@ std::optional<NorFlash::CutPoint> NorFlash::begin_op(uint32_t len) {
 }
 
 Status NorFlash::program(uint32_t addr, const uint8_t* data, size_t len) {
-  if (!powered_) return Error{std::string(kPowerLostPrefix) + ": program refused until power_on()"};
-  Status range = check_range(addr, len);
-  if (!range) return range;
+  if (!powered_)
+    return Error{ErrorCode::kPowerLost, "power lost: program refused until power_on()"};
+  HIL_TRY(check_range(addr, len));
   const uint32_t page = options_.geometry.page_size;
   if (len && addr / page != (addr + len - 1) / page) {
-    return Error{"program " + hex(addr) + "+" + std::to_string(len) + " crosses a " +
-                 std::to_string(page) + "-byte page boundary; split it"};
+    return Error{ErrorCode::kInvalidArgument, "program " + hex(addr) + "+" + std::to_string(len) +
+                                                  " crosses a " + std::to_string(page) +
+                                                  "-byte page boundary; split it"};
   }
   size_t setting = 0;  // bytes where the program would turn a 0 into a 1
   for (size_t i = 0; i < len; ++i) setting += (data[i] & ~image_[addr + i]) != 0;
@@ -89,14 +91,15 @@ Status NorFlash::program(uint32_t addr, const uint8_t* data, size_t len) {
     event("flash_violation", "program " + hex(addr) + "+" + std::to_string(len) +
                                  " would set bits in " + std::to_string(setting) + " bytes");
     if (options_.on_violation == ViolationPolicy::kError) {
-      return Error{"program " + hex(addr) + "+" + std::to_string(len) +
-                   " would set bits that only an erase sets (violation recorded)"};
+      return Error{ErrorCode::kFailedPrecondition,
+                   "program " + hex(addr) + "+" + std::to_string(len) +
+                       " would set bits that only an erase sets (violation recorded)"};
     }
   }
   const std::optional<CutPoint> cut = begin_op(static_cast<uint32_t>(len));
   if (cut && cut->before) {
     lose_power("before program", addr, static_cast<uint32_t>(len), 0);
-    return Error{std::string(kPowerLostPrefix) + " before program " + hex(addr)};
+    return Error{ErrorCode::kPowerLost, std::string("power lost ") + "before program " + hex(addr)};
   }
   busy_us_ += options_.program_latency_us;
   ++counters_.programs;
@@ -107,25 +110,26 @@ Status NorFlash::program(uint32_t addr, const uint8_t* data, size_t len) {
   changed(addr, static_cast<uint32_t>(len));
   if (cut) {
     lose_power("in program", addr, static_cast<uint32_t>(len), cut->at);
-    return Error{std::string(kPowerLostPrefix) + " in program " + hex(addr) + " at byte " +
-                 std::to_string(cut->at)};
+    return Error{ErrorCode::kPowerLost, std::string("power lost ") + "in program " + hex(addr) +
+                                            " at byte " + std::to_string(cut->at)};
   }
   return ok_status();
 }
 
 Status NorFlash::erase(uint32_t sector) {
-  if (!powered_) return Error{std::string(kPowerLostPrefix) + ": erase refused until power_on()"};
+  if (!powered_) return Error{ErrorCode::kPowerLost, "power lost: erase refused until power_on()"};
   if (sector >= erase_counts_.size()) {
-    return Error{"no sector " + std::to_string(sector) + " (the flash has " +
-                 std::to_string(erase_counts_.size()) + ")"};
+    return Error{ErrorCode::kInvalidArgument, "no sector " + std::to_string(sector) +
+                                                  " (the flash has " +
+                                                  std::to_string(erase_counts_.size()) + ")"};
   }
   const uint32_t size = options_.geometry.sector_size;
   const uint32_t base = sector * size;
   const std::optional<CutPoint> cut = begin_op(size);
   if (cut && cut->before) {
     lose_power("before erase", base, size, 0);
-    return Error{std::string(kPowerLostPrefix) + " before erase of sector " +
-                 std::to_string(sector)};
+    return Error{ErrorCode::kPowerLost,
+                 std::string("power lost ") + "before erase of sector " + std::to_string(sector)};
   }
   busy_us_ += options_.erase_latency_us;
   ++counters_.erases;
@@ -153,8 +157,9 @@ Status NorFlash::erase(uint32_t sector) {
   changed(base, size);
   if (cut) {
     lose_power("in erase", base, size, cut->at);
-    return Error{std::string(kPowerLostPrefix) + " in erase of sector " + std::to_string(sector) +
-                 " at byte " + std::to_string(cut->at)};
+    return Error{ErrorCode::kPowerLost, std::string("power lost ") + "in erase of sector " +
+                                            std::to_string(sector) + " at byte " +
+                                            std::to_string(cut->at)};
   }
   return ok_status();
 }
@@ -176,8 +181,9 @@ void NorFlash::lose_power(const char* what, uint32_t addr, uint32_t len, uint32_
 
 Status NorFlash::load_image(const uint8_t* data, size_t len) {
   if (len != image_.size()) {
-    return Error{"image is " + std::to_string(len) + " bytes, the flash " +
-                 std::to_string(image_.size())};
+    return Error{
+        ErrorCode::kInvalidArgument,
+        "image is " + std::to_string(len) + " bytes, the flash " + std::to_string(image_.size())};
   }
   if (len) std::memcpy(image_.data(), data, len);
   return ok_status();
@@ -203,9 +209,10 @@ void NorFlash::cut_power() {
 void NorFlash::power_on() { powered_ = true; }
 
 Status NorFlash::flip_bit(uint32_t addr, uint8_t bit) {
-  Status range = check_range(addr, 1);
-  if (!range) return range;
-  if (bit > 7) return Error{"bit " + std::to_string(bit) + " is not in a byte (0..7)"};
+  HIL_TRY(check_range(addr, 1));
+  if (bit > 7)
+    return Error{ErrorCode::kInvalidArgument,
+                 "bit " + std::to_string(bit) + " is not in a byte (0..7)"};
   image_[addr] ^= static_cast<uint8_t>(1u << bit);
   ++counters_.bit_flips;
   event("flash_bit_flip", "bit " + std::to_string(bit) + " of " + hex(addr));
@@ -214,20 +221,21 @@ Status NorFlash::flip_bit(uint32_t addr, uint8_t bit) {
 }
 
 Status NorFlash::flip_random_bits(uint32_t addr, uint32_t len, uint32_t count) {
-  Status range = check_range(addr, len);
-  if (!range) return range;
-  if (len == 0 && count) return Error{"no bytes to flip bits in"};
+  HIL_TRY(check_range(addr, len));
+  if (len == 0 && count) return Error{ErrorCode::kInvalidArgument, "no bytes to flip bits in"};
   for (uint32_t n = 0; n < count; ++n) {
-    Status s = flip_bit(addr + static_cast<uint32_t>(next_random() % len),
-                        static_cast<uint8_t>(next_random() % 8));
-    if (!s) return s;
+    HIL_TRY(flip_bit(addr + static_cast<uint32_t>(next_random() % len),
+                     static_cast<uint8_t>(next_random() % 8)));
   }
   return ok_status();
 }
 
 Status NorFlash::wear_out(uint32_t sector) {
-  if (sector >= erase_counts_.size()) return Error{"no sector " + std::to_string(sector)};
-  if (!options_.endurance) return Error{"endurance is unlimited; set NorFlashOptions::endurance"};
+  if (sector >= erase_counts_.size())
+    return Error{ErrorCode::kInvalidArgument, "no sector " + std::to_string(sector)};
+  if (!options_.endurance)
+    return Error{ErrorCode::kFailedPrecondition,
+                 "endurance is unlimited; set NorFlashOptions::endurance"};
   if (erase_counts_[sector] < options_.endurance) erase_counts_[sector] = options_.endurance;
   return ok_status();
 }

@@ -26,21 +26,17 @@ struct Geometry {
   uint32_t sectors() const { return sector_size ? size / sector_size : 0; }
 };
 
-// Ok, or an Error whose message says what went wrong. Messages of operations
-// refused because power is lost start with kPowerLostPrefix.
-inline constexpr const char* kPowerLostPrefix = "power lost";
-bool is_power_lost(const Error& e);
-
 class Flash {
  public:
   virtual ~Flash() = default;
   virtual const Geometry& geometry() const = 0;
-  // Errors: out of range, power lost.
+  // Errors: kInvalidArgument (out of range), kPowerLost.
   virtual Status read(uint32_t addr, uint8_t* out, size_t len) = 0;
-  // Errors: out of range, crosses a page boundary, power lost, and whatever
-  // the implementation says about setting a bit (see ViolationPolicy).
+  // Errors: kInvalidArgument (out of range, crosses a page boundary),
+  // kPowerLost, and what the implementation says about setting a bit
+  // (NorFlash: kFailedPrecondition under ViolationPolicy::kError).
   virtual Status program(uint32_t addr, const uint8_t* data, size_t len) = 0;
-  // Errors: no such sector, power lost.
+  // Errors: kInvalidArgument (no such sector), kPowerLost.
   virtual Status erase(uint32_t sector) = 0;
 };
 
@@ -87,8 +83,8 @@ class NorFlash final : public Flash {
   // validate(options.geometry) first; an invalid geometry gives an empty flash.
   explicit NorFlash(const NorFlashOptions& options);
 
-  // Errors: a zero size, size not a multiple of sector_size, sector_size not a
-  // multiple of page_size.
+  // Errors: kInvalidArgument (a zero size, size not a multiple of
+  // sector_size, sector_size not a multiple of page_size).
   static Status validate(const Geometry& g);
 
   const Geometry& geometry() const override { return options_.geometry; }
@@ -96,7 +92,8 @@ class NorFlash final : public Flash {
   Status program(uint32_t addr, const uint8_t* data, size_t len) override;
   Status erase(uint32_t sector) override;
 
-  // The raw image, and starting from an existing one (size must match).
+  // The raw image, and starting from an existing one (size must match, else
+  // kInvalidArgument).
   const std::vector<uint8_t>& image() const { return image_; }
   Status load_image(const uint8_t* data, size_t len);
   void set_observer(ImageObserver* observer) { observer_ = observer; }
@@ -107,7 +104,7 @@ class NorFlash final : public Flash {
   // K: bytes before K complete, byte K gets a seeded random subset of its bit
   // changes, bytes after K are untouched; K >= the op's length means it all
   // landed but the caller never heard back. Either way the op and every one
-  // after it fail with "power lost" until power_on().
+  // after it fail with kPowerLost until power_on().
   void arm_power_cut(uint64_t op, std::optional<uint32_t> byte_offset = std::nullopt);
   // A seeded random op in [ops(), ops() + within_ops) and a random byte in it.
   // With `seed`, the flash's random generator restarts from it first: the
@@ -120,12 +117,13 @@ class NorFlash final : public Flash {
   bool powered() const { return powered_; }
   uint64_t ops() const { return ops_; }
 
-  // Faults that change stored bits without an operation.
+  // Faults that change stored bits without an operation. Errors:
+  // kInvalidArgument (outside the flash, bit > 7, no bytes).
   Status flip_bit(uint32_t addr, uint8_t bit);
   // `count` seeded random bits inside [addr, addr + len).
   Status flip_random_bits(uint32_t addr, uint32_t len, uint32_t count);
-  // The sector's next erase is past its endurance. Errors: no such sector, or
-  // endurance is unlimited.
+  // The sector's next erase is past its endurance. Errors: kInvalidArgument
+  // (no such sector), kFailedPrecondition (endurance is unlimited).
   Status wear_out(uint32_t sector);
 
   const NorCounters& counters() const { return counters_; }

@@ -116,12 +116,12 @@ TEST(NorFlash, PowerCut_BeforeOp_NothingLandsAndEveryOpFailsUntilPowerOn) {
   ASSERT_TRUE(f.program(0, zeros, 4).ok());
   Status cut = f.program(4, zeros, 4);
   ASSERT_FALSE(cut.ok());
-  EXPECT_TRUE(is_power_lost(cut.error()));
+  EXPECT_EQ(cut.error().code, ErrorCode::kPowerLost);
   EXPECT_EQ(bytes(f, 4, 4), std::vector<uint8_t>(4, 0xFF));
   uint8_t out[4];
-  EXPECT_TRUE(is_power_lost(f.read(0, out, 4).error()));
-  EXPECT_TRUE(is_power_lost(f.erase(0).error()));
-  EXPECT_TRUE(is_power_lost(f.program(8, zeros, 4).error()));
+  EXPECT_EQ(f.read(0, out, 4).error().code, ErrorCode::kPowerLost);
+  EXPECT_EQ(f.erase(0).error().code, ErrorCode::kPowerLost);
+  EXPECT_EQ(f.program(8, zeros, 4).error().code, ErrorCode::kPowerLost);
   f.power_on();
   EXPECT_TRUE(f.program(8, zeros, 4).ok());
   EXPECT_EQ(f.counters().power_cuts, 1u);
@@ -176,7 +176,7 @@ TEST(NorFlash, PowerCut_AtOpLength_AllLandedButReportedLost) {
   const uint8_t zeros[4] = {};
   f.arm_power_cut(f.ops(), 4);
   Status s = f.program(0, zeros, 4);
-  EXPECT_TRUE(is_power_lost(s.error()));
+  EXPECT_EQ(s.error().code, ErrorCode::kPowerLost);
   EXPECT_EQ(bytes(f, 0, 4), std::vector<uint8_t>(4, 0x00));
 }
 

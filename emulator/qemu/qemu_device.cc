@@ -109,8 +109,9 @@ std::vector<std::string> QemuDevice::boot_args() {
 
 Status QemuDevice::start() {
   if (proc_)
-    return Error{config_.endpoint + ": QEMU is already running (pid " +
-                 std::to_string(proc_->pid()) + ")"};
+    return Error{
+        ErrorCode::kFailedPrecondition,
+        config_.endpoint + ": QEMU is already running (pid " + std::to_string(proc_->pid()) + ")"};
   reactor_.cancel(restart_timer_);
   restart_timer_ = 0;
   QemuConfig qc;
@@ -377,11 +378,13 @@ void QemuDevice::arm_power_cut(uint64_t op, std::optional<uint32_t> byte) {
 Result<std::vector<uint8_t>> QemuDevice::flash_image() const {
   std::string path = flash_path();
   if (path.empty())
-    return Error{config_.endpoint + ": this QEMU device keeps its flash in RAM (no flash file)"};
+    return Error{ErrorCode::kUnsupported,
+                 config_.endpoint + ": this QEMU device keeps its flash in RAM (no flash file)"};
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
-    return Error{config_.endpoint + ": flash file " + path + ": " + std::strerror(errno) +
-                 (errno == ENOENT ? " (the image creates it at its first boot)" : "")};
+    return Error{ErrorCode::kIo,
+                 config_.endpoint + ": flash file " + path + ": " + std::strerror(errno) +
+                     (errno == ENOENT ? " (the image creates it at its first boot)" : "")};
   std::vector<uint8_t> image(config_.flash_geometry.size);
   size_t got = 0;
   while (got < image.size()) {
@@ -394,18 +397,18 @@ Result<std::vector<uint8_t>> QemuDevice::flash_image() const {
   bool longer = ::read(fd, &extra, 1) == 1;
   ::close(fd);
   if (got != image.size() || longer)
-    return Error{config_.endpoint + ": flash file " + path + " is not " +
-                 std::to_string(image.size()) + " bytes (the geometry given to the image)"};
+    return Error{ErrorCode::kInvalidArgument, config_.endpoint + ": flash file " + path +
+                                                  " is not " + std::to_string(image.size()) +
+                                                  " bytes (the geometry given to the image)"};
   return image;
 }
 
 Result<flash::StoreView> QemuDevice::flash_store() const {
-  auto image = flash_image();
-  if (!image) return image.error();
+  HIL_TRY_ASSIGN(auto image, flash_image());
   flash::NorFlashOptions o;
   o.geometry = config_.flash_geometry;
   flash::NorFlash chip(o);
-  if (auto st = chip.load_image(image->data(), image->size()); !st) return st.error();
+  HIL_TRY(chip.load_image(image.data(), image.size()));
   flash::ConfigStore store(chip);
   return store.inspect();
 }

@@ -97,8 +97,8 @@ class QemuDevice : public device::VirtualDevice {
   QemuDevice(const QemuDevice&) = delete;
   QemuDevice& operator=(const QemuDevice&) = delete;
 
-  // Starts QEMU. Errors: already running, QEMU cannot be started (also on
-  // the timeline as boot_failed).
+  // Starts QEMU. Errors: kFailedPrecondition (already running),
+  // QemuProcess::start()'s (also on the timeline as boot_failed).
   Status start() override;
   // Kills QEMU if it runs and starts it again on the same flash file.
   Status reboot() override;
@@ -116,8 +116,9 @@ class QemuDevice : public device::VirtualDevice {
   const std::string& work_dir() const { return config_.work_dir; }
   // The flash file's absolute path; empty without one.
   std::string flash_path() const;
-  // Read from the file as it is now. Errors: no flash file, not written
-  // yet, a size other than the geometry's.
+  // Read from the file as it is now. Errors: kUnsupported (no flash file),
+  // kIo (not written yet), kInvalidArgument (a size other than the
+  // geometry's).
   Result<std::vector<uint8_t>> flash_image() const override;
   Result<flash::StoreView> flash_store() const override;
 

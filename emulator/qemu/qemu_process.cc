@@ -29,7 +29,7 @@ Status make_dirs(const std::string& path) {
     if (i == path.size() || (path[i] == '/' && i > 0)) {
       partial = path.substr(0, i);
       if (::mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST)
-        return Error{sys_error("cannot create directory " + partial)};
+        return Error{ErrorCode::kIo, sys_error("cannot create directory " + partial)};
     }
   }
   return ok_status();
@@ -77,30 +77,35 @@ std::string Exit::describe() const {
 }
 
 Result<std::unique_ptr<QemuProcess>> QemuProcess::start(const QemuConfig& config) {
-  if (config.image.empty()) return Error{"qemu: no firmware image given"};
+  if (config.image.empty())
+    return Error{ErrorCode::kInvalidArgument, "qemu: no firmware image given"};
   std::string image = absolute(config.image);
-  if (::access(image.c_str(), R_OK) != 0) return Error{sys_error("qemu: image " + image)};
-  if (config.work_dir.empty()) return Error{"qemu: no working directory given"};
+  if (::access(image.c_str(), R_OK) != 0)
+    return Error{ErrorCode::kIo, sys_error("qemu: image " + image)};
+  if (config.work_dir.empty())
+    return Error{ErrorCode::kInvalidArgument, "qemu: no working directory given"};
   std::string work_dir = absolute(config.work_dir);
-  if (auto st = make_dirs(work_dir); !st) return st.error();
+  HIL_TRY(make_dirs(work_dir));
   for (const auto& a : config.append)
     if (a.find(' ') != std::string::npos)
-      return Error{"qemu: firmware argument '" + a + "' contains a space"};
+      return Error{ErrorCode::kInvalidArgument,
+                   "qemu: firmware argument '" + a + "' contains a space"};
 
   std::string program = find_program(config.qemu);
   if (program.empty())
-    return Error{"qemu: " + config.qemu + " not found on PATH (apt-get install qemu-system-arm)"};
+    return Error{ErrorCode::kInvalidArgument,
+                 "qemu: " + config.qemu + " not found on PATH (apt-get install qemu-system-arm)"};
 
   std::unique_ptr<QemuProcess> p(new QemuProcess());
   p->work_dir_ = work_dir;
   int uart[2], eth[2] = {-1, -1};
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, uart) != 0)
-    return Error{sys_error("qemu: socketpair for the UART")};
+    return Error{ErrorCode::kIo, sys_error("qemu: socketpair for the UART")};
   if (config.network &&
       ::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, eth) != 0) {
     ::close(uart[0]);
     ::close(uart[1]);
-    return Error{sys_error("qemu: socketpair for the Ethernet")};
+    return Error{ErrorCode::kIo, sys_error("qemu: socketpair for the Ethernet")};
   }
   // Frames queue in the datagram socket while QEMU or the host is busy.
   if (eth[0] >= 0) {
@@ -150,7 +155,7 @@ Result<std::unique_ptr<QemuProcess>> QemuProcess::start(const QemuConfig& config
     for (int fd : {uart[0], uart[1], eth[0], eth[1]})
       if (fd >= 0) ::close(fd);
     errno = e;
-    return Error{sys_error("qemu: fork")};
+    return Error{ErrorCode::kIo, sys_error("qemu: fork")};
   }
   if (pid == 0) {
     // Child: async-signal-safe calls only (the parent may have threads).

@@ -38,9 +38,10 @@ struct Exit {
 
 class QemuProcess {
  public:
-  // Errors: no image, a working directory that cannot be made, no
-  // socketpair, fork failed. QEMU's own errors (bad machine, unreadable
-  // image) show as an early exit; its stderr is in work_dir/qemu.log.
+  // Errors: kInvalidArgument (no image, no QEMU, a bad argument), kIo (a
+  // working directory that cannot be made, no socketpair, fork failed).
+  // QEMU's own errors (bad machine, unreadable image) show as an early
+  // exit; its stderr is in work_dir/qemu.log.
   static Result<std::unique_ptr<QemuProcess>> start(const QemuConfig& config);
   ~QemuProcess();  // stop()s
   QemuProcess(const QemuProcess&) = delete;

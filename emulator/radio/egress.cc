@@ -182,8 +182,8 @@ std::set<std::string> sweep_routes(const std::set<std::string>& live) {
 Status check_free(const EgressPrefix& p) {
   Output routes = run({"ip", "-4", "route", "show", "table", "all"});
   if (routes.status != 0)
-    return Error{"egress: `ip route show` failed (" + routes.text +
-                 "): apt-get install iproute2 (scripts/run installs it)"};
+    return Error{ErrorCode::kIo, "egress: `ip route show` failed (" + routes.text +
+                                     "): apt-get install iproute2 (scripts/run installs it)"};
   for (const auto& line : lines(routes.text)) {
     if (line.find(std::string("proto ") + kRouteProto) != std::string::npos) continue;
     std::istringstream words(line);
@@ -195,8 +195,9 @@ Status check_free(const EgressPrefix& p) {
     }
     if (!parse_net(word, &base, &length) || length == 0) continue;
     if (overlaps(base, length, p.base, p.length))
-      return Error{"egress_prefix: " + p.text + " overlaps this host's route '" + line + "'; " +
-                   kHowToChange};
+      return Error{ErrorCode::kInvalidArgument, "egress_prefix: " + p.text +
+                                                    " overlaps this host's route '" + line + "'; " +
+                                                    kHowToChange};
   }
   return ok_status();
 }
@@ -208,29 +209,35 @@ Result<EgressPrefix> parse_egress_prefix(const std::string& text) {
   uint32_t base = 0;
   int length = 0;
   if (text.find('/') == std::string::npos || !parse_net(text, &base, &length))
-    return Error{"egress_prefix: '" + text + "' is not an IPv4 prefix A.B.C.D/N" + hint};
+    return Error{ErrorCode::kInvalidArgument,
+                 "egress_prefix: '" + text + "' is not an IPv4 prefix A.B.C.D/N" + hint};
   if (length < 8 || length > 16)
-    return Error{"egress_prefix: '" + text +
-                 "' must be /8 to /16: one address per device, up to 65,535 devices" + hint};
+    return Error{ErrorCode::kInvalidArgument,
+                 "egress_prefix: '" + text +
+                     "' must be /8 to /16: one address per device, up to 65,535 devices" + hint};
   if ((base & ~mask_of(length)) != 0)
-    return Error{"egress_prefix: '" + text + "' has host bits set; did you mean '" +
-                 [&] {
-                   in_addr a{htonl(base & mask_of(length))};
-                   char buf[INET_ADDRSTRLEN];
-                   inet_ntop(AF_INET, &a, buf, sizeof(buf));
-                   return std::string(buf);
-                 }() +
-                 "/" + std::to_string(length) + "'?"};
+    return Error{ErrorCode::kInvalidArgument, "egress_prefix: '" + text +
+                                                  "' has host bits set; did you mean '" +
+                                                  [&] {
+                                                    in_addr a{htonl(base & mask_of(length))};
+                                                    char buf[INET_ADDRSTRLEN];
+                                                    inet_ntop(AF_INET, &a, buf, sizeof(buf));
+                                                    return std::string(buf);
+                                                  }() +
+                                                  "/" + std::to_string(length) + "'?"};
   uint32_t first = base >> 24;
   if (first == 0 || first == 127 || first >= 224)
-    return Error{"egress_prefix: '" + text +
-                 "' is not usable (0/8, 127/8, multicast and reserved are not)" + hint};
+    return Error{ErrorCode::kInvalidArgument,
+                 "egress_prefix: '" + text +
+                     "' is not usable (0/8, 127/8, multicast and reserved are not)" + hint};
   return EgressPrefix{base, length, text};
 }
 
 Status check_route(Endpoint4 server) {
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Error{std::string("egress: cannot create a socket: ") + std::strerror(errno)};
+  if (fd < 0)
+    return Error{ErrorCode::kIo,
+                 std::string("egress: cannot create a socket: ") + std::strerror(errno)};
   sockaddr_in to{};
   to.sin_family = AF_INET;
   to.sin_addr.s_addr = htonl(server.ip);
@@ -242,9 +249,10 @@ Status check_route(Endpoint4 server) {
   if (rc == 0) return ok_status();
   char host[INET_ADDRSTRLEN];
   inet_ntop(AF_INET, &to.sin_addr, host, sizeof(host));
-  return Error{"no route from this host to " + std::string(host) + " (" + std::strerror(err) +
-               "): check the address, or add a route to it (`ip route add " + host +
-               " via GATEWAY`); `ip route get " + host + "` shows what the kernel would do"};
+  return Error{ErrorCode::kUnavailable,
+               "no route from this host to " + std::string(host) + " (" + std::strerror(err) +
+                   "): check the address, or add a route to it (`ip route add " + host +
+                   " via GATEWAY`); `ip route get " + host + "` shows what the kernel would do"};
 }
 
 Egress::Egress(EgressPrefix prefix)
@@ -255,13 +263,14 @@ Result<std::unique_ptr<Egress>> Egress::open(const std::string& prefix) {
   if (!p) return p.error();
   if (!has_net_admin())
     return Error{
+        ErrorCode::kFailedPrecondition,
         "egress: devices reach a server off this host through a masquerading nftables table, "
         "which needs CAP_NET_ADMIN: run as root (sudo scripts/run ...), or run the server on "
         "127.0.0.1"};
   if (run({"nft", "--version"}).status != 0)
-    return Error{
-        "egress: the `nft` command is missing: apt-get install nftables (scripts/run "
-        "installs it)"};
+    return Error{ErrorCode::kFailedPrecondition,
+                 "egress: the `nft` command is missing: apt-get install nftables (scripts/run "
+                 "installs it)"};
   std::unique_ptr<Egress> e(new Egress(std::move(*p)));
   if (auto s = e->install(); !s) return s.error();  // the destructor undoes what was done
   return e;
@@ -294,14 +303,16 @@ Status Egress::install() {
                       "}\n";
   Output nft = run({"nft", "-f", "-"}, rules);
   if (nft.status != 0)
-    return Error{"egress: nft refused the masquerading table " + table_ + ": " + nft.text +
-                 "(the kernel needs nf_tables with NAT and masquerade)"};
+    return Error{ErrorCode::kIo, "egress: nft refused the masquerading table " + table_ + ": " +
+                                     nft.text +
+                                     "(the kernel needs nf_tables with NAT and masquerade)"};
   table_added_ = true;
   if (kept.count(prefix_.text) != 0) return ok_status();
   Output route = run({"ip", "route", "add", "local", prefix_.text, "dev", "lo", "table", "local",
                       "proto", kRouteProto});
   if (route.status != 0)
-    return Error{"egress: cannot add the local route for " + prefix_.text + ": " + route.text};
+    return Error{ErrorCode::kIo,
+                 "egress: cannot add the local route for " + prefix_.text + ": " + route.text};
   return ok_status();
 }
 

@@ -17,18 +17,18 @@ std::string number(double v) {
 
 Status check_probability(const std::string& field, double p) {
   if (p >= 0 && p <= 1) return ok_status();
-  return Error{field + ": must be 0..1, got " + number(p)};
+  return Error{ErrorCode::kInvalidArgument, field + ": must be 0..1, got " + number(p)};
 }
 
 Status check_non_negative(const std::string& field, int64_t v) {
   if (v >= 0) return ok_status();
-  return Error{field + ": must be >= 0, got " + std::to_string(v)};
+  return Error{ErrorCode::kInvalidArgument, field + ": must be >= 0, got " + std::to_string(v)};
 }
 
 Status check_window(const std::string& field, TimeMs start, TimeMs end) {
   if (start >= 0 && end > start) return ok_status();
-  return Error{field + ": must have 0 <= start_ms < end_ms, got " + std::to_string(start) + ".." +
-               std::to_string(end)};
+  return Error{ErrorCode::kInvalidArgument, field + ": must have 0 <= start_ms < end_ms, got " +
+                                                std::to_string(start) + ".." + std::to_string(end)};
 }
 
 Status validate_burst(const GilbertElliott& b) {
@@ -37,8 +37,7 @@ Status validate_burst(const GilbertElliott& b) {
                                                    {"burst.loss_in_good", b.loss_in_good},
                                                    {"burst.loss_in_bad", b.loss_in_bad}};
   for (const auto& [name, p] : fields) {
-    Status s = check_probability(name, p);
-    if (!s) return s;
+    HIL_TRY(check_probability(name, p));
   }
   return ok_status();
 }
@@ -47,14 +46,13 @@ Status validate_windows(const LinkConfig& c) {
   for (size_t i = 0; i < c.partitions.size(); ++i) {
     const Partition& p = c.partitions[i];
     const std::string field = "partitions[" + std::to_string(i) + "]";
-    Status s = check_window(field, p.start_ms, p.end_ms);
-    if (!s) return s;
-    if (!p.uplink && !p.downlink) return Error{field + ": must block uplink, downlink or both"};
+    HIL_TRY(check_window(field, p.start_ms, p.end_ms));
+    if (!p.uplink && !p.downlink)
+      return Error{ErrorCode::kInvalidArgument, field + ": must block uplink, downlink or both"};
   }
   for (size_t i = 0; i < c.sleeps.size(); ++i) {
     const SleepWindow& w = c.sleeps[i];
-    Status s = check_window("sleeps[" + std::to_string(i) + "]", w.start_ms, w.end_ms);
-    if (!s) return s;
+    HIL_TRY(check_window("sleeps[" + std::to_string(i) + "]", w.start_ms, w.end_ms));
   }
   return ok_status();
 }
@@ -119,21 +117,18 @@ Status validate(const LinkConfig& c) {
   const std::pair<const char*, double> probabilities[] = {
       {"loss", c.loss}, {"duplicate", c.duplicate}, {"reorder", c.reorder}, {"corrupt", c.corrupt}};
   for (const auto& [name, p] : probabilities) {
-    Status s = check_probability(name, p);
-    if (!s) return s;
+    HIL_TRY(check_probability(name, p));
   }
   const std::pair<const char*, int64_t> amounts[] = {
       {"delay_ms", c.delay_ms}, {"jitter_ms", c.jitter_ms},         {"reorder_ms", c.reorder_ms},
       {"mtu", c.mtu},           {"bandwidth_bps", c.bandwidth_bps}, {"nat_idle_ms", c.nat_idle_ms}};
   for (const auto& [name, v] : amounts) {
-    Status s = check_non_negative(name, v);
-    if (!s) return s;
+    HIL_TRY(check_non_negative(name, v));
   }
   if (c.reorder > 0 && c.reorder_ms == 0) {
-    return Error{"reorder_ms: must be > 0 when reorder > 0, got 0"};
+    return Error{ErrorCode::kInvalidArgument, "reorder_ms: must be > 0 when reorder > 0, got 0"};
   }
-  Status burst = validate_burst(c.burst);
-  if (!burst) return burst;
+  HIL_TRY(validate_burst(c.burst));
   return validate_windows(c);
 }
 
@@ -147,8 +142,7 @@ const char* to_string(Fate fate) {
 Link::Link(LinkConfig config, uint64_t seed) : config_(std::move(config)), rng_(seed) {}
 
 Result<Link> Link::create(LinkConfig config, uint64_t seed) {
-  Status s = validate(config);
-  if (!s) return s.error();
+  HIL_TRY(validate(config));
   return Link(std::move(config), seed);
 }
 

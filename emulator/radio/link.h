@@ -3,6 +3,7 @@
 // each after a delay, or none). No sockets, no clock reads, no exceptions; all
 // chance comes from one seeded generator, so one seed and one sequence of
 // decide() calls give one sequence of verdicts.
+// Every error here is ErrorCode::kInvalidArgument, naming the field.
 #pragma once
 
 #include <cstddef>

@@ -149,11 +149,11 @@ std::vector<uint8_t> enhanced_packet(uint64_t timestamp_us, const std::vector<ui
 Result<std::unique_ptr<PcapngWriter>> PcapngWriter::open(const std::string& path,
                                                          const std::string& comment) {
   std::FILE* file = std::fopen(path.c_str(), "wb");
-  if (file == nullptr) return Error{"pcapng: cannot open " + path + ": " + std::strerror(errno)};
+  if (file == nullptr)
+    return Error{ErrorCode::kIo, "pcapng: cannot open " + path + ": " + std::strerror(errno)};
   std::unique_ptr<PcapngWriter> writer(new PcapngWriter(file, path));
-  Status s = writer->put(section_header(comment));
-  if (s) s = writer->put(interface_description());
-  if (!s) return s.error();
+  HIL_TRY(writer->put(section_header(comment)));
+  HIL_TRY(writer->put(interface_description()));
   return writer;
 }
 
@@ -163,8 +163,9 @@ Status PcapngWriter::write(uint64_t timestamp_us, const Endpoint4& src, const En
                            const uint8_t* payload, size_t len, const std::string& comment) {
   constexpr size_t kMaxPayload = 65535 - kIpHeader - kUdpHeader;
   if (len > kMaxPayload) {
-    return Error{"pcapng: payload " + std::to_string(len) + " B exceeds the UDP maximum " +
-                 std::to_string(kMaxPayload)};
+    return Error{ErrorCode::kInvalidArgument, "pcapng: payload " + std::to_string(len) +
+                                                  " B exceeds the UDP maximum " +
+                                                  std::to_string(kMaxPayload)};
   }
   const std::string note = comment.substr(0, kMaxOption);
   return put(enhanced_packet(timestamp_us, ipv4_udp(ip_id_++, src, dst, payload, len), note));
@@ -172,12 +173,12 @@ Status PcapngWriter::write(uint64_t timestamp_us, const Endpoint4& src, const En
 
 Status PcapngWriter::flush() {
   if (std::fflush(file_) == 0) return ok_status();
-  return Error{"pcapng: flush of " + path_ + " failed: " + std::strerror(errno)};
+  return Error{ErrorCode::kIo, "pcapng: flush of " + path_ + " failed: " + std::strerror(errno)};
 }
 
 Status PcapngWriter::put(const std::vector<uint8_t>& data) {
   if (std::fwrite(data.data(), 1, data.size(), file_) == data.size()) return ok_status();
-  return Error{"pcapng: write to " + path_ + " failed: " + std::strerror(errno)};
+  return Error{ErrorCode::kIo, "pcapng: write to " + path_ + " failed: " + std::strerror(errno)};
 }
 
 }  // namespace hil::radio

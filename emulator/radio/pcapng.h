@@ -24,6 +24,7 @@ class PcapngWriter {
  public:
   // `comment` becomes the section header's opt_comment, what capinfos and
   // Wireshark's capture properties show: e.g. how to decode the file.
+  // Errors here: kIo, and kInvalidArgument for a payload over 65507 bytes.
   static Result<std::unique_ptr<PcapngWriter>> open(const std::string& path,
                                                     const std::string& comment = "");
   ~PcapngWriter();

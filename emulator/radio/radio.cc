@@ -27,7 +27,9 @@ constexpr size_t kMaxDatagram = 65536;
 // any free port.
 Result<int> wildcard_socket(sockaddr_in* bound, uint16_t port = 0) {
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Error{std::string("radio: cannot create a socket: ") + std::strerror(errno)};
+  if (fd < 0)
+    return Error{ErrorCode::kIo,
+                 std::string("radio: cannot create a socket: ") + std::strerror(errno)};
   int size = kBufferBytes, on = 1;
   if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) != 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
@@ -43,7 +45,7 @@ Result<int> wildcard_socket(sockaddr_in* bound, uint16_t port = 0) {
       getsockname(fd, reinterpret_cast<sockaddr*>(bound), &len) != 0) {
     int err = errno;
     close(fd);
-    return Error{std::string("radio: cannot bind a socket: ") + std::strerror(err)};
+    return Error{ErrorCode::kIo, std::string("radio: cannot bind a socket: ") + std::strerror(err)};
   }
   return fd;
 }
@@ -91,15 +93,14 @@ class Radio::Port final : public DatagramPort {
 
 Result<std::shared_ptr<Capture>> Capture::open(const std::string& path, const Clock& clock,
                                                const std::string& comment) {
-  auto w = PcapngWriter::open(path, comment);
-  if (!w) return w.error();
+  HIL_TRY_ASSIGN(auto w, PcapngWriter::open(path, comment));
   if (clock.is_virtual()) {  // the same seed, the same bytes
-    return std::shared_ptr<Capture>(new Capture(std::move(*w), kVirtualEpochUs));
+    return std::shared_ptr<Capture>(new Capture(std::move(w), kVirtualEpochUs));
   }
   int64_t wall_us = std::chrono::duration_cast<std::chrono::microseconds>(
                         std::chrono::system_clock::now().time_since_epoch())
                         .count();
-  return std::shared_ptr<Capture>(new Capture(std::move(*w), wall_us - clock.now_ms() * 1000));
+  return std::shared_ptr<Capture>(new Capture(std::move(w), wall_us - clock.now_ms() * 1000));
 }
 
 void Capture::write(TimeMs now, const Endpoint4& src, const Endpoint4& dst, const uint8_t* data,
@@ -115,9 +116,8 @@ Result<std::unique_ptr<Radio>> Radio::open(Reactor& reactor, int nat_ports, uint
   std::unique_ptr<Radio> r(new Radio(reactor));
   sockaddr_in bound{};
   for (int i = 0; i < (nat_ports < 1 ? 1 : nat_ports); ++i) {
-    auto fd = server_socket(&port_seed, &bound);
-    if (!fd) return fd.error();
-    r->server_fds_.push_back(*fd);
+    HIL_TRY_ASSIGN(auto fd, server_socket(&port_seed, &bound));
+    r->server_fds_.push_back(fd);
     r->server_ports_.push_back(ntohs(bound.sin_port));
   }
   Radio* self = r.get();

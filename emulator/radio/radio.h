@@ -35,7 +35,8 @@ constexpr uint16_t kVirtualNatPort = 50000;
 // A pcapng file shared by the radios of all loops.
 class Capture {
  public:
-  // `comment`: the file's section comment (how to decode it).
+  // `comment`: the file's section comment (how to decode it). Errors:
+  // PcapngWriter::open()'s.
   static Result<std::shared_ptr<Capture>> open(const std::string& path, const Clock& clock,
                                                const std::string& comment = "");
   void write(TimeMs now, const Endpoint4& src, const Endpoint4& dst, const uint8_t* data,
@@ -62,7 +63,7 @@ class Radio {
  public:
   // With a `port_seed`, the server-facing ports are drawn from it: servers
   // see the same device ports run after run, and DTLS cookies, keyed on
-  // them, repeat (virtual time). Without, any free ports.
+  // them, repeat (virtual time). Without, any free ports. Errors: kIo.
   static Result<std::unique_ptr<Radio>> open(Reactor& reactor, int nat_ports = 4,
                                              uint64_t port_seed = 0);
   ~Radio();

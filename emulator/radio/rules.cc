@@ -17,7 +17,7 @@ constexpr const char* kAllowedKeys =
     "name, direction, type, code, path, dtls, action, delay_ms, nth, count, probability";
 
 Error field_error(const std::string& field, const std::string& allowed, const std::string& got) {
-  return Error{field + ": must be " + allowed + ", got " + got};
+  return Error{ErrorCode::kInvalidArgument, field + ": must be " + allowed + ", got " + got};
 }
 
 std::string number(double v) {
@@ -73,15 +73,15 @@ Status validate_match(const Match& m) {
     return field_error("type", "0..3 (CON, NON, ACK, RST)", std::to_string(*m.coap_type));
   }
   if (m.path) {
-    Status s = validate_path(*m.path);
-    if (!s) return s;
+    HIL_TRY(validate_path(*m.path));
   }
   if (m.dtls_content_type && (*m.dtls_content_type < 20 || *m.dtls_content_type > 25)) {
     return field_error("dtls", "a record content type 20..25",
                        std::to_string(*m.dtls_content_type));
   }
   if (m.dtls_content_type && (m.coap_type || m.code || m.path)) {
-    return Error{"dtls: cannot be combined with type, code or path (DTLS hides the CoAP message)"};
+    return Error{ErrorCode::kInvalidArgument,
+                 "dtls: cannot be combined with type, code or path (DTLS hides the CoAP message)"};
   }
   return ok_status();
 }
@@ -190,7 +190,7 @@ Status apply_field(Rule& r, const std::string& key, const std::string& v) {
   }
   if (key == "probability")
     return assign(parse_probability(v), [&](double p) { r.probability = p; });
-  return Error{"unknown key '" + key + "'; allowed: " + kAllowedKeys};
+  return Error{ErrorCode::kInvalidArgument, "unknown key '" + key + "'; allowed: " + kAllowedKeys};
 }
 
 }  // namespace
@@ -212,8 +212,7 @@ const char* to_string(Action action) {
 }
 
 Status validate(const Rule& r) {
-  Status match = validate_match(r.match);
-  if (!match) return match;
+  HIL_TRY(validate_match(r.match));
   if (r.delay_ms < 0) return field_error("delay_ms", ">= 0", std::to_string(r.delay_ms));
   if (r.action == Action::Delay && r.delay_ms == 0) {
     return field_error("delay_ms", "> 0 for action delay", "0");
@@ -230,15 +229,15 @@ Result<Rule> parse_rule(const std::vector<std::pair<std::string, std::string>>& 
   bool has_action = false;
   std::map<std::string, bool> seen;
   for (const auto& [key, value] : fields) {
-    if (seen[key]) return Error{"key '" + key + "' given twice"};
+    if (seen[key]) return Error{ErrorCode::kInvalidArgument, "key '" + key + "' given twice"};
     seen[key] = true;
-    Status s = apply_field(rule, key, value);
-    if (!s) return s.error();
+    HIL_TRY(apply_field(rule, key, value));
     has_action = has_action || key == "action";
   }
-  if (!has_action) return Error{"action: required, one of drop, delay, duplicate, corrupt"};
-  Status s = validate(rule);
-  if (!s) return s.error();
+  if (!has_action)
+    return Error{ErrorCode::kInvalidArgument,
+                 "action: required, one of drop, delay, duplicate, corrupt"};
+  HIL_TRY(validate(rule));
   return rule;
 }
 
@@ -256,8 +255,7 @@ bool matches(const Match& m, const Classified& d) {
 }
 
 Status RuleSet::add(Rule rule) {
-  Status s = validate(rule);
-  if (!s) return s;
+  HIL_TRY(validate(rule));
   if (rule.name.empty()) rule.name = "rule-" + std::to_string(rules_.size() + 1);
   rules_.push_back(Armed{std::move(rule)});
   return ok_status();

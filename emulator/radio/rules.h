@@ -1,6 +1,7 @@
 // Message-aware fault rules: "drop the first Bootstrap-Finish", "delay the
 // second Write by 5 s". A rule names what it matches and what it does; the
 // link evaluates its rules on every datagram before any random model.
+// Every error here is ErrorCode::kInvalidArgument, naming the field.
 #pragma once
 
 #include <cstddef>

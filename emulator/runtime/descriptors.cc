@@ -21,23 +21,25 @@ size_t open_descriptors() {
 Status reserve_descriptors(size_t more, const std::string& what) {
   rlimit lim{};
   if (getrlimit(RLIMIT_NOFILE, &lim) != 0)
-    return Error{std::string("getrlimit(RLIMIT_NOFILE): ") + std::strerror(errno)};
+    return Error{ErrorCode::kIo, std::string("getrlimit(RLIMIT_NOFILE): ") + std::strerror(errno)};
   size_t open = open_descriptors();
   size_t need = open + more + DescriptorCosts::kHeadroom;
   if (lim.rlim_cur == RLIM_INFINITY || need <= lim.rlim_cur) return ok_status();
   if (lim.rlim_max != RLIM_INFINITY && need > lim.rlim_max) {
-    return Error{what + " need about " + std::to_string(more) + " more file descriptors (" +
-                 std::to_string(open) + " are open), but this process may open at most " +
-                 std::to_string(lim.rlim_max) +
-                 " (RLIMIT_NOFILE, hard limit): create fewer devices per process, or split "
-                 "the fleet over several processes (shards), each with part of the devices"};
+    return Error{ErrorCode::kResourceExhausted,
+                 what + " need about " + std::to_string(more) + " more file descriptors (" +
+                     std::to_string(open) + " are open), but this process may open at most " +
+                     std::to_string(lim.rlim_max) +
+                     " (RLIMIT_NOFILE, hard limit): create fewer devices per process, or split "
+                     "the fleet over several processes (shards), each with part of the devices"};
   }
   rlimit raised = lim;
   raised.rlim_cur = lim.rlim_max;
   if (setrlimit(RLIMIT_NOFILE, &raised) != 0)
-    return Error{what + " need about " + std::to_string(need) +
-                 " file descriptors, and raising RLIMIT_NOFILE from " +
-                 std::to_string(lim.rlim_cur) + " failed: " + std::strerror(errno)};
+    return Error{ErrorCode::kResourceExhausted,
+                 what + " need about " + std::to_string(need) +
+                     " file descriptors, and raising RLIMIT_NOFILE from " +
+                     std::to_string(lim.rlim_cur) + " failed: " + std::strerror(errno)};
   return ok_status();
 }
 

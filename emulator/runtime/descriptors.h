@@ -32,7 +32,8 @@ size_t open_descriptors();
 
 // Makes room for `more` descriptors on top of those open now (and the
 // headroom): raises the soft RLIMIT_NOFILE up to the hard limit if it must.
-// Error: not even the hard limit leaves room; the message names `what`
+// Error: kResourceExhausted, not even the hard limit leaves room (kIo if
+// the limit cannot be read); the message names `what`
 // ("10000 devices") and what to change.
 Status reserve_descriptors(size_t more, const std::string& what);
 

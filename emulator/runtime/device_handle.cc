@@ -13,16 +13,17 @@ DeviceHandle::DeviceHandle(Loop* loop, qemu::QemuDevice* image)
 template <typename T, typename F>
 Result<T> DeviceHandle::on_native(const char* what, F&& fn) const {
   if (native_ == nullptr)
-    return Error{std::string(what) +
-                 ": not on a firmware image under QEMU (the host cannot reach "
-                 "inside the image)"};
+    return Error{ErrorCode::kUnsupported,
+                 std::string(what) +
+                     ": not on a firmware image under QEMU (the host cannot reach "
+                     "inside the image)"};
   return loop_->call([&]() -> Result<T> { return fn(*native_); });
 }
 
 template <typename T, typename F>
 Result<T> DeviceHandle::on_storage(const char* what, F&& fn) const {
   return on_native<T>(what, [&](device::Device& d) -> Result<T> {
-    if (d.storage() == nullptr) return Error{device::kNoFlash};
+    if (d.storage() == nullptr) return Error{ErrorCode::kUnsupported, device::kNoFlash};
     Result<T> r = fn(*d.storage());
     d.take_storage_events();  // an injected fault is on the timeline at once
     return r;
@@ -112,7 +113,7 @@ Status DeviceHandle::capture(const std::string& path) {
   std::shared_ptr<radio::Capture> c;
   if (!path.empty()) {
     auto opened = radio::Capture::open(path, loop_->clock());
-    if (!opened) return Error{"capture: " + opened.error().message};
+    if (!opened) return opened.error().prefixed("capture: ");
     c = *opened;
   }
   loop_->call([&] { device_->set_capture(c); });

@@ -185,11 +185,11 @@ struct ListenAddresses {
 Result<ListenAddresses> listen_addresses(const std::string& listen,
                                          const std::string& secure_listen) {
   auto plain = coap::parse_host_port(listen);
-  if (!plain) return Error{"listen: " + plain.error().message};
+  if (!plain) return plain.error().prefixed("listen: ");
   std::string secure_text = secure_listen;
   if (secure_text.empty()) secure_text = listen.substr(0, listen.rfind(':')) + ":0";
   auto secure = coap::parse_host_port(secure_text);
-  if (!secure) return Error{"secure listen: " + secure.error().message};
+  if (!secure) return secure.error().prefixed("secure listen: ");
   return ListenAddresses{*plain, *secure};
 }
 
@@ -225,7 +225,9 @@ Result<int> Runtime::server_shards(const std::string& server) const {
   // A context listening on both ports: its descriptors and two sockets.
   Status room = reserve_descriptors(static_cast<size_t>(shards) * (DescriptorCosts::kContext + 2),
                                     "the " + server + "'s " + std::to_string(shards) + " contexts");
-  if (!room) return Error{room.error().message + "; or fewer contexts per server (server_shards)"};
+  if (!room)
+    return Error{ErrorCode::kResourceExhausted,
+                 room.error().message + "; or fewer contexts per server (server_shards)"};
   return shards;
 }
 
@@ -237,21 +239,19 @@ Result<BootstrapServerHandle> Runtime::add_bootstrap_server(
     server::BootstrapConfig config, std::optional<lwm2m::Profile> profile, coap::Timing timing,
     const std::string& listen, const std::string& secure_listen, server::BootstrapLimits limits,
     std::optional<coap::Certificate> cert) {
-  auto addrs = listen_addresses(listen, secure_listen);
-  if (!addrs) return addrs.error();
+  HIL_TRY_ASSIGN(auto addrs, listen_addresses(listen, secure_listen));
   Loop& loop = *loops_[0];
   const std::string name = "bootstrap-server-" + std::to_string(bootstrap_servers_.size());
   auto shards = server_shards("bootstrap server");
   if (!shards) return shards.error();
   return loop.call([&]() -> Result<BootstrapServerHandle> {
     std::unique_ptr<server::BootstrapServer> s;
-    auto st = listen_on_seeded_ports(*addrs, server_port_seed(name), [&](const ListenAddresses& a) {
+    HIL_TRY(listen_on_seeded_ports(addrs, server_port_seed(name), [&](const ListenAddresses& a) {
       s = std::make_unique<server::BootstrapServer>(config, profile, timing, loop,
                                                     mix(options_.seed, name), *shards, limits);
       if (cert) s->set_certificate(*cert);
       return s->listen(a.plain, a.secure, options_.server_handshakes);
-    });
-    if (!st) return st.error();
+    }));
     for (auto& c : s->endpoint().contexts()) loop.add(*c);
     BootstrapServerHandle h(&loop, s.get());
     bootstrap_servers_.push_back(std::move(s));
@@ -263,8 +263,7 @@ Result<RegistrationServerHandle> Runtime::add_registration_server(
     coap::Timing timing, server::PskTable psk, const std::string& listen,
     const std::string& secure_listen, server::RegistrationLimits limits,
     std::optional<coap::Certificate> cert) {
-  auto addrs = listen_addresses(listen, secure_listen);
-  if (!addrs) return addrs.error();
+  HIL_TRY_ASSIGN(auto addrs, listen_addresses(listen, secure_listen));
   Loop& loop = registration_loop();
   const std::string name = "registration-server-" + std::to_string(registration_servers_.size());
   auto shards = server_shards("registration server");
@@ -277,13 +276,12 @@ Result<RegistrationServerHandle> Runtime::add_registration_server(
       };
     }
     std::unique_ptr<server::RegistrationServer> s;
-    auto st = listen_on_seeded_ports(*addrs, server_port_seed(name), [&](const ListenAddresses& a) {
+    HIL_TRY(listen_on_seeded_ports(addrs, server_port_seed(name), [&](const ListenAddresses& a) {
       s = std::make_unique<server::RegistrationServer>(timing, psk, loop, mix(options_.seed, name),
                                                        *shards, limits, ids);
       if (cert) s->set_certificate(*cert);
       return s->listen(a.plain, a.secure, options_.server_handshakes);
-    });
-    if (!st) return st.error();
+    }));
     for (auto& c : s->endpoint().contexts()) loop.add(*c);
     RegistrationServerHandle h(&loop, s.get());
     registration_servers_.push_back(std::move(s));
@@ -311,9 +309,10 @@ radio::Radio* Runtime::radio_of(const Loop* loop) const {
 Status Runtime::capture(const std::string& path, const std::string& comment) {
   std::shared_ptr<radio::Capture> c;
   if (!path.empty()) {
-    if (radios_.empty()) return Error{"capture: this emulator runs without a radio"};
+    if (radios_.empty())
+      return Error{ErrorCode::kUnsupported, "capture: this emulator runs without a radio"};
     auto opened = radio::Capture::open(path, clock(), comment);
-    if (!opened) return Error{"capture: " + opened.error().message};
+    if (!opened) return opened.error().prefixed("capture: ");
     c = *opened;
   }
   for (size_t i = 0; i < radios_.size(); ++i) loops_[i]->call([&] { radios_[i]->set_capture(c); });
@@ -321,11 +320,14 @@ Status Runtime::capture(const std::string& path, const std::string& comment) {
 }
 
 Status Runtime::open_egress(const std::string& prefix) {
-  if (radios_.empty()) return Error{"egress: this emulator runs without a radio (radio=True)"};
+  if (radios_.empty())
+    return Error{ErrorCode::kUnsupported,
+                 "egress: this emulator runs without a radio (radio=True)"};
   if (egress_) {
     if (egress_->prefix().text == prefix) return ok_status();
-    return Error{"egress_prefix: the egress is open with " + egress_->prefix().text +
-                 ", cannot switch to " + prefix};
+    return Error{ErrorCode::kInvalidArgument, "egress_prefix: the egress is open with " +
+                                                  egress_->prefix().text + ", cannot switch to " +
+                                                  prefix};
   }
   auto e = radio::Egress::open(prefix);
   if (!e) return e.error();
@@ -371,9 +373,7 @@ Result<std::vector<DeviceHandle>> Runtime::add_devices(const DeviceTemplate& tmp
 Result<std::vector<DeviceHandle>> Runtime::add_native(const device::DeviceConfig& tmpl,
                                                       size_t count, const std::string& prefix,
                                                       bool start) {
-  Status room =
-      reserve_descriptors(descriptors_for(tmpl, count), std::to_string(count) + " devices");
-  if (!room) return room.error();
+  HIL_TRY(reserve_descriptors(descriptors_for(tmpl, count), std::to_string(count) + " devices"));
   std::vector<DeviceHandle> handles;
   handles.reserve(count);
   size_t made = 0;
@@ -445,10 +445,10 @@ Result<std::vector<DeviceHandle>> Runtime::add_qemu(const qemu::QemuDeviceConfig
                                                     size_t count, const std::string& prefix,
                                                     bool start) {
   if (radios_.empty())
-    return Error{"QEMU devices need the emulated radio (this runtime runs without one)"};
-  Status room = reserve_descriptors(count * DescriptorCosts::kQemuDevice,
-                                    std::to_string(count) + " QEMU devices");
-  if (!room) return room.error();
+    return Error{ErrorCode::kUnsupported,
+                 "QEMU devices need the emulated radio (this runtime runs without one)"};
+  HIL_TRY(reserve_descriptors(count * DescriptorCosts::kQemuDevice,
+                              std::to_string(count) + " QEMU devices"));
   std::vector<DeviceHandle> handles;
   for (size_t i = 0; i < count; ++i) {
     Loop* loop = loops_[devices_.size() % loops_.size()].get();

@@ -124,7 +124,8 @@ class Runtime {
 
   // `listen` (coap://) and `secure_listen` (coaps://) are HOST:PORT; port
   // 0 picks a free one; an empty `secure_listen` is listen's host, port 0.
-  // `profile` nullopt: each entry's, else the request's dialect.
+  // `profile` nullopt: each entry's, else the request's dialect. Errors:
+  // kInvalidArgument (an address), kIo (cannot listen).
   Result<BootstrapServerHandle> add_bootstrap_server(server::BootstrapConfig config,
                                                      std::optional<lwm2m::Profile> profile,
                                                      coap::Timing timing, const std::string& listen,
@@ -133,7 +134,8 @@ class Runtime {
                                                      std::optional<coap::Certificate> cert = {});
   // Endpoints that `psk` covers must register over DTLS (see PskTable).
   // Registration ids are random: seeded on the virtual clock (one seed,
-  // one run), from the OS on the real one. `cert`: the servers' own
+  // one run), from the OS on the real one. Errors as add_bootstrap_server().
+  // `cert`: the servers' own
   // certificate for certificate mode (set_certificate()).
   Result<RegistrationServerHandle> add_registration_server(
       coap::Timing timing, server::PskTable psk, const std::string& listen,
@@ -144,8 +146,9 @@ class Runtime {
   // They start at once when `start` is set. QEMU devices run on the loops'
   // radios, each in tmpl.work_dir + "/" + its endpoint, with "{endpoint}"
   // in tmpl.flash_file replaced.
-  // Errors: the process may not open the descriptors they need
-  // (RLIMIT_NOFILE); QEMU devices on a runtime without a radio.
+  // Errors: kResourceExhausted, the process may not open the descriptors
+  // they need (RLIMIT_NOFILE); kUnsupported, QEMU devices on a runtime
+  // without a radio.
   Result<std::vector<DeviceHandle>> add_devices(const DeviceTemplate& tmpl, size_t count,
                                                 const std::string& prefix, bool start);
   // Boots devices created with start = false: one trip to each loop, not
@@ -165,6 +168,7 @@ class Runtime {
   bool is_virtual() const { return options_.virtual_time; }
   // Capture every datagram of the run into a pcapng file; "" stops.
   // `comment` goes into the file's section header (how to decode it).
+  // Errors: kUnsupported (no radio), kIo (the file).
   Status capture(const std::string& path, const std::string& comment = "");
   // Devices reach servers off loopback through the egress (radio/egress.h),
   // set up by the first call; later calls with the same prefix do nothing.

@@ -280,13 +280,12 @@ Result<lw::Request> make_write(const WriteSpec& w, uint16_t content_format) {
       format = rd.type == lw::ResourceType::Opaque ? lw::format::kOpaque : lw::format::kText;
     }
   }
-  Result<lw::Bytes> payload = lw::content::encode(def, w.path, w.data, format);
-  if (!payload) return payload.error();
+  HIL_TRY_ASSIGN(lw::Bytes payload, lw::content::encode(def, w.path, w.data, format));
   lw::Request r;
   r.method = lw::Method::Put;
   r.path = segments(w.path);
   r.content_format = format;
-  r.payload = std::move(*payload);
+  r.payload = std::move(payload);
   return r;
 }
 
@@ -477,19 +476,19 @@ Result<BootstrapConfig> parse_bootstrap_config(const std::string& json_text) {
   try {
     j = config_json::parse_text(json_text);
   } catch (const ConfigError& e) {
-    return Error{e.message};
+    return Error{ErrorCode::kInvalidArgument, e.message};
   } catch (const json::exception& e) {
     // Parse errors and number overflows both land here. what() starts with
     // "[json.exception.parse_error.101] "; the bracketed id means nothing to a user.
     std::string what = e.what();
     const size_t close = what.find("] ");
     if (close != std::string::npos) what = what.substr(close + 2);
-    return Error{"bootstrap config is not valid JSON: " + what};
+    return Error{ErrorCode::kInvalidArgument, "bootstrap config is not valid JSON: " + what};
   }
   try {
     return parse_config(j);
   } catch (const ConfigError& e) {
-    return Error{e.message};
+    return Error{ErrorCode::kInvalidArgument, e.message};
   }
 }
 

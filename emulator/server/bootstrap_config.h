@@ -2,6 +2,7 @@
 // Parsed from JSON (README.md in this directory documents the format); every
 // value is checked against the builtin object definitions at parse time, so
 // a session never meets a configuration error halfway through.
+// Every error here is ErrorCode::kInvalidArgument, naming the field.
 #pragma once
 
 #include <cstdint>

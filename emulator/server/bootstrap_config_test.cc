@@ -265,6 +265,7 @@ TEST(ParseBootstrapConfig, NestedFarTooDeep_ErrorNotCrash) {
     text += "1" + std::string(depth, open[0] == '[' ? ']' : '}');
     Result<BootstrapConfig> c = parse_bootstrap_config(text);
     ASSERT_FALSE(c.ok());
+    EXPECT_EQ(c.error().code, ErrorCode::kInvalidArgument);
     EXPECT_NE(c.error().message.find("nested deeper than 32 levels"), std::string::npos)
         << c.error().message;
   }
@@ -295,6 +296,7 @@ class ParseBootstrapConfigError : public testing::TestWithParam<BadCase> {};
 TEST_P(ParseBootstrapConfigError, InvalidInput_ErrorNamesFieldAndAllowed) {
   Result<BootstrapConfig> c = parse_bootstrap_config(GetParam().json);
   ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().code, ErrorCode::kInvalidArgument);
   EXPECT_NE(c.error().message.find(GetParam().message), std::string::npos)
       << "got: " << c.error().message;
 }

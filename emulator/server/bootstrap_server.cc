@@ -1,6 +1,7 @@
 #include "emulator/server/bootstrap_server.h"
 
 #include "emulator/coap/address.h"
+#include "emulator/coap/pdu.h"
 
 namespace hil::server {
 
@@ -35,7 +36,7 @@ BootstrapServer::BootstrapServer(BootstrapConfig config, std::optional<lwm2m::Pr
 
 Status BootstrapServer::listen(const coap_address_t& addr, const coap_address_t& secure,
                                unsigned max_handshakes) {
-  if (Status st = endpoint_.listen(addr); !st) return st;
+  HIL_TRY(endpoint_.listen(addr));
   return security_.listen(endpoint_, secure, max_handshakes, timing_);
 }
 
@@ -48,14 +49,16 @@ Status BootstrapServer::start_session(const std::string& endpoint) {
   Result<PeerId> peer = core_.last_peer(endpoint);
   if (!peer) return peer.error();
   if (peers_.session_of(*peer) == nullptr) {
-    return Error{"'" + endpoint +
-                 "': its last session with this server has closed, so its address is gone; "
-                 "the device must come again (Request Bootstrap, or a Bootstrap-Request Trigger "
-                 "/1/x/9 from its server)"};
+    return Error{
+        ErrorCode::kFailedPrecondition,
+        "'" + endpoint +
+            "': its last session with this server has closed, so its address is gone; "
+            "the device must come again (Request Bootstrap, or a Bootstrap-Request Trigger "
+            "/1/x/9 from its server)"};
   }
   // The configuration may have changed since: the peer must still fit it.
   if (std::optional<Refusal> why = core_.authorize(*peer, endpoint)) {
-    return Error{"'" + endpoint + "': " + why->reason};
+    return Error{ErrorCode::kFailedPrecondition, "'" + endpoint + "': " + why->reason};
   }
   Status st = core_.start_session(timers_.clock().now_ms(), *peer, endpoint);
   pump();
@@ -85,11 +88,11 @@ void BootstrapServer::on_response(coap_session_t*, uint64_t tag, const lwm2m::Re
   pump();
 }
 
-void BootstrapServer::on_failure(coap_session_t*, uint64_t tag, const std::string& reason) {
+void BootstrapServer::on_failure(coap_session_t*, uint64_t tag, coap_nack_reason_t reason) {
   // libcoap gave up: after its retransmissions (TIMEOUT), or at once on a
   // reset or an ICMP error (REQUEST_FAILED).
-  Failure kind = reason.rfind("timeout", 0) == 0 ? Failure::Timeout : Failure::SendError;
-  core_.on_failure(timers_.clock().now_ms(), tag, kind, reason);
+  Failure kind = reason == COAP_NACK_TOO_MANY_RETRIES ? Failure::Timeout : Failure::SendError;
+  core_.on_failure(timers_.clock().now_ms(), tag, kind, coap::nack_reason(reason));
   trim_.released(1);
   pump();
 }

@@ -23,7 +23,8 @@ class BootstrapServer final : public coap::Context::Handler {
   // Certificate mode: endpoints whose entry says "x509" authenticate with
   // a certificate in their name that chains to `own.trust`. Before listen().
   void set_certificate(coap::Certificate own) { security_.set_certificate(std::move(own)); }
-  // coap:// on `addr`; coaps:// on `secure` (port 0: a free one).
+  // coap:// on `addr`; coaps:// on `secure` (port 0: a free one). Errors:
+  // kIo.
   Status listen(const coap_address_t& addr, const coap_address_t& secure, unsigned max_handshakes);
   std::string uri() const;         // coap://127.0.0.1:PORT once listening
   std::string secure_uri() const;  // coaps://127.0.0.1:PORT
@@ -38,7 +39,7 @@ class BootstrapServer final : public coap::Context::Handler {
 
   std::optional<lwm2m::Response> on_request(coap_session_t* s, const lwm2m::Request& r) override;
   void on_response(coap_session_t* s, uint64_t tag, const lwm2m::Response& r) override;
-  void on_failure(coap_session_t* s, uint64_t tag, const std::string& reason) override;
+  void on_failure(coap_session_t* s, uint64_t tag, coap_nack_reason_t reason) override;
   void on_session_closed(coap_session_t* s) override { peers_.forget(s); }
   void on_session_event(coap_session_t* s, coap::SessionEvent e) override;
 

@@ -155,7 +155,7 @@ Status BootstrapServerCore::start_session(TimeMs now, PeerId peer, const std::st
   if (cfg == nullptr) {
     const std::string why = "no configuration entry matches " + endpoint;
     end(now, endpoint, Outcome::NoBootstrapConfig, why);
-    return Error{why};
+    return Error{ErrorCode::kInvalidArgument, why};
   }
   start(now, peer, endpoint, *cfg, nullptr);
   return ok_status();
@@ -164,17 +164,20 @@ Status BootstrapServerCore::start_session(TimeMs now, PeerId peer, const std::st
 Result<PeerId> BootstrapServerCore::last_peer(const std::string& endpoint) const {
   const EndpointResult* r = result(endpoint);
   if (r == nullptr || r->peer == 0) {
-    return Error{"'" + endpoint +
-                 "' has never come to this bootstrap server: a server-initiated bootstrap "
-                 "reaches a device at the address of its last session here"};
+    return Error{ErrorCode::kInvalidArgument,
+                 "'" + endpoint +
+                     "' has never come to this bootstrap server: a server-initiated bootstrap "
+                     "reaches a device at the address of its last session here"};
   }
   if (!r->outcome) {
-    return Error{"'" + endpoint + "' has a bootstrap session running; wait for its outcome"};
+    return Error{ErrorCode::kFailedPrecondition,
+                 "'" + endpoint + "' has a bootstrap session running; wait for its outcome"};
   }
   if (*r->outcome == Outcome::Unauthorized) {
-    return Error{"'" + endpoint +
-                 "': its last client was refused (UNAUTHORIZED), so its address is not the "
-                 "device's"};
+    return Error{ErrorCode::kFailedPrecondition,
+                 "'" + endpoint +
+                     "': its last client was refused (UNAUTHORIZED), so its address is not the "
+                     "device's"};
   }
   return r->peer;
 }

@@ -162,7 +162,8 @@ class BootstrapServerCore {
   // poll_request() then returns: clients expect 2.04 first.
   lwm2m::Response on_request(TimeMs now, PeerId peer, const lwm2m::Request& req);
   // Server-initiated bootstrap (1.0): the same commands, no request.
-  // Fails, with outcome NO_BOOTSTRAP_CONFIG, when no entry matches.
+  // Fails (kInvalidArgument), with outcome NO_BOOTSTRAP_CONFIG, when no
+  // entry matches.
   Status start_session(TimeMs now, PeerId peer, const std::string& endpoint);
   // The peer a server-initiated session reaches `endpoint` at: that of its
   // last session here. An error says why there is none (never came, a

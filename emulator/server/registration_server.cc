@@ -1,6 +1,7 @@
 #include "emulator/server/registration_server.h"
 
 #include "emulator/coap/address.h"
+#include "emulator/coap/pdu.h"
 
 namespace hil::server {
 
@@ -68,7 +69,7 @@ RegistrationServer::~RegistrationServer() { timers_.cancel(expiry_timer_); }
 
 Status RegistrationServer::listen(const coap_address_t& addr, const coap_address_t& secure,
                                   unsigned max_handshakes) {
-  if (Status st = endpoint_.listen(addr); !st) return st;
+  HIL_TRY(endpoint_.listen(addr));
   return security_.listen(endpoint_, secure, max_handshakes, timing_);
 }
 
@@ -91,7 +92,8 @@ void RegistrationServer::request(const std::string& endpoint, const lwm2m::Reque
   const Registration* reg = core_.find(endpoint);
   coap_session_t* s = reg ? peers_.session_of(reg->peer) : nullptr;
   if (s == nullptr) {
-    done(Error{endpoint + " is not registered here (or its session is gone)"});
+    done(Error{ErrorCode::kInvalidArgument,
+               endpoint + " is not registered here (or its session is gone)"});
     return;
   }
   uint64_t tag = next_tag_++;
@@ -102,14 +104,16 @@ void RegistrationServer::request(const std::string& endpoint, const lwm2m::Reque
     if (it == requests_.end()) return;
     Done d = std::move(it->second);
     requests_.erase(it);
-    d(Error{"cannot send to " + endpoint});
+    d(Error{ErrorCode::kUnavailable, "cannot send to " + endpoint});
   }
 }
 
 Result<uint64_t> RegistrationServer::observe(const std::string& endpoint, lwm2m::Request r) {
   const Registration* reg = core_.find(endpoint);
   coap_session_t* s = reg ? peers_.session_of(reg->peer) : nullptr;
-  if (s == nullptr) return Error{endpoint + " is not registered here (or its session is gone)"};
+  if (s == nullptr)
+    return Error{ErrorCode::kInvalidArgument,
+                 endpoint + " is not registered here (or its session is gone)"};
   r.method = lwm2m::Method::Get;
   r.observe = 0;
   const uint64_t tag = next_tag_++;
@@ -117,7 +121,7 @@ Result<uint64_t> RegistrationServer::observe(const std::string& endpoint, lwm2m:
                       Observation{tag, endpoint, r.uri_path(), reg->peer, r.accept});
   if (!coap::Context::owner(s).send(s, r, tag)) {
     note(observations_.on_failure(timers_.clock().now_ms(), tag, "cannot send"));
-    return Error{"cannot send to " + endpoint};
+    return Error{ErrorCode::kUnavailable, "cannot send to " + endpoint};
   }
   return tag;
 }
@@ -125,7 +129,9 @@ Result<uint64_t> RegistrationServer::observe(const std::string& endpoint, lwm2m:
 Result<uint64_t> RegistrationServer::cancel_observe(const std::string& endpoint,
                                                     const std::string& path) {
   const Observation* o = observations_.live(endpoint, path);
-  if (o == nullptr) return Error{"no observation of " + path + " on " + endpoint + " to cancel"};
+  if (o == nullptr)
+    return Error{ErrorCode::kInvalidArgument,
+                 "no observation of " + path + " on " + endpoint + " to cancel"};
   coap_session_t* s = peers_.session_of(o->peer);
   lwm2m::Request r;
   // The path as the observe request had it ("/3/0/13"), in segments again.
@@ -139,7 +145,8 @@ Result<uint64_t> RegistrationServer::cancel_observe(const std::string& endpoint,
   r.accept = o->accept;
   const uint64_t observation = o->tag, tag = next_tag_++;
   if (s == nullptr || !coap::Context::owner(s).cancel_observation(observation, r, tag))
-    return Error{"cannot send the cancel to " + endpoint + " (its session is gone?)"};
+    return Error{ErrorCode::kUnavailable,
+                 "cannot send the cancel to " + endpoint + " (its session is gone?)"};
   observations_.cancelling(observation);
   cancels_[tag] = observation;
   return observation;
@@ -163,20 +170,21 @@ void RegistrationServer::on_response(coap_session_t*, uint64_t tag, const lwm2m:
   done(r);
 }
 
-void RegistrationServer::on_failure(coap_session_t*, uint64_t tag, const std::string& reason) {
+void RegistrationServer::on_failure(coap_session_t*, uint64_t tag, coap_nack_reason_t reason) {
   const TimeMs now = timers_.clock().now_ms();
   if (auto c = cancels_.find(tag); c != cancels_.end()) {
     // The cancel went unanswered: the observation is over all the same,
     // since its token is gone here and a notification gets a reset.
-    note(observations_.cancelled(now, c->second, "no answer: " + reason));
+    note(observations_.cancelled(now, c->second,
+                                 std::string("no answer: ") + coap::nack_reason(reason)));
     cancels_.erase(c);
   }
-  note(observations_.on_failure(now, tag, reason));
+  note(observations_.on_failure(now, tag, coap::nack_reason(reason)));
   auto it = requests_.find(tag);
   if (it == requests_.end()) return;
   Done done = std::move(it->second);
   requests_.erase(it);
-  done(Error{reason});
+  done(Error{coap::nack_code(reason), coap::nack_reason(reason)});
 }
 
 void RegistrationServer::arm_expiry() {

@@ -37,7 +37,9 @@ class RegistrationServer final : public coap::Context::Handler {
   RegistrationServerCore& core() { return core_; }
 
   // A request to the registered `endpoint` on its session (Read, Write,
-  // Execute...); `done` gets the answer, or why there is none.
+  // Execute...); `done` gets the answer, or why there is none:
+  // kInvalidArgument (not registered here), kTimeout (no answer after the
+  // retransmissions), kUnavailable (cannot send, reset, unreachable).
   using Done = std::function<void(Result<lwm2m::Response>)>;
   void request(const std::string& endpoint, const lwm2m::Request& r, Done done);
 
@@ -53,7 +55,7 @@ class RegistrationServer final : public coap::Context::Handler {
 
   std::optional<lwm2m::Response> on_request(coap_session_t* s, const lwm2m::Request& r) override;
   void on_response(coap_session_t*, uint64_t tag, const lwm2m::Response& r) override;
-  void on_failure(coap_session_t*, uint64_t tag, const std::string& reason) override;
+  void on_failure(coap_session_t*, uint64_t tag, coap_nack_reason_t reason) override;
   void on_session_closed(coap_session_t* s) override { peers_.forget(s); }
   void on_session_event(coap_session_t* s, coap::SessionEvent e) override {
     security_.on_event(s, e);

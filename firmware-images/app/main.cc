@@ -145,7 +145,7 @@ void Firmware::boot_storage(const Args& args) {
   }
   storage_ = std::move(*storage);
   auto config = storage_->config().boot();
-  if (!config && hil::flash::is_power_lost(config.error())) power_lost();
+  if (config.is(hil::ErrorCode::kPowerLost)) power_lost();
   take_storage_events();
   if (!config) {
     log_event("boot_failed", config.error().message);
@@ -200,7 +200,7 @@ void Firmware::start_network(const Args& args) {
 void Firmware::commit(const hil::lwm2m::ObjectTree& config) {
   uint64_t first_op = storage_->flash().ops();
   hil::Status st = storage_->config().commit(config);
-  if (!st && hil::flash::is_power_lost(st.error())) power_lost();
+  if (st.is(hil::ErrorCode::kPowerLost)) power_lost();
   take_storage_events();
   // Which flash operations the commit took: a power cut at one of them
   // (cut_op, counted from this boot) lands inside the commit.

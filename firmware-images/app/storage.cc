@@ -34,11 +34,10 @@ Storage::~Storage() { flash_.set_observer(nullptr); }
 
 hil::Result<std::unique_ptr<Storage>> Storage::open(const Args& args,
                                                     const hil::lwm2m::ObjectTree& factory) {
-  if (auto valid = hil::device::StoredConfig::validate(args.geometry); !valid) return valid.error();
+  HIL_TRY(hil::device::StoredConfig::validate(args.geometry));
   std::unique_ptr<Storage> s(new Storage(args));
-  auto config = hil::device::StoredConfig::create(s->flash_, factory);
-  if (!config) return config.error();
-  s->config_ = std::move(*config);
+  HIL_TRY_ASSIGN(auto config, hil::device::StoredConfig::create(s->flash_, factory));
+  s->config_ = std::move(config);
   if (!args.flash_path.empty()) {
     const uint32_t size = args.geometry.size;
     int h = sh_open(args.flash_path.c_str(), SH_OPEN_RPLUSB);
@@ -48,23 +47,25 @@ hil::Result<std::unique_ptr<Storage>> Storage::open(const Args& args,
         // An empty file: a new chip, written below.
       } else if (len != static_cast<int>(size)) {
         sh_close(h);
-        return hil::Error{"flash image " + args.flash_path + " is " + std::to_string(len) +
-                          " bytes but the flash is " + std::to_string(size)};
+        return hil::Error{hil::ErrorCode::kInvalidArgument,
+                          "flash image " + args.flash_path + " is " + std::to_string(len) +
+                              " bytes but the flash is " + std::to_string(size)};
       } else {
         std::vector<uint8_t> image(size);
         if (sh_seek(h, 0) != 0 || sh_read(h, image.data(), size) != 0) {
           sh_close(h);
-          return hil::Error{"cannot read flash image " + args.flash_path};
+          return hil::Error{hil::ErrorCode::kIo, "cannot read flash image " + args.flash_path};
         }
         (void)s->flash_.load_image(image.data(), image.size());
       }
     } else {
       h = sh_open(args.flash_path.c_str(), SH_OPEN_WPLUSB);
-      if (h < 0) return hil::Error{"cannot create flash image " + args.flash_path};
+      if (h < 0)
+        return hil::Error{hil::ErrorCode::kIo, "cannot create flash image " + args.flash_path};
     }
     s->mirror_ = std::make_unique<Mirror>(*s, h);
     if (sh_flen(h) != static_cast<int>(size)) s->mirror_->on_image_changed(0, size);
-    if (!s->image_error_.empty()) return hil::Error{s->image_error_};
+    if (!s->image_error_.empty()) return hil::Error{hil::ErrorCode::kIo, s->image_error_};
     s->flash_.set_observer(s->mirror_.get());
   }
   if (args.cut_op) s->flash_.arm_power_cut(*args.cut_op, args.cut_byte);

@@ -19,8 +19,9 @@ namespace fw {
 
 class Storage {
  public:
-  // Errors: a bad geometry, an image file that cannot be used. Arms the
-  // power cut of `args`.
+  // Errors: kInvalidArgument (a bad geometry, an image file of another
+  // size), kIo (an image file that cannot be used). Arms the power cut of
+  // `args`.
   static hil::Result<std::unique_ptr<Storage>> open(const Args& args,
                                                     const hil::lwm2m::ObjectTree& factory);
   ~Storage();

@@ -11,6 +11,7 @@ server, create devices or fleets, and assert how each device left bootstrap::
         assert dev.bootstrap_exit == "finish"
 """
 
+from ._core import ConfigError, Error, NotSupportedError, OSError, StateError, TimeoutError
 from ._device import Device, Event
 from ._egress import EgressError
 from ._emulator import Emulator
@@ -44,25 +45,31 @@ __all__ = [
     "Clock",
     "ClockError",
     "CoapTiming",
+    "ConfigError",
     "Device",
     "DeviceOptions",
     "DeviceTimeout",
     "EgressError",
     "Emulator",
+    "Error",
     "Event",
     "FlashGeometry",
     "Fleet",
     "LinkSettings",
     "Profile",
     "State",
+    "NotSupportedError",
     "NotSupportedOnImage",
     "NotSupportedOnQemu",
+    "OSError",
     "QemuDevice",
     "Psk",
     "Certificate",
     "Issuer",
     "TestCA",
     "RegistrationServer",
+    "StateError",
+    "TimeoutError",
     "bootstrap_config",
     "__version__",
 ]

@@ -1,6 +1,18 @@
 """Type stubs of the pybind11 module; use the lwm2m_hil package instead."""
 
+import builtins
 from typing import Any, Callable
+
+class Error(Exception):
+    """An error from the emulator; ``code`` names it ('invalid_argument', ...)."""
+
+    code: str
+
+class ConfigError(Error, ValueError): ...
+class NotSupportedError(Error, NotImplementedError): ...
+class StateError(Error, RuntimeError): ...
+class TimeoutError(Error, builtins.TimeoutError): ...
+class OSError(Error, builtins.OSError): ...
 
 class DeviceSpec:
     endpoint: str

@@ -19,7 +19,7 @@ from . import _core
 DEFAULT_PREFIX = "198.18.0.0/16"
 
 
-class EgressError(OSError):
+class EgressError(_core.OSError):
     """The egress cannot be set up (no CAP_NET_ADMIN, no nft, a prefix the
     host already uses), or a server cannot be reached (no route). The
     message says what to do."""
@@ -68,12 +68,12 @@ def prepare(owner: _Closable, runtime: _core.Runtime, name: str, uri: str | None
             return False
         try:
             runtime.check_route(host_port)
-        except ValueError as e:
+        except _core.Error as e:
             raise EgressError(f"{name}: {uri}: {e}") from None
         why = f"{name}: {uri} is off this host, so devices need the egress; "
     try:
         runtime.open_egress(prefix)
-    except ValueError as e:
+    except _core.Error as e:
         raise EgressError(f"{why}{e}") from None
     _open.add(owner)
     _exit_cleanly_on_sigterm()

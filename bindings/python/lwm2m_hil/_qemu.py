@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from ._emulator import Emulator
 
 
-class NotSupportedOnQemu(NotImplementedError):
+class NotSupportedOnQemu(_core.NotSupportedError):
     """The operation (or option) exists for native devices but not for a
     device running a firmware image under QEMU; the message says why."""
 

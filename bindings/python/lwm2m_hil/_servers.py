@@ -79,9 +79,10 @@ class BootstrapServer(_Server[_core.BootstrapServerHandle]):
     def start_session(self, endpoint: str) -> None:
         """Server-initiated bootstrap (LwM2M 1.0): send ``endpoint`` the
         configured commands and Finish without a Request Bootstrap, over its
-        last session with this server. ValueError when there is none to use
-        (it never came, its session closed, a session is running, its last
-        client was refused); :meth:`wait_outcome` then gives the outcome."""
+        last session with this server. :class:`ConfigError` (a
+        ``ValueError``) when it never came, :class:`StateError` when there is
+        no session to use (it closed, one is running, its last client was
+        refused); :meth:`wait_outcome` then gives the outcome."""
         self._h.start_session(endpoint)
 
     def outcomes(self) -> dict[str, str | None]:
@@ -101,7 +102,7 @@ class BootstrapServer(_Server[_core.BootstrapServerHandle]):
 
         if not self._emu._until(ended, timeout):
             state = "no session" if found.get("result") is None else "a session still running"
-            raise TimeoutError(f"no bootstrap outcome for {endpoint} after {timeout} s ({state})")
+            raise _core.TimeoutError(f"no bootstrap outcome for {endpoint} after {timeout} s ({state})")
         result: dict[str, Any] = found["result"]
         return result
 
@@ -199,10 +200,11 @@ class RegistrationServer(_Server[_core.RegistrationServerHandle]):
         code ("2.05") and payload.
         ``content_format`` and ``accept`` are CoAP content formats (11542
         TLV, 110 SenML-JSON, 112 SenML-CBOR, 0 text, 40 link format).
-        ``ValueError`` when the device is not registered or its answer never
-        comes (the server's exchange gave up), ``TimeoutError`` after
+        :class:`ConfigError` (a ``ValueError``) when the device is not
+        registered, :class:`TimeoutError` when it does not answer within
         ``timeout`` seconds (virtual seconds on the virtual clock, run on
-        this thread)."""
+        this thread) or the server's exchange gave up, :class:`OSError`
+        when the request cannot reach it."""
         if not timeout > 0:
             raise ValueError(f"timeout: must be > 0 seconds, got {timeout}")
         pending = self._h.send_request(
@@ -214,6 +216,6 @@ class RegistrationServer(_Server[_core.RegistrationServerHandle]):
             -1 if accept is None else accept,
         )
         if not self._emu._until(pending.ready, timeout, block=pending.wait):
-            raise TimeoutError(f"no answer from {endpoint} to {method} {path} within {timeout} s")
+            raise _core.TimeoutError(f"no answer from {endpoint} to {method} {path} within {timeout} s")
         code, body = pending.result()
         return code, body

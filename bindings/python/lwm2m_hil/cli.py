@@ -11,7 +11,7 @@ import threading
 import time
 from typing import Any, Callable, Sequence
 
-from . import _run_checks as checks
+from . import _core, _run_checks as checks
 from . import _egress, _serverlog
 from ._bootstrap_control import follow_commands
 from ._emulator import Emulator
@@ -566,6 +566,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(args.log_level, args.log_format)
     try:
         return int(args.func(args))
-    except (ValueError, OSError, NotSupportedOnQemu) as e:
+    except (ValueError, OSError, _core.Error) as e:  # _core.Error: the emulator's, and NotSupportedOnQemu
         log.error(str(e))
         return 2

@@ -337,8 +337,8 @@ Response Client::bootstrap_write(const Path& path, const Request& req) {
   if (!format_allowed(fmt)) return {Code::UnsupportedFormat, {}, {}, {}};
   auto data = content::decode_write(*def, path, fmt, req.payload.data(), req.payload.size());
   if (!data) {
-    bool unsupported = data.error().message.rfind("unsupported content format", 0) == 0;
-    std::string msg = data.error().message;
+    bool unsupported = data.error().code == ErrorCode::kUnsupported;
+    const std::string& msg = data.error().message;
     return {unsupported ? Code::UnsupportedFormat : Code::BadRequest,
             format::kText,
             Bytes(msg.begin(), msg.end()),
@@ -614,15 +614,19 @@ Response Client::read(const ObjectDef& def, const Path& path, uint16_t fmt) cons
 Status Client::set_resource(TimeMs now, const std::string& text_path, const std::string& text) {
   auto path = Path::parse(text_path);
   if (!path) return path.error();
-  if (path->depth() != 3) return Error{"path: " + text_path + " is not /obj/inst/res"};
+  if (path->depth() != 3)
+    return Error{ErrorCode::kInvalidArgument, "path: " + text_path + " is not /obj/inst/res"};
   if (*path->obj == kSecurity)
-    return Error{"path: " + text_path + ": credentials come from bootstrap"};
+    return Error{ErrorCode::kInvalidArgument,
+                 "path: " + text_path + ": credentials come from bootstrap"};
   const ObjectDef* def = registry_.find(*path->obj);
   if (def == nullptr || !live_.instance(*path->obj, *path->inst))
-    return Error{"path: the device has no " + path->str()};
+    return Error{ErrorCode::kInvalidArgument, "path: the device has no " + path->str()};
   auto data = content::decode_write(*def, *path, format::kText,
                                     reinterpret_cast<const uint8_t*>(text.data()), text.size());
-  if (!data) return Error{"value for " + path->str() + ": " + data.error().message};
+  if (!data)
+    return Error{ErrorCode::kInvalidArgument,
+                 "value for " + path->str() + ": " + data.error().message};
   for (const auto& [inst, instance] : *data) live_.merge_instance(*path->obj, inst, instance);
   event(now, "resource_set", path->str() + " = " + text);
   check_observations(now);

@@ -327,6 +327,16 @@ TEST(Client, Write_MalformedTlv_400AndStagedUnchanged) {
   EXPECT_TRUE(*h.client.staged() == before);
 }
 
+TEST(Client, Write_FormatNotDecodedHere_415AndStagedUnchanged) {
+  Harness h(config());
+  h.bootstrap_to_writes();
+  ObjectTree before = *h.client.staged();
+  Request w = put(kServer, 1, server_instance(9));
+  w.content_format = format::kLinkFormat;  // a format, but not one a Write carries
+  EXPECT_EQ(h.request(w).code, Code::UnsupportedFormat);
+  EXPECT_TRUE(*h.client.staged() == before);
+}
+
 TEST(Client, Discover_Root_ListsInstancesWithSsid) {
   Harness h(config(Profile::V1_0));
   h.bootstrap_to_writes();

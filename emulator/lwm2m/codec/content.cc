@@ -15,26 +15,30 @@ using tlv::Record;
 using tlv::Type;
 
 Error unsupported(uint16_t content_format) {
-  return Error{"unsupported content format " + format_name(content_format) +
-               "; supported: TLV (11542), plain text (0), opaque (42), SenML-JSON (110), "
-               "SenML-CBOR (112)"};
+  return Error{ErrorCode::kUnsupported,
+               "unsupported content format " + format_name(content_format) +
+                   "; supported: TLV (11542), plain text (0), opaque (42), SenML-JSON (110), "
+                   "SenML-CBOR (112)"};
 }
 
 std::string path_str(uint16_t obj, uint16_t inst, uint16_t res) {
   return Path{obj, inst, res, std::nullopt}.str();
 }
 
-Error at(const std::string& path, const std::string& what) { return Error{path + ": " + what}; }
+Error at(const std::string& path, const std::string& what) {
+  return Error{ErrorCode::kInvalidArgument, path + ": " + what};
+}
 
 Status check_target(const ObjectDef& def, const Path& target) {
   if (target.depth() < 1 || target.depth() > 3) {
-    return Error{"'" + target.str() +
-                 "' cannot carry object data: expected /obj, /obj/inst or "
-                 "/obj/inst/res"};
+    return Error{ErrorCode::kInvalidArgument,
+                 "'" + target.str() +
+                     "' cannot carry object data: expected /obj, /obj/inst or "
+                     "/obj/inst/res"};
   }
   if (*target.obj != def.id) {
-    return Error{"'" + target.str() + "' is not in object " + std::to_string(def.id) + " (" +
-                 def.name + ")"};
+    return Error{ErrorCode::kInvalidArgument, "'" + target.str() + "' is not in object " +
+                                                  std::to_string(def.id) + " (" + def.name + ")"};
   }
   return ok_status();
 }
@@ -54,7 +58,7 @@ Result<const ResourceDef*> target_resource(const ObjectDef& def, const Path& tar
 
 Result<Value> decode_leaf(const ResourceDef& rd, const Record& r, const std::string& path) {
   Result<Value> v = tlv::decode_value(rd.type, r.value);
-  if (!v) return at(path, v.error().message);
+  if (!v) return v.error().prefixed(path + ": ");
   return v;
 }
 
@@ -81,15 +85,13 @@ Status add_resource(const ObjectDef& def, uint16_t inst_id, const Record& r, Ins
   Resource res;
   res.multiple = multiple;
   if (!multiple) {
-    Result<Value> v = decode_leaf(*rd, r, path);
-    if (!v) return v.error();
-    res.values.emplace(0, std::move(v).value());
+    HIL_TRY_ASSIGN(Value v, decode_leaf(*rd, r, path));
+    res.values.emplace(0, std::move(v));
   } else {
     for (const Record& child : r.children) {
       const std::string child_path = path + "/" + std::to_string(child.id);
-      Result<Value> v = decode_leaf(*rd, child, child_path);
-      if (!v) return v.error();
-      if (!res.values.emplace(child.id, std::move(v).value()).second) {
+      HIL_TRY_ASSIGN(Value v, decode_leaf(*rd, child, child_path));
+      if (!res.values.emplace(child.id, std::move(v)).second) {
         return at(child_path, "appears twice");
       }
     }
@@ -102,8 +104,7 @@ Result<Instance> decode_instance(const ObjectDef& def, uint16_t inst_id,
                                  const std::vector<Record>& records) {
   Instance inst;
   for (const Record& r : records) {
-    Status s = add_resource(def, inst_id, r, inst);
-    if (!s) return s.error();
+    HIL_TRY(add_resource(def, inst_id, r, inst));
   }
   return inst;
 }
@@ -123,9 +124,8 @@ Result<Instances> decode_tlv(const ObjectDef& def, const Path& target,
         if (out.count(r.id) != 0) {
           return at(where + "/" + std::to_string(r.id), "appears twice");
         }
-        Result<Instance> inst = decode_instance(def, r.id, r.children);
-        if (!inst) return inst.error();
-        out.emplace(r.id, std::move(inst).value());
+        HIL_TRY_ASSIGN(Instance inst, decode_instance(def, r.id, r.children));
+        out.emplace(r.id, std::move(inst));
       }
       return out;
     case 2: {
@@ -138,14 +138,12 @@ Result<Instances> decode_tlv(const ObjectDef& def, const Path& target,
         }
         resources = &records[0].children;
       }
-      Result<Instance> inst = decode_instance(def, *target.inst, *resources);
-      if (!inst) return inst.error();
-      out.emplace(*target.inst, std::move(inst).value());
+      HIL_TRY_ASSIGN(Instance inst, decode_instance(def, *target.inst, *resources));
+      out.emplace(*target.inst, std::move(inst));
       return out;
     }
     default: {
-      Result<const ResourceDef*> rd = target_resource(def, target);
-      if (!rd) return rd.error();
+      HIL_TRY(target_resource(def, target));
       if (records.size() != 1) {
         return at(where,
                   "a Write on a resource takes one record, got " + std::to_string(records.size()));
@@ -155,8 +153,7 @@ Result<Instances> decode_tlv(const ObjectDef& def, const Path& target,
                              " differs from the target resource");
       }
       Instance inst;
-      Status s = add_resource(def, *target.inst, records[0], inst);
-      if (!s) return s.error();
+      HIL_TRY(add_resource(def, *target.inst, records[0], inst));
       out.emplace(*target.inst, std::move(inst));
       return out;
     }
@@ -180,14 +177,14 @@ Result<Record> encode_resource(const ObjectDef& def, uint16_t inst_id, uint16_t 
       return at(path, "a single resource needs exactly one value, at key 0");
     }
     Result<Bytes> b = tlv::encode_value(rd->type, res.values.at(0));
-    if (!b) return at(path, b.error().message);
+    if (!b) return b.error().prefixed(path + ": ");
     r.value = std::move(b).value();
     return r;
   }
   r.type = Type::MultipleResource;
   for (const auto& [riid, value] : res.values) {
     Result<Bytes> b = tlv::encode_value(rd->type, value);
-    if (!b) return at(path + "/" + std::to_string(riid), b.error().message);
+    if (!b) return b.error().prefixed(path + "/" + std::to_string(riid) + ": ");
     r.children.push_back({Type::ResourceInstance, riid, std::move(b).value(), {}});
   }
   return r;
@@ -197,9 +194,8 @@ Result<std::vector<Record>> encode_instance(const ObjectDef& def, uint16_t inst_
                                             const Instance& inst) {
   std::vector<Record> out;
   for (const auto& [rid, res] : inst) {
-    Result<Record> r = encode_resource(def, inst_id, rid, res);
-    if (!r) return r.error();
-    out.push_back(std::move(r).value());
+    HIL_TRY_ASSIGN(Record r, encode_resource(def, inst_id, rid, res));
+    out.push_back(std::move(r));
   }
   return out;
 }
@@ -213,10 +209,9 @@ Result<const Instance*> find_instance(const Path& target, const Instances& data)
 }
 
 Result<const Resource*> find_resource(const Path& target, const Instances& data) {
-  Result<const Instance*> inst = find_instance(target, data);
-  if (!inst) return inst.error();
-  auto it = (*inst)->find(*target.res);
-  if (it == (*inst)->end()) {
+  HIL_TRY_ASSIGN(const Instance* inst, find_instance(target, data));
+  auto it = inst->find(*target.res);
+  if (it == inst->end()) {
     return at(target.str(), "no such resource in the data to encode");
   }
   return &it->second;
@@ -227,22 +222,18 @@ Result<std::vector<Record>> tlv_records(const ObjectDef& def, const Path& target
   if (target.depth() == 1) {
     std::vector<Record> out;
     for (const auto& [iid, inst] : data) {
-      Result<std::vector<Record>> children = encode_instance(def, iid, inst);
-      if (!children) return children.error();
-      out.push_back({Type::ObjectInstance, iid, {}, std::move(children).value()});
+      HIL_TRY_ASSIGN(std::vector<Record> children, encode_instance(def, iid, inst));
+      out.push_back({Type::ObjectInstance, iid, {}, std::move(children)});
     }
     return out;
   }
   if (target.depth() == 2) {
-    Result<const Instance*> inst = find_instance(target, data);
-    if (!inst) return inst.error();
-    return encode_instance(def, *target.inst, **inst);
+    HIL_TRY_ASSIGN(const Instance* inst, find_instance(target, data));
+    return encode_instance(def, *target.inst, *inst);
   }
-  Result<const Resource*> res = find_resource(target, data);
-  if (!res) return res.error();
-  Result<Record> r = encode_resource(def, *target.inst, *target.res, **res);
-  if (!r) return r.error();
-  return std::vector<Record>{std::move(r).value()};
+  HIL_TRY_ASSIGN(const Resource* res, find_resource(target, data));
+  HIL_TRY_ASSIGN(Record r, encode_resource(def, *target.inst, *target.res, *res));
+  return std::vector<Record>{std::move(r)};
 }
 
 // The 24-bit length field bounds every record; a container is at least as
@@ -251,9 +242,10 @@ Status check_lengths(const std::vector<Record>& records) {
   for (const Record& r : records) {
     const size_t len = r.children.empty() ? r.value.size() : tlv::encode(r.children).size();
     if (len > tlv::kMaxValueLength) {
-      return Error{"TLV cannot carry " + std::string(tlv::to_string(r.type)) + " " +
-                   std::to_string(r.id) + " of " + std::to_string(len) +
-                   " bytes (at most 16 MiB - 1)"};
+      return Error{ErrorCode::kInvalidArgument,
+                   "TLV cannot carry " + std::string(tlv::to_string(r.type)) + " " +
+                       std::to_string(r.id) + " of " + std::to_string(len) +
+                       " bytes (at most 16 MiB - 1)"};
     }
   }
   return ok_status();
@@ -270,9 +262,8 @@ Result<const ResourceDef*> single_value_resource(const ObjectDef& def, const Pat
                                 " carries one resource value; the target must "
                                 "be /obj/inst/res");
   }
-  Result<const ResourceDef*> rd = target_resource(def, target);
-  if (!rd) return rd;
-  if ((*rd)->multiple) {
+  HIL_TRY_ASSIGN(const ResourceDef* rd, target_resource(def, target));
+  if (rd->multiple) {
     return at(target.str(), format_name(content_format) + " cannot carry a multiple resource");
   }
   return rd;
@@ -312,7 +303,7 @@ Status add_senml_record(const ObjectDef& def, const Path& target, size_t index,
     return at(path, "names an instance of " + res_path + ", which is a single resource");
   }
   Result<Value> v = senml::to_value(rd->type, r);
-  if (!v) return at(path, v.error().message);
+  if (!v) return v.error().prefixed(path + ": ");
   Instance& inst = out[*p.inst];
   auto [it, fresh] = inst.try_emplace(*p.res);
   Resource& res = it->second;
@@ -329,13 +320,11 @@ Result<Instances> decode_senml(const ObjectDef& def, const Path& target,
   Instances out;
   if (target.depth() == 2) out[*target.inst];
   if (target.depth() == 3) {
-    Result<const ResourceDef*> rd = target_resource(def, target);
-    if (!rd) return rd.error();
+    HIL_TRY(target_resource(def, target));
     if (records.empty()) return at(target.str(), "a Write on a resource needs a record");
   }
   for (size_t i = 0; i < records.size(); ++i) {
-    Status s = add_senml_record(def, target, i, records[i], out);
-    if (!s) return s.error();
+    HIL_TRY(add_senml_record(def, target, i, records[i], out));
   }
   return out;
 }
@@ -355,7 +344,7 @@ Status senml_resource(const ObjectDef& def, uint16_t inst_id, uint16_t rid, cons
     senml::Record r;
     r.name = rd->multiple ? path + "/" + std::to_string(riid) : path;
     Status s = senml::set_value(rd->type, value, r);
-    if (!s) return at(r.name, s.error().message);
+    if (!s) return s.error().prefixed(r.name + ": ");
     out.push_back(std::move(r));
   }
   return ok_status();
@@ -364,8 +353,7 @@ Status senml_resource(const ObjectDef& def, uint16_t inst_id, uint16_t rid, cons
 Status senml_instance(const ObjectDef& def, uint16_t inst_id, const Instance& inst,
                       std::vector<senml::Record>& out) {
   for (const auto& [rid, res] : inst) {
-    Status s = senml_resource(def, inst_id, rid, res, out);
-    if (!s) return s;
+    HIL_TRY(senml_resource(def, inst_id, rid, res, out));
   }
   return ok_status();
 }
@@ -375,24 +363,18 @@ Result<std::vector<senml::Record>> senml_records(const ObjectDef& def, const Pat
   std::vector<senml::Record> out;
   if (target.depth() == 1) {
     for (const auto& [iid, inst] : data) {
-      Status s = senml_instance(def, iid, inst, out);
-      if (!s) return s.error();
+      HIL_TRY(senml_instance(def, iid, inst, out));
     }
     return out;
   }
   if (target.depth() == 2) {
-    Result<const Instance*> inst = find_instance(target, data);
-    if (!inst) return inst.error();
-    Status s = senml_instance(def, *target.inst, **inst, out);
-    if (!s) return s.error();
+    HIL_TRY_ASSIGN(const Instance* inst, find_instance(target, data));
+    HIL_TRY(senml_instance(def, *target.inst, *inst, out));
     return out;
   }
-  Result<const ResourceDef*> rd = target_resource(def, target);
-  if (!rd) return rd.error();
-  Result<const Resource*> res = find_resource(target, data);
-  if (!res) return res.error();
-  Status s = senml_resource(def, *target.inst, *target.res, **res, out);
-  if (!s) return s.error();
+  HIL_TRY(target_resource(def, target));
+  HIL_TRY_ASSIGN(const Resource* res, find_resource(target, data));
+  HIL_TRY(senml_resource(def, *target.inst, *target.res, *res, out));
   return out;
 }
 
@@ -430,28 +412,26 @@ Result<Instances> decode_write(const ObjectDef& def, const Path& target, uint16_
       !is_senml_format(content_format)) {
     return unsupported(content_format);
   }
-  Status t = check_target(def, target);
-  if (!t) return t.error();
+  HIL_TRY(check_target(def, target));
   if (content_format == format::kTlv) {
     Result<std::vector<Record>> records = tlv::decode(data, len);
-    if (!records) return at(target.str(), records.error().message);
+    if (!records) return records.error().prefixed(target.str() + ": ");
     return decode_tlv(def, target, *records);
   }
   if (is_senml_format(content_format)) {
     Result<std::vector<senml::Record>> records = content_format == format::kSenmlJson
                                                      ? senml_json::decode(data, len)
                                                      : senml_cbor::decode(data, len);
-    if (!records) return at(target.str(), records.error().message);
+    if (!records) return records.error().prefixed(target.str() + ": ");
     return decode_senml(def, target, *records);
   }
-  Result<const ResourceDef*> rd = single_value_resource(def, target, content_format);
-  if (!rd) return rd.error();
-  if ((*rd)->type == ResourceType::None) {
+  HIL_TRY_ASSIGN(const ResourceDef* rd, single_value_resource(def, target, content_format));
+  if (rd->type == ResourceType::None) {
     return at(target.str(), "is executable and carries no value");
   }
-  Result<Value> v = content_format == format::kText ? text::decode((*rd)->type, data, len)
-                                                    : opaque::decode((*rd)->type, data, len);
-  if (!v) return at(target.str(), v.error().message);
+  Result<Value> v = content_format == format::kText ? text::decode(rd->type, data, len)
+                                                    : opaque::decode(rd->type, data, len);
+  if (!v) return v.error().prefixed(target.str() + ": ");
   return Instances{{*target.inst, {{*target.res, Resource::single(std::move(v).value())}}}};
 }
 
@@ -461,35 +441,29 @@ Result<Bytes> encode(const ObjectDef& def, const Path& target, const Instances& 
       !is_senml_format(content_format)) {
     return unsupported(content_format);
   }
-  Status t = check_target(def, target);
-  if (!t) return t.error();
+  HIL_TRY(check_target(def, target));
   if (content_format == format::kTlv) {
-    Result<std::vector<Record>> records = tlv_records(def, target, data);
-    if (!records) return records.error();
-    Status lengths = check_lengths(*records);
-    if (!lengths) return lengths.error();
-    return tlv::encode(*records);
+    HIL_TRY_ASSIGN(std::vector<Record> records, tlv_records(def, target, data));
+    HIL_TRY(check_lengths(records));
+    return tlv::encode(records);
   }
   if (is_senml_format(content_format)) {
-    Result<std::vector<senml::Record>> records = senml_records(def, target, data);
-    if (!records) return records.error();
+    HIL_TRY_ASSIGN(std::vector<senml::Record> records, senml_records(def, target, data));
     const std::string base = senml_base_name(target);
-    Result<Bytes> b = content_format == format::kSenmlJson ? senml_json::encode(*records, base)
-                                                           : senml_cbor::encode(*records, base);
-    if (!b) return at(target.str(), b.error().message);
+    Result<Bytes> b = content_format == format::kSenmlJson ? senml_json::encode(records, base)
+                                                           : senml_cbor::encode(records, base);
+    if (!b) return b.error().prefixed(target.str() + ": ");
     return b;
   }
-  Result<const ResourceDef*> rd = single_value_resource(def, target, content_format);
-  if (!rd) return rd.error();
-  Result<const Resource*> res = find_resource(target, data);
-  if (!res) return res.error();
-  auto value = (*res)->values.find(0);
-  if ((*res)->values.size() != 1 || value == (*res)->values.end()) {
+  HIL_TRY_ASSIGN(const ResourceDef* rd, single_value_resource(def, target, content_format));
+  HIL_TRY_ASSIGN(const Resource* res, find_resource(target, data));
+  auto value = res->values.find(0);
+  if (res->values.size() != 1 || value == res->values.end()) {
     return at(target.str(), "a single resource needs exactly one value, at key 0");
   }
-  Result<Bytes> b = content_format == format::kText ? text::encode((*rd)->type, value->second)
-                                                    : opaque::encode((*rd)->type, value->second);
-  if (!b) return at(target.str(), b.error().message);
+  Result<Bytes> b = content_format == format::kText ? text::encode(rd->type, value->second)
+                                                    : opaque::encode(rd->type, value->second);
+  if (!b) return b.error().prefixed(target.str() + ": ");
   return b;
 }
 

@@ -33,7 +33,8 @@ std::string format_name(uint16_t content_format);
 // /o/i/r for a single resource or /o/i/r/ri for a multiple one, inside the
 // target (any instance for /o); the same skipping, type and duplicate rules
 // apply, and an empty pack gives what an empty TLV gives (an error for
-// /o/i/r).
+// /o/i/r). Codes: kUnsupported for a content format not decoded here,
+// kInvalidArgument for everything else.
 Result<Instances> decode_write(const ObjectDef& def, const Path& target, uint16_t content_format,
                                const uint8_t* data, size_t len);
 
@@ -43,7 +44,8 @@ Result<Instances> decode_write(const ObjectDef& def, const Path& target, uint16_
 // /o/i/r. SenML: one record per value, "bn" /o/ for an object and /o/i/ for
 // an instance or resource, names relative to it ("0/1", "7/0"). Every
 // resource must be in `def`, hold its type's alternative and, when the
-// definition says single, keep its value under key 0.
+// definition says single, keep its value under key 0. Codes: kUnsupported
+// for a content format not encoded here, kInvalidArgument otherwise.
 Result<Bytes> encode(const ObjectDef& def, const Path& target, const Instances& data,
                      uint16_t content_format);
 

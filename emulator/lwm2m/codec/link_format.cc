@@ -46,9 +46,8 @@ class Parser {
     skip_space();
     if (pos_ == s_.size()) return out;
     while (true) {
-      Result<Link> link = parse_link();
-      if (!link) return link.error();
-      out.push_back(std::move(link).value());
+      HIL_TRY_ASSIGN(Link link, parse_link());
+      out.push_back(std::move(link));
       skip_space();
       if (pos_ == s_.size()) return out;
       if (s_[pos_] != ',') return fail("expected ',' or ';'");
@@ -73,8 +72,7 @@ class Parser {
       skip_space();
       if (!eat(';')) return link;
       skip_space();
-      Status attr = parse_attr(link);
-      if (!attr) return attr.error();
+      HIL_TRY(parse_attr(link));
     }
   }
 
@@ -89,10 +87,9 @@ class Parser {
       return ok_status();
     }
     skip_space();
-    Result<std::string> value =
-        pos_ < s_.size() && s_[pos_] == '"' ? parse_quoted() : parse_ptoken();
-    if (!value) return value.error();
-    link.attrs.emplace_back(std::move(name), std::move(value).value());
+    HIL_TRY_ASSIGN(std::string value,
+                   pos_ < s_.size() && s_[pos_] == '"' ? parse_quoted() : parse_ptoken());
+    link.attrs.emplace_back(std::move(name), std::move(value));
     return ok_status();
   }
 
@@ -132,7 +129,8 @@ class Parser {
   }
 
   Error fail(const char* what) const {
-    return Error{"bad link format at offset " + std::to_string(pos_) + ": " + what};
+    return Error{ErrorCode::kInvalidArgument,
+                 "bad link format at offset " + std::to_string(pos_) + ": " + what};
   }
 
   std::string_view s_;

@@ -1,5 +1,6 @@
 // CoRE link format (RFC 6690, content format 40): the payload of Register and
 // of Discover answers, e.g. </>;lwm2m="1.0",</1/0>;ssid=101,</3/0>.
+// Every error here is ErrorCode::kInvalidArgument.
 #pragma once
 
 #include <string>

@@ -21,22 +21,25 @@ std::string show(const Number& n) {
 Error wrong_field(ResourceType t, Field want, const Record& r) {
   std::string got = r.field == Field::None ? std::string("no value")
                                            : std::string("\"") + field_name(r.field) + "\"";
-  return Error{std::string(to_string(t)) + " needs a \"" + field_name(want) + "\" value, got " +
-               got};
+  return Error{ErrorCode::kInvalidArgument, std::string(to_string(t)) + " needs a \"" +
+                                                field_name(want) + "\" value, got " + got};
 }
 
 Result<Value> to_int(const Number& n) {
   if (auto* i = std::get_if<int64_t>(&n)) return Value(*i);
   if (auto* u = std::get_if<uint64_t>(&n)) {
     if (*u > static_cast<uint64_t>(INT64_MAX)) {
-      return Error{show(n) + " is out of range for an Integer (64 bits, signed)"};
+      return Error{ErrorCode::kInvalidArgument,
+                   show(n) + " is out of range for an Integer (64 bits, signed)"};
     }
     return Value(static_cast<int64_t>(*u));
   }
   const double d = std::get<double>(n);
-  if (!std::isfinite(d) || std::trunc(d) != d) return Error{show(n) + " is not an integer"};
+  if (!std::isfinite(d) || std::trunc(d) != d)
+    return Error{ErrorCode::kInvalidArgument, show(n) + " is not an integer"};
   if (d < -kTwo63 || d >= kTwo63) {
-    return Error{show(n) + " is out of range for an Integer (64 bits, signed)"};
+    return Error{ErrorCode::kInvalidArgument,
+                 show(n) + " is out of range for an Integer (64 bits, signed)"};
   }
   return Value(static_cast<int64_t>(d));
 }
@@ -44,12 +47,18 @@ Result<Value> to_int(const Number& n) {
 Result<Value> to_uint(const Number& n) {
   if (auto* u = std::get_if<uint64_t>(&n)) return Value(*u);
   if (std::holds_alternative<int64_t>(n)) {
-    return Error{show(n) + " is negative; an Unsigned Integer cannot be"};
+    return Error{ErrorCode::kInvalidArgument,
+                 show(n) + " is negative; an Unsigned Integer cannot be"};
   }
   const double d = std::get<double>(n);
-  if (!std::isfinite(d) || std::trunc(d) != d) return Error{show(n) + " is not an integer"};
-  if (d < 0 && d != 0) return Error{show(n) + " is negative; an Unsigned Integer cannot be"};
-  if (d >= kTwo64) return Error{show(n) + " is out of range for an Unsigned Integer (64 bits)"};
+  if (!std::isfinite(d) || std::trunc(d) != d)
+    return Error{ErrorCode::kInvalidArgument, show(n) + " is not an integer"};
+  if (d < 0 && d != 0)
+    return Error{ErrorCode::kInvalidArgument,
+                 show(n) + " is negative; an Unsigned Integer cannot be"};
+  if (d >= kTwo64)
+    return Error{ErrorCode::kInvalidArgument,
+                 show(n) + " is out of range for an Unsigned Integer (64 bits)"};
   return Value(static_cast<uint64_t>(d));
 }
 
@@ -106,7 +115,7 @@ Result<Value> to_value(ResourceType t, const Record& r) {
     case ResourceType::String:
     case ResourceType::CoreLink:
       if (r.field != Field::String) return wrong_field(t, Field::String, r);
-      if (!is_utf8(r.text)) return Error{"a String must be UTF-8"};
+      if (!is_utf8(r.text)) return Error{ErrorCode::kInvalidArgument, "a String must be UTF-8"};
       return Value(r.text);
     case ResourceType::Integer:
     case ResourceType::Time:
@@ -132,13 +141,15 @@ Result<Value> to_value(ResourceType t, const Record& r) {
     case ResourceType::None:
       break;
   }
-  return Error{"is executable and carries no value"};
+  return Error{ErrorCode::kInvalidArgument, "is executable and carries no value"};
 }
 
 Status set_value(ResourceType t, const Value& v, Record& r) {
-  if (t == ResourceType::None) return Error{"is executable and carries no value"};
+  if (t == ResourceType::None)
+    return Error{ErrorCode::kInvalidArgument, "is executable and carries no value"};
   if (!holds_type(v, t)) {
-    return Error{"value " + to_display(v) + " is not of type " + to_string(t)};
+    return Error{ErrorCode::kInvalidArgument,
+                 "value " + to_display(v) + " is not of type " + to_string(t)};
   }
   if (auto* i = std::get_if<int64_t>(&v)) {
     r.field = Field::Number;
@@ -153,7 +164,8 @@ Status set_value(ResourceType t, const Value& v, Record& r) {
     r.field = Field::Boolean;
     r.boolean = *b;
   } else if (auto* s = std::get_if<std::string>(&v)) {
-    if (!is_utf8(*s)) return Error{"a String must be UTF-8 to travel in SenML"};
+    if (!is_utf8(*s))
+      return Error{ErrorCode::kInvalidArgument, "a String must be UTF-8 to travel in SenML"};
     r.field = Field::String;
     r.text = *s;
   } else if (auto* o = std::get_if<ObjLink>(&v)) {

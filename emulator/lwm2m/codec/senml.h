@@ -1,6 +1,7 @@
 // SenML records (RFC 8428) as LwM2M 1.1 uses them (TS Core 7.4.4, 7.4.5):
 // the model senml_json.h and senml_cbor.h decode into and encode from, and the
 // conversion between a record's value field and a typed resource value.
+// Every error here is ErrorCode::kInvalidArgument.
 #pragma once
 
 #include <cstdint>

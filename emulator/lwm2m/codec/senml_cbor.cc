@@ -89,17 +89,15 @@ class Reader {
   Reader(const uint8_t* data, size_t len) : d_(data), n_(len) {}
 
   Result<std::vector<Record>> pack() {
-    Result<Head> h = head();
-    if (!h) return h.error();
-    if (h->major != kArray) return fail_at(h->pos, "a SenML pack must be a CBOR array of records");
+    HIL_TRY_ASSIGN(Head h, head());
+    if (h.major != kArray) return fail_at(h.pos, "a SenML pack must be a CBOR array of records");
     std::vector<Record> out;
     std::string base;
-    for (uint64_t i = 0; h->indefinite || i < h->arg; ++i) {
-      if (h->indefinite && eat_break()) break;
+    for (uint64_t i = 0; h.indefinite || i < h.arg; ++i) {
+      if (h.indefinite && eat_break()) break;
       record_ = static_cast<long>(out.size());
-      Result<Record> r = record(base);
-      if (!r) return r.error();
-      out.push_back(std::move(r).value());
+      HIL_TRY_ASSIGN(Record r, record(base));
+      out.push_back(std::move(r));
       record_ = -1;
     }
     if (pos_ != n_) return fail("trailing bytes after the pack");
@@ -111,7 +109,7 @@ class Reader {
   Error fail_at(size_t pos, const std::string& what) const {
     std::string where = "SenML-CBOR ";
     if (record_ >= 0) where += "record " + std::to_string(record_) + ", ";
-    return Error{where + "byte " + std::to_string(pos) + ": " + what};
+    return Error{ErrorCode::kInvalidArgument, where + "byte " + std::to_string(pos) + ": " + what};
   }
 
   bool eat_break() {
@@ -169,76 +167,71 @@ class Reader {
   }
 
   Result<std::string> text(const char* field) {
-    Result<Head> h = head();
-    if (!h) return h.error();
-    if (h->major != kText) return fail_at(h->pos, std::string(field) + " must be a text string");
-    return string_body(*h);
+    HIL_TRY_ASSIGN(Head h, head());
+    if (h.major != kText) return fail_at(h.pos, std::string(field) + " must be a text string");
+    return string_body(h);
   }
 
   Result<Number> number() {
-    Result<Head> h = head();
-    if (!h) return h.error();
-    switch (h->major) {
+    HIL_TRY_ASSIGN(Head h, head());
+    switch (h.major) {
       case kUint:
-        return Number(h->arg);
+        return Number(h.arg);
       case kNegint:
-        if (h->arg <= static_cast<uint64_t>(INT64_MAX)) {
-          return Number(-static_cast<int64_t>(h->arg) - 1);
+        if (h.arg <= static_cast<uint64_t>(INT64_MAX)) {
+          return Number(-static_cast<int64_t>(h.arg) - 1);
         }
-        return Number(-1.0 - static_cast<double>(h->arg));
+        return Number(-1.0 - static_cast<double>(h.arg));
       case kSimple:
-        if (h->info == 25) return Number(half_to_double(static_cast<uint16_t>(h->arg)));
-        if (h->info == 26) {
-          const auto bits = static_cast<uint32_t>(h->arg);
+        if (h.info == 25) return Number(half_to_double(static_cast<uint16_t>(h.arg)));
+        if (h.info == 26) {
+          const auto bits = static_cast<uint32_t>(h.arg);
           float f;
           std::memcpy(&f, &bits, sizeof f);
           return Number(static_cast<double>(f));
         }
-        if (h->info == 27) {
+        if (h.info == 27) {
           double d;
-          std::memcpy(&d, &h->arg, sizeof d);
+          std::memcpy(&d, &h.arg, sizeof d);
           return Number(d);
         }
         break;
       default:
         break;
     }
-    return fail_at(h->pos, "v (2) must be an integer or a float");
+    return fail_at(h.pos, "v (2) must be an integer or a float");
   }
 
   Status skip(int depth) {
-    Result<Head> h = head();
-    if (!h) return h.error();
-    switch (h->major) {
+    HIL_TRY_ASSIGN(Head h, head());
+    switch (h.major) {
       case kUint:
       case kNegint:
         return ok_status();
       case kBytes:
       case kText: {
-        Result<std::string> s = string_body(*h);
-        if (!s) return s.error();
+        HIL_TRY(string_body(h));
         return ok_status();
       }
       case kArray:
       case kMap: {
         if (depth + 1 > kMaxDepth) {
-          return fail_at(h->pos, "nested deeper than " + std::to_string(kMaxDepth) + " levels");
+          return fail_at(h.pos, "nested deeper than " + std::to_string(kMaxDepth) + " levels");
         }
-        const int per_entry = h->major == kMap ? 2 : 1;
-        for (uint64_t i = 0; h->indefinite || i < h->arg; ++i) {
-          if (h->indefinite && eat_break()) break;
+        const int per_entry = h.major == kMap ? 2 : 1;
+        for (uint64_t i = 0; h.indefinite || i < h.arg; ++i) {
+          if (h.indefinite && eat_break()) break;
           for (int k = 0; k < per_entry; ++k) {
-            Status s = skip(depth + 1);
-            if (!s) return s;
+            HIL_TRY(skip(depth + 1));
           }
         }
         return ok_status();
       }
       default:  // kSimple; head() has rejected tags
-        if ((h->info >= 20 && h->info <= 23) || (h->info >= 25 && h->info <= 27)) {
+        if ((h.info >= 20 && h.info <= 23) || (h.info >= 25 && h.info <= 27)) {
           return ok_status();
         }
-        return fail_at(h->pos, "simple value " + std::to_string(h->arg) + " is not supported");
+        return fail_at(h.pos, "simple value " + std::to_string(h.arg) + " is not supported");
     }
   }
 
@@ -261,87 +254,76 @@ class Reader {
   };
 
   Result<Key> key() {
-    Result<Head> h = head();
-    if (!h) return h.error();
+    HIL_TRY_ASSIGN(Head h, head());
     Key k;
-    if (h->major == kUint || h->major == kNegint) {
-      if (h->arg > static_cast<uint64_t>(INT64_MAX)) {
+    if (h.major == kUint || h.major == kNegint) {
+      if (h.arg > static_cast<uint64_t>(INT64_MAX)) {
         k.label_fits = false;  // an unknown label either way; keep it distinct
-        k.label = h->major == kUint ? 1 : -1;
-        k.text = std::to_string(h->arg);
+        k.label = h.major == kUint ? 1 : -1;
+        k.text = std::to_string(h.arg);
       } else {
-        const auto a = static_cast<int64_t>(h->arg);
-        k.label = h->major == kUint ? a : -a - 1;
+        const auto a = static_cast<int64_t>(h.arg);
+        k.label = h.major == kUint ? a : -a - 1;
       }
       return k;
     }
-    if (h->major == kText) {
-      Result<std::string> s = string_body(*h);
-      if (!s) return s.error();
+    if (h.major == kText) {
+      HIL_TRY_ASSIGN(std::string s, string_body(h));
       k.is_text = true;
-      k.text = std::move(s).value();
+      k.text = std::move(s);
       return k;
     }
-    return fail_at(h->pos, "map keys must be integer labels or text");
+    return fail_at(h.pos, "map keys must be integer labels or text");
   }
 
   Result<Record> record(std::string& base) {
-    Result<Head> m = head();
-    if (!m) return m.error();
-    if (m->major != kMap) return fail_at(m->pos, "a record must be a CBOR map");
+    HIL_TRY_ASSIGN(Head m, head());
+    if (m.major != kMap) return fail_at(m.pos, "a record must be a CBOR map");
     Record r;
     std::string name;
     std::set<std::string> seen;  // Key::id(); many unknown keys stay cheap
-    for (uint64_t i = 0; m->indefinite || i < m->arg; ++i) {
-      if (m->indefinite && eat_break()) break;
+    for (uint64_t i = 0; m.indefinite || i < m.arg; ++i) {
+      if (m.indefinite && eat_break()) break;
       const size_t key_pos = pos_;
-      Result<Key> k = key();
-      if (!k) return k.error();
-      if (!seen.insert(k->id()).second) {
-        return fail_at(key_pos, "duplicate key " + k->shown());
+      HIL_TRY_ASSIGN(Key k, key());
+      if (!seen.insert(k.id()).second) {
+        return fail_at(key_pos, "duplicate key " + k.shown());
       }
       const size_t value_pos = pos_;
       Field field = Field::None;
-      const bool label = !k->is_text && k->label_fits;
-      if (label && (k->label == kBaseName || k->label == kName)) {
-        Result<std::string> s = text(k->label == kBaseName ? "bn (-2)" : "n (0)");
-        if (!s) return s.error();
-        (k->label == kBaseName ? base : name) = std::move(s).value();
-      } else if (label && k->label == kValue) {
-        Result<Number> n = number();
-        if (!n) return n.error();
+      const bool label = !k.is_text && k.label_fits;
+      if (label && (k.label == kBaseName || k.label == kName)) {
+        HIL_TRY_ASSIGN(std::string s, text(k.label == kBaseName ? "bn (-2)" : "n (0)"));
+        (k.label == kBaseName ? base : name) = std::move(s);
+      } else if (label && k.label == kValue) {
+        HIL_TRY_ASSIGN(Number n, number());
         field = Field::Number;
-        r.number = *n;
-      } else if ((label && k->label == kStringValue) || (k->is_text && k->text == "vlo")) {
-        Result<std::string> s = text(k->is_text ? "vlo" : "vs (3)");
-        if (!s) return s.error();
-        field = k->is_text ? Field::ObjLink : Field::String;
-        r.text = std::move(s).value();
-      } else if (label && k->label == kBoolValue) {
-        Result<Head> h = head();
-        if (!h) return h.error();
-        if (h->major != kSimple || (h->info != 20 && h->info != 21)) {
+        r.number = n;
+      } else if ((label && k.label == kStringValue) || (k.is_text && k.text == "vlo")) {
+        HIL_TRY_ASSIGN(std::string s, text(k.is_text ? "vlo" : "vs (3)"));
+        field = k.is_text ? Field::ObjLink : Field::String;
+        r.text = std::move(s);
+      } else if (label && k.label == kBoolValue) {
+        HIL_TRY_ASSIGN(Head h, head());
+        if (h.major != kSimple || (h.info != 20 && h.info != 21)) {
           return fail_at(value_pos, "vb (4) must be true or false");
         }
         field = Field::Boolean;
-        r.boolean = h->info == 21;
-      } else if (label && k->label == kDataValue) {
-        Result<Head> h = head();
-        if (!h) return h.error();
-        if (h->major != kBytes) return fail_at(value_pos, "vd (8) must be a byte string");
-        Result<std::string> s = string_body(*h);
-        if (!s) return s.error();
+        r.boolean = h.info == 21;
+      } else if (label && k.label == kDataValue) {
+        HIL_TRY_ASSIGN(Head h, head());
+        if (h.major != kBytes) return fail_at(value_pos, "vd (8) must be a byte string");
+        HIL_TRY_ASSIGN(std::string s, string_body(h));
         field = Field::Data;
-        r.data.assign(s->begin(), s->end());
-      } else if (label && (k->label == kBaseValue || k->label == kBaseSum || k->label == kSum)) {
-        return fail_at(key_pos, "label " + k->shown() +
+        r.data.assign(s.begin(), s.end());
+      } else if (label && (k.label == kBaseValue || k.label == kBaseSum || k.label == kSum)) {
+        return fail_at(key_pos, "label " + k.shown() +
                                     " (base value, base sum or sum) is not supported in LwM2M");
-      } else if (k->is_text && !k->text.empty() && k->text.back() == '_') {
-        return fail_at(key_pos, "must-understand key " + k->shown() + " is not supported");
+      } else if (k.is_text && !k.text.empty() && k.text.back() == '_') {
+        return fail_at(key_pos, "must-understand key " + k.shown() + " is not supported");
       } else {
         // bver, bt, bu, u, t, ut (ignored, as LwM2M allows) and unknown keys.
-        Status s = skip(2);
-        if (!s) return s.error();
+        HIL_TRY(skip(2));
       }
       if (field != Field::None) {
         if (r.field != Field::None) {
@@ -450,11 +432,13 @@ Result<Bytes> encode(const std::vector<Record>& records, const std::string& base
     const Record& r = records[i];
     const std::string where = "SenML-CBOR record " + std::to_string(i) + ": ";
     if (r.name.compare(0, base_name.size(), base_name) != 0) {
-      return Error{where + "name '" + r.name + "' does not start with the base name '" + base_name +
-                   "'"};
+      return Error{
+          ErrorCode::kInvalidArgument,
+          where + "name '" + r.name + "' does not start with the base name '" + base_name + "'"};
     }
-    if (r.name.empty()) return Error{where + "a record needs a name"};
-    if (!is_utf8(r.name)) return Error{where + "the name is not UTF-8"};
+    if (r.name.empty()) return Error{ErrorCode::kInvalidArgument, where + "a record needs a name"};
+    if (!is_utf8(r.name))
+      return Error{ErrorCode::kInvalidArgument, where + "the name is not UTF-8"};
     const bool with_base = i == 0 && !base_name.empty();
     const std::string rest = r.name.substr(base_name.size());
     put_head(kMap, (with_base ? 1 : 0) + (rest.empty() ? 0 : 1) + (r.field == Field::None ? 0 : 1),
@@ -475,12 +459,14 @@ Result<Bytes> encode(const std::vector<Record>& records, const std::string& base
         put_number(r.number, out);
         break;
       case Field::String:
-        if (!is_utf8(r.text)) return Error{where + "the string is not UTF-8"};
+        if (!is_utf8(r.text))
+          return Error{ErrorCode::kInvalidArgument, where + "the string is not UTF-8"};
         put_label(kStringValue, out);
         put_string(kText, r.text, out);
         break;
       case Field::ObjLink:
-        if (!is_utf8(r.text)) return Error{where + "the string is not UTF-8"};
+        if (!is_utf8(r.text))
+          return Error{ErrorCode::kInvalidArgument, where + "the string is not UTF-8"};
         put_string(kText, "vlo", out);
         put_string(kText, r.text, out);
         break;

@@ -3,6 +3,7 @@
 // (bn -2, n 0, v 2, vs 3, vb 4, vd 8) and the text key "vlo". A small CBOR
 // reader and writer of its own (RFC 8949 major types 0-5 and 7), so the codec
 // needs no library and no exceptions.
+// Every error here is ErrorCode::kInvalidArgument.
 #pragma once
 
 #include <cstddef>

@@ -210,6 +210,7 @@ TEST(SenmlCbor, Decode_Malformed_ReturnsError) {
   for (const Bad& c : cases) {
     Result<std::vector<Record>> r = decode(hex(c.input));
     ASSERT_FALSE(r.ok()) << c.input;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
     EXPECT_NE(r.error().message.find(c.error), std::string::npos)
         << c.input << " -> " << r.error().message;
     EXPECT_EQ(r.error().message.rfind("SenML-CBOR ", 0), 0u) << r.error().message;
@@ -241,6 +242,7 @@ TEST(SenmlCbor, Decode_NestingBound) {
   EXPECT_TRUE(decode(hex(nested(senml_cbor::kMaxDepth - 2))).ok());
   Result<std::vector<Record>> deep = decode(hex(nested(senml_cbor::kMaxDepth - 1)));
   ASSERT_FALSE(deep.ok());
+  EXPECT_EQ(deep.error().code, ErrorCode::kInvalidArgument);
   EXPECT_NE(deep.error().message.find("nested deeper than 16 levels"), std::string::npos);
   EXPECT_FALSE(decode(hex(nested(100000))).ok());
 }

@@ -54,9 +54,8 @@ class Parser {
       std::string base;
       while (true) {
         record_ = static_cast<long>(out.size());
-        Result<Record> r = record(base);
-        if (!r) return r.error();
-        out.push_back(std::move(r).value());
+        HIL_TRY_ASSIGN(Record r, record(base));
+        out.push_back(std::move(r));
         record_ = -1;
         ws();
         if (eat(',')) continue;
@@ -74,7 +73,7 @@ class Parser {
   Error fail_at(size_t pos, const std::string& what) const {
     std::string where = "SenML-JSON ";
     if (record_ >= 0) where += "record " + std::to_string(record_) + ", ";
-    return Error{where + "byte " + std::to_string(pos) + ": " + what};
+    return Error{ErrorCode::kInvalidArgument, where + "byte " + std::to_string(pos) + ": " + what};
   }
 
   bool at_end() const { return pos_ >= n_; }
@@ -166,9 +165,8 @@ class Parser {
           out += '\t';
           break;
         case 'u': {
-          Result<uint32_t> cp = hex4();
-          if (!cp) return cp.error();
-          uint32_t code = *cp;
+          HIL_TRY_ASSIGN(uint32_t cp, hex4());
+          uint32_t code = cp;
           if (code >= 0xDC00 && code <= 0xDFFF) {
             return fail("lone low surrogate escape in a string");
           }
@@ -177,12 +175,11 @@ class Parser {
               return fail(at_end() ? "unexpected end of input"
                                    : "high surrogate escape without a low one");
             }
-            Result<uint32_t> low = hex4();
-            if (!low) return low.error();
-            if (*low < 0xDC00 || *low > 0xDFFF) {
+            HIL_TRY_ASSIGN(uint32_t low, hex4());
+            if (low < 0xDC00 || low > 0xDFFF) {
               return fail("high surrogate escape without a low one");
             }
-            code = 0x10000 + ((code - 0xD800) << 10) + (*low - 0xDC00);
+            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
           }
           append_utf8(code, out);
           break;
@@ -259,13 +256,11 @@ class Parser {
       while (true) {
         if (c == '{') {
           ws();
-          Result<std::string> key = string();
-          if (!key) return key.error();
+          HIL_TRY(string());
           ws();
           if (!eat(':')) return fail(at_end() ? "unexpected end of input" : "expected ':'");
         }
-        Status s = skip_value(depth + 1);
-        if (!s) return s;
+        HIL_TRY(skip_value(depth + 1));
         ws();
         if (eat(',')) continue;
         if (eat(close)) return ok_status();
@@ -274,16 +269,14 @@ class Parser {
       }
     }
     if (c == '"') {
-      Result<std::string> s = string();
-      if (!s) return s.error();
+      HIL_TRY(string());
       return ok_status();
     }
     if (c == 't') return literal("true");
     if (c == 'f') return literal("false");
     if (c == 'n') return literal("null");
     if (c == '-' || (c >= '0' && c <= '9')) {
-      Result<Number> n = number();
-      if (!n) return n.error();
+      HIL_TRY(number());
       return ok_status();
     }
     return fail(c < 0 ? "unexpected end of input" : "expected a JSON value");
@@ -311,64 +304,57 @@ class Parser {
         const size_t key_pos = pos_;
         if (peek() != '"')
           return fail(at_end() ? "unexpected end of input" : "expected a field name");
-        Result<std::string> key = string();
-        if (!key) return key.error();
-        if (!seen.insert(*key).second) {
-          return fail_at(key_pos, "duplicate field \"" + *key + "\"");
+        HIL_TRY_ASSIGN(std::string key, string());
+        if (!seen.insert(key).second) {
+          return fail_at(key_pos, "duplicate field \"" + key + "\"");
         }
         ws();
         if (!eat(':')) return fail(at_end() ? "unexpected end of input" : "expected ':'");
         ws();
         const size_t value_pos = pos_;
         Field field = Field::None;
-        if (*key == "bn" || *key == "n") {
-          Result<std::string> s = string_field(*key);
-          if (!s) return s.error();
-          (*key == "bn" ? base : name) = std::move(s).value();
-        } else if (*key == "v") {
+        if (key == "bn" || key == "n") {
+          HIL_TRY_ASSIGN(std::string s, string_field(key));
+          (key == "bn" ? base : name) = std::move(s);
+        } else if (key == "v") {
           const int c = peek();
           if (c != '-' && !(c >= '0' && c <= '9')) {
             return fail(c < 0 ? "unexpected end of input" : "\"v\" must be a number");
           }
-          Result<Number> n = number();
-          if (!n) return n.error();
+          HIL_TRY_ASSIGN(Number n, number());
           field = Field::Number;
-          r.number = *n;
-        } else if (*key == "vs" || *key == "vlo") {
-          Result<std::string> s = string_field(*key);
-          if (!s) return s.error();
-          field = *key == "vs" ? Field::String : Field::ObjLink;
-          r.text = std::move(s).value();
-        } else if (*key == "vd") {
-          Result<std::string> s = string_field(*key);
-          if (!s) return s.error();
-          Result<Bytes> b = base64url_decode(*s);
+          r.number = n;
+        } else if (key == "vs" || key == "vlo") {
+          HIL_TRY_ASSIGN(std::string s, string_field(key));
+          field = key == "vs" ? Field::String : Field::ObjLink;
+          r.text = std::move(s);
+        } else if (key == "vd") {
+          HIL_TRY_ASSIGN(std::string s, string_field(key));
+          Result<Bytes> b = base64url_decode(s);
           if (!b) return fail_at(value_pos, "\"vd\": " + b.error().message);
           field = Field::Data;
           r.data = std::move(b).value();
-        } else if (*key == "vb") {
+        } else if (key == "vb") {
           const int c = peek();
           if (c != 't' && c != 'f') {
             return fail(c < 0 ? "unexpected end of input" : "\"vb\" must be true or false");
           }
-          Status s = literal(c == 't' ? "true" : "false");
-          if (!s) return s.error();
+          HIL_TRY(literal(c == 't' ? "true" : "false"));
           field = Field::Boolean;
           r.boolean = c == 't';
-        } else if (*key == "bv" || *key == "bs" || *key == "s") {
-          return fail_at(key_pos, "field \"" + *key +
+        } else if (key == "bv" || key == "bs" || key == "s") {
+          return fail_at(key_pos, "field \"" + key +
                                       "\" (base value, base sum or sum) is not supported "
                                       "in LwM2M");
-        } else if (!key->empty() && key->back() == '_') {
-          return fail_at(key_pos, "must-understand field \"" + *key + "\" is not supported");
+        } else if (!key.empty() && key.back() == '_') {
+          return fail_at(key_pos, "must-understand field \"" + key + "\" is not supported");
         } else {
-          Status s = skip_value(2);
-          if (!s) return s.error();
+          HIL_TRY(skip_value(2));
         }
         if (field != Field::None) {
           if (r.field != Field::None) {
             return fail_at(key_pos, std::string("more than one value field (\"") +
-                                        senml::field_name(r.field) + "\" and \"" + *key + "\")");
+                                        senml::field_name(r.field) + "\" and \"" + key + "\")");
           }
           r.field = field;
         }
@@ -437,7 +423,8 @@ Status append_number(const Number& n, std::string& out) {
   } else {
     const double d = std::get<double>(n);
     if (!std::isfinite(d)) {
-      return Error{"SenML-JSON has no form for the Float " + shortest_decimal(d)};
+      return Error{ErrorCode::kInvalidArgument,
+                   "SenML-JSON has no form for the Float " + shortest_decimal(d)};
     }
     std::string s = shortest_decimal(d);
     // Keep it a float on the way back: "5" would read as an integer.
@@ -480,7 +467,9 @@ Result<Bytes> base64url_decode(const std::string& s) {
     --len;
     if (s[len - 1] == '=') --len;
   }
-  if (len % 4 == 1) return Error{"base64url of impossible length " + std::to_string(s.size())};
+  if (len % 4 == 1)
+    return Error{ErrorCode::kInvalidArgument,
+                 "base64url of impossible length " + std::to_string(s.size())};
   Bytes out;
   out.reserve(len / 4 * 3 + 2);
   uint32_t acc = 0;
@@ -488,8 +477,9 @@ Result<Bytes> base64url_decode(const std::string& s) {
   for (size_t i = 0; i < len; ++i) {
     const int d = base64url_digit(s[i]);
     if (d < 0) {
-      return Error{"character " + std::to_string(i) +
-                   " is not base64url (A-Z a-z 0-9 - _, padding '=' only at the end)"};
+      return Error{ErrorCode::kInvalidArgument,
+                   "character " + std::to_string(i) +
+                       " is not base64url (A-Z a-z 0-9 - _, padding '=' only at the end)"};
     }
     acc = (acc << 6) | static_cast<uint32_t>(d);
     bits += 6;
@@ -499,7 +489,7 @@ Result<Bytes> base64url_decode(const std::string& s) {
       acc &= (1u << bits) - 1;
     }
   }
-  if (acc != 0) return Error{"base64url with non-zero trailing bits"};
+  if (acc != 0) return Error{ErrorCode::kInvalidArgument, "base64url with non-zero trailing bits"};
   return out;
 }
 
@@ -513,11 +503,13 @@ Result<Bytes> encode(const std::vector<Record>& records, const std::string& base
     const Record& r = records[i];
     const std::string where = "SenML-JSON record " + std::to_string(i) + ": ";
     if (r.name.compare(0, base_name.size(), base_name) != 0) {
-      return Error{where + "name '" + r.name + "' does not start with the base name '" + base_name +
-                   "'"};
+      return Error{
+          ErrorCode::kInvalidArgument,
+          where + "name '" + r.name + "' does not start with the base name '" + base_name + "'"};
     }
-    if (r.name.empty()) return Error{where + "a record needs a name"};
-    if (!is_utf8(r.name)) return Error{where + "the name is not UTF-8"};
+    if (r.name.empty()) return Error{ErrorCode::kInvalidArgument, where + "a record needs a name"};
+    if (!is_utf8(r.name))
+      return Error{ErrorCode::kInvalidArgument, where + "the name is not UTF-8"};
     if (i > 0) out += ',';
     out += '{';
     bool first = true;
@@ -543,12 +535,13 @@ Result<Bytes> encode(const std::vector<Record>& records, const std::string& base
         break;
       case Field::Number: {
         Status s = append_number(r.number, out);
-        if (!s) return Error{where + s.error().message};
+        if (!s) return s.error().prefixed(where);
         break;
       }
       case Field::String:
       case Field::ObjLink:
-        if (!is_utf8(r.text)) return Error{where + "the string is not UTF-8"};
+        if (!is_utf8(r.text))
+          return Error{ErrorCode::kInvalidArgument, where + "the string is not UTF-8"};
         append_quoted(r.text, out);
         break;
       case Field::Boolean:

@@ -3,6 +3,7 @@
 //   [{"bn":"/3/0/","n":"0","vs":"ACME"},{"n":"6/0","v":1}]
 // A strict parser of its own (RFC 8259 grammar, UTF-8 only), so the codec
 // needs no JSON library and no exceptions.
+// Every error here is ErrorCode::kInvalidArgument.
 #pragma once
 
 #include <cstddef>

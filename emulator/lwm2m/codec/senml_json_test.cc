@@ -182,6 +182,7 @@ TEST(SenmlJson, Decode_Malformed_ReturnsError) {
   for (const Bad& c : cases) {
     Result<std::vector<Record>> r = decode(c.input);
     ASSERT_FALSE(r.ok()) << c.input;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
     EXPECT_NE(r.error().message.find(c.error), std::string::npos)
         << c.input << " -> " << r.error().message;
     EXPECT_EQ(r.error().message.rfind("SenML-JSON ", 0), 0u) << r.error().message;
@@ -212,6 +213,7 @@ TEST(SenmlJson, Decode_NestingBound) {
   EXPECT_TRUE(decode(nested(senml_json::kMaxDepth - 2)).ok());
   Result<std::vector<Record>> deep = decode(nested(senml_json::kMaxDepth - 1));
   ASSERT_FALSE(deep.ok());
+  EXPECT_EQ(deep.error().code, ErrorCode::kInvalidArgument);
   EXPECT_NE(deep.error().message.find("nested deeper than 16 levels"), std::string::npos);
   EXPECT_FALSE(decode(nested(100000)).ok());
 }

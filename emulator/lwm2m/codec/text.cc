@@ -8,11 +8,12 @@ namespace hil::lwm2m {
 namespace {
 
 Error not_for_type(const char* format, ResourceType t) {
-  return Error{std::string(format) + " cannot carry " + to_string(t) + " values"};
+  return Error{ErrorCode::kInvalidArgument,
+               std::string(format) + " cannot carry " + to_string(t) + " values"};
 }
 
 Error not_a(const std::string& text, const char* what) {
-  return Error{"'" + text + "' is not " + what};
+  return Error{ErrorCode::kInvalidArgument, "'" + text + "' is not " + what};
 }
 
 bool all_digits(const std::string& s) {
@@ -99,7 +100,8 @@ Result<Bytes> encode(ResourceType t, const Value& v) {
     return not_for_type("plain text", t);
   }
   if (!holds_type(v, t)) {
-    return Error{"value " + to_display(v) + " is not of type " + to_string(t)};
+    return Error{ErrorCode::kInvalidArgument,
+                 "value " + to_display(v) + " is not of type " + to_string(t)};
   }
   if (auto* i = std::get_if<int64_t>(&v)) return bytes_of(std::to_string(*i));
   if (auto* u = std::get_if<uint64_t>(&v)) return bytes_of(std::to_string(*u));
@@ -110,7 +112,8 @@ Result<Bytes> encode(ResourceType t, const Value& v) {
   }
   const double d = std::get<double>(v);
   if (!std::isfinite(d)) {
-    return Error{"plain text has no form for the Float " + to_display(v)};
+    return Error{ErrorCode::kInvalidArgument,
+                 "plain text has no form for the Float " + to_display(v)};
   }
   return bytes_of(shortest_decimal(d));
 }
@@ -120,7 +123,7 @@ Result<Value> decode(ResourceType t, const uint8_t* data, size_t len) {
   switch (t) {
     case ResourceType::String:
     case ResourceType::CoreLink:
-      if (!is_utf8(s)) return Error{"a String must be UTF-8"};
+      if (!is_utf8(s)) return Error{ErrorCode::kInvalidArgument, "a String must be UTF-8"};
       return Value(s);
     case ResourceType::Integer:
     case ResourceType::Time:
@@ -153,7 +156,7 @@ namespace opaque {
 Result<Bytes> encode(ResourceType t, const Value& v) {
   if (t != ResourceType::Opaque) return not_for_type("opaque", t);
   if (!holds_type(v, t)) {
-    return Error{"value " + to_display(v) + " is not of type Opaque"};
+    return Error{ErrorCode::kInvalidArgument, "value " + to_display(v) + " is not of type Opaque"};
   }
   return std::get<Bytes>(v);
 }

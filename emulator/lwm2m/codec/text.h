@@ -1,5 +1,6 @@
 // Plain text (content format 0) and opaque (42): one resource value per
 // payload, so these only serve requests on a single resource.
+// Every error here is ErrorCode::kInvalidArgument.
 #pragma once
 
 #include <cstddef>

@@ -30,9 +30,10 @@ Result<std::vector<Record>> decode_range(const uint8_t* data, size_t begin, size
     const size_t len_len = (head >> 3) & 0x3;
     const size_t header_len = 1 + id_len + len_len;
     if (end - pos < header_len) {
-      return Error{"TLV record at offset " + std::to_string(start) +
-                   " is truncated: its header needs " + std::to_string(header_len) + " bytes, " +
-                   std::to_string(end - pos) + " left"};
+      return Error{ErrorCode::kInvalidArgument, "TLV record at offset " + std::to_string(start) +
+                                                    " is truncated: its header needs " +
+                                                    std::to_string(header_len) + " bytes, " +
+                                                    std::to_string(end - pos) + " left"};
     }
     Record r;
     r.type = static_cast<Type>(head >> 6);
@@ -45,22 +46,23 @@ Result<std::vector<Record>> decode_range(const uint8_t* data, size_t begin, size
       for (size_t i = 0; i < len_len; ++i) value_len = value_len << 8 | data[pos++];
     }
     if (parent != nullptr && !may_contain(parent->type, r.type)) {
-      return Error{"TLV " + describe(parent->type, parent->id) + " contains " +
-                   describe(r.type, r.id) + " at offset " + std::to_string(start) + "; " +
-                   (parent->type == Type::ObjectInstance
-                        ? "only Resource and Multiple Resource records"
-                        : "only Resource Instance records") +
-                   " may nest there"};
+      return Error{
+          ErrorCode::kInvalidArgument,
+          "TLV " + describe(parent->type, parent->id) + " contains " + describe(r.type, r.id) +
+              " at offset " + std::to_string(start) + "; " +
+              (parent->type == Type::ObjectInstance ? "only Resource and Multiple Resource records"
+                                                    : "only Resource Instance records") +
+              " may nest there"};
     }
     if (end - pos < value_len) {
-      return Error{"TLV " + describe(r.type, r.id) + " at offset " + std::to_string(start) +
-                   " claims " + std::to_string(value_len) + " value bytes, only " +
-                   std::to_string(end - pos) + " left"};
+      return Error{ErrorCode::kInvalidArgument,
+                   "TLV " + describe(r.type, r.id) + " at offset " + std::to_string(start) +
+                       " claims " + std::to_string(value_len) + " value bytes, only " +
+                       std::to_string(end - pos) + " left"};
     }
     if (r.type == Type::ObjectInstance || r.type == Type::MultipleResource) {
-      Result<std::vector<Record>> children = decode_range(data, pos, pos + value_len, &r);
-      if (!children) return children.error();
-      r.children = std::move(children).value();
+      HIL_TRY_ASSIGN(std::vector<Record> children, decode_range(data, pos, pos + value_len, &r));
+      r.children = std::move(children);
     } else {
       r.value.assign(data + pos, data + pos + value_len);
     }
@@ -104,7 +106,8 @@ Bytes big_endian(uint64_t v, size_t n) {
 
 Result<uint64_t> read_big_endian(const Bytes& b, const char* what) {
   if (b.size() != 1 && b.size() != 2 && b.size() != 4 && b.size() != 8) {
-    return Error{std::string(what) + " needs 1, 2, 4 or 8 bytes, got " + std::to_string(b.size())};
+    return Error{ErrorCode::kInvalidArgument,
+                 std::string(what) + " needs 1, 2, 4 or 8 bytes, got " + std::to_string(b.size())};
   }
   uint64_t v = 0;
   for (uint8_t byte : b) v = v << 8 | byte;
@@ -112,7 +115,8 @@ Result<uint64_t> read_big_endian(const Bytes& b, const char* what) {
 }
 
 Error type_mismatch(ResourceType t, const Value& v) {
-  return Error{std::string("value ") + to_display(v) + " is not of type " + to_string(t)};
+  return Error{ErrorCode::kInvalidArgument,
+               std::string("value ") + to_display(v) + " is not of type " + to_string(t)};
 }
 
 template <typename T>
@@ -156,11 +160,10 @@ Bytes encode_int(int64_t v) {
 }
 
 Result<int64_t> decode_int(const Bytes& b) {
-  Result<uint64_t> raw = read_big_endian(b, "an Integer");
-  if (!raw) return raw.error();
+  HIL_TRY_ASSIGN(uint64_t raw, read_big_endian(b, "an Integer"));
   // Sign-extend from the top bit of the first byte.
   const unsigned shift = static_cast<unsigned>(64 - 8 * b.size());
-  return static_cast<int64_t>(*raw << shift) >> shift;
+  return static_cast<int64_t>(raw << shift) >> shift;
 }
 
 Bytes encode_uint(uint64_t v) {
@@ -199,17 +202,20 @@ Result<double> decode_float(const Bytes& b) {
     std::memcpy(&d, &bits, sizeof d);
     return d;
   }
-  return Error{"a Float needs 4 or 8 bytes, got " + std::to_string(b.size())};
+  return Error{ErrorCode::kInvalidArgument,
+               "a Float needs 4 or 8 bytes, got " + std::to_string(b.size())};
 }
 
 Bytes encode_bool(bool v) { return Bytes{static_cast<uint8_t>(v ? 1 : 0)}; }
 
 Result<bool> decode_bool(const Bytes& b) {
   if (b.size() != 1) {
-    return Error{"a Boolean needs 1 byte, got " + std::to_string(b.size())};
+    return Error{ErrorCode::kInvalidArgument,
+                 "a Boolean needs 1 byte, got " + std::to_string(b.size())};
   }
   if (b[0] > 1) {
-    return Error{"a Boolean must be 0 or 1, got " + std::to_string(b[0])};
+    return Error{ErrorCode::kInvalidArgument,
+                 "a Boolean must be 0 or 1, got " + std::to_string(b[0])};
   }
   return b[0] == 1;
 }
@@ -218,7 +224,8 @@ Bytes encode_objlink(ObjLink v) { return big_endian(uint64_t{v.obj} << 16 | v.in
 
 Result<ObjLink> decode_objlink(const Bytes& b) {
   if (b.size() != 4) {
-    return Error{"an Objlnk needs 4 bytes, got " + std::to_string(b.size())};
+    return Error{ErrorCode::kInvalidArgument,
+                 "an Objlnk needs 4 bytes, got " + std::to_string(b.size())};
   }
   return ObjLink{static_cast<uint16_t>(b[0] << 8 | b[1]), static_cast<uint16_t>(b[2] << 8 | b[3])};
 }
@@ -264,7 +271,7 @@ Result<Value> decode_value(ResourceType t, const Bytes& b) {
     case ResourceType::String:
     case ResourceType::CoreLink: {
       std::string s(b.begin(), b.end());
-      if (!is_utf8(s)) return Error{"a String must be UTF-8"};
+      if (!is_utf8(s)) return Error{ErrorCode::kInvalidArgument, "a String must be UTF-8"};
       return Value(std::move(s));
     }
     case ResourceType::Opaque:
@@ -274,7 +281,7 @@ Result<Value> decode_value(ResourceType t, const Bytes& b) {
     case ResourceType::None:
       break;
   }
-  return Error{"an executable resource carries no value"};
+  return Error{ErrorCode::kInvalidArgument, "an executable resource carries no value"};
 }
 
 }  // namespace hil::lwm2m::tlv

@@ -1,6 +1,7 @@
 // OMA TLV (content format 11542, LwM2M TS 1.0 section 6.4.3): the binary
 // format 1.0 bootstrap servers write with. Raw records first, then the value
 // encodings a record's bytes carry for each resource type.
+// Every error here is ErrorCode::kInvalidArgument.
 #pragma once
 
 #include <cstddef>

@@ -141,6 +141,7 @@ TEST(Tlv, Decode_ChildOverrunsContainer_ReturnsError) {
   const Bytes in = {0x83, 0x06, 0x42, 0x00, 0x01, 0xC1, 0x01, 0x01};
   Result<std::vector<Record>> r = decode(in.data(), in.size());
   ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
   EXPECT_NE(r.error().message.find("Resource Instance 0 at offset 2 claims 2"), std::string::npos)
       << r.error().message;
 }
@@ -158,6 +159,7 @@ TEST(Tlv, Decode_ResourceInMultipleResource_ReturnsError) {
   const Bytes in = {0x83, 0x06, 0xC1, 0x00, 0x01};
   Result<std::vector<Record>> r = decode(in.data(), in.size());
   ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
   EXPECT_NE(r.error().message.find("only Resource Instance records"), std::string::npos);
 }
 

@@ -1,6 +1,7 @@
 // A whole object tree as bytes, for the configuration store: per object,
 // its id (16 bits), the length of its TLV (32 bits, both big-endian) and
 // the TLV of its instances, as a Write on /obj would carry them.
+// Every error here is ErrorCode::kInvalidArgument.
 #pragma once
 
 #include "emulator/base/result.h"

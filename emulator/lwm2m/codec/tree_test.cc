@@ -42,6 +42,7 @@ TEST(Tree, Decode_UnknownObject_ReturnsError) {
   const uint8_t data[] = {0x7f, 0x00, 0, 0, 0, 0};
   auto r = tree::decode(data, sizeof(data), ObjectRegistry::builtin());
   ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
   EXPECT_NE(r.error().message.find("32512"), std::string::npos);
 }
 

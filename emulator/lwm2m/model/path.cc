@@ -7,13 +7,13 @@ namespace {
 constexpr uint32_t kMaxId = 65534;
 
 Result<uint16_t> parse_id(const std::string& segment) {
-  if (segment.empty() || segment.size() > 5) return Error{};
+  if (segment.empty() || segment.size() > 5) return Error{ErrorCode::kInvalidArgument, ""};
   uint32_t v = 0;
   for (char c : segment) {
-    if (c < '0' || c > '9') return Error{};
+    if (c < '0' || c > '9') return Error{ErrorCode::kInvalidArgument, ""};
     v = v * 10 + static_cast<uint32_t>(c - '0');
   }
-  if (v > kMaxId) return Error{};
+  if (v > kMaxId) return Error{ErrorCode::kInvalidArgument, ""};
   return static_cast<uint16_t>(v);
 }
 
@@ -25,15 +25,17 @@ Result<Path> Path::from_segments(const std::vector<std::string>& segments) {
   if (shown.empty()) shown = "/";
   const std::string prefix = "'" + shown + "' is not an LwM2M path: ";
   if (segments.size() > 4) {
-    return Error{prefix + "it has " + std::to_string(segments.size()) +
-                 " segments, at most 4 (/obj/inst/res/res-inst) are allowed"};
+    return Error{ErrorCode::kInvalidArgument,
+                 prefix + "it has " + std::to_string(segments.size()) +
+                     " segments, at most 4 (/obj/inst/res/res-inst) are allowed"};
   }
   Path p;
   std::optional<uint16_t>* slots[] = {&p.obj, &p.inst, &p.res, &p.riid};
   for (size_t i = 0; i < segments.size(); ++i) {
     Result<uint16_t> id = parse_id(segments[i]);
     if (!id) {
-      return Error{prefix + "segment '" + segments[i] + "' is not a number 0..65534"};
+      return Error{ErrorCode::kInvalidArgument,
+                   prefix + "segment '" + segments[i] + "' is not a number 0..65534"};
     }
     *slots[i] = *id;
   }
@@ -42,7 +44,8 @@ Result<Path> Path::from_segments(const std::vector<std::string>& segments) {
 
 Result<Path> Path::parse(const std::string& text) {
   if (text.empty() || text[0] != '/') {
-    return Error{"'" + text + "' is not an LwM2M path: it must start with '/'"};
+    return Error{ErrorCode::kInvalidArgument,
+                 "'" + text + "' is not an LwM2M path: it must start with '/'"};
   }
   if (text == "/") return root();
   std::vector<std::string> segments;

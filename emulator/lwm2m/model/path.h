@@ -1,4 +1,5 @@
 // LwM2M paths: /obj[/inst[/res[/res-inst]]].
+// Every error here is ErrorCode::kInvalidArgument.
 #pragma once
 
 #include <cstdint>

@@ -59,6 +59,7 @@ TEST(Path, Parse_MissingSlash_ErrorSaysSo) {
 TEST(Path, Parse_TooDeep_ErrorCountsSegments) {
   Result<Path> p = Path::parse("/1/2/3/4/5");
   ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.error().code, ErrorCode::kInvalidArgument);
   EXPECT_NE(p.error().message.find("5 segments"), std::string::npos);
 }
 

@@ -55,12 +55,13 @@ class Parser {
   Parser& operator=(const Parser&) = delete;
 
   Result<ObjectDef> run(const char* data, size_t len) {
-    if (len > static_cast<size_t>(INT32_MAX)) return Error{name_ + ": file too large"};
+    if (len > static_cast<size_t>(INT32_MAX))
+      return Error{ErrorCode::kInvalidArgument, name_ + ": file too large"};
     if (XML_Parse(xml_, data, static_cast<int>(len), XML_TRUE) == XML_STATUS_ERROR &&
         error_.empty())
       fail(std::string("malformed XML: ") + XML_ErrorString(XML_GetErrorCode(xml_)));
     if (error_.empty() && !object_id_) fail("no <Object> with an <ObjectID> (is this a DDF file?)");
-    if (!error_.empty()) return Error{error_};
+    if (!error_.empty()) return Error{ErrorCode::kInvalidArgument, error_};
     obj_.id = *object_id_;
     return std::move(obj_);
   }
@@ -185,7 +186,9 @@ Result<ObjectDef> parse(const char* data, size_t len, const std::string& name) {
 
 Result<ObjectDef> load(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Error{path + ": cannot be read (no such file, or no permission)"};
+  if (!in)
+    return Error{ErrorCode::kInvalidArgument,
+                 path + ": cannot be read (no such file, or no permission)"};
   std::ostringstream contents;
   contents << in.rdbuf();
   const std::string data = contents.str();
@@ -196,14 +199,15 @@ Result<ObjectRegistry> registry_with(const std::vector<std::string>& paths) {
   ObjectRegistry registry = ObjectRegistry::builtin();
   std::set<uint16_t> added;
   for (const std::string& path : paths) {
-    auto def = load(path);
-    if (!def) return def.error();
-    const std::string id = std::to_string(def->id);
-    if (ObjectRegistry::builtin().find(def->id))
-      return Error{path + ": object " + id + " is builtin; give your object another id"};
-    if (!added.insert(def->id).second)
-      return Error{path + ": object " + id + " is defined by another file too"};
-    registry.add(std::move(*def));
+    HIL_TRY_ASSIGN(auto def, load(path));
+    const std::string id = std::to_string(def.id);
+    if (ObjectRegistry::builtin().find(def.id))
+      return Error{ErrorCode::kInvalidArgument,
+                   path + ": object " + id + " is builtin; give your object another id"};
+    if (!added.insert(def.id).second)
+      return Error{ErrorCode::kInvalidArgument,
+                   path + ": object " + id + " is defined by another file too"};
+    registry.add(std::move(def));
   }
   return registry;
 }

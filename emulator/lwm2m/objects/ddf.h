@@ -1,6 +1,8 @@
 // A user's object definitions from DDF XML files (OMA's LWM2M.xsd), read on
 // the host with expat. The firmware never parses XML: its builtin objects are
 // generated from the DDF files in this folder at build time (ddf_to_cc.py).
+// Every error here is ErrorCode::kInvalidArgument (an unreadable file too:
+// the path is the caller's input).
 #pragma once
 
 #include <string>
