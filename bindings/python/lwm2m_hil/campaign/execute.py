@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, cast
 
+from .._egress import DEFAULT_PREFIX
 from .._emulator import Emulator
 from .._fleet import Fleet
 from .._options import Burst, CoapTiming, DeviceOptions
@@ -78,7 +79,8 @@ def _arm_power_cuts(settings: dict[str, Any], seed: int, uri: str, fleet: list[A
     f = settings["fleet"]
     args = argparse.Namespace(clock=settings["clock"], bootstrap_uri=settings["server"].get("bootstrap_uri"),
                               security=f["security"], profile=f["profile"], psk_key=f["psk_key"],
-                              psk_identity="{endpoint}", timeout=settings.get("timeout"))
+                              psk_identity="{endpoint}", timeout=settings.get("timeout"),
+                              egress_prefix=DEFAULT_PREFIX)
     boot_ops, commit_ops = flash_ops_of_bootstrap(args, **options)
     rng = random.Random(seed)
     for device in fleet:
