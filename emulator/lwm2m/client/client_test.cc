@@ -100,6 +100,14 @@ struct Harness {
     EXPECT_EQ(request(put(kSecurity, 1, security_instance(7))).code, Code::Changed);
     EXPECT_EQ(request(put(kServer, 0, server_instance(7))).code, Code::Changed);
   }
+  // Bootstrap, Finish, and a Register the server accepts.
+  void bootstrap_and_register() {
+    bootstrap_to_writes();
+    request(finish());
+    advance(now);
+    answer_last(Code::Created, {"rd", "1"});
+    ASSERT_EQ(client.state(), State::Registered);
+  }
 
   Client client;
   bool flash_full = false;  // every Commit fails
@@ -406,11 +414,7 @@ TEST(Client, BootstrapRead10_NotAnOperationOf10_MethodNotAllowed) {
 
 TEST(Client, Discover10_OutsideBootstrap_AnsweredFromLiveAndStaysRegistered) {
   Harness h(config(Profile::V1_0));
-  h.bootstrap_to_writes();
-  h.request(finish());
-  h.advance(h.now);
-  h.answer_last(Code::Created, {"rd", "1"});
-  ASSERT_EQ(h.client.state(), State::Registered);
+  h.bootstrap_and_register();
   Response r = h.request(get({}, format::kLinkFormat));
   ASSERT_EQ(r.code, Code::Content);
   std::string text(r.payload.begin(), r.payload.end());
@@ -531,11 +535,7 @@ TEST(Client, Start_StoredServerAccount_RegistersWithoutBootstrap) {
 
 TEST(Client, ServerInitiated10_WriteWhileRegistered_OpensBootstrapFinishCommitsAndReregisters) {
   Harness h(config(Profile::V1_0));
-  h.bootstrap_to_writes();
-  h.request(finish());
-  h.advance(h.now);
-  h.answer_last(Code::Created, {"rd", "1"});
-  ASSERT_EQ(h.client.state(), State::Registered);
+  h.bootstrap_and_register();
   // The bootstrap server writes a new lifetime without being asked.
   Instance longer = server_instance(7);
   longer[server::kLifetime] = Resource::single(int64_t{900});

@@ -144,6 +144,17 @@ Result<Value> to_value(ResourceType t, const Record& r) {
   return Error{ErrorCode::kInvalidArgument, "is executable and carries no value"};
 }
 
+Status check_name(const Record& r, const std::string& base_name, const std::string& where) {
+  if (r.name.compare(0, base_name.size(), base_name) != 0) {
+    return Error{
+        ErrorCode::kInvalidArgument,
+        where + "name '" + r.name + "' does not start with the base name '" + base_name + "'"};
+  }
+  if (r.name.empty()) return Error{ErrorCode::kInvalidArgument, where + "a record needs a name"};
+  if (!is_utf8(r.name)) return Error{ErrorCode::kInvalidArgument, where + "the name is not UTF-8"};
+  return ok_status();
+}
+
 Status set_value(ResourceType t, const Value& v, Record& r) {
   if (t == ResourceType::None)
     return Error{ErrorCode::kInvalidArgument, "is executable and carries no value"};

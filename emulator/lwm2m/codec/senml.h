@@ -63,4 +63,9 @@ Result<Value> to_value(ResourceType t, const Record& r);
 // else).
 Status set_value(ResourceType t, const Value& v, Record& r);
 
+// What both encoders require of record `r` written under `base_name`: a
+// UTF-8 name that starts with the base name. `where` starts the message
+// (e.g. "SenML-JSON record 3: "). Error: kInvalidArgument.
+Status check_name(const Record& r, const std::string& base_name, const std::string& where);
+
 }  // namespace hil::lwm2m::senml

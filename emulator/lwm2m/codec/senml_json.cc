@@ -502,14 +502,7 @@ Result<Bytes> encode(const std::vector<Record>& records, const std::string& base
   for (size_t i = 0; i < records.size(); ++i) {
     const Record& r = records[i];
     const std::string where = "SenML-JSON record " + std::to_string(i) + ": ";
-    if (r.name.compare(0, base_name.size(), base_name) != 0) {
-      return Error{
-          ErrorCode::kInvalidArgument,
-          where + "name '" + r.name + "' does not start with the base name '" + base_name + "'"};
-    }
-    if (r.name.empty()) return Error{ErrorCode::kInvalidArgument, where + "a record needs a name"};
-    if (!is_utf8(r.name))
-      return Error{ErrorCode::kInvalidArgument, where + "the name is not UTF-8"};
+    HIL_TRY(check_name(r, base_name, where));
     if (i > 0) out += ',';
     out += '{';
     bool first = true;
