@@ -241,8 +241,8 @@ struct DeviceSpec {
   std::string profile = "cr";
   bool request_finish = true;
   bool finish_fallback = false;
-  double finish_timeout = 247.0;
-  double idle_timeout = 5.0;
+  double finish_timeout = lwm2m::ClientConfig{}.finish_timeout_ms / 1000.0;
+  double idle_timeout = lwm2m::ClientConfig{}.idle_timeout_ms / 1000.0;
   int64_t hold_off = 0;
   std::string server_uri;
   int64_t server_ssid = 1;
@@ -257,8 +257,8 @@ struct DeviceSpec {
   double flash_erase_latency = 0;    // seconds per sector erase
   double reboot_after_power_cut = 0.1;
   double retry_initial = 2.0, retry_factor = 2.0, retry_max = 120.0, retry_jitter = 0.5;
-  int max_bootstrap_attempts = 0;
-  int register_attempts = 3;
+  int max_bootstrap_attempts = lwm2m::ClientConfig{}.max_bootstrap_attempts;
+  int register_attempts = lwm2m::ClientConfig{}.register_attempts;
   double ack_timeout = 2.0, ack_random_factor = 1.5;
   int max_retransmit = 4;
   double bootstrap_linger = -1;

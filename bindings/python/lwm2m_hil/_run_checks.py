@@ -14,6 +14,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Callable, Iterator, TypeVar
 
+from . import _core
 from ._options import MAX_ENDPOINT_BYTES
 
 
@@ -118,7 +119,8 @@ def timeout_warning(args: argparse.Namespace, timeout: float) -> str | None:
     if not args.loss > 0:
         return None
     retransmit = max_transmit_wait(args.ack_timeout)
-    needed = math.ceil(args.finish_timeout + retransmit)
+    finish_timeout = args.finish_timeout if args.finish_timeout is not None else _core.DeviceSpec().finish_timeout
+    needed = math.ceil(finish_timeout + retransmit)
     if timeout >= needed:
         return None
     advice = f"--timeout {needed} or more"
@@ -126,7 +128,7 @@ def timeout_warning(args: argparse.Namespace, timeout: float) -> str | None:
         advice = f"--clock virtual (the same protocol time in a fraction of the wall time), or {advice}"
     return (
         f"--timeout {timeout:g} s may be too short for --loss {args.loss:g}: a device whose bootstrap session "
-        f"the server gave up on waits --finish-timeout {args.finish_timeout:g} s plus up to {retransmit:.0f} s "
+        f"the server gave up on waits --finish-timeout {finish_timeout:g} s plus up to {retransmit:.0f} s "
         f"of CoAP retransmissions ({needed} s) before it registers; use {advice}"
     )
 

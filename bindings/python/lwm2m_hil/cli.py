@@ -306,10 +306,12 @@ def _campaign(
         profile=args.profile,
         request_finish=not args.no_finish,
         finish_fallback=args.finish_fallback,
-        idle_timeout=args.idle_timeout,
-        finish_timeout=args.finish_timeout,
         timing=timing,
     )
+    # Left out, they keep the client's defaults (one place: the C++ ClientConfig).
+    for timer in ("idle_timeout", "finish_timeout"):
+        if getattr(args, timer) is not None:
+            options[timer] = getattr(args, timer)
     if args.security == "psk":
         options["psk"] = Psk(args.psk_identity, key)
     if issuer is not None:
@@ -504,8 +506,9 @@ def parser() -> argparse.ArgumentParser:
                      help="seconds to wait for registration: 120 on the real clock; on the virtual "
                           "clock 3600 virtual seconds, which cost little wall time")
     run.add_argument("--ack-timeout", type=checks.positive_seconds, default=2.0, help="CoAP ACK_TIMEOUT, seconds")
-    run.add_argument("--idle-timeout", type=checks.seconds, default=5.0, help="legacy idle timer, seconds")
-    run.add_argument("--finish-timeout", type=checks.seconds, default=247.0, help="seconds after the last command")
+    run.add_argument("--idle-timeout", type=checks.seconds, help="legacy idle timer, seconds (default: the client's)")
+    run.add_argument("--finish-timeout", type=checks.seconds,
+                     help="seconds after the last command (default: the client's, EXCHANGE_LIFETIME)")
     run.add_argument("--threads", type=int, default=2)
     run.add_argument("--server-shards", type=_server_shards, default=None, metavar="N",
                      help="libcoap contexts behind each embedded server's port (1..1024); "
