@@ -259,8 +259,7 @@ Egress::Egress(EgressPrefix prefix)
     : prefix_(std::move(prefix)), table_(kTablePrefix + std::to_string(getpid())) {}
 
 Result<std::unique_ptr<Egress>> Egress::open(const std::string& prefix) {
-  auto p = parse_egress_prefix(prefix);
-  if (!p) return p.error();
+  HIL_TRY_ASSIGN(EgressPrefix p, parse_egress_prefix(prefix));
   if (!has_net_admin())
     return Error{
         ErrorCode::kFailedPrecondition,
@@ -271,7 +270,7 @@ Result<std::unique_ptr<Egress>> Egress::open(const std::string& prefix) {
     return Error{ErrorCode::kFailedPrecondition,
                  "egress: the `nft` command is missing: apt-get install nftables (scripts/run "
                  "installs it)"};
-  std::unique_ptr<Egress> e(new Egress(std::move(*p)));
+  std::unique_ptr<Egress> e(new Egress(std::move(p)));
   if (auto s = e->install(); !s) return s.error();  // the destructor undoes what was done
   return e;
 }

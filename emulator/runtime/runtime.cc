@@ -242,13 +242,12 @@ Result<BootstrapServerHandle> Runtime::add_bootstrap_server(
   HIL_TRY_ASSIGN(auto addrs, listen_addresses(listen, secure_listen));
   Loop& loop = *loops_[0];
   const std::string name = "bootstrap-server-" + std::to_string(bootstrap_servers_.size());
-  auto shards = server_shards("bootstrap server");
-  if (!shards) return shards.error();
+  HIL_TRY_ASSIGN(auto shards, server_shards("bootstrap server"));
   return loop.call([&]() -> Result<BootstrapServerHandle> {
     std::unique_ptr<server::BootstrapServer> s;
     HIL_TRY(listen_on_seeded_ports(addrs, server_port_seed(name), [&](const ListenAddresses& a) {
       s = std::make_unique<server::BootstrapServer>(config, profile, timing, loop,
-                                                    mix(options_.seed, name), *shards, limits);
+                                                    mix(options_.seed, name), shards, limits);
       if (cert) s->set_certificate(*cert);
       return s->listen(a.plain, a.secure, options_.server_handshakes);
     }));
@@ -266,8 +265,7 @@ Result<RegistrationServerHandle> Runtime::add_registration_server(
   HIL_TRY_ASSIGN(auto addrs, listen_addresses(listen, secure_listen));
   Loop& loop = registration_loop();
   const std::string name = "registration-server-" + std::to_string(registration_servers_.size());
-  auto shards = server_shards("registration server");
-  if (!shards) return shards.error();
+  HIL_TRY_ASSIGN(auto shards, server_shards("registration server"));
   return loop.call([&]() -> Result<RegistrationServerHandle> {
     server::RegistrationServerCore::Random ids;  // empty: the OS's randomness
     if (options_.virtual_time) {
@@ -278,7 +276,7 @@ Result<RegistrationServerHandle> Runtime::add_registration_server(
     std::unique_ptr<server::RegistrationServer> s;
     HIL_TRY(listen_on_seeded_ports(addrs, server_port_seed(name), [&](const ListenAddresses& a) {
       s = std::make_unique<server::RegistrationServer>(timing, psk, loop, mix(options_.seed, name),
-                                                       *shards, limits, ids);
+                                                       shards, limits, ids);
       if (cert) s->set_certificate(*cert);
       return s->listen(a.plain, a.secure, options_.server_handshakes);
     }));
@@ -329,9 +327,7 @@ Status Runtime::open_egress(const std::string& prefix) {
                                                   egress_->prefix().text + ", cannot switch to " +
                                                   prefix};
   }
-  auto e = radio::Egress::open(prefix);
-  if (!e) return e.error();
-  egress_ = std::move(*e);
+  HIL_TRY_ASSIGN(egress_, radio::Egress::open(prefix));
   uint32_t base = egress_->prefix().base;
   for (size_t i = 0; i < radios_.size(); ++i)
     loops_[i]->call([&] { radios_[i]->set_egress(base); });

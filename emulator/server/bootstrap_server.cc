@@ -46,9 +46,8 @@ void BootstrapServer::reconfigure(BootstrapConfig config) {
 }
 
 Status BootstrapServer::start_session(const std::string& endpoint) {
-  Result<PeerId> peer = core_.last_peer(endpoint);
-  if (!peer) return peer.error();
-  if (peers_.session_of(*peer) == nullptr) {
+  HIL_TRY_ASSIGN(PeerId peer, core_.last_peer(endpoint));
+  if (peers_.session_of(peer) == nullptr) {
     return Error{
         ErrorCode::kFailedPrecondition,
         "'" + endpoint +
@@ -57,10 +56,10 @@ Status BootstrapServer::start_session(const std::string& endpoint) {
             "/1/x/9 from its server)"};
   }
   // The configuration may have changed since: the peer must still fit it.
-  if (std::optional<Refusal> why = core_.authorize(*peer, endpoint)) {
+  if (std::optional<Refusal> why = core_.authorize(peer, endpoint)) {
     return Error{ErrorCode::kFailedPrecondition, "'" + endpoint + "': " + why->reason};
   }
-  Status st = core_.start_session(timers_.clock().now_ms(), *peer, endpoint);
+  Status st = core_.start_session(timers_.clock().now_ms(), peer, endpoint);
   pump();
   return st;
 }

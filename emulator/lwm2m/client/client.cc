@@ -612,23 +612,20 @@ Response Client::read(const ObjectDef& def, const Path& path, uint16_t fmt) cons
 // --- observe ------------------------------------------------------------------
 
 Status Client::set_resource(TimeMs now, const std::string& text_path, const std::string& text) {
-  auto path = Path::parse(text_path);
-  if (!path) return path.error();
-  if (path->depth() != 3)
+  HIL_TRY_ASSIGN(Path path, Path::parse(text_path));
+  if (path.depth() != 3)
     return Error{ErrorCode::kInvalidArgument, "path: " + text_path + " is not /obj/inst/res"};
-  if (*path->obj == kSecurity)
+  if (*path.obj == kSecurity)
     return Error{ErrorCode::kInvalidArgument,
                  "path: " + text_path + ": credentials come from bootstrap"};
-  const ObjectDef* def = registry_.find(*path->obj);
-  if (def == nullptr || !live_.instance(*path->obj, *path->inst))
-    return Error{ErrorCode::kInvalidArgument, "path: the device has no " + path->str()};
-  auto data = content::decode_write(*def, *path, format::kText,
+  const ObjectDef* def = registry_.find(*path.obj);
+  if (def == nullptr || !live_.instance(*path.obj, *path.inst))
+    return Error{ErrorCode::kInvalidArgument, "path: the device has no " + path.str()};
+  auto data = content::decode_write(*def, path, format::kText,
                                     reinterpret_cast<const uint8_t*>(text.data()), text.size());
-  if (!data)
-    return Error{ErrorCode::kInvalidArgument,
-                 "value for " + path->str() + ": " + data.error().message};
-  for (const auto& [inst, instance] : *data) live_.merge_instance(*path->obj, inst, instance);
-  event(now, "resource_set", path->str() + " = " + text);
+  if (!data) return data.error().prefixed("value for " + path.str() + ": ");
+  for (const auto& [inst, instance] : *data) live_.merge_instance(*path.obj, inst, instance);
+  event(now, "resource_set", path.str() + " = " + text);
   check_observations(now);
   return ok_status();
 }
