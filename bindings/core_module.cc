@@ -318,6 +318,8 @@ struct DeviceSpec {
     c.factory.server_uri = server_uri;
     c.factory.server_ssid = server_ssid;
     c.factory.server_lifetime_s = server_lifetime;
+    if (flash_size == 0 && !flash_image.empty())
+      throw py::value_error("flash_image: given, but the device has no flash (flash=None)");
     if (flash_size > 0) {
       device::FlashConfig f;
       f.geometry = {flash_size, flash_sector_size, flash_page_size};
@@ -406,50 +408,49 @@ bool all_devices(const std::vector<runtime::DeviceHandle>& devices,
 
 // --- QEMU devices (emulator/qemu/qemu_device.h) -------------------------------
 
-// What Python sets for a device that runs a firmware image; the client
-// options reach the image as its -append arguments (`args`).
+// What Python sets for a device that runs a firmware image. The device's
+// own settings are a native device's (`client`, validated the same way);
+// they reach the image as its -append words (lwm2m/client/boot_words.h).
 struct QemuSpec {
-  std::string endpoint = "dev";
-  std::string bootstrap_uri;
+  DeviceSpec client;
   std::string image;
   std::string qemu = "qemu-system-arm";
   std::string machine = "mps2-an385";
   std::string work_dir;
-  std::string flash_file = "flash.bin";  // empty: RAM only
-  uint32_t flash_size = 8192;
-  uint32_t flash_sector_size = 4096;
-  uint32_t flash_page_size = 256;
-  std::vector<std::string> args;
-  double reboot_after_power_cut = 0.1;
-  bool record_messages = true;
+  std::vector<std::string> args;  // more words, after the client's
   bool append = true;
   std::string state_source = "both";
   std::map<std::string, std::string> server_map;  // "a.b.c.d:port" -> coap://a.b.c.d:port
 
   qemu::QemuDeviceConfig build() const {
     if (image.empty()) throw py::value_error("firmware: the path of a firmware image is required");
-    if (bootstrap_uri.rfind("coap://", 0) != 0)
+    if (client.bootstrap_uri.rfind("coap://", 0) != 0)
       throw py::value_error("bootstrap_uri: a firmware image speaks NoSec only (coap://), got '" +
-                            bootstrap_uri + "'");
+                            client.bootstrap_uri + "'");
     if (work_dir.empty()) throw py::value_error("work_dir: required");
     for (const auto& a : args)
       if (a.find('=') == std::string::npos || a.find(' ') != std::string::npos)
         throw py::value_error("firmware_args: '" + a + "' is not key=value without spaces");
+    device::DeviceConfig d = client.build();
     qemu::QemuDeviceConfig c;
-    c.endpoint = endpoint;
-    c.bootstrap_uri = bootstrap_uri;
+    c.boot = {d.client, d.factory, d.timing.ack_timeout_ms, d.timing.ack_random_factor,
+              d.timing.max_retransmit};
     c.image = image;
     c.qemu = qemu;
     c.machine = machine;
     c.work_dir = work_dir;
-    c.flash_file = flash_file;
-    c.flash_geometry = {flash_size, flash_sector_size, flash_page_size};
-    if (!flash_file.empty()) check(flash::NorFlash::validate(c.flash_geometry));
+    c.flash_file.clear();
+    if (d.flash) {
+      c.flash_file = d.flash->image_path.empty() ? "flash.bin" : d.flash->image_path;
+      c.flash_geometry = d.flash->geometry;
+      c.on_violation = d.flash->on_violation;
+      c.endurance = d.flash->endurance;
+    }
     c.args = args;
-    c.reboot_after_power_cut_ms =
-        reboot_after_power_cut < 0 ? -1 : static_cast<int64_t>(reboot_after_power_cut * 1000 + 0.5);
-    c.record_messages = record_messages;
+    c.reboot_after_power_cut_ms = d.reboot_after_power_cut_ms;
+    c.record_messages = d.record_messages;
     c.append = append;
+    if (!append) c.flash_file.clear();
     c.state_source = parse_state_source(state_source);
     for (const auto& [image, host] : server_map)
       c.server_map.emplace_back(parse_ipv4("server_map key", image),
@@ -677,19 +678,12 @@ void bind_qemu(py::module_& m) {
   spec.def(py::init<>());
   spec.def("validate", [](const QemuSpec& s) { s.build(); });
 #define FIELD(name) spec.def_readwrite(#name, &QemuSpec::name)
-  FIELD(endpoint);
-  FIELD(bootstrap_uri);
+  FIELD(client);
   FIELD(image);
   FIELD(qemu);
   FIELD(machine);
   FIELD(work_dir);
-  FIELD(flash_file);
-  FIELD(flash_size);
-  FIELD(flash_sector_size);
-  FIELD(flash_page_size);
   FIELD(args);
-  FIELD(reboot_after_power_cut);
-  FIELD(record_messages);
   FIELD(append);
   FIELD(state_source);
   FIELD(server_map);

@@ -417,6 +417,28 @@ def test_without_append_the_options_it_would_carry_are_refused(servers: tuple, f
         emu.device("foreign-4", bs.uri, firmware=foreign_image, server_map={"server:5683": bs.uri})
 
 
+def test_qemu_options_are_checked_and_written_as_for_a_native_device(servers: tuple, image: Path) -> None:
+    """A QEMU device's client options make the same DeviceSpec as a native
+    device's: a bad value is refused with the same message before QEMU
+    starts, and a good one reaches the image as the word the image parses
+    (one table, lwm2m/client/boot_words.h)."""
+    emu, bs, _ = servers
+    for bad, message in (({"retry_jitter": 2.0}, "retry_jitter: must be 0..1"),
+                         ({"profile": "1.0", "request_finish": False}, "request_finish=False: only profile 'cr'")):
+        with pytest.raises(ValueError, match=message):
+            emu.device("native-bad", bs.uri, **bad)
+        with pytest.raises(ValueError, match=message):
+            emu.device("qemu-bad", bs.uri, firmware=image, **bad)
+    dev = emu.device("words-1", bs.uri, firmware=image, timing=TIMING, finish_timeout=12.345, retry_factor=1.25,
+                     hold_off=0, start=False)
+    dev.start()
+    dev.wait_for("registered", timeout=60)
+    start = next(e.detail for e in dev.timeline() if e.kind == "qemu_start")
+    for word in ("ep=words-1", f"bs={bs.uri}", "finish_timeout_ms=12345", "retry_factor=1.25",
+                 f"ack_timeout_ms={int(TIMING.ack_timeout * 1000)}", "profile=cr"):
+        assert word in start.split(), word
+
+
 def test_hil_qemu_run_until_a_state_seen_on_the_wire(servers: tuple, image: Path, tmp_path: Path) -> None:
     """hil-qemu-run --state-from wire stops at the state the image's CoAP
     shows, whatever its UART says."""

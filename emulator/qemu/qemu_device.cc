@@ -89,14 +89,17 @@ void QemuDevice::record(std::string kind, std::string detail) {
 std::vector<std::string> QemuDevice::boot_args() {
   const auto& c = config_;
   if (!c.append) return {};
-  std::vector<std::string> a = {"ep=" + c.endpoint, "bs=" + c.bootstrap_uri,
-                                "seed=" + std::to_string(c.seed)};
+  std::vector<std::string> a = lwm2m::to_words(c.boot);
+  a.push_back("seed=" + std::to_string(c.seed));
   if (!c.flash_file.empty()) {
     a.push_back("flash=" + c.flash_file);
     a.push_back("flash_size=" + std::to_string(c.flash_geometry.size));
     a.push_back("flash_sector=" + std::to_string(c.flash_geometry.sector_size));
     a.push_back("flash_page=" + std::to_string(c.flash_geometry.page_size));
     a.push_back("flash_seed=" + std::to_string(c.seed ^ 0xf1a5f1a5ULL));
+    a.push_back(std::string("flash_violation=") +
+                (c.on_violation == flash::ViolationPolicy::kError ? "error" : "and"));
+    a.push_back("flash_endurance=" + std::to_string(c.endurance));
   }
   a.insert(a.end(), c.args.begin(), c.args.end());
   if (armed_cut_) {
@@ -109,9 +112,9 @@ std::vector<std::string> QemuDevice::boot_args() {
 
 Status QemuDevice::start() {
   if (proc_)
-    return Error{
-        ErrorCode::kFailedPrecondition,
-        config_.endpoint + ": QEMU is already running (pid " + std::to_string(proc_->pid()) + ")"};
+    return Error{ErrorCode::kFailedPrecondition, config_.boot.client.endpoint +
+                                                     ": QEMU is already running (pid " +
+                                                     std::to_string(proc_->pid()) + ")"};
   reactor_.cancel(restart_timer_);
   restart_timer_ = 0;
   QemuConfig qc;
@@ -378,12 +381,14 @@ void QemuDevice::arm_power_cut(uint64_t op, std::optional<uint32_t> byte) {
 Result<std::vector<uint8_t>> QemuDevice::flash_image() const {
   std::string path = flash_path();
   if (path.empty())
-    return Error{ErrorCode::kUnsupported,
-                 config_.endpoint + ": this QEMU device keeps its flash in RAM (no flash file)"};
+    return Error{
+        ErrorCode::kUnsupported,
+        config_.boot.client.endpoint + ": this QEMU device keeps its flash in RAM (no flash file)"};
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return Error{ErrorCode::kIo,
-                 config_.endpoint + ": flash file " + path + ": " + std::strerror(errno) +
+                 config_.boot.client.endpoint + ": flash file " + path + ": " +
+                     std::strerror(errno) +
                      (errno == ENOENT ? " (the image creates it at its first boot)" : "")};
   std::vector<uint8_t> image(config_.flash_geometry.size);
   size_t got = 0;
@@ -397,8 +402,8 @@ Result<std::vector<uint8_t>> QemuDevice::flash_image() const {
   bool longer = ::read(fd, &extra, 1) == 1;
   ::close(fd);
   if (got != image.size() || longer)
-    return Error{ErrorCode::kInvalidArgument, config_.endpoint + ": flash file " + path +
-                                                  " is not " + std::to_string(image.size()) +
+    return Error{ErrorCode::kInvalidArgument, config_.boot.client.endpoint + ": flash file " +
+                                                  path + " is not " + std::to_string(image.size()) +
                                                   " bytes (the geometry given to the image)"};
   return image;
 }

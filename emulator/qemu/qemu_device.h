@@ -39,7 +39,7 @@
 #include "emulator/device/virtual_device.h"
 #include "emulator/flash/config_store.h"
 #include "emulator/flash/nor_flash.h"
-#include "emulator/lwm2m/client/client.h"
+#include "emulator/lwm2m/client/boot_words.h"
 #include "emulator/qemu/frame_bridge.h"
 #include "emulator/qemu/qemu_process.h"
 #include "emulator/qemu/uart_log.h"
@@ -55,9 +55,10 @@ namespace hil::qemu {
 enum class StateSource { kUart, kWire, kBoth };
 
 struct QemuDeviceConfig {
-  std::string endpoint;       // ep=
-  std::string bootstrap_uri;  // bs= (coap://a.b.c.d:port)
-  std::string image;          // the firmware ELF
+  // The client's words: ep=, bs= (coap://a.b.c.d:port), its timers,
+  // retries and CoAP timing (lwm2m/client/boot_words.h).
+  lwm2m::BootConfig boot;
+  std::string image;  // the firmware ELF
   std::string qemu = "qemu-system-arm";
   std::string machine = "mps2-an385";
   std::string work_dir;  // this device's own; created; QEMU runs there
@@ -65,11 +66,13 @@ struct QemuDeviceConfig {
   // the image keeps its flash in RAM and a restart starts from the factory.
   std::string flash_file = "flash.bin";
   flash::Geometry flash_geometry{8 * 1024, 4 * 1024, 256};
-  uint64_t seed = 1;  // seed= and flash_seed=
+  flash::ViolationPolicy on_violation = flash::ViolationPolicy::kAnd;  // flash_violation=
+  uint32_t endurance = 100000;                                         // flash_endurance=
+  uint64_t seed = 1;                                                   // seed= and flash_seed=
   // More firmware arguments, key=value (firmware-images/README.md, "-append").
   std::vector<std::string> args;
   // False: no -append at all, for an image configured at build time (the
-  // endpoint, URI, seeds, flash and args above are then not passed).
+  // words, seeds, flash and args above are then not passed).
   bool append = true;
   StateSource state_source = StateSource::kBoth;
   // Destinations the image has built in, and the host's server each one
@@ -112,7 +115,7 @@ class QemuDevice : public device::VirtualDevice {
   lwm2m::State state() const override { return state_.load(std::memory_order_acquire); }
   lwm2m::BootstrapExit last_exit() const override { return exit_.load(std::memory_order_acquire); }
   bool powered() const override { return powered_.load(std::memory_order_acquire); }
-  const std::string& endpoint() const override { return config_.endpoint; }
+  const std::string& endpoint() const override { return config_.boot.client.endpoint; }
   const std::string& work_dir() const { return config_.work_dir; }
   // The flash file's absolute path; empty without one.
   std::string flash_path() const;

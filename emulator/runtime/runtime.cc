@@ -449,12 +449,13 @@ Result<std::vector<DeviceHandle>> Runtime::add_qemu(const qemu::QemuDeviceConfig
   for (size_t i = 0; i < count; ++i) {
     Loop* loop = loops_[devices_.size() % loops_.size()].get();
     qemu::QemuDeviceConfig c = tmpl;
-    if (count > 1 || !prefix.empty()) c.endpoint = prefix + std::to_string(i);
-    c.seed = mix(options_.seed, c.endpoint);
-    c.link_seed = mix(options_.seed, "link " + c.endpoint);
+    std::string& name = c.boot.client.endpoint;
+    if (count > 1 || !prefix.empty()) name = prefix + std::to_string(i);
+    c.seed = mix(options_.seed, name);
+    c.link_seed = mix(options_.seed, "link " + name);
     c.address_index = addresses_++;
-    c.work_dir = tmpl.work_dir + "/" + c.endpoint;
-    c.flash_file = lwm2m::with_endpoint(c.flash_file, c.endpoint);
+    c.work_dir = tmpl.work_dir + "/" + name;
+    c.flash_file = lwm2m::with_endpoint(c.flash_file, name);
     radio::Radio* radio = radio_of(loop);
     auto d = loop->call([&] {
       return std::make_unique<qemu::QemuDevice>(std::move(c), *loop, *radio, [this] { notify(); });

@@ -24,15 +24,6 @@ bool parse_i64(const std::string& s, int64_t* out) {
   return true;
 }
 
-bool parse_double(const std::string& s, double* out) {
-  if (s.empty()) return false;
-  char* end = nullptr;
-  double v = std::strtod(s.c_str(), &end);
-  if (*end != '\0') return false;
-  *out = v;
-  return true;
-}
-
 // Dotted quad to network byte order (as lwIP's ip4_addr_t holds it).
 bool parse_ipv4(const std::string& s, uint32_t* out) {
   uint32_t parts[4];
@@ -47,17 +38,6 @@ bool parse_ipv4(const std::string& s, uint32_t* out) {
     pos = end + 1;
   }
   *out = parts[0] | (parts[1] << 8) | (parts[2] << 16) | (parts[3] << 24);
-  return true;
-}
-
-bool parse_bool(const std::string& s, bool* out) {
-  if (s == "1" || s == "true") {
-    *out = true;
-  } else if (s == "0" || s == "false") {
-    *out = false;
-  } else {
-    return false;
-  }
   return true;
 }
 
@@ -89,60 +69,13 @@ std::optional<Args> parse_args(const char* cmdline, std::string* error) {
     }
     std::string key = token.substr(0, eq), v = token.substr(eq + 1);
     uint64_t u = 0;
-    int64_t i = 0;
-    double d = 0;
     bool ok = true;
-    if (key == "ep") {
-      a.client.endpoint = v;
-      ok = !v.empty();
-    } else if (key == "bs") {
-      a.factory.bootstrap_uri = v;
-    } else if (key == "server") {
-      a.factory.server_uri = v;
-    } else if (key == "server_ssid") {
-      ok = parse_i64(v, &a.factory.server_ssid);
-    } else if (key == "server_lifetime") {
-      ok = parse_i64(v, &a.factory.server_lifetime_s);
-    } else if (key == "profile") {
-      auto prof = hil::lwm2m::parse_profile(v);
-      ok = prof.has_value();
-      if (ok) a.client.profile = *prof;
-    } else if (key == "request_finish") {
-      ok = parse_bool(v, &a.client.request_finish);
-    } else if (key == "finish_fallback") {
-      ok = parse_bool(v, &a.client.finish_fallback);
-    } else if (key == "finish_timeout_ms") {
-      ok = parse_i64(v, &a.client.finish_timeout_ms);
-    } else if (key == "idle_timeout_ms") {
-      ok = parse_i64(v, &a.client.idle_timeout_ms);
-    } else if (key == "hold_off") {
-      ok = parse_i64(v, &a.factory.hold_off_s);
-    } else if (key == "retry_initial_ms") {
-      ok = parse_i64(v, &i);
-      a.client.bootstrap_retry.initial_ms = a.client.register_retry.initial_ms = i;
-    } else if (key == "retry_factor") {
-      ok = parse_double(v, &d);
-      a.client.bootstrap_retry.factor = a.client.register_retry.factor = d;
-    } else if (key == "retry_max_ms") {
-      ok = parse_i64(v, &i);
-      a.client.bootstrap_retry.max_ms = a.client.register_retry.max_ms = i;
-    } else if (key == "retry_jitter") {
-      ok = parse_double(v, &d);
-      a.client.bootstrap_retry.jitter = a.client.register_retry.jitter = d;
-    } else if (key == "max_bootstrap_attempts") {
-      ok = parse_i64(v, &i);
-      a.client.max_bootstrap_attempts = static_cast<int>(i);
-    } else if (key == "register_attempts") {
-      ok = parse_i64(v, &i);
-      a.client.register_attempts = static_cast<int>(i);
-    } else if (key == "ack_timeout_ms") {
-      ok = parse_u64(v, &u) && u > 0 && u < 60000;
-      a.ack_timeout_ms = static_cast<uint32_t>(u);
-    } else if (key == "ack_random_factor") {
-      ok = parse_double(v, &a.ack_random_factor) && a.ack_random_factor >= 1.0;
-    } else if (key == "max_retransmit") {
-      ok = parse_u64(v, &u) && u <= 20;
-      a.max_retransmit = static_cast<int>(u);
+    if (hil::lwm2m::is_boot_word(key)) {
+      auto set = hil::lwm2m::set_boot_word(a, key, v);
+      if (!set) {
+        *error = set.error().message;
+        return std::nullopt;
+      }
     } else if (key == "ip") {
       ok = parse_ipv4(v, &a.ip);
     } else if (key == "gw") {

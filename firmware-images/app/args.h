@@ -7,22 +7,13 @@
 #include <string>
 
 #include "emulator/flash/nor_flash.h"
-#include "emulator/lwm2m/client/client.h"
-#include "emulator/lwm2m/client/factory.h"
+#include "emulator/lwm2m/client/boot_words.h"
 
 namespace fw {
 
-struct Args {
-  hil::lwm2m::ClientConfig client;
-  // The bootstrap account (NoSec here), or a server account without
-  // bootstrap, and the Device object.
-  hil::lwm2m::Factory factory;
-
-  // CoAP (RFC 7252 transmission parameters).
-  uint32_t ack_timeout_ms = 2000;
-  double ack_random_factor = 1.5;
-  int max_retransmit = 4;
-
+// The client's words (emulator/lwm2m/client/boot_words.h), and the
+// image's own: its network, its flash file, a power cut and its logging.
+struct Args : hil::lwm2m::BootConfig {
   // Network: the device's address; the gateway is the emulator's side.
   uint32_t ip = 0, gateway = 0, netmask = 0;  // network byte order
 

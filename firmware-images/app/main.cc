@@ -185,7 +185,8 @@ void Firmware::start_network(const Args& args) {
   }
   log_event("net_up",
             "ip " + ip_string(args.ip) + " gw " + ip_string(args.gateway) + " mac " + mac);
-  Timing timing{args.ack_timeout_ms, args.ack_random_factor, args.max_retransmit};
+  Timing timing{static_cast<uint32_t>(args.ack_timeout_ms), args.ack_random_factor,
+                args.max_retransmit};
   max_transmit_span_ms_ = static_cast<int64_t>(
       args.ack_timeout_ms * (std::pow(2.0, args.max_retransmit) - 1) * args.ack_random_factor);
   max_transmit_wait_ms_ = static_cast<int64_t>(

@@ -144,19 +144,12 @@ class LinkConfig:
     def validate(self) -> None: ...
 
 class QemuSpec:
-    endpoint: str
-    bootstrap_uri: str
+    client: DeviceSpec
     image: str
     qemu: str
     machine: str
     work_dir: str
-    flash_file: str
-    flash_size: int
-    flash_sector_size: int
-    flash_page_size: int
     args: list[str]
-    reboot_after_power_cut: float
-    record_messages: bool
     append: bool
     state_source: str
     server_map: dict[str, str]

@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Sequence, cast
 
 from . import _core
 from ._device import Device
-from ._options import STATE_SOURCES, CoapTiming, DeviceOptions, FlashGeometry, check_device_uri, seconds_ms
+from ._options import STATE_SOURCES, DeviceOptions, check_device_uri, native_spec
 
 if TYPE_CHECKING:
     from ._emulator import Emulator
@@ -32,27 +32,6 @@ class NotSupportedOnImage(NotSupportedOnQemu):
     knows of); the message says what."""
 
 
-# Device options and the firmware argument each one becomes
-# (firmware-images/README.md, "-append arguments"); seconds become ms.
-_SECONDS_MS = {
-    "finish_timeout": "finish_timeout_ms",
-    "idle_timeout": "idle_timeout_ms",
-    "retry_initial": "retry_initial_ms",
-    "retry_max": "retry_max_ms",
-}
-_PLAIN = {
-    "profile": "profile",
-    "hold_off": "hold_off",
-    "retry_factor": "retry_factor",
-    "retry_jitter": "retry_jitter",
-    "max_bootstrap_attempts": "max_bootstrap_attempts",
-    "register_attempts": "register_attempts",
-    "server_uri": "server",
-    "server_ssid": "server_ssid",
-    "server_lifetime": "server_lifetime",
-    "flash_violation": "flash_violation",
-    "flash_endurance": "flash_endurance",
-}
 _UNSUPPORTED_OPTIONS = {
     "psk": "the firmware image speaks NoSec only (coap://); DTLS in firmware is not built "
     "(firmware-images/README.md, 'DTLS in firmware')",
@@ -63,77 +42,45 @@ _UNSUPPORTED_OPTIONS = {
     "flash_erase_latency": "the image's flash takes the time semihosting takes",
     "objects": "the image compiles in the DDF files of emulator/lwm2m/objects/ and reads none at run time",
 }
-_HOST_OPTIONS = ("firmware", "firmware_args", "qemu", "machine", "work_dir", "start", "timing", "flash",
-                 "flash_image", "reboot_after_power_cut", "record_messages", "request_finish",
-                 "state_source", "server_map", "finish_fallback")
-# What an image started without -append (firmware_args=None) is not told.
-_APPEND_ONLY = (*_SECONDS_MS, *_PLAIN, "timing", "request_finish", "finish_fallback", "flash_image")
+# Options for the host's side of a QEMU device; every other option is the
+# client's and reaches the image as -append words.
+_HOST_OPTIONS = ("firmware", "firmware_args", "qemu", "machine", "work_dir", "start", "flash",
+                 "reboot_after_power_cut", "record_messages", "state_source", "server_map")
 
 
 def _unsupported(what: str, why: str) -> NotSupportedOnQemu:
     return NotSupportedOnQemu(f"{what} is not supported on a QEMU device (a firmware image under QEMU): {why}")
 
 
-def _firmware_args(options: dict[str, Any]) -> list[str]:
-    """The client options as the image's key=value arguments."""
-    args: list[str] = []
-    for key, arg in _SECONDS_MS.items():
-        if key in options:
-            args.append(f"{arg}={seconds_ms(key, options.pop(key))}")
-    for key, arg in _PLAIN.items():
-        if key in options:
-            value = options.pop(key)
-            if key == "profile" and value not in ("cr", "1.0", "1.1"):
-                raise ValueError(f"profile: {value!r} is not one of 'cr', '1.0', '1.1'")
-            if key == "server_uri":
-                if not value:
-                    continue
-                check_device_uri("server_uri", value)
-                if not str(value).startswith("coap://"):
-                    raise _unsupported("a coaps:// server_uri", _UNSUPPORTED_OPTIONS["psk"])
-                if "://localhost" in str(value):
-                    raise ValueError(f"server_uri: {value!r}: a firmware image has no DNS; use 127.0.0.1")
-            args.append(f"{arg}={value}")
-    for flag in ("request_finish", "finish_fallback"):
-        if flag in options:
-            args.append(f"{flag}={1 if options.pop(flag) else 0}")
-    timing = options.pop("timing", None)
-    if timing is not None:
-        if not isinstance(timing, CoapTiming):
-            raise TypeError(f"timing: expected a CoapTiming, got {type(timing).__name__}")
-        ack_ms = int(round(timing.ack_timeout * 1000))
-        if ack_ms < 1:
-            raise ValueError("timing.ack_timeout: must be >= 0.001 s")
-        args += [
-            f"ack_timeout_ms={ack_ms}",
-            f"ack_random_factor={timing.ack_random_factor}",
-            f"max_retransmit={timing.max_retransmit}",
-        ]
-    extra = options.pop("firmware_args", None) or ()
+def _extra_args(extra: Mapping[str, object] | Sequence[str] | str) -> list[str]:
+    """``firmware_args`` as key=value words, after the client's own."""
     if isinstance(extra, Mapping):
-        args += [f"{k}={v}" for k, v in extra.items()]
-    elif isinstance(extra, str):
-        args += extra.split()
-    else:
-        args += [str(a) for a in extra]
-    return args
+        return [f"{k}={v}" for k, v in extra.items()]
+    if isinstance(extra, str):
+        return extra.split()
+    return [str(a) for a in extra]
 
 
-def _no_append(spec: _core.QemuSpec, options: dict[str, Any]) -> None:
+def _no_append(options: dict[str, Any]) -> None:
     """firmware_args=None: the image is configured at build time and is
-    passed no -append, so the options that would have become arguments are
-    refused, and the host knows of no flash file."""
-    told = sorted(k for k in _APPEND_ONLY if options.get(k) is not None)
+    passed no -append, so the client's options cannot reach it and are
+    refused."""
+    told = sorted(k for k, v in options.items() if k not in _HOST_OPTIONS and v is not None)
     if told:
         raise ValueError(
             f"firmware_args=None starts the image without -append, so {', '.join(told)} cannot reach it; "
             "build them into the image or drop firmware_args=None"
         )
-    for key in _APPEND_ONLY:
-        options.pop(key, None)
-    options.pop("firmware_args")
-    spec.append = False
-    spec.flash_file = ""
+
+
+def _check_server_uri(value: object) -> None:
+    if not value:
+        return
+    check_device_uri("server_uri", value)
+    if not str(value).startswith("coap://"):
+        raise _unsupported("a coaps:// server_uri", _UNSUPPORTED_OPTIONS["psk"])
+    if "://localhost" in str(value):
+        raise ValueError(f"server_uri: {value!r}: a firmware image has no DNS; use 127.0.0.1")
 
 
 def _work_base(emu: Emulator, names: list[str]) -> str:
@@ -152,7 +99,9 @@ def _work_base(emu: Emulator, names: list[str]) -> str:
 def qemu_spec(
     emu: Emulator, bootstrap_uri: str, endpoint: str, names: list[str], options: dict[str, Any]
 ) -> _core.QemuSpec:
-    """A QemuSpec from Emulator.device/fleet options (consumed from ``options``)."""
+    """A QemuSpec from Emulator.device/fleet options. The client's options
+    make the same DeviceSpec as a native device's, checked by the same C++,
+    and become the image's -append words there."""
     check_device_uri("bootstrap_uri", bootstrap_uri)
     if not bootstrap_uri.startswith("coap://"):
         raise _unsupported("a coaps:// bootstrap_uri", _UNSUPPORTED_OPTIONS["psk"])
@@ -162,9 +111,8 @@ def qemu_spec(
         if options.get(key) is not None:
             raise _unsupported(f"the option {key!r}", why)
         options.pop(key, None)
+    _check_server_uri(options.get("server_uri"))
     spec = _core.QemuSpec()
-    spec.endpoint = endpoint
-    spec.bootstrap_uri = bootstrap_uri
     image = Path(os.fspath(options.pop("firmware")))
     if not image.is_file():
         raise ValueError(
@@ -173,28 +121,12 @@ def qemu_spec(
     spec.image = str(image.resolve())
     for key in ("qemu", "machine"):
         if options.get(key) is not None:
-            setattr(spec, key, str(options.pop(key)))
+            setattr(spec, key, str(options[key]))
         options.pop(key, None)
     if shutil.which(spec.qemu) is None:
         raise ValueError(f"qemu: {spec.qemu} not found (apt-get install --no-install-recommends qemu-system-arm)")
     work_dir = options.pop("work_dir", None)
     spec.work_dir = str(Path(work_dir).resolve()) if work_dir is not None else _work_base(emu, names)
-    flash = options.pop("flash", FlashGeometry())
-    flash_image = options.pop("flash_image", None)
-    if flash is None:
-        if flash_image:
-            raise ValueError("flash_image: given, but flash=None (no flash)")
-        spec.flash_file = ""
-    else:
-        if not isinstance(flash, FlashGeometry):
-            raise TypeError("flash: expected a FlashGeometry or None")
-        spec.flash_size, spec.flash_sector_size, spec.flash_page_size = flash.size, flash.sector_size, flash.page_size
-        if flash_image:
-            spec.flash_file = str(Path(os.fspath(flash_image)).resolve())
-    if "reboot_after_power_cut" in options:
-        spec.reboot_after_power_cut = float(options.pop("reboot_after_power_cut"))
-    if "record_messages" in options:
-        spec.record_messages = bool(options.pop("record_messages"))
     state_source = options.pop("state_source", "both")
     if state_source not in STATE_SOURCES:
         raise ValueError(f"state_source: {state_source!r} is none of {', '.join(map(repr, STATE_SOURCES))}")
@@ -205,12 +137,13 @@ def qemu_spec(
     spec.server_map = {str(k): str(v) for k, v in server_map.items()}
     options.pop("start", None)
     if "firmware_args" in options and options["firmware_args"] is None:
-        _no_append(spec, options)
-    args = _firmware_args(options)
-    if options:
-        allowed = sorted({*_SECONDS_MS, *_PLAIN, *_HOST_OPTIONS})
-        raise TypeError(f"unknown option(s) for a QEMU device {sorted(options)}; allowed: {', '.join(allowed)}")
-    spec.args = args
+        _no_append(options)
+        spec.append = False
+    spec.args = _extra_args(options.pop("firmware_args", None) or ())
+    if options.get("flash_image"):
+        options["flash_image"] = str(Path(os.fspath(options["flash_image"])).resolve())
+    spec.client = native_spec(bootstrap_uri, cast(DeviceOptions, options))
+    spec.client.endpoint = endpoint
     spec.validate()
     return spec
 
