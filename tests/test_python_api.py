@@ -118,3 +118,31 @@ def test_a_device_that_is_off_reads_as_empty_instead_of_crashing() -> None:
             assert dev.objects() == {}
             assert dev.exit_counts() == {}
             assert dev.state == "factory"
+
+
+def test_device_options_and_the_cpp_device_spec_are_one_schema() -> None:
+    """Every option of ``Emulator.device`` sets the C++ DeviceSpec field of
+    its name, or the fields it stands for; every DeviceSpec field is set by
+    some option. A field added on one side only fails here."""
+    from lwm2m_hil import _core
+    from lwm2m_hil._options import DeviceOptions
+
+    composite = {
+        "psk": {"psk_identity", "psk_key"},
+        "x509": {"x509_cert", "x509_key", "x509_server_cert", "x509_ca_cert", "x509_ca_key", "x509_cn",
+                 "x509_not_before", "x509_not_after"},
+        "timing": {"ack_timeout", "ack_random_factor", "max_retransmit"},
+        "flash": {"flash_size", "flash_sector_size", "flash_page_size"},
+    }
+    host_only = {"start", "firmware", "firmware_args", "qemu", "machine", "work_dir", "state_source", "server_map"}
+    positional = {"endpoint", "bootstrap_uri"}
+    spec = _core.DeviceSpec()
+    fields = {name for name in dir(spec) if not name.startswith("_") and not callable(getattr(spec, name))}
+    reached: set[str] = set(positional)
+    for option in DeviceOptions.__annotations__:
+        if option in host_only:
+            continue
+        targets = composite.get(option, {option})
+        assert targets <= fields, f"option {option!r} sets no DeviceSpec field {sorted(targets - fields)}"
+        reached |= targets
+    assert fields == reached, f"DeviceSpec fields no option sets: {sorted(fields - reached)}"
