@@ -11,14 +11,12 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
 from . import _core
 from ._device import Device
+from ._host import DeviceHost
 from ._options import STATE_SOURCES, CoapTiming, DeviceOptions, FlashGeometry, check_device_uri, seconds_ms
-
-if TYPE_CHECKING:
-    from ._emulator import Emulator
 
 
 class NotSupportedOnQemu(_core.NotSupportedError):
@@ -136,7 +134,7 @@ def _no_append(spec: _core.QemuSpec, options: dict[str, Any]) -> None:
     spec.flash_file = ""
 
 
-def _work_base(emu: Emulator, names: list[str]) -> str:
+def _work_base(emu: DeviceHost[Device], names: list[str]) -> str:
     """A directory under the emulator's QEMU root where none of ``names``
     exists yet (one device directory each; the same name twice gets a new base)."""
     root = Path(emu._qemu_root())
@@ -150,7 +148,7 @@ def _work_base(emu: Emulator, names: list[str]) -> str:
 
 
 def qemu_spec(
-    emu: Emulator, bootstrap_uri: str, endpoint: str, names: list[str], options: dict[str, Any]
+    emu: DeviceHost[Device], bootstrap_uri: str, endpoint: str, names: list[str], options: dict[str, Any]
 ) -> _core.QemuSpec:
     """A QemuSpec from Emulator.device/fleet options (consumed from ``options``)."""
     check_device_uri("bootstrap_uri", bootstrap_uri)
@@ -324,7 +322,7 @@ class QemuDevice(Device):
 
 
 def add(
-    emu: Emulator, count: int, bootstrap_uri: str, prefix: str, endpoint: str, device_options: DeviceOptions
+    emu: DeviceHost[Device], count: int, bootstrap_uri: str, prefix: str, endpoint: str, device_options: DeviceOptions
 ) -> list[QemuDevice]:
     if emu.clock == "virtual":
         raise NotSupportedOnQemu(
