@@ -821,6 +821,7 @@ PYBIND11_MODULE(_core, m) {
              server::BootstrapCounters c = release_gil([&] { return h.counters(); });
              py::dict d;
              d["results_evicted"] = c.results_evicted;
+             d["results_expired"] = c.results_expired;
              d["endpoint_events_evicted"] = c.endpoint_events_evicted;
              d["events_evicted"] = c.events_evicted;
              return d;
@@ -1000,7 +1001,8 @@ PYBIND11_MODULE(_core, m) {
           [](runtime::Runtime& r, const std::string& config_json, const std::string& profile,
              const std::string& listen, const std::string& secure_listen, double ack_timeout,
              double random_factor, int max_retransmit, int64_t max_results,
-             int64_t max_endpoint_events, int64_t max_events, const py::object& x509) {
+             int64_t max_endpoint_events, int64_t max_events, int64_t result_ttl,
+             const py::object& x509) {
             auto config = unwrap(server::parse_bootstrap_config(config_json));
             std::optional<coap::Certificate> cert = certificate_arg(x509);
             // "auto": no default; each entry's profile, else the request's dialect.
@@ -1010,6 +1012,10 @@ PYBIND11_MODULE(_core, m) {
             server::BootstrapLimits limits{cap_arg("max_results", max_results),
                                            cap_arg("max_endpoint_events", max_endpoint_events),
                                            cap_arg("max_events", max_events)};
+            if (result_ttl < 1 || result_ttl > 4294967295)
+              throw py::value_error("result_ttl: must be 1..4294967295 seconds, got " +
+                                    std::to_string(result_ttl));
+            limits.result_ttl_ms = result_ttl * 1000;
             auto made = [&] {
               py::gil_scoped_release release;
               return r.add_bootstrap_server(std::move(config), p, t, listen, secure_listen, limits,
@@ -1020,7 +1026,8 @@ PYBIND11_MODULE(_core, m) {
           py::arg("config_json"), py::arg("profile"), py::arg("listen"), py::arg("secure_listen"),
           py::arg("ack_timeout"), py::arg("ack_random_factor"), py::arg("max_retransmit"),
           py::arg("max_results") = 100000, py::arg("max_endpoint_events") = 256,
-          py::arg("max_events") = 10000, py::arg("x509") = py::none())
+          py::arg("max_events") = 10000, py::arg("result_ttl") = 86400,
+          py::arg("x509") = py::none())
       .def(
           "add_registration_server",
           [](runtime::Runtime& r, const std::string& listen, const std::string& secure_listen,

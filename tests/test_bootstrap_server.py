@@ -24,7 +24,7 @@ from coap_peer import (
     SENML_JSON,
     ScriptedClient,
 )
-from helpers import FAST, outcome_of
+from helpers import FAST, outcome_of, wait_until
 from lwm2m_hil import BootstrapServer, CoapTiming, Emulator, Psk, bootstrap_config
 
 RS_URI = "coap://127.0.0.1:5999"
@@ -376,6 +376,38 @@ def test_results_beyond_max_results_are_evicted_oldest_first(emulator: Emulator)
     assert bs.counters()["results_evicted"] == 3
 
 
+def test_results_expire_result_ttl_after_their_session_ended(emulator: Emulator) -> None:
+    """A flood below max_results leaves nothing for good: with result_ttl=1
+    the results of ended sessions go a second or two after they ended, and
+    the server counts them as expired (not evicted)."""
+    bs = emulator.bootstrap_server(bootstrap_config(RS_URI, match="dev-*"), timing=FAST, result_ttl=1)
+    with CoapPeer() as client:
+        for i in range(3):
+            assert request_bootstrap(client, bs, f"flood-{i}").code_text == "4.00"
+    assert sorted(bs.results()) == ["flood-0", "flood-1", "flood-2"]
+    wait_until(lambda: not bs.results(), 10, "the results to expire")
+    assert bs.counters()["results_expired"] == 3
+    assert bs.counters()["results_evicted"] == 0
+
+
+def test_an_outcome_stays_result_ttl_then_expires_on_the_virtual_clock() -> None:
+    """On the virtual clock, to the millisecond: a device's SUCCESS stays
+    until result_ttl after its session ended (sweeps run on whole seconds),
+    then goes, counted; the device itself stays registered."""
+    with Emulator(clock="virtual") as emu:
+        rs = emu.registration_server()
+        bs = emu.bootstrap_server(bootstrap_config(rs.uri), result_ttl=60)
+        dev = emu.device("dev-1", bs.uri)
+        dev.run_until("registered", timeout=60)
+        ended = bs.results()["dev-1"]["ended_ms"] / 1000
+        emu.run_for(ended + 60 - 0.001 - emu.now())
+        assert bs.results()["dev-1"]["outcome"] == "SUCCESS"
+        emu.run_for(1.002)
+        assert "dev-1" not in bs.results()
+        assert bs.counters()["results_expired"] == 1
+        assert dev.state == "registered"
+
+
 def test_endpoint_events_keep_the_latest_max_endpoint_events(emulator: Emulator) -> None:
     """A result keeps its latest max_endpoint_events events and counts the
     rest; the server's own events() keep the latest max_events."""
@@ -389,7 +421,8 @@ def test_endpoint_events_keep_the_latest_max_endpoint_events(emulator: Emulator)
     assert [e.kind for e in result["events"]] == ["outcome"]
     assert result["events_evicted"] == 1
     assert len(bs.events()) == 2
-    assert bs.counters() == {"results_evicted": 0, "endpoint_events_evicted": 1, "events_evicted": 1}
+    assert bs.counters() == {"results_evicted": 0, "results_expired": 0, "endpoint_events_evicted": 1,
+                             "events_evicted": 1}
 
 
 def test_a_flood_from_one_client_leaves_one_request_queued_not_one_per_session(emulator: Emulator) -> None:

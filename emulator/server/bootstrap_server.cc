@@ -19,6 +19,7 @@ BootstrapServer::BootstrapServer(BootstrapConfig config, std::optional<lwm2m::Pr
       security_(core_.config().psk_table(),
                 [this](const std::string& ep, const Refusal& r) {
                   core_.refuse(timers_.clock().now_ms(), 0, ep, r.reason, r.outcome);
+                  arm_expiry();
                 }),
       endpoint_(*this, seed, shards) {
   // Each endpoint's entry says how it must come: with its own credential
@@ -33,6 +34,8 @@ BootstrapServer::BootstrapServer(BootstrapConfig config, std::optional<lwm2m::Pr
                              cfg->x509 ? Certs::Required : Certs::Refused);
   };
 }
+
+BootstrapServer::~BootstrapServer() { timers_.cancel(expiry_timer_); }
 
 Status BootstrapServer::listen(const coap_address_t& addr, const coap_address_t& secure,
                                unsigned max_handshakes) {
@@ -109,6 +112,25 @@ void BootstrapServer::pump() {
                        s ? "cannot send" : "the client's session is gone");
     }
   }
+  arm_expiry();  // sessions may have ended
+}
+
+void BootstrapServer::arm_expiry() {
+  std::optional<TimeMs> due = core_.next_deadline();
+  // Rounded up to a whole second: a flood's sessions end milliseconds
+  // apart, and one sweep (and one trim) should take them all.
+  if (due) due = (*due + 999) / 1000 * 1000;
+  if (due == expiry_at_) return;
+  timers_.cancel(expiry_timer_);
+  expiry_timer_ = 0;
+  expiry_at_ = due;
+  if (!due) return;
+  expiry_timer_ = timers_.at(*due, [this] {
+    expiry_timer_ = 0;
+    expiry_at_.reset();
+    trim_.released(core_.on_timeout(timers_.clock().now_ms()));
+    arm_expiry();
+  });
 }
 
 }  // namespace hil::server

@@ -19,6 +19,7 @@ class BootstrapServer final : public coap::Context::Handler {
   BootstrapServer(BootstrapConfig config, std::optional<lwm2m::Profile> profile,
                   coap::Timing timing, Timers& timers, uint64_t seed, int shards,
                   BootstrapLimits limits = {});
+  ~BootstrapServer() override;
 
   // Certificate mode: endpoints whose entry says "x509" authenticate with
   // a certificate in their name that chains to `own.trust`. Before listen().
@@ -45,6 +46,8 @@ class BootstrapServer final : public coap::Context::Handler {
 
  private:
   void pump();
+  // Sweeps results past limits().result_ttl_ms, once a second at most.
+  void arm_expiry();
 
   Timers& timers_;
   BootstrapServerCore core_;
@@ -52,7 +55,9 @@ class BootstrapServer final : public coap::Context::Handler {
   PeerTable peers_;
   ClientSecurity security_;
   coap::ShardedEndpoint endpoint_;
-  HeapTrim trim_{timers_};  // after failed sessions: a flood's end as they time out
+  HeapTrim trim_{timers_};  // after failed sessions and expiries: a flood's end
+  Timers::Id expiry_timer_ = 0;
+  std::optional<TimeMs> expiry_at_;  // when expiry_timer_ fires
 };
 
 }  // namespace hil::server

@@ -166,7 +166,8 @@ Result<PeerId> BootstrapServerCore::last_peer(const std::string& endpoint) const
   if (r == nullptr || r->peer == 0) {
     return Error{ErrorCode::kInvalidArgument,
                  "'" + endpoint +
-                     "' has never come to this bootstrap server: a server-initiated bootstrap "
+                     "' has never come to this bootstrap server (or its result is older than "
+                     "result_ttl, or was evicted beyond max_results): a server-initiated bootstrap "
                      "reaches a device at the address of its last session here"};
   }
   if (!r->outcome) {
@@ -420,14 +421,43 @@ void BootstrapServerCore::evict_ended() {
   // The newest ended result stays even when max_results is 0: on_outcome
   // and its caller still look at it.
   while (results_.size() > limits_.max_results && ended_.size() > 1) {
-    // Its pace goes with it, so that a flood of names leaves no state
-    // behind (an endpoint evicted while throttled starts with a full budget).
-    pace_.erase(ended_.front());
-    results_.erase(ended_.front());
-    ended_at_.erase(ended_.front());
-    ended_.pop_front();
+    erase_oldest_ended();
     ++counters_.results_evicted;
   }
+}
+
+void BootstrapServerCore::erase_oldest_ended() {
+  // Its pace goes with it, so that a flood of names leaves no state
+  // behind (an endpoint evicted while throttled starts with a full budget).
+  pace_.erase(ended_.front());
+  results_.erase(ended_.front());
+  ended_at_.erase(ended_.front());
+  ended_.pop_front();
+}
+
+std::optional<TimeMs> BootstrapServerCore::next_deadline() const {
+  // Both queues are in the order their sessions ended.
+  std::optional<TimeMs> oldest;
+  if (!ended_.empty()) oldest = results_.at(ended_.front()).ended_ms;
+  if (!log_ended_.empty()) {
+    oldest = std::min(oldest.value_or(log_ended_.front().ended_ms), log_ended_.front().ended_ms);
+  }
+  if (!oldest) return std::nullopt;
+  return *oldest + limits_.result_ttl_ms;
+}
+
+size_t BootstrapServerCore::on_timeout(TimeMs now) {
+  const TimeMs cutoff = now - limits_.result_ttl_ms;
+  size_t gone = 0;
+  for (; !ended_.empty() && results_.at(ended_.front()).ended_ms <= cutoff; ++gone) {
+    erase_oldest_ended();
+    ++counters_.results_expired;
+  }
+  for (; !log_ended_.empty() && log_ended_.front().ended_ms <= cutoff; ++gone) {
+    log_ended_.pop_front();
+    ++log_dropped_;
+  }
+  return gone;
 }
 
 bool BootstrapServerCore::admit(TimeMs now, const std::string& ep) {

@@ -112,6 +112,10 @@ struct BootstrapLimits {
   size_t max_results = 100000;
   size_t max_endpoint_events = 256;
   size_t max_events = 10000;  // events() that name no endpoint
+  // How long a result outlives its session's end, and an ended session
+  // waits for take_log(): a flood below max_results must not leave its
+  // results (and the memory under them) for good.
+  TimeMs result_ttl_ms = 86400 * 1000;
   // How long the transport may hold a cancelled session's request (its
   // MAX_TRANSMIT_WAIT) before the peer's next session goes ahead anyway:
   // an exchange that ends unreported (an ACK with a garbled token) must
@@ -121,6 +125,7 @@ struct BootstrapLimits {
 
 struct BootstrapCounters {
   uint64_t results_evicted = 0;
+  uint64_t results_expired = 0;  // older than result_ttl_ms
   uint64_t endpoint_events_evicted = 0;
   uint64_t events_evicted = 0;
 };
@@ -192,6 +197,15 @@ class BootstrapServerCore {
   BootstrapCounters counters() const;
   const BootstrapLimits& limits() const { return limits_; }
 
+  // When the oldest ended result, or ended session take_log() has not
+  // handed out, reaches limits().result_ttl_ms; nullopt: none has ended.
+  std::optional<TimeMs> next_deadline() const;
+  // Removes the results whose session ended result_ttl_ms ago or more
+  // (results_expired; the endpoint's session budget goes too), and the
+  // ended sessions as old that take_log() has not handed out (its
+  // `dropped`). Returns how many entries went, for a heap trim.
+  size_t on_timeout(TimeMs now);
+
   // Called whenever a session ends, with its final result.
   std::function<void(const EndpointResult&)> on_outcome;
   // Optional: why `peer` may not act as `endpoint`, or nullopt when it may.
@@ -229,6 +243,7 @@ class BootstrapServerCore {
   void end(TimeMs now, const std::string& ep, Outcome outcome, const std::string& reason);
   void note(TimeMs now, const std::string& ep, const char* kind, std::string detail);
   void evict_ended();
+  void erase_oldest_ended();
   void release_orphan(uint64_t request_id);
   void release_stale_orphans(TimeMs now);
 

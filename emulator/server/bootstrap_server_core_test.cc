@@ -378,6 +378,47 @@ TEST(BootstrapServerCoreLimits, Events_OverCap_OldestEvictedAndCounted) {
   EXPECT_EQ(core.counters().events_evicted, 3u);
 }
 
+BootstrapLimits with_ttl(TimeMs ttl_ms) {
+  BootstrapLimits limits;
+  limits.result_ttl_ms = ttl_ms;
+  return limits;
+}
+
+TEST(BootstrapServerCoreLimits, Results_OlderThanTtl_ExpiredAndCountedNewerAndRunningKept) {
+  BootstrapServerCore core(config(), lw::Profile::V1_0, with_ttl(5000));
+  core.on_request(1000, 1, bootstrap_request({"ep=dev-running"}));  // never answered
+  core.on_request(1000, 2, bootstrap_request({"ep=nobody-old"}));   // ended at 1000
+  core.on_request(3000, 2, bootstrap_request({"ep=nobody-new"}));   // ended at 3000
+  EXPECT_EQ(core.next_deadline(), 6000);
+  EXPECT_EQ(core.on_timeout(5999), 0u);
+  EXPECT_NE(core.result("nobody-old"), nullptr);
+  // Both results and the log's copies of their sessions, at their turn.
+  EXPECT_EQ(core.on_timeout(6000), 2u);
+  EXPECT_EQ(core.result("nobody-old"), nullptr);
+  EXPECT_NE(core.result("nobody-new"), nullptr);
+  EXPECT_NE(core.result("dev-running"), nullptr);
+  EXPECT_EQ(core.counters().results_expired, 1u);
+  EXPECT_EQ(core.counters().results_evicted, 0u);
+  EXPECT_EQ(core.next_deadline(), 8000);
+  EXPECT_EQ(core.on_timeout(8000), 2u);
+  EXPECT_EQ(core.counters().results_expired, 2u);
+  EXPECT_EQ(core.next_deadline(), std::nullopt);  // a running session never expires
+  const ServerLog log = core.take_log(8000);
+  EXPECT_TRUE(log.sessions.empty());
+  EXPECT_EQ(log.dropped, 2u);
+}
+
+TEST(BootstrapServerCoreLimits, Results_ExpiredWhileThrottled_EndpointStartsWithFullBudget) {
+  BootstrapServerCore core(config(), lw::Profile::V1_0, with_ttl(5000));
+  for (int i = 0; i < BootstrapServerCore::kSessionBurst; ++i)
+    core.on_request(1000, 1, bootstrap_request({"ep=nobody"}));
+  EXPECT_EQ(core.on_request(1000, 1, bootstrap_request({"ep=nobody"})).code, lw::Code::Unavailable);
+  core.on_timeout(6000);
+  EXPECT_EQ(core.result("nobody"), nullptr);
+  EXPECT_EQ(core.on_request(6000, 1, bootstrap_request({"ep=nobody"})).code, lw::Code::BadRequest);
+  EXPECT_EQ(core.result("nobody")->sessions, 1);
+}
+
 TEST_F(BootstrapServerCoreTest, Finish_ErrorAnswer_FinishFailed) {
   request(1, {"ep=v10-1"});
   EXPECT_EQ(run(lw::Code::NotAcceptable), kWithFinish);

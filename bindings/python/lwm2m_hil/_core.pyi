@@ -214,7 +214,7 @@ class Runtime:
     def add_bootstrap_server(
         self, config_json: str, profile: str, listen: str, secure_listen: str, ack_timeout: float,
         ack_random_factor: float, max_retransmit: int, max_results: int = 100000,
-        max_endpoint_events: int = 256, max_events: int = 10000,
+        max_endpoint_events: int = 256, max_events: int = 10000, result_ttl: int = 86400,
         x509: tuple[bytes, bytes, bytes] | None = None,
     ) -> BootstrapServerHandle: ...
     def add_registration_server(

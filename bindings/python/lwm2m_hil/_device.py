@@ -5,16 +5,14 @@ runtime."""
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Iterable, NamedTuple, Sequence, Unpack, cast
+from typing import Any, Iterable, NamedTuple, Sequence, Unpack, cast
 
 from . import _core
+from ._host import DeviceHost
 from ._lifetime import Guarded
 from ._link import LinkSettings, RuleValue, link_config, rule_fields
 from ._observe import plain_text
 from ._options import BootstrapExit, State
-
-if TYPE_CHECKING:
-    from ._emulator import Emulator
 
 
 class Event(NamedTuple):
@@ -33,7 +31,7 @@ def events(raw: Iterable[tuple[int, str, str]]) -> list[Event]:
 class Device:
     """One virtual device. Reads are snapshots taken on its event loop."""
 
-    def __init__(self, emulator: Emulator, handle: _core.DeviceHandle) -> None:
+    def __init__(self, emulator: DeviceHost[Device], handle: _core.DeviceHandle) -> None:
         self._emu = emulator
         self._handle = handle
 

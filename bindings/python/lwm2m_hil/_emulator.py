@@ -190,6 +190,7 @@ class Emulator:
         max_results: int = 100_000,
         max_endpoint_events: int = 256,
         max_events: int = 10_000,
+        result_ttl: int = 86400,
         x509: Certificate | None = None,
     ) -> BootstrapServer:
         """Start a bootstrap server. ``config`` is a dict, a JSON string, or a
@@ -202,7 +203,8 @@ class Emulator:
         'cr' leaves a client without Finish. Caps, oldest first out
         (emulator/server/README.md, "Limits"): ``max_results`` endpoints
         whose session ended, ``max_endpoint_events`` events per endpoint,
-        ``max_events`` in :meth:`BootstrapServer.events`. ``x509``
+        ``max_events`` in :meth:`BootstrapServer.events`; a result goes
+        ``result_ttl`` seconds after its session ended. ``x509``
         (:meth:`TestCA.server <lwm2m_hil.certs.TestCA.server>`): the
         server's certificate for entries in certificate mode; their devices'
         certificates must chain to its ``trust``."""
@@ -218,6 +220,7 @@ class Emulator:
             max_results=max_results,
             max_endpoint_events=max_endpoint_events,
             max_events=max_events,
+            result_ttl=result_ttl,
             x509=server_certificate(x509),
         )
         server = BootstrapServer(self, h)

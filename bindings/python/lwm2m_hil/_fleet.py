@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator, Sequence, Unpack, overload
+from typing import Any, Iterator, Sequence, Unpack, overload
 
 from ._device import Device
+from ._host import DeviceHost
 from ._link import LinkSettings, RuleValue
 from ._options import BootstrapExit, State
-
-if TYPE_CHECKING:
-    from ._emulator import Emulator
 
 
 class Fleet(Sequence[Device]):
     """Many devices made from one template; a sequence of :class:`Device`."""
 
-    def __init__(self, emulator: Emulator, devices: list[Device]) -> None:
+    def __init__(self, emulator: DeviceHost[Device], devices: list[Device]) -> None:
         self._emu = emulator
         self._devices = devices
 

@@ -3,12 +3,10 @@ observation's answer on either clock, and values in plain text."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import _core
-
-if TYPE_CHECKING:
-    from ._emulator import Emulator
+from ._host import ServerHost
 
 
 def plain_text(value: str | int | float | bool) -> str:
@@ -21,7 +19,7 @@ def plain_text(value: str | int | float | bool) -> str:
 
 
 def _settle(
-    emu: Emulator, handle: _core.RegistrationServerHandle, tag: int, waiting: str, timeout: float, what: str
+    emu: ServerHost, handle: _core.RegistrationServerHandle, tag: int, waiting: str, timeout: float, what: str
 ) -> dict[str, Any]:
     """The observation `tag` once its state is no longer `waiting`, on the
     emulator's clock (the virtual one runs meanwhile)."""
@@ -43,7 +41,7 @@ def _settle(
 
 
 def observe(
-    emu: Emulator, handle: _core.RegistrationServerHandle, endpoint: str, path: str, accept: int | None,
+    emu: ServerHost, handle: _core.RegistrationServerHandle, endpoint: str, path: str, accept: int | None,
     timeout: float,
 ) -> tuple[str, bytes]:
     tag = handle.observe(endpoint, path, -1 if accept is None else accept)
@@ -54,7 +52,7 @@ def observe(
 
 
 def cancel(
-    emu: Emulator, handle: _core.RegistrationServerHandle, endpoint: str, path: str, timeout: float
+    emu: ServerHost, handle: _core.RegistrationServerHandle, endpoint: str, path: str, timeout: float
 ) -> dict[str, Any]:
     tag = handle.cancel_observe(endpoint, path)
     return _settle(emu, handle, tag, "cancelling", timeout, f"cancel_observe {path} on {endpoint}")

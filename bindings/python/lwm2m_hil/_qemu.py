@@ -11,14 +11,12 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence, cast
+from typing import Any, Mapping, Sequence, cast
 
 from . import _core
 from ._device import Device
+from ._host import DeviceHost
 from ._options import STATE_SOURCES, DeviceOptions, check_device_uri, native_spec
-
-if TYPE_CHECKING:
-    from ._emulator import Emulator
 
 
 class NotSupportedOnQemu(_core.NotSupportedError):
@@ -83,7 +81,7 @@ def _check_server_uri(value: object) -> None:
         raise ValueError(f"server_uri: {value!r}: a firmware image has no DNS; use 127.0.0.1")
 
 
-def _work_base(emu: Emulator, names: list[str]) -> str:
+def _work_base(emu: DeviceHost[Device], names: list[str]) -> str:
     """A directory under the emulator's QEMU root where none of ``names``
     exists yet (one device directory each; the same name twice gets a new base)."""
     root = Path(emu._qemu_root())
@@ -97,7 +95,7 @@ def _work_base(emu: Emulator, names: list[str]) -> str:
 
 
 def qemu_spec(
-    emu: Emulator, bootstrap_uri: str, endpoint: str, names: list[str], options: dict[str, Any]
+    emu: DeviceHost[Device], bootstrap_uri: str, endpoint: str, names: list[str], options: dict[str, Any]
 ) -> _core.QemuSpec:
     """A QemuSpec from Emulator.device/fleet options. The client's options
     make the same DeviceSpec as a native device's, checked by the same C++,
@@ -257,7 +255,7 @@ class QemuDevice(Device):
 
 
 def add(
-    emu: Emulator, count: int, bootstrap_uri: str, prefix: str, endpoint: str, device_options: DeviceOptions
+    emu: DeviceHost[Device], count: int, bootstrap_uri: str, prefix: str, endpoint: str, device_options: DeviceOptions
 ) -> list[QemuDevice]:
     if emu.clock == "virtual":
         raise NotSupportedOnQemu(

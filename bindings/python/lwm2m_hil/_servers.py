@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 from . import _core, _observe
 from ._bootstrap_reads import read_answers
 from ._device import Event, events
+from ._host import ServerHost
 from ._lifetime import Guarded
-
-if TYPE_CHECKING:
-    from ._emulator import Emulator
 
 
 def config_text(config: dict[str, Any] | str | os.PathLike[str]) -> str:
@@ -34,7 +32,7 @@ Handle = TypeVar("Handle", _core.BootstrapServerHandle, _core.RegistrationServer
 class _Server(Generic[Handle]):
     """What both embedded servers share: a handle that outlives no emulator."""
 
-    def __init__(self, emulator: Emulator, handle: Handle) -> None:
+    def __init__(self, emulator: ServerHost, handle: Handle) -> None:
         self._emu = emulator
         self._handle: Handle = handle
 
@@ -113,8 +111,9 @@ class BootstrapServer(_Server[_core.BootstrapServerHandle]):
         return events(self._h.events())
 
     def counters(self) -> dict[str, int]:
-        """What the caps dropped: ``results_evicted``,
-        ``endpoint_events_evicted``, ``events_evicted``."""
+        """What the caps dropped: ``results_evicted``, ``results_expired``
+        (older than ``result_ttl``), ``endpoint_events_evicted``,
+        ``events_evicted``."""
         return self._h.counters()
 
     def reconfigure(self, config: dict[str, Any] | str | os.PathLike[str]) -> None:

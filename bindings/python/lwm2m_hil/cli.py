@@ -15,17 +15,17 @@ from . import _core, _run_checks as checks
 from . import _egress, _serverlog
 from ._bootstrap_control import follow_commands
 from ._emulator import Emulator
-from ._errors import DeviceTimeout
 from ._fleet import Fleet
 from ._options import BOOTSTRAP_EXITS, CoapTiming
 from ._logging import FORMATS, LEVELS, configure as configure_logging, log
 from ._qemu import NotSupportedOnQemu
+from ._run_setup import flash_ops_of_bootstrap, flash_ops_of_firmware_commit, run_timeout, start_servers
 from ._version import __version__
 from .campaign import commands as campaign_commands
 from .campaign.progress import FleetProgress
 from .campaign.results import device_record, write_jsonl
-from .certs import Certificate, Issuer, TestCA, certificate_files, sign
-from .config import Psk, bootstrap_config
+from .certs import Certificate, TestCA, certificate_files
+from .config import Psk
 from .decode import tshark_command
 
 # The demo key of `run --security psk`: documented, so that a capture of a
@@ -110,73 +110,6 @@ def print_table(summary: dict[str, Any]) -> None:
         print(f"{name:<18} {value}")
 
 
-def _flash_ops(device: Any) -> int:
-    c = device.flash_counters()
-    return int(c["programs"] + c["erases"])
-
-
-def _probe_bootstrap_uri(
-    probe: Emulator, args: argparse.Namespace, timing: CoapTiming, issuer: Issuer | None = None
-) -> str:
-    """Where a probe device bootstraps: embedded servers of the probe's own
-    emulator, configured as for the run (so that its commit writes what the
-    run's devices will), or the external server the run uses."""
-    return args.bootstrap_uri or start_servers(probe, args, timing, issuer)
-
-
-def run_timeout(args: argparse.Namespace) -> float:
-    """--timeout, or its default: 120 s real, 3600 s virtual."""
-    if args.timeout is not None:
-        return float(args.timeout)
-    return 3600.0 if args.clock == "virtual" else 120.0
-
-
-def _wait_registered(probe: Emulator, device: Any, uri: str, args: argparse.Namespace) -> None:
-    """The probe device registers within the run's --timeout, or ValueError
-    says so, and whether the bootstrap server answered at all."""
-    timeout = run_timeout(args)
-    try:
-        if probe.clock == "virtual":
-            device.run_until("registered", timeout=timeout)
-        else:
-            device.wait_for("registered", timeout=timeout)
-    except DeviceTimeout:
-        heard = any(e.kind in ("rx", "dtls_connected") for e in device.timeline())
-        why = "it answered, but the device did not register" if heard else "the server never answered"
-        raise ValueError(
-            f"--power-cut: the probe device that measures the bootstrap commit did not register within "
-            f"--timeout {timeout:g} s from {uri}: {why}"
-        ) from None
-
-
-def flash_ops_of_bootstrap(args: argparse.Namespace, **device_options: Any) -> tuple[int, int]:
-    """Flash operations of a first boot, and of the bootstrap commit that
-    follows, measured on probe devices of an emulator of their own, on the
-    run's clock (so they show in no summary and never meet the run's
-    servers): one that only boots, one that bootstraps."""
-    with Emulator(seed=0, clock=args.clock, egress_prefix=args.egress_prefix) as probe:
-        uri = _probe_bootstrap_uri(probe, args, device_options["timing"], device_options.get("x509"))
-        secure = "psk" in device_options or "x509" in device_options
-        nowhere = "coaps://127.0.0.1:9" if secure else "coap://127.0.0.1:9"
-        booted = probe.device("probe-boot", nowhere, **device_options)
-        full = probe.device("probe-commit", uri, **device_options)
-        _wait_registered(probe, full, uri, args)
-        return _flash_ops(booted), max(1, _flash_ops(full) - _flash_ops(booted))
-
-
-def flash_ops_of_firmware_commit(args: argparse.Namespace, **device_options: Any) -> tuple[int, int]:
-    """The flash operations (counted from the image's boot) that the
-    bootstrap commit of a firmware image takes, from the "flash_commit"
-    event ("ops A..B") of a probe device in an emulator of its own."""
-    with Emulator(seed=0, egress_prefix=args.egress_prefix) as probe:
-        uri = _probe_bootstrap_uri(probe, args, device_options["timing"])
-        dev = probe.device("probe-commit", uri, **device_options)
-        _wait_registered(probe, dev, uri, args)
-        span = next(e.detail for e in dev.timeline() if e.kind == "flash_commit")
-        first, end = (int(v) for v in span.split()[1].split(".."))
-        return first, max(1, end - first)
-
-
 def link_settings(args: argparse.Namespace) -> dict[str, Any]:
     """The radio link every device gets, from --loss/--delay/..."""
     link: dict[str, Any] = {}
@@ -195,37 +128,6 @@ def link_settings(args: argparse.Namespace) -> dict[str, Any]:
         link["reorder"] = args.reorder
         link["reorder_delay"] = max(link.get("delay", 0.0), 0.05)
     return link
-
-
-def start_servers(emu: Emulator, args: argparse.Namespace, timing: CoapTiming, issuer: Issuer | None = None) -> str:
-    """The embedded servers for `run`; returns the URI devices bootstrap from.
-    With PSK, the bootstrap server knows each device by its identity (its
-    endpoint name) and hands out a coaps:// account for the registration
-    server, with one DM identity for the fleet. With certificates (`issuer`,
-    the run's test CA), each device has its own, and bootstrap hands it
-    another for the registration server."""
-    if args.security == "x509" and issuer is not None:
-        return _start_x509_servers(emu, args, timing, issuer)
-    if args.security == "nosec":
-        rs = emu.registration_server(timing=timing)
-        return emu.bootstrap_server(bootstrap_config(rs.uri), profile=args.profile, timing=timing).uri
-    key = bytes.fromhex(args.psk_key)
-    dm = Psk("lwm2m-hil-dm", key)
-    rs = emu.registration_server(timing=timing, psk=[dm])
-    config = bootstrap_config(rs.secure_uri, psk=Psk(args.psk_identity, key), server_psk=dm)
-    return emu.bootstrap_server(config, profile=args.profile, timing=timing).secure_uri
-
-
-def _start_x509_servers(emu: Emulator, args: argparse.Namespace, timing: CoapTiming, issuer: Issuer) -> str:
-    """Certificate mode: both servers have certificates of the run's CA and
-    trust it; each endpoint of the run gets a registration certificate."""
-    rs = emu.registration_server(timing=timing, x509=sign(issuer, "lwm2m-hil-dm"))
-    names = [args.prefix + str(i) for i in range(args.devices)] if args.devices > 1 or args.prefix else ["dev"]
-    config = bootstrap_config(
-        rs.secure_uri, x509=True, server_x509=issuer, endpoints=[*names, "probe-boot", "probe-commit"]
-    )
-    bs = emu.bootstrap_server(config, profile=args.profile, timing=timing, x509=sign(issuer, "lwm2m-hil-bs"))
-    return bs.secure_uri
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -396,7 +298,8 @@ def _serve(uris: Sequence[str], poll: Callable[[], list[str]]) -> None:
 
 def cmd_bootstrap_server(args: argparse.Namespace) -> int:
     with Emulator(seed=_serverlog.os_seed() if args.seed is None else args.seed) as emu:
-        bs = emu.bootstrap_server(args.config, profile=args.profile, listen=args.listen, x509=_x509_arg(args.x509))
+        bs = emu.bootstrap_server(args.config, profile=args.profile, listen=args.listen, x509=_x509_arg(args.x509),
+                                  result_ttl=args.result_ttl)
 
         def new_lines() -> list[str]:
             # Only what ended since the last call: every session, once.
@@ -544,6 +447,8 @@ def parser() -> argparse.ArgumentParser:
                          "else 1.x with Finish); only an explicit cr leaves clients without Finish")
     bs.add_argument("--seed", type=int, default=None,
                     help="seed CoAP tokens and message ids (reproducible runs); default: from the OS")
+    bs.add_argument("--result-ttl", type=checks.positive_int, default=86400, metavar="S",
+                    help="forget an endpoint's result this long after its session ended")
     bs.set_defaults(func=cmd_bootstrap_server)
 
     rs = sub.add_parser("registration-server", help="run the registration server on its own")

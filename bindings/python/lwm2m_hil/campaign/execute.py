@@ -18,6 +18,7 @@ from .._egress import DEFAULT_PREFIX
 from .._emulator import Emulator
 from .._fleet import Fleet
 from .._options import Burst, CoapTiming, DeviceOptions
+from .._run_setup import flash_ops_of_bootstrap
 from ..config import Psk, bootstrap_config
 from .results import SessionLog, device_record, message_events, tally
 
@@ -74,8 +75,6 @@ def _link(settings: dict[str, Any]) -> dict[str, Any]:
 def _arm_power_cuts(settings: dict[str, Any], seed: int, uri: str, fleet: list[Any], options: dict[str, Any]) -> None:
     """As `run --power-cut P`: a seeded fraction of the devices loses power
     at a random flash operation of its bootstrap commit."""
-    from ..cli import flash_ops_of_bootstrap
-
     f = settings["fleet"]
     args = argparse.Namespace(clock=settings["clock"], bootstrap_uri=settings["server"].get("bootstrap_uri"),
                               security=f["security"], profile=f["profile"], psk_key=f["psk_key"],
