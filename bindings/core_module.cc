@@ -698,6 +698,23 @@ void bind_qemu(py::module_& m) {
         return unwrap(release_gil([&] { return r.add_devices(config, count, prefix, start); }));
       },
       py::arg("spec"), py::arg("count"), py::arg("prefix"), py::arg("start"));
+  rt.def(
+      "warm_qemu",
+      [](runtime::Runtime& r, const std::string& image, const std::string& qemu_program,
+         const std::string& machine, const std::string& work_dir, size_t count, double timeout) {
+        qemu::QemuConfig base;
+        base.image = image;
+        base.qemu = qemu_program;
+        base.machine = machine;
+        base.work_dir = work_dir;
+        return unwrap(release_gil([&]() -> Result<size_t> {
+          HIL_TRY(r.warm_qemu(base, count));
+          return r.wait_qemu_ready(static_cast<int>(timeout * 1000));
+        }));
+      },
+      py::arg("image"), py::arg("qemu"), py::arg("machine"), py::arg("work_dir"), py::arg("count"),
+      py::arg("timeout"));
+  rt.def_property_readonly("qemu_pool_idle", &runtime::Runtime::qemu_pool_idle);
 }
 }  // namespace
 

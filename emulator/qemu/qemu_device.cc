@@ -86,13 +86,13 @@ void QemuDevice::record(std::string kind, std::string detail) {
   timeline_.push_back(Event{now(), std::move(kind), std::move(detail)});
 }
 
-std::vector<std::string> QemuDevice::boot_args() {
+std::vector<std::string> QemuDevice::boot_args(bool absolute_flash) const {
   const auto& c = config_;
   if (!c.append) return {};
   std::vector<std::string> a = lwm2m::to_words(c.boot);
   a.push_back("seed=" + std::to_string(c.seed));
   if (!c.flash_file.empty()) {
-    a.push_back("flash=" + c.flash_file);
+    a.push_back("flash=" + (absolute_flash ? flash_path() : c.flash_file));
     a.push_back("flash_size=" + std::to_string(c.flash_geometry.size));
     a.push_back("flash_sector=" + std::to_string(c.flash_geometry.sector_size));
     a.push_back("flash_page=" + std::to_string(c.flash_geometry.page_size));
@@ -105,9 +105,25 @@ std::vector<std::string> QemuDevice::boot_args() {
   if (armed_cut_) {
     a.push_back("cut_op=" + std::to_string(armed_cut_->first));
     if (armed_cut_->second) a.push_back("cut_byte=" + std::to_string(*armed_cut_->second));
-    armed_cut_.reset();
   }
   return a;
+}
+
+std::unique_ptr<QemuProcess> QemuDevice::resume_pooled(const QemuConfig& qc) {
+  if (config_.pool == nullptr) return nullptr;
+  auto proc = config_.pool->take(qc);
+  if (!proc) return nullptr;
+  std::vector<std::string> args = boot_args(true);
+  if (Status s = proc->resume(args, qc.work_dir); !s) {
+    record("qemu_pool", "pre-started pid " + std::to_string(proc->pid()) +
+                            " not used, starting QEMU instead: " + s.error().message);
+    return nullptr;  // killed with it
+  }
+  std::string text;
+  for (const auto& a : args) text += (text.empty() ? "" : " ") + a;
+  record("qemu_pool", "pid " + std::to_string(proc->pid()) +
+                          " was pre-started paused; resumed with args_file: " + text);
+  return proc;
 }
 
 Status QemuDevice::start() {
@@ -122,8 +138,12 @@ Status QemuDevice::start() {
   qc.machine = config_.machine;
   qc.image = config_.image;
   qc.work_dir = config_.work_dir;
-  qc.append = boot_args();
-  auto started = QemuProcess::start(qc);
+  Result<std::unique_ptr<QemuProcess>> started = resume_pooled(qc);
+  if (!*started) {
+    qc.append = boot_args(false);
+    started = QemuProcess::start(qc);
+  }
+  armed_cut_.reset();  // this boot's, whether it started or not
   if (!started) {
     record("boot_failed", started.error().message);
     on_change_();

@@ -41,6 +41,7 @@
 #include "emulator/flash/nor_flash.h"
 #include "emulator/lwm2m/client/boot_words.h"
 #include "emulator/qemu/frame_bridge.h"
+#include "emulator/qemu/qemu_pool.h"
 #include "emulator/qemu/qemu_process.h"
 #include "emulator/qemu/uart_log.h"
 #include "emulator/qemu/wire_state.h"
@@ -84,6 +85,9 @@ struct QemuDeviceConfig {
   uint32_t address_index = 0;               // its own 127.1.x.y
   radio::LinkConfig link;
   uint64_t link_seed = 0;
+  // Each boot takes a paused QEMU from here when one matches (else starts
+  // one); not owned, outlives the device.
+  QemuPool* pool = nullptr;
 };
 
 // Exit codes of the image (firmware-images/app/exit_codes.h).
@@ -152,7 +156,10 @@ class QemuDevice : public device::VirtualDevice {
     std::unique_ptr<DatagramPort> path;  // on the radio
   };
 
-  std::vector<std::string> boot_args();
+  // `absolute_flash`: a pooled QEMU runs in the pool's directory, not ours.
+  std::vector<std::string> boot_args(bool absolute_flash) const;
+  // A pooled QEMU resumed with `qc`'s arguments, or null (why on the timeline).
+  std::unique_ptr<QemuProcess> resume_pooled(const QemuConfig& qc);
   void on_uart();
   void arm_exit_poll();
   void on_exited();

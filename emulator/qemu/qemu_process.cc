@@ -20,6 +20,12 @@ namespace {
 // The fds QEMU's command line names: fixed, dup2'ed in the child.
 constexpr int kChildUartFd = 3;
 constexpr int kChildEthFd = 4;
+constexpr int kChildQmpFd = 5;
+constexpr char kArgsFile[] = "boot.args";  // a paused start's, in its working directory
+// Sent as soon as QEMU starts; the second answer says it is initialised.
+constexpr char kQmpHello[] = "{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"query-status\"}\n";
+constexpr char kQmpCont[] = "{\"execute\":\"cont\"}\n";
+constexpr char kQmpReturn[] = "\"return\"";
 
 std::string sys_error(const std::string& what) { return what + ": " + std::strerror(errno); }
 
@@ -59,6 +65,29 @@ std::string absolute(const std::string& path) {
   return std::string(buf) + "/" + path;
 }
 
+// Moves a descriptor the child hands QEMU above the fixed numbers, so that
+// dup2()ing one onto a fixed number cannot close another.
+int above_fixed_fds(int fd) {
+  if (fd < 0 || fd > kChildQmpFd) return fd;
+  int high = ::fcntl(fd, F_DUPFD_CLOEXEC, kChildQmpFd + 1);
+  ::close(fd);
+  return high;
+}
+
+// `socket`: send with MSG_NOSIGNAL, so that a QEMU that died gives EPIPE,
+// not a SIGPIPE that would end the host.
+bool write_all(int fd, const std::string& text, bool socket) {
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = socket ? ::send(fd, text.data() + done, text.size() - done, MSG_NOSIGNAL)
+                       : ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
 // What waitpid()'s status says of how the process ended.
 Exit exit_of(int status) {
   Exit e;
@@ -86,6 +115,9 @@ Result<std::unique_ptr<QemuProcess>> QemuProcess::start(const QemuConfig& config
     return Error{ErrorCode::kInvalidArgument, "qemu: no working directory given"};
   std::string work_dir = absolute(config.work_dir);
   HIL_TRY(make_dirs(work_dir));
+  if (config.paused && !config.append.empty())
+    return Error{ErrorCode::kInvalidArgument,
+                 "qemu: a paused start takes its firmware arguments in resume(), not `append`"};
   for (const auto& a : config.append)
     if (a.find(' ') != std::string::npos)
       return Error{ErrorCode::kInvalidArgument,
@@ -98,14 +130,29 @@ Result<std::unique_ptr<QemuProcess>> QemuProcess::start(const QemuConfig& config
 
   std::unique_ptr<QemuProcess> p(new QemuProcess());
   p->work_dir_ = work_dir;
-  int uart[2], eth[2] = {-1, -1};
+  int uart[2], eth[2] = {-1, -1}, qmp[2] = {-1, -1};
+  auto close_all = [&] {
+    for (int fd : {uart[0], uart[1], eth[0], eth[1], qmp[0], qmp[1]})
+      if (fd >= 0) ::close(fd);
+  };
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, uart) != 0)
     return Error{ErrorCode::kIo, sys_error("qemu: socketpair for the UART")};
   if (config.network &&
       ::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, eth) != 0) {
-    ::close(uart[0]);
-    ::close(uart[1]);
+    close_all();
     return Error{ErrorCode::kIo, sys_error("qemu: socketpair for the Ethernet")};
+  }
+  if (config.paused &&
+      ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, qmp) != 0) {
+    close_all();
+    return Error{ErrorCode::kIo, sys_error("qemu: socketpair for QMP")};
+  }
+  uart[1] = above_fixed_fds(uart[1]);
+  eth[1] = above_fixed_fds(eth[1]);
+  qmp[1] = above_fixed_fds(qmp[1]);
+  if (uart[1] < 0 || (config.network && eth[1] < 0) || (config.paused && qmp[1] < 0)) {
+    close_all();
+    return Error{ErrorCode::kIo, sys_error("qemu: moving QEMU's descriptors above fd 5")};
   }
   // Frames queue in the datagram socket while QEMU or the host is busy.
   if (eth[0] >= 0) {
@@ -116,6 +163,7 @@ Result<std::unique_ptr<QemuProcess>> QemuProcess::start(const QemuConfig& config
   // QEMU's end must block: it does its own polling.
   ::fcntl(uart[1], F_SETFL, ::fcntl(uart[1], F_GETFL) & ~O_NONBLOCK);
   if (eth[1] >= 0) ::fcntl(eth[1], F_SETFL, ::fcntl(eth[1], F_GETFL) & ~O_NONBLOCK);
+  if (qmp[1] >= 0) ::fcntl(qmp[1], F_SETFL, ::fcntl(qmp[1], F_GETFL) & ~O_NONBLOCK);
 
   std::string append;
   for (const auto& a : config.append) append += (append.empty() ? "" : " ") + a;
@@ -141,6 +189,11 @@ Result<std::unique_ptr<QemuProcess>> QemuProcess::start(const QemuConfig& config
                 {"-netdev", "dgram,id=n0,local.type=fd,local.str=" + std::to_string(kChildEthFd),
                  "-net", "nic,netdev=n0"});
   }
+  if (config.paused) {
+    append = std::string("args_file=") + kArgsFile;
+    argv.insert(argv.end(), {"-S", "-chardev", "socket,id=q0,fd=" + std::to_string(kChildQmpFd),
+                             "-mon", "chardev=q0,mode=control"});
+  }
   if (!append.empty()) argv.insert(argv.end(), {"-append", append});
   argv.insert(argv.end(), config.extra_args.begin(), config.extra_args.end());
   std::vector<char*> cargv;
@@ -152,8 +205,7 @@ Result<std::unique_ptr<QemuProcess>> QemuProcess::start(const QemuConfig& config
   pid_t pid = ::fork();
   if (pid < 0) {
     int e = errno;
-    for (int fd : {uart[0], uart[1], eth[0], eth[1]})
-      if (fd >= 0) ::close(fd);
+    close_all();
     errno = e;
     return Error{ErrorCode::kIo, sys_error("qemu: fork")};
   }
@@ -172,15 +224,24 @@ Result<std::unique_ptr<QemuProcess>> QemuProcess::start(const QemuConfig& config
     // dup2 clears close-on-exec on the copies; everything else closes.
     if (::dup2(uart[1], kChildUartFd) < 0) ::_exit(127);
     if (eth[1] >= 0 && ::dup2(eth[1], kChildEthFd) < 0) ::_exit(127);
-    ::syscall(SYS_close_range, eth[1] >= 0 ? kChildEthFd + 1 : kChildUartFd + 1, ~0U, 0);
+    if (qmp[1] >= 0 && ::dup2(qmp[1], kChildQmpFd) < 0) ::_exit(127);
+    if (eth[1] < 0) ::close(kChildEthFd);
+    ::syscall(SYS_close_range, qmp[1] >= 0 ? kChildQmpFd + 1 : kChildEthFd + 1, ~0U, 0);
     ::execv(program.c_str(), cargv.data());
     ::_exit(127);
   }
   ::close(uart[1]);
   if (eth[1] >= 0) ::close(eth[1]);
+  if (qmp[1] >= 0) ::close(qmp[1]);
   p->pid_ = pid;
   p->uart_fd_ = uart[0];
   p->eth_fd_ = eth[0];
+  p->qmp_fd_ = qmp[0];
+  p->log_path_ = log_path;
+  p->paused_ = config.paused;
+  // Queued until QEMU reads it; its answers say when it is ready.
+  if (config.paused && !write_all(qmp[0], kQmpHello, true))
+    return Error{ErrorCode::kIo, sys_error("qemu: writing to QMP")};
   return p;
 }
 
@@ -188,6 +249,59 @@ QemuProcess::~QemuProcess() {
   stop();
   if (uart_fd_ >= 0) ::close(uart_fd_);
   if (eth_fd_ >= 0) ::close(eth_fd_);
+  if (qmp_fd_ >= 0) ::close(qmp_fd_);
+  if (paused_) {
+    // Its working directory was made for it alone (QemuPool's slot).
+    ::unlink((work_dir_ + "/" + kArgsFile).c_str());
+    if (log_path_ == work_dir_ + "/qemu.log") ::unlink(log_path_.c_str());
+    ::rmdir(work_dir_.c_str());
+  }
+}
+
+bool QemuProcess::poll_ready() {
+  if (qmp_fd_ < 0) return false;
+  char buf[1024];
+  for (;;) {
+    ssize_t n = ::read(qmp_fd_, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    // One answer or event per line; a read may end inside a line.
+    qmp_text_.append(buf, static_cast<size_t>(n));
+    size_t lines_end = qmp_text_.rfind('\n');
+    if (lines_end == std::string::npos) continue;
+    for (size_t at = 0; (at = qmp_text_.find(kQmpReturn, at)) < lines_end;
+         at += sizeof kQmpReturn - 1)
+      ++qmp_returns_;
+    qmp_text_.erase(0, lines_end + 1);
+  }
+  return qmp_returns_ >= 2;
+}
+
+Status QemuProcess::resume(const std::vector<std::string>& append, const std::string& log_dir) {
+  if (!paused_ || resumed_)
+    return Error{ErrorCode::kFailedPrecondition,
+                 "qemu: pid " + std::to_string(pid_) + " was not started paused, or runs already"};
+  std::string text;
+  for (const auto& a : append) {
+    if (a.find(' ') != std::string::npos)
+      return Error{ErrorCode::kInvalidArgument,
+                   "qemu: firmware argument '" + a + "' contains a space"};
+    text += (text.empty() ? "" : " ") + a;
+  }
+  std::string args_path = work_dir_ + "/" + kArgsFile;
+  int fd = ::open(args_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Error{ErrorCode::kIo, sys_error("qemu: " + args_path)};
+  bool written = write_all(fd, text + "\n", false);
+  ::close(fd);
+  if (!written) return Error{ErrorCode::kIo, sys_error("qemu: writing " + args_path)};
+  std::string log = log_dir + "/qemu.log";
+  if (::rename(log_path_.c_str(), log.c_str()) != 0)
+    return Error{ErrorCode::kIo, sys_error("qemu: moving " + log_path_ + " to " + log)};
+  log_path_ = log;
+  if (!write_all(qmp_fd_, kQmpCont, true))
+    return Error{ErrorCode::kIo, sys_error("qemu: QMP 'cont' to pid " + std::to_string(pid_))};
+  resumed_ = true;
+  return ok_status();
 }
 
 std::optional<Exit> QemuProcess::poll_exit() {

@@ -26,6 +26,10 @@ struct QemuConfig {
   std::vector<std::string> append;
   bool network = true;                  // attach the board's NIC to a socketpair
   std::vector<std::string> extra_args;  // appended verbatim to QEMU's command line
+  // Start paused (-S) with a QMP monitor on a socketpair and the image told
+  // "args_file=boot.args" (firmware-images/README.md, "Pooled start"):
+  // resume() writes the arguments and lets it run. `append` must be empty.
+  bool paused = false;
 };
 
 // How a QEMU process ended.
@@ -56,6 +60,21 @@ class QemuProcess {
   // The command line it was started with, for logs.
   const std::vector<std::string>& argv() const { return argv_; }
 
+  // Where QEMU's stdout and stderr go.
+  const std::string& log_path() const { return log_path_; }
+
+  // Paused starts only. The QMP socket (non-blocking), -1 otherwise.
+  int qmp_fd() const { return qmp_fd_; }
+  // Reads what QMP said; true once QEMU answered the query sent at start
+  // (it has loaded the image and waits for resume()).
+  bool poll_ready();
+  // Hands a paused QEMU its firmware arguments (written to the args file in
+  // its working directory), moves its log to `log_dir`/qemu.log (the same
+  // filesystem), and lets the image run. Errors: kFailedPrecondition (not a
+  // paused start, or resumed already), kInvalidArgument (an argument with a
+  // space), kIo (the file, the log, QMP).
+  Status resume(const std::vector<std::string>& append, const std::string& log_dir);
+
   // Reaps the process if it has ended (non-blocking). Once it returned a
   // value it keeps returning it.
   std::optional<Exit> poll_exit();
@@ -67,7 +86,13 @@ class QemuProcess {
   pid_t pid_ = -1;
   int uart_fd_ = -1;
   int eth_fd_ = -1;
+  int qmp_fd_ = -1;
+  bool paused_ = false;  // started with -S: owns its working directory
+  bool resumed_ = false;
+  int qmp_returns_ = 0;   // answers read from QMP
+  std::string qmp_text_;  // the line QMP is still writing
   std::string work_dir_;
+  std::string log_path_;
   std::vector<std::string> argv_;
   std::optional<Exit> exit_;
 };

@@ -154,6 +154,7 @@ void Runtime::close() {
   closed_ = true;
   // Each object dies on the thread that owns its libcoap context.
   for (auto& slot : devices_) slot.loop->call([&] { slot.device.reset(); });
+  qemu_pool_.clear();
   // The shards before the radios: freeing a context frees the DTLS
   // sessions its queue still held, and each sends its close_notify through
   // the radio.
@@ -456,6 +457,7 @@ Result<std::vector<DeviceHandle>> Runtime::add_qemu(const qemu::QemuDeviceConfig
     c.address_index = addresses_++;
     c.work_dir = tmpl.work_dir + "/" + name;
     c.flash_file = lwm2m::with_endpoint(c.flash_file, name);
+    c.pool = &qemu_pool_;
     radio::Radio* radio = radio_of(loop);
     auto d = loop->call([&] {
       return std::make_unique<qemu::QemuDevice>(std::move(c), *loop, *radio, [this] { notify(); });
@@ -468,6 +470,14 @@ Result<std::vector<DeviceHandle>> Runtime::add_qemu(const qemu::QemuDeviceConfig
     for (const auto& h : handles) h.loop_->post([d = h.device_] { (void)d->start(); });
   }
   return handles;
+}
+
+Status Runtime::warm_qemu(const qemu::QemuConfig& base, size_t count) {
+  // A paused QEMU holds its UART, Ethernet and QMP sockets.
+  HIL_TRY(reserve_descriptors(count * 3, std::to_string(count) + " pre-started QEMUs"));
+  // Forked from a loop thread, as devices' QEMUs are: PR_SET_PDEATHSIG
+  // ties them to it, and it lives as long as the runtime.
+  return loops_[0]->call([&] { return qemu_pool_.add(base, count); });
 }
 
 void Runtime::notify() {

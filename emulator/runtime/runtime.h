@@ -156,6 +156,16 @@ class Runtime {
   // each trip late). The first device that cannot boot gives the error; it
   // and any other say why on their timelines.
   Status start_devices(const std::vector<DeviceHandle>& devices);
+  // Pre-starts `count` paused QEMUs for `base` (qemu, machine, image; their
+  // directories under base.work_dir) that QEMU devices with the same
+  // qemu, machine and image take when they boot (qemu/qemu_pool.h), forked
+  // from the first loop. close() kills those not taken. Errors:
+  // kResourceExhausted (descriptors), QemuPool::add()'s.
+  Status warm_qemu(const qemu::QemuConfig& base, size_t count);
+  // Waits until the pre-started QEMUs have loaded their image, up to
+  // `timeout_ms`; returns how many are ready (QemuPool::wait_ready()).
+  Result<size_t> wait_qemu_ready(int timeout_ms) { return qemu_pool_.wait_ready(timeout_ms); }
+  size_t qemu_pool_idle() const { return qemu_pool_.idle(); }
 
   // Blocks the caller until `pred` holds or `timeout_s` passes; `pred` runs
   // on the caller's thread and should read only thread-safe state. Real
@@ -217,6 +227,7 @@ class Runtime {
   std::vector<std::unique_ptr<server::BootstrapServer>> bootstrap_servers_;
   std::vector<std::unique_ptr<server::RegistrationServer>> registration_servers_;
   std::vector<Shard> shards_;
+  qemu::QemuPool qemu_pool_;   // outlives the devices that take from it
   std::vector<Slot> devices_;  // native and QEMU
   uint32_t addresses_ = 0;     // 127.1.x.y handed out
   mutable std::mutex mu_;      // guards shards_ and devices_

@@ -348,6 +348,38 @@ Firmware g_firmware;  // static: the stack stays small, the size is known at lin
 }  // namespace
 }  // namespace fw
 
+namespace fw {
+namespace {
+
+constexpr char kArgsFile[] = "args_file=";
+
+// A host that pre-starts QEMU paused (emulator/qemu/qemu_pool.h) cannot
+// change -append afterwards: it passes "args_file=PATH" alone and writes
+// the arguments into that file before the image runs. Replaces `cmdline`
+// with the file's text; false (and an event) when it cannot be read.
+bool read_args_file(char* cmdline, size_t size) {
+  const char* p = std::strstr(cmdline, kArgsFile);
+  if (p == nullptr || (p != cmdline && p[-1] != ' ')) return true;
+  std::string path(p + sizeof kArgsFile - 1);
+  if (path.find(' ') != std::string::npos) path.resize(path.find(' '));
+  int h = sh_open(path.c_str(), SH_OPEN_RB);
+  int len = h < 0 ? -1 : sh_flen(h);
+  bool ok = len >= 0 && static_cast<size_t>(len) < size && sh_read(h, cmdline, len) == 0;
+  if (h >= 0) sh_close(h);
+  if (!ok) {
+    log_event("boot_failed", "args_file=" + path + ": cannot be read, or longer than " +
+                                 std::to_string(size - 1) + " bytes");
+    return false;
+  }
+  cmdline[len] = '\0';
+  for (int i = 0; i < len; ++i)
+    if (cmdline[i] == '\n') cmdline[i] = ' ';
+  return true;
+}
+
+}  // namespace
+}  // namespace fw
+
 int main() {
   board_init();
   static char cmdline[1024];
@@ -356,6 +388,7 @@ int main() {
                   "no command line from semihosting (-semihosting-config enable=on)");
     board_exit(fw::kExitBadArguments);
   }
+  if (!fw::read_args_file(cmdline, sizeof cmdline)) board_exit(fw::kExitBadArguments);
   std::string error;
 #ifdef FW_BUILTIN_ARGS
   // Started without -append (the kernel's name alone): configured at build time.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Sequence, cast
 
@@ -252,6 +253,30 @@ class QemuDevice(Device):
         if self._emu._rt is None:
             return "<QemuDevice (emulator closed)>"
         return f"<QemuDevice {self.endpoint} {self.state} exit={self.bootstrap_exit}>"
+
+
+def warm(
+    emu: Emulator, firmware: str | os.PathLike[str], count: int, *, qemu: str, machine: str, timeout: float
+) -> int:
+    """Emulator.warm_qemu(): ``count`` paused QEMUs in the emulator's QEMU
+    root (the devices' directories are on the same filesystem: their logs
+    move there when they resume). Returns how many loaded the image."""
+    if emu.clock == "virtual":
+        raise NotSupportedOnQemu("warm_qemu: QEMU runs in real time; create the Emulator with clock='real'")
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"count: {count!r}: the number of QEMU processes to pre-start, >= 1")
+    image = Path(os.fspath(firmware))
+    if not image.is_file():
+        raise ValueError(
+            f"firmware: {image} is not a file (scripts/firmware builds build/firmware/mps2-an385-lwm2m.elf)"
+        )
+    if shutil.which(qemu) is None:
+        raise ValueError(f"qemu: {qemu} not found (apt-get install --no-install-recommends qemu-system-arm)")
+    if timeout < 0:
+        raise ValueError("timeout: must be >= 0 (seconds)")
+    # Beside the devices' directories (a name no endpoint takes by chance).
+    pool_dir = tempfile.mkdtemp(prefix=".pool-", dir=emu._qemu_root())
+    return int(emu._runtime.warm_qemu(str(image.resolve()), qemu, str(machine), pool_dir, count, timeout))
 
 
 def add(
