@@ -6,24 +6,6 @@
 namespace fw {
 namespace {
 
-bool parse_u64(const std::string& s, uint64_t* out) {
-  if (s.empty()) return false;
-  char* end = nullptr;
-  unsigned long long v = std::strtoull(s.c_str(), &end, 10);
-  if (*end != '\0') return false;
-  *out = v;
-  return true;
-}
-
-bool parse_i64(const std::string& s, int64_t* out) {
-  if (s.empty()) return false;
-  char* end = nullptr;
-  long long v = std::strtoll(s.c_str(), &end, 10);
-  if (*end != '\0') return false;
-  *out = v;
-  return true;
-}
-
 // Dotted quad to network byte order (as lwIP's ip4_addr_t holds it).
 bool parse_ipv4(const std::string& s, uint32_t* out) {
   uint32_t parts[4];
@@ -33,7 +15,7 @@ bool parse_ipv4(const std::string& s, uint32_t* out) {
     if ((i < 3) != (end != std::string::npos)) return false;
     std::string part = s.substr(pos, i < 3 ? end - pos : std::string::npos);
     uint64_t v;
-    if (!parse_u64(part, &v) || v > 255) return false;
+    if (!hil::lwm2m::parse_word(part, &v) || v > 255) return false;
     parts[i] = static_cast<uint32_t>(v);
     pos = end + 1;
   }
@@ -85,35 +67,35 @@ std::optional<Args> parse_args(const char* cmdline, std::string* error) {
     } else if (key == "flash") {
       a.flash_path = v;
     } else if (key == "flash_size") {
-      ok = parse_u64(v, &u);
+      ok = hil::lwm2m::parse_word(v, &u);
       a.geometry.size = static_cast<uint32_t>(u);
     } else if (key == "flash_sector") {
-      ok = parse_u64(v, &u);
+      ok = hil::lwm2m::parse_word(v, &u);
       a.geometry.sector_size = static_cast<uint32_t>(u);
     } else if (key == "flash_page") {
-      ok = parse_u64(v, &u);
+      ok = hil::lwm2m::parse_word(v, &u);
       a.geometry.page_size = static_cast<uint32_t>(u);
     } else if (key == "flash_seed") {
-      ok = parse_u64(v, &a.flash_seed);
+      ok = hil::lwm2m::parse_word(v, &a.flash_seed);
     } else if (key == "flash_violation") {
       ok = v == "and" || v == "error";
       a.on_violation =
           v == "error" ? hil::flash::ViolationPolicy::kError : hil::flash::ViolationPolicy::kAnd;
     } else if (key == "flash_endurance") {
-      ok = parse_u64(v, &u);
+      ok = hil::lwm2m::parse_word(v, &u);
       a.endurance = static_cast<uint32_t>(u);
     } else if (key == "cut_op") {
-      ok = parse_u64(v, &u);
+      ok = hil::lwm2m::parse_word(v, &u);
       a.cut_op = u;
     } else if (key == "cut_byte") {
-      ok = parse_u64(v, &u);
+      ok = hil::lwm2m::parse_word(v, &u);
       a.cut_byte = static_cast<uint32_t>(u);
     } else if (key == "seed") {
-      ok = parse_u64(v, &a.seed);
+      ok = hil::lwm2m::parse_word(v, &a.seed);
     } else if (key == "stats_ms") {
-      ok = parse_i64(v, &a.stats_ms) && a.stats_ms >= 0;
+      ok = hil::lwm2m::parse_word(v, &a.stats_ms) && a.stats_ms >= 0;
     } else if (key == "coap_log") {
-      ok = parse_u64(v, &u) && u <= 7;
+      ok = hil::lwm2m::parse_word(v, &u) && u <= 7;
       a.coap_log = static_cast<int>(u);
     } else {
       *error = "unknown argument '" + key + "'";

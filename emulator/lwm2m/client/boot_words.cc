@@ -6,45 +6,6 @@
 namespace hil::lwm2m {
 namespace {
 
-// Parsers return false for text that is not wholly a number: "12x" must not
-// quietly become 12 on the image.
-bool parse(const std::string& s, int64_t* out) {
-  if (s.empty()) return false;
-  char* end = nullptr;
-  long long v = std::strtoll(s.c_str(), &end, 10);
-  if (*end != '\0') return false;
-  *out = v;
-  return true;
-}
-
-bool parse(const std::string& s, double* out) {
-  if (s.empty()) return false;
-  char* end = nullptr;
-  double v = std::strtod(s.c_str(), &end);
-  if (*end != '\0') return false;
-  *out = v;
-  return true;
-}
-
-bool parse(const std::string& s, bool* out) {
-  if (s == "1" || s == "true") {
-    *out = true;
-    return true;
-  }
-  if (s == "0" || s == "false") {
-    *out = false;
-    return true;
-  }
-  return false;
-}
-
-bool parse(const std::string& s, int* out) {
-  int64_t v = 0;
-  if (!parse(s, &v) || v < -2147483647 || v > 2147483647) return false;
-  *out = static_cast<int>(v);
-  return true;
-}
-
 std::string text(int64_t v) { return std::to_string(v); }
 std::string text(int v) { return std::to_string(v); }
 std::string text(bool v) { return v ? "1" : "0"; }
@@ -68,7 +29,7 @@ struct Word {
     key, wants, [](const BootConfig& c) { return text(field); }, \
         [](BootConfig& c, const std::string& s) {                \
           auto v = field;                                        \
-          if (!parse(s, &v) || !(check)) return false;           \
+          if (!parse_word(s, &v) || !(check)) return false;      \
           field = v;                                             \
           return true;                                           \
         }                                                        \
@@ -81,7 +42,7 @@ struct Word {
     key, wants, [](const BootConfig& c) { return text(c.client.bootstrap_retry.member); }, \
         [](BootConfig& c, const std::string& s) {                                          \
           auto v = c.client.bootstrap_retry.member;                                        \
-          if (!parse(s, &v) || !(check)) return false;                                     \
+          if (!parse_word(s, &v) || !(check)) return false;                                \
           c.client.bootstrap_retry.member = c.client.register_retry.member = v;            \
           return true;                                                                     \
         }                                                                                  \
@@ -139,6 +100,53 @@ const Word* find(const std::string& key) {
 }
 
 }  // namespace
+
+// "12x" must not quietly become 12 on the image.
+bool parse_word(const std::string& s, int64_t* out) {
+  if (s.empty()) return false;
+  char* end = nullptr;
+  long long v = std::strtoll(s.c_str(), &end, 10);
+  if (*end != '\0') return false;
+  *out = v;
+  return true;
+}
+
+bool parse_word(const std::string& s, uint64_t* out) {
+  if (s.empty() || s[0] == '-') return false;
+  char* end = nullptr;
+  unsigned long long v = std::strtoull(s.c_str(), &end, 10);
+  if (*end != '\0') return false;
+  *out = v;
+  return true;
+}
+
+bool parse_word(const std::string& s, double* out) {
+  if (s.empty()) return false;
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  if (*end != '\0') return false;
+  *out = v;
+  return true;
+}
+
+bool parse_word(const std::string& s, bool* out) {
+  if (s == "1" || s == "true") {
+    *out = true;
+    return true;
+  }
+  if (s == "0" || s == "false") {
+    *out = false;
+    return true;
+  }
+  return false;
+}
+
+bool parse_word(const std::string& s, int* out) {
+  int64_t v = 0;
+  if (!parse_word(s, &v) || v < -2147483647 || v > 2147483647) return false;
+  *out = static_cast<int>(v);
+  return true;
+}
 
 std::vector<std::string> to_words(const BootConfig& c) {
   std::vector<std::string> out;

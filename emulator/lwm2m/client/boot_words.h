@@ -35,4 +35,13 @@ bool is_boot_word(const std::string& key);
 // message names the word and what it wants).
 Status set_boot_word(BootConfig& c, const std::string& key, const std::string& value);
 
+// How a word's value is read: all of `text` is the number (or "0"/"1",
+// "true"/"false"), else false and `out` untouched. The image's own words
+// (flash_size, cut_op...) are read the same way.
+bool parse_word(const std::string& text, int64_t* out);
+bool parse_word(const std::string& text, uint64_t* out);
+bool parse_word(const std::string& text, int* out);
+bool parse_word(const std::string& text, double* out);
+bool parse_word(const std::string& text, bool* out);
+
 }  // namespace hil::lwm2m

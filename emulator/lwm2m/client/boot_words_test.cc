@@ -89,6 +89,9 @@ TEST(BootWords, ABadWordNamesItselfAndWhatItWants) {
   auto unknown = set_boot_word(c, "finish_timeout", "5");
   ASSERT_FALSE(unknown);
   EXPECT_NE(unknown.error().message.find("unknown argument 'finish_timeout'"), std::string::npos);
+  uint64_t u = 7;
+  EXPECT_FALSE(parse_word("-1", &u));  // strtoull would wrap it
+  EXPECT_EQ(u, 7u);
   EXPECT_FALSE(is_boot_word("flash"));
   EXPECT_TRUE(is_boot_word("max_retransmit"));
 }
