@@ -466,7 +466,7 @@ struct QemuSpec {
   }
 
   // "a.b.c.d:port" or "coap://a.b.c.d:port": a firmware image has no DNS.
-  static qemu::Ipv4Endpoint parse_ipv4(const std::string& what, const std::string& text) {
+  static Ipv4SocketAddress parse_ipv4(const std::string& what, const std::string& text) {
     std::string s = text.rfind("coap://", 0) == 0 ? text.substr(7) : text;
     auto colon = s.rfind(':');
     in_addr a{};
@@ -478,7 +478,7 @@ struct QemuSpec {
       throw py::value_error(
           what + ": '" + text +
           "' is not an IPv4 address and port (a.b.c.d:port or coap://a.b.c.d:port)");
-    return qemu::Ipv4Endpoint{ntohl(a.s_addr), static_cast<uint16_t>(port)};
+    return Ipv4SocketAddress{ntohl(a.s_addr), static_cast<uint16_t>(port)};
   }
 };
 
@@ -952,26 +952,27 @@ PYBIND11_MODULE(_core, m) {
       });
 
   py::class_<runtime::Runtime>(m, "Runtime")
-      .def(py::init([](uint64_t seed, int threads, size_t per_shard, bool radio, bool virtual_time,
-                       size_t device_handshakes, unsigned server_handshakes, int server_shards) {
-             if (threads < 1 || threads > 64) throw py::value_error("threads: must be 1..64");
-             if (per_shard < 1) throw py::value_error("devices_per_shard: must be >= 1");
-             if (device_handshakes < 1 || server_handshakes < 1)
-               throw py::value_error("device_handshakes, server_handshakes: must be >= 1");
-             if (server_shards < 0 || server_shards > 1024)
-               throw py::value_error("server_shards: must be 1..1024 (0: the clock's default)");
-             runtime::RuntimeOptions o{seed, threads, per_shard};
-             o.radio = radio;
-             o.virtual_time = virtual_time;
-             o.device_handshakes = device_handshakes;
-             o.server_handshakes = server_handshakes;
-             o.server_shards = server_shards;
-             return std::make_unique<runtime::Runtime>(o);
-           }),
-           py::arg("seed") = 0, py::arg("threads") = 2, py::arg("devices_per_shard") = 100,
-           py::arg("radio") = true, py::arg("virtual_time") = false,
-           py::arg("device_handshakes") = 64, py::arg("server_handshakes") = 256,
-           py::arg("server_shards") = 0)
+      .def(
+          py::init([](uint64_t seed, int threads, size_t per_context, bool radio, bool virtual_time,
+                      size_t device_handshakes, unsigned server_handshakes, int server_contexts) {
+            if (threads < 1 || threads > 64) throw py::value_error("threads: must be 1..64");
+            if (per_context < 1) throw py::value_error("devices_per_context: must be >= 1");
+            if (device_handshakes < 1 || server_handshakes < 1)
+              throw py::value_error("device_handshakes, server_handshakes: must be >= 1");
+            if (server_contexts < 0 || server_contexts > 1024)
+              throw py::value_error("server_contexts: must be 1..1024 (0: the clock's default)");
+            runtime::RuntimeOptions o{seed, threads, per_context};
+            o.radio = radio;
+            o.virtual_time = virtual_time;
+            o.device_handshakes = device_handshakes;
+            o.server_handshakes = server_handshakes;
+            o.server_contexts = server_contexts;
+            return std::make_unique<runtime::Runtime>(o);
+          }),
+          py::arg("seed") = 0, py::arg("threads") = 2, py::arg("devices_per_context") = 100,
+          py::arg("radio") = true, py::arg("virtual_time") = false,
+          py::arg("device_handshakes") = 64, py::arg("server_handshakes") = 256,
+          py::arg("server_contexts") = 0)
       .def_property_readonly("seed", &runtime::Runtime::seed)
       .def_property_readonly("is_virtual", &runtime::Runtime::is_virtual)
       .def("now_ms", [](const runtime::Runtime& r) { return r.clock().now_ms(); })
@@ -1118,7 +1119,7 @@ PYBIND11_MODULE(_core, m) {
             if (a.addr.sa.sa_family != AF_INET)
               throw py::value_error(host_port + ": the egress carries IPv4 only");
             check(radio::check_route(
-                radio::Endpoint4{ntohl(a.addr.sin.sin_addr.s_addr), ntohs(a.addr.sin.sin_port)}));
+                Ipv4SocketAddress{ntohl(a.addr.sin.sin_addr.s_addr), ntohs(a.addr.sin.sin_port)}));
           },
           py::arg("host_port"))
       .def_static(

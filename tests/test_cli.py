@@ -224,15 +224,15 @@ def test_run_with_bad_arguments_exits_2(package_env: dict[str, str]) -> None:
     assert "--profile" in proc.stderr
 
 
-def test_run_server_shards_flag_sets_the_contexts_and_refuses_0(package_env: dict[str, str]) -> None:
-    """`run --server-shards 2` registers its fleet; 0 and 2000 exit 2 naming the flag."""
-    proc = run_fast(package_env, "--devices", "10", "--security", "nosec", "--server-shards", "2")
+def test_run_server_contexts_flag_sets_the_contexts_and_refuses_0(package_env: dict[str, str]) -> None:
+    """`run --server-contexts 2` registers its fleet; 0 and 2000 exit 2 naming the flag."""
+    proc = run_fast(package_env, "--devices", "10", "--security", "nosec", "--server-contexts", "2")
     assert proc.returncode == 0, proc.stderr
     assert re.search(r"^registered\s+10$", proc.stdout, re.MULTILINE), proc.stdout
     for bad in ("0", "2000"):
-        proc = cli(package_env, "run", "--server-shards", bad, timeout=30)
+        proc = cli(package_env, "run", "--server-contexts", bad, timeout=30)
         assert proc.returncode == 2
-        assert "--server-shards" in proc.stderr
+        assert "--server-contexts" in proc.stderr
 
 
 class Server:

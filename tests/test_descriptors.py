@@ -105,10 +105,10 @@ with Emulator() as emu:
 """
 
 
-def test_server_whose_contexts_cannot_fit_is_refused_naming_server_shards() -> None:
+def test_server_whose_contexts_cannot_fit_is_refused_naming_server_contexts() -> None:
     """The real clock's 64 server contexts hold 4 descriptors each: under a
     hard limit of 200 the registration server is refused with a message
-    that names the limit and server_shards (it used to crash in libcoap)."""
+    that names the limit and server_contexts (it used to crash in libcoap)."""
     out = subprocess.run([sys.executable, "-c", _SERVER], capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 0, out.stderr
-    assert "64 contexts" in out.stdout and "RLIMIT_NOFILE" in out.stdout and "server_shards" in out.stdout
+    assert "64 contexts" in out.stdout and "RLIMIT_NOFILE" in out.stdout and "server_contexts" in out.stdout

@@ -7,7 +7,7 @@ if there had been none.
 The flooder is a raw-socket script: minimal DTLS 1.2 ClientHellos
 (TLS_PSK_WITH_AES_128_CCM_8), each from its own UDP socket, from loopback
 addresses 127.77.0.z. The servers steer clients to their 16 contexts by
-source address (`coap/sharded_endpoint.h`), so 16 consecutive addresses
+source address (`coap/steered_listener.h`), so 16 consecutive addresses
 reach every context.
 """
 

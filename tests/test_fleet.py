@@ -76,17 +76,17 @@ def _udp_sockets_on_port(port: int) -> int:
         return sum(1 for line in f.readlines()[1:] if line.split()[1] == local)
 
 
-def test_server_shards_put_that_many_contexts_behind_each_server_port() -> None:
-    """Emulator(server_shards=3): each embedded server listens with 3
+def test_server_contexts_put_that_many_contexts_behind_each_server_port() -> None:
+    """Emulator(server_contexts=3): each embedded server listens with 3
     sockets on its one port (a libcoap context each, plus the socket that
     holds the group's steering program), and a fleet spread over them by
     source address bootstraps and registers. By default 64 on the real
     clock, 16 on the virtual one; 0 is refused, naming the option."""
-    for clock, shards in (("real", 64), ("virtual", 16)):
+    for clock, contexts in (("real", 64), ("virtual", 16)):
         with Emulator(clock=clock) as emu:
             uri = emu.registration_server(timing=FAST).uri
-            assert _udp_sockets_on_port(int(uri.rsplit(":", 1)[1])) == shards + 1, clock
-    with Emulator(server_shards=3) as emu:
+            assert _udp_sockets_on_port(int(uri.rsplit(":", 1)[1])) == contexts + 1, clock
+    with Emulator(server_contexts=3) as emu:
         rs = emu.registration_server(timing=FAST)
         bs = emu.bootstrap_server(bootstrap_config(rs.uri), timing=FAST)
         for uri in (rs.uri, bs.uri):
@@ -95,8 +95,8 @@ def test_server_shards_put_that_many_contexts_behind_each_server_port() -> None:
         fleet.wait_for("registered", exit="finish", timeout=60)
         assert set(rs.registrations()) == {d.endpoint for d in fleet}
     try:
-        Emulator(server_shards=0)
+        Emulator(server_contexts=0)
     except ValueError as e:
-        assert "server_shards" in str(e)
+        assert "server_contexts" in str(e)
     else:
-        raise AssertionError("server_shards=0 was accepted")
+        raise AssertionError("server_contexts=0 was accepted")

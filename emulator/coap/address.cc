@@ -29,7 +29,7 @@ Result<coap_address_t> make(const std::string& host, uint16_t port) {
 
 }  // namespace
 
-Result<Endpoint> parse_uri(const std::string& uri) {
+Result<ServerAddress> parse_uri(const std::string& uri) {
   coap_uri_t u;
   if (coap_split_uri(reinterpret_cast<const uint8_t*>(uri.data()), uri.size(), &u) < 0 ||
       (u.scheme != COAP_URI_SCHEME_COAP && u.scheme != COAP_URI_SCHEME_COAPS))
@@ -37,7 +37,7 @@ Result<Endpoint> parse_uri(const std::string& uri) {
                  "'" + uri + "' is not a coap:// or coaps:// URI (e.g. coap://127.0.0.1:5683)"};
   auto a = make(std::string(reinterpret_cast<const char*>(u.host.s), u.host.length), u.port);
   if (!a) return a.error().prefixed("in '" + uri + "': ");
-  return Endpoint{*a, u.scheme == COAP_URI_SCHEME_COAPS};
+  return ServerAddress{*a, u.scheme == COAP_URI_SCHEME_COAPS};
 }
 
 Result<coap_address_t> parse_host_port(const std::string& text) {

@@ -10,7 +10,7 @@
 
 namespace hil::coap {
 
-struct Endpoint {
+struct ServerAddress {
   coap_address_t address;
   bool secure = false;  // coaps://
 };
@@ -18,7 +18,7 @@ struct Endpoint {
 // "coap://127.0.0.1:5683", "coaps://[::1]:5684"; numeric hosts and
 // "localhost" only, since the emulator never leaves the machine. Errors of
 // both: kInvalidArgument.
-Result<Endpoint> parse_uri(const std::string& uri);
+Result<ServerAddress> parse_uri(const std::string& uri);
 // "127.0.0.1:5683", "[::1]:0", ":0" (127.0.0.1).
 Result<coap_address_t> parse_host_port(const std::string& text);
 // 127.1.0.0 + index + 1, port 0: every device its own source address at no

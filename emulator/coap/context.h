@@ -1,4 +1,4 @@
-// One libcoap context: a shard of device sessions, or a server's endpoint.
+// One libcoap context: the sessions of a device group, or one of a server listener's contexts.
 // libcoap does the message layer (CON/ACK, retransmission, tokens); this
 // class adds what 4.3.1 lacks for LwM2M: a catch-all request handler that
 // answers a retransmitted request from a cache instead of running it again,

@@ -13,8 +13,8 @@ using lwm2m::State;
 
 namespace {
 
-radio::Endpoint4 endpoint4(const coap_address_t& a) {
-  return radio::Endpoint4{ntohl(a.addr.sin.sin_addr.s_addr), ntohs(a.addr.sin.sin_port)};
+Ipv4SocketAddress endpoint4(const coap_address_t& a) {
+  return Ipv4SocketAddress{ntohl(a.addr.sin.sin_addr.s_addr), ntohs(a.addr.sin.sin_port)};
 }
 
 }  // namespace

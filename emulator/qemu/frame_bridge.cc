@@ -27,16 +27,6 @@ void put32(uint8_t* p, uint32_t v) {
 
 }  // namespace
 
-uint32_t ipv4(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
-  return static_cast<uint32_t>(a) << 24 | b << 16 | c << 8 | d;
-}
-
-std::string Ipv4Endpoint::to_string() const {
-  return std::to_string(addr >> 24) + "." + std::to_string((addr >> 16) & 0xFF) + "." +
-         std::to_string((addr >> 8) & 0xFF) + "." + std::to_string(addr & 0xFF) + ":" +
-         std::to_string(port);
-}
-
 FrameBridge::FrameBridge(int fd, OnDatagram on_datagram, BridgeOptions options)
     : fd_(fd), on_datagram_(std::move(on_datagram)), options_(options) {}
 
@@ -130,14 +120,15 @@ void FrameBridge::handle_ipv4(const uint8_t* f, size_t len) {
     ++counters_.ignored;
     return;
   }
-  Ipv4Endpoint src{get32(ip + 12), get16(udp)}, dst{get32(ip + 16), get16(udp + 2)};
-  device_ip_ = src.addr;
+  Ipv4SocketAddress src{get32(ip + 12), get16(udp)}, dst{get32(ip + 16), get16(udp + 2)};
+  device_ip_ = src.ip;
   ++counters_.datagrams_in;
   if (on_datagram_) on_datagram_(src, dst, std::vector<uint8_t>(udp + 8, udp + udp_len));
 }
 
 std::vector<uint8_t> FrameBridge::udp_frame(const Mac& dst_mac, const Mac& src_mac,
-                                            const Ipv4Endpoint& src, const Ipv4Endpoint& dst,
+                                            const Ipv4SocketAddress& src,
+                                            const Ipv4SocketAddress& dst,
                                             const std::vector<uint8_t>& payload, uint16_t ip_id) {
   const size_t udp_len = 8 + payload.size();
   std::vector<uint8_t> f(kEthHeader + 20 + udp_len);
@@ -150,8 +141,8 @@ std::vector<uint8_t> FrameBridge::udp_frame(const Mac& dst_mac, const Mac& src_m
   put16(ip + 4, ip_id);
   ip[8] = 64;  // TTL
   ip[9] = 17;  // UDP
-  put32(ip + 12, src.addr);
-  put32(ip + 16, dst.addr);
+  put32(ip + 12, src.ip);
+  put32(ip + 16, dst.ip);
   put16(ip + 10, checksum(ip, 20));
   uint8_t* udp = ip + 20;
   put16(udp, src.port);
@@ -159,14 +150,14 @@ std::vector<uint8_t> FrameBridge::udp_frame(const Mac& dst_mac, const Mac& src_m
   put16(udp + 4, static_cast<uint16_t>(udp_len));
   if (!payload.empty()) std::memcpy(udp + 8, payload.data(), payload.size());
   // Pseudo-header: addresses, protocol, UDP length.
-  uint32_t pseudo = (src.addr >> 16) + (src.addr & 0xFFFF) + (dst.addr >> 16) +
-                    (dst.addr & 0xFFFF) + 17 + static_cast<uint32_t>(udp_len);
+  uint32_t pseudo = (src.ip >> 16) + (src.ip & 0xFFFF) + (dst.ip >> 16) + (dst.ip & 0xFFFF) + 17 +
+                    static_cast<uint32_t>(udp_len);
   uint16_t sum = checksum(udp, udp_len, pseudo);
   put16(udp + 6, sum == 0 ? 0xFFFF : sum);
   return f;
 }
 
-bool FrameBridge::send_to_device(const Ipv4Endpoint& src, const Ipv4Endpoint& dst,
+bool FrameBridge::send_to_device(const Ipv4SocketAddress& src, const Ipv4SocketAddress& dst,
                                  const std::vector<uint8_t>& payload) {
   if (kEthHeader + 28 + payload.size() > kMaxFrame) {
     ++counters_.send_failed;  // would need IP fragmentation; CoAP here never does

@@ -14,19 +14,9 @@
 #include <string>
 #include <vector>
 
-namespace hil::qemu {
+#include "emulator/base/ipv4.h"
 
-// An IPv4 address and port, both in host byte order.
-struct Ipv4Endpoint {
-  uint32_t addr = 0;
-  uint16_t port = 0;
-  std::string to_string() const;  // "10.0.2.15:49153"
-  bool operator==(const Ipv4Endpoint& o) const { return addr == o.addr && port == o.port; }
-  bool operator<(const Ipv4Endpoint& o) const {
-    return addr != o.addr ? addr < o.addr : port < o.port;
-  }
-};
-uint32_t ipv4(uint8_t a, uint8_t b, uint8_t c, uint8_t d);
+namespace hil::qemu {
 
 using Mac = std::array<uint8_t, 6>;
 
@@ -47,7 +37,7 @@ struct BridgeCounters {
 class FrameBridge {
  public:
   // src is the firmware's address, dst where it sent the datagram.
-  using OnDatagram = std::function<void(const Ipv4Endpoint& src, const Ipv4Endpoint& dst,
+  using OnDatagram = std::function<void(const Ipv4SocketAddress& src, const Ipv4SocketAddress& dst,
                                         std::vector<uint8_t> payload)>;
 
   // `fd`: the host's end of the Ethernet socketpair (QemuProcess::eth_fd()),
@@ -59,7 +49,7 @@ class FrameBridge {
   void on_readable();
   // Sends `payload` to the firmware as a UDP datagram from `src` to `dst`.
   // False when the frame cannot be sent (socket full: the datagram is lost).
-  bool send_to_device(const Ipv4Endpoint& src, const Ipv4Endpoint& dst,
+  bool send_to_device(const Ipv4SocketAddress& src, const Ipv4SocketAddress& dst,
                       const std::vector<uint8_t>& payload);
 
   // The firmware's addresses as learned from its frames (0 until then).
@@ -69,7 +59,7 @@ class FrameBridge {
 
   // Frame codecs, exposed for tests.
   static std::vector<uint8_t> udp_frame(const Mac& dst_mac, const Mac& src_mac,
-                                        const Ipv4Endpoint& src, const Ipv4Endpoint& dst,
+                                        const Ipv4SocketAddress& src, const Ipv4SocketAddress& dst,
                                         const std::vector<uint8_t>& payload, uint16_t ip_id);
   static uint16_t checksum(const uint8_t* data, size_t len, uint32_t initial = 0);
 

@@ -167,9 +167,8 @@ Status QemuDevice::start() {
   reactor_.watch(proc_->uart_fd(), [this] { on_uart(); });
   bridge_ = std::make_unique<FrameBridge>(
       proc_->eth_fd(),
-      [this](const Ipv4Endpoint& src, const Ipv4Endpoint& dst, std::vector<uint8_t> payload) {
-        on_datagram(src, dst, std::move(payload));
-      });
+      [this](const Ipv4SocketAddress& src, const Ipv4SocketAddress& dst,
+             std::vector<uint8_t> payload) { on_datagram(src, dst, std::move(payload)); });
   reactor_.watch(proc_->eth_fd(), [this] { bridge_->on_readable(); });
   pid_fd_ = open_pidfd(proc_->pid());
   if (pid_fd_ >= 0) {
@@ -267,15 +266,15 @@ void QemuDevice::on_event(Event e) {
   timeline_.push_back(std::move(e));
 }
 
-Ipv4Endpoint QemuDevice::host_side(const Ipv4Endpoint& image_dst) const {
+Ipv4SocketAddress QemuDevice::host_side(const Ipv4SocketAddress& image_dst) const {
   for (const auto& [image, host] : config_.server_map)
     if (image == image_dst) return host;
   return image_dst;
 }
 
-void QemuDevice::on_datagram(const Ipv4Endpoint& src, const Ipv4Endpoint& dst,
+void QemuDevice::on_datagram(const Ipv4SocketAddress& src, const Ipv4SocketAddress& dst,
                              std::vector<uint8_t> payload) {
-  const Ipv4Endpoint server = host_side(dst);
+  const Ipv4SocketAddress server = host_side(dst);
   Flow* flow = nullptr;
   for (auto& f : flows_)
     if (f.image == src && f.server == server) flow = &f;
@@ -288,7 +287,7 @@ void QemuDevice::on_datagram(const Ipv4Endpoint& src, const Ipv4Endpoint& dst,
                        (server == dst ? std::string() : " (mapped to " + server.to_string() + ")") +
                        " is " + address() + " on the radio");
     flow->path = radio_.open_path(
-        device_ip(), radio::Endpoint4{server.addr, server.port},
+        device_ip(), server,
         radio::Route{&link_, [this](Event e) { timeline_.push_back(std::move(e)); }, &capture_});
     flow->path->set_receiver([this, src, dst](const uint8_t* data, size_t len) {
       if (!bridge_) return;

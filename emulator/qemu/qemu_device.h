@@ -79,7 +79,7 @@ struct QemuDeviceConfig {
   // Destinations the image has built in, and the host's server each one
   // stands for: the image's datagrams to `image` go to `host`, and answers
   // reach the image from `image`.
-  std::vector<std::pair<Ipv4Endpoint, Ipv4Endpoint>> server_map;
+  std::vector<std::pair<Ipv4SocketAddress, Ipv4SocketAddress>> server_map;
   int64_t reboot_after_power_cut_ms = 100;  // -1: stay off until reboot()
   bool record_messages = true;              // keep the image's tx/rx events
   uint32_t address_index = 0;               // its own 127.1.x.y
@@ -151,8 +151,8 @@ class QemuDevice : public device::VirtualDevice {
 
  private:
   struct Flow {
-    Ipv4Endpoint image;                  // the image's address and port
-    Ipv4Endpoint server;                 // as the host sees it
+    Ipv4SocketAddress image;             // the image's address and port
+    Ipv4SocketAddress server;            // as the host sees it
     std::unique_ptr<DatagramPort> path;  // on the radio
   };
 
@@ -163,7 +163,8 @@ class QemuDevice : public device::VirtualDevice {
   void on_uart();
   void arm_exit_poll();
   void on_exited();
-  void on_datagram(const Ipv4Endpoint& src, const Ipv4Endpoint& dst, std::vector<uint8_t> payload);
+  void on_datagram(const Ipv4SocketAddress& src, const Ipv4SocketAddress& dst,
+                   std::vector<uint8_t> payload);
   void on_event(Event e);
   void on_wire(std::optional<WireChange> change);
   void set_state(lwm2m::State s);
@@ -171,7 +172,7 @@ class QemuDevice : public device::VirtualDevice {
   // One more exit from `source`; compares it with the other source's.
   void check_exit(ExitCheck::Source source, lwm2m::BootstrapExit x);
   bool wire_decides() const;
-  Ipv4Endpoint host_side(const Ipv4Endpoint& image_dst) const;
+  Ipv4SocketAddress host_side(const Ipv4SocketAddress& image_dst) const;
   // Kills QEMU (if it runs), reads what its UART still holds, closes its
   // flows; returns how it ended.
   std::optional<Exit> stop_process();

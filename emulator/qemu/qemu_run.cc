@@ -46,7 +46,7 @@
 
 namespace {
 
-using hil::qemu::Ipv4Endpoint;
+using hil::Ipv4SocketAddress;
 
 struct Options {
   hil::qemu::QemuConfig qemu;
@@ -162,7 +162,7 @@ class Relay {
   }
 
   // From the firmware: out through the flow's socket.
-  void from_device(const Ipv4Endpoint& src, const Ipv4Endpoint& dst,
+  void from_device(const Ipv4SocketAddress& src, const Ipv4SocketAddress& dst,
                    const std::vector<uint8_t>& payload) {
     on_wire(wire_.on_uplink(payload.data(), payload.size()));
     if (lose()) {
@@ -173,7 +173,7 @@ class Relay {
     if (fd < 0) return;
     sockaddr_in to{};
     to.sin_family = AF_INET;
-    to.sin_addr.s_addr = htonl(dst.addr);
+    to.sin_addr.s_addr = htonl(dst.ip);
     to.sin_port = htons(dst.port);
     if (::sendto(fd, payload.data(), payload.size(), 0, reinterpret_cast<sockaddr*>(&to),
                  sizeof to) < 0)
@@ -194,7 +194,7 @@ class Relay {
       ssize_t n =
           ::recvfrom(fd, buf, sizeof buf, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &len);
       if (n < 0) return;
-      Ipv4Endpoint src{ntohl(from.sin_addr.s_addr), ntohs(from.sin_port)};
+      Ipv4SocketAddress src{ntohl(from.sin_addr.s_addr), ntohs(from.sin_port)};
       if (lose()) {
         host("drop", "downlink " + src.to_string() + " -> " + it->second.to_string());
         continue;
@@ -221,7 +221,7 @@ class Relay {
     if (change->state) on_state_(to_string(*change->state));
   }
 
-  int socket_for(const Ipv4Endpoint& device) {
+  int socket_for(const Ipv4SocketAddress& device) {
     for (const auto& [fd, ep] : flows_)
       if (ep == device) return fd;
     int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -249,7 +249,7 @@ class Relay {
   int epoll_;
   uint64_t rng_;
   std::chrono::steady_clock::time_point t0_;
-  std::map<int, Ipv4Endpoint> flows_;  // host socket -> the firmware's address
+  std::map<int, Ipv4SocketAddress> flows_;  // host socket -> the firmware's address
   hil::qemu::WireState wire_;
   std::function<void(const std::string&)> on_state_;
 };
@@ -294,7 +294,7 @@ int main(int argc, char** argv) {
     if (e.kind == "state") watch("uart", e.detail);
   });
   hil::qemu::FrameBridge bridge(
-      qemu.eth_fd(), [&](const Ipv4Endpoint& src, const Ipv4Endpoint& dst,
+      qemu.eth_fd(), [&](const Ipv4SocketAddress& src, const Ipv4SocketAddress& dst,
                          std::vector<uint8_t> payload) { relay.from_device(src, dst, payload); });
 
   for (int fd : {qemu.uart_fd(), qemu.eth_fd(), sig_fd}) {

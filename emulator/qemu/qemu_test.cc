@@ -59,12 +59,11 @@ TEST(FrameBridge, AnswersArpForTheGatewayAndAnyOtherAddress) {
 
 TEST(FrameBridge, UnwrapsUdpFromTheDeviceAndWrapsAnswers) {
   Pair p;
-  std::vector<std::tuple<Ipv4Endpoint, Ipv4Endpoint, std::vector<uint8_t>>> got;
-  FrameBridge bridge(
-      p.host, [&](const Ipv4Endpoint& s, const Ipv4Endpoint& d, std::vector<uint8_t> payload) {
-        got.emplace_back(s, d, payload);
-      });
-  Ipv4Endpoint dev{ipv4(10, 0, 2, 15), 49153}, server{ipv4(127, 0, 0, 1), 5683};
+  std::vector<std::tuple<Ipv4SocketAddress, Ipv4SocketAddress, std::vector<uint8_t>>> got;
+  FrameBridge bridge(p.host,
+                     [&](const Ipv4SocketAddress& s, const Ipv4SocketAddress& d,
+                         std::vector<uint8_t> payload) { got.emplace_back(s, d, payload); });
+  Ipv4SocketAddress dev{ipv4(10, 0, 2, 15), 49153}, server{ipv4(127, 0, 0, 1), 5683};
   std::vector<uint8_t> coap{0x40, 0x02, 0x12, 0x34, 0xB2, 'b', 's'};
   auto frame = FrameBridge::udp_frame(Mac{2, 0, 0, 0, 0, 2}, kGuestMac, dev, server, coap, 7);
   ASSERT_EQ(::send(p.guest, frame.data(), frame.size(), 0), static_cast<ssize_t>(frame.size()));
@@ -80,8 +79,8 @@ TEST(FrameBridge, UnwrapsUdpFromTheDeviceAndWrapsAnswers) {
   EXPECT_TRUE(std::equal(kGuestMac.begin(), kGuestMac.end(), back.begin()));
   EXPECT_EQ(FrameBridge::checksum(back.data() + 14, 20), 0);  // IP header checksum holds
   // UDP checksum over the pseudo-header holds too.
-  uint32_t pseudo = (server.addr >> 16) + (server.addr & 0xFFFF) + (dev.addr >> 16) +
-                    (dev.addr & 0xFFFF) + 17 + 12;
+  uint32_t pseudo =
+      (server.ip >> 16) + (server.ip & 0xFFFF) + (dev.ip >> 16) + (dev.ip & 0xFFFF) + 17 + 12;
   EXPECT_EQ(FrameBridge::checksum(back.data() + 34, 12, pseudo), 0);
 }
 

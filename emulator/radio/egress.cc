@@ -233,7 +233,7 @@ Result<EgressPrefix> parse_egress_prefix(const std::string& text) {
   return EgressPrefix{base, length, text};
 }
 
-Status check_route(Endpoint4 server) {
+Status check_route(Ipv4SocketAddress server) {
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return Error{ErrorCode::kIo,

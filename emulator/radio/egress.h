@@ -36,7 +36,7 @@ inline uint32_t egress_address(uint32_t base, uint32_t device_ip) {
 
 // Whether the kernel has a route to `server` (IPv4): an error saying what to
 // do if not. Needs no privilege.
-Status check_route(Endpoint4 server);
+Status check_route(Ipv4SocketAddress server);
 
 // The host's side of the egress, for one process: its nftables table
 // (`hil_egress_<pid>`) and the prefix's local route, shared by the

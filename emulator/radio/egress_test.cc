@@ -42,7 +42,9 @@ TEST(EgressAddress, DeviceAddress_KeepsItsLowBits) {
   EXPECT_EQ(egress_address(base, last), 0x0a40fffeu);
 }
 
-TEST(CheckRoute, Loopback_IsReachable) { EXPECT_TRUE(check_route(Endpoint4{0x7f000001, 5683})); }
+TEST(CheckRoute, Loopback_IsReachable) {
+  EXPECT_TRUE(check_route(Ipv4SocketAddress{0x7f000001, 5683}));
+}
 
 }  // namespace
 }  // namespace hil::radio

@@ -93,15 +93,16 @@ uint16_t fold(uint32_t sum) {
 
 // The UDP checksum over the IPv4 pseudo-header, header and payload; 0 is sent
 // as 0xFFFF since 0 means "no checksum".
-uint16_t udp_checksum(const Endpoint4& src, const Endpoint4& dst, const uint8_t* udp, size_t len) {
+uint16_t udp_checksum(const Ipv4SocketAddress& src, const Ipv4SocketAddress& dst,
+                      const uint8_t* udp, size_t len) {
   uint32_t sum = (src.ip >> 16) + (src.ip & 0xFFFF) + (dst.ip >> 16) + (dst.ip & 0xFFFF);
   sum += 17 + static_cast<uint32_t>(len);
   const uint16_t checksum = fold(sum16(udp, len, sum));
   return checksum == 0 ? 0xFFFF : checksum;
 }
 
-std::vector<uint8_t> ipv4_udp(uint16_t id, const Endpoint4& src, const Endpoint4& dst,
-                              const uint8_t* payload, size_t len) {
+std::vector<uint8_t> ipv4_udp(uint16_t id, const Ipv4SocketAddress& src,
+                              const Ipv4SocketAddress& dst, const uint8_t* payload, size_t len) {
   std::vector<uint8_t> p;
   p.push_back(0x45);  // version 4, 5-word header
   p.push_back(0);
@@ -159,8 +160,9 @@ Result<std::unique_ptr<PcapngWriter>> PcapngWriter::open(const std::string& path
 
 PcapngWriter::~PcapngWriter() { std::fclose(file_); }
 
-Status PcapngWriter::write(uint64_t timestamp_us, const Endpoint4& src, const Endpoint4& dst,
-                           const uint8_t* payload, size_t len, const std::string& comment) {
+Status PcapngWriter::write(uint64_t timestamp_us, const Ipv4SocketAddress& src,
+                           const Ipv4SocketAddress& dst, const uint8_t* payload, size_t len,
+                           const std::string& comment) {
   constexpr size_t kMaxPayload = 65535 - kIpHeader - kUdpHeader;
   if (len > kMaxPayload) {
     return Error{ErrorCode::kInvalidArgument, "pcapng: payload " + std::to_string(len) +

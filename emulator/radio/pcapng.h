@@ -11,14 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "emulator/base/ipv4.h"
 #include "emulator/base/result.h"
 
 namespace hil::radio {
-
-struct Endpoint4 {
-  uint32_t ip = 0;  // host order: 127.0.0.1 is 0x7F000001
-  uint16_t port = 0;
-};
 
 class PcapngWriter {
  public:
@@ -33,7 +29,7 @@ class PcapngWriter {
 
   // One UDP datagram in a synthesized IPv4 header, stamped timestamp_us
   // (microseconds since the epoch, the interface's default resolution).
-  Status write(uint64_t timestamp_us, const Endpoint4& src, const Endpoint4& dst,
+  Status write(uint64_t timestamp_us, const Ipv4SocketAddress& src, const Ipv4SocketAddress& dst,
                const uint8_t* payload, size_t len, const std::string& comment);
   Status flush();
 

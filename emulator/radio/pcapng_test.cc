@@ -41,8 +41,8 @@ std::string write_capture() {
   Bytes write = coap(kCon, kPut, 2, {2}, {"1", "0"});
   write.insert(write.end(), {0x12, 0x2D, 0x16, 0xFF, 0xC3, 0x01, 0x01, 0x51, 0x80});
   const Bytes ack = coap(kAck, kChanged, 2, {2});
-  const Endpoint4 device{kLocalhost, 40000}, server{kLocalhost, 5683};
-  const Endpoint4 server2{kLocalhost, 50000}, device2{kLocalhost, 40001};
+  const Ipv4SocketAddress device{kLocalhost, 40000}, server{kLocalhost, 5683};
+  const Ipv4SocketAddress server2{kLocalhost, 50000}, device2{kLocalhost, 40001};
   EXPECT_TRUE((*writer)->write(1000000, device, server, reg.data(), reg.size(), "passed").ok());
   EXPECT_TRUE((*writer)
                   ->write(1500000, server2, device2, write.data(), write.size(),

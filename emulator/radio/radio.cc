@@ -103,8 +103,8 @@ Result<std::shared_ptr<Capture>> Capture::open(const std::string& path, const Cl
   return std::shared_ptr<Capture>(new Capture(std::move(w), wall_us - clock.now_ms() * 1000));
 }
 
-void Capture::write(TimeMs now, const Endpoint4& src, const Endpoint4& dst, const uint8_t* data,
-                    size_t len, const std::string& comment) {
+void Capture::write(TimeMs now, const Ipv4SocketAddress& src, const Ipv4SocketAddress& dst,
+                    const uint8_t* data, size_t len, const std::string& comment) {
   std::lock_guard<std::mutex> lock(mu_);
   (void)writer_->write(static_cast<uint64_t>(epoch_us_ + now * 1000), src, dst, data, len, comment);
   (void)writer_->flush();
@@ -135,13 +135,14 @@ Radio::~Radio() {
   }
 }
 
-Radio::Key Radio::key_of(uint32_t device_ip, Endpoint4 server) const {
+Radio::Key Radio::key_of(uint32_t device_ip, Ipv4SocketAddress server) const {
   bool off_loopback = (server.ip >> 24) != 127;
   if (egress_base_ != 0 && off_loopback) device_ip = egress_address(egress_base_, device_ip);
   return Key{htonl(device_ip), htonl(server.ip), htons(server.port)};
 }
 
-std::unique_ptr<DatagramPort> Radio::open_path(uint32_t device_ip, Endpoint4 server, Route route) {
+std::unique_ptr<DatagramPort> Radio::open_path(uint32_t device_ip, Ipv4SocketAddress server,
+                                               Route route) {
   Key key = key_of(device_ip, server);
   uint64_t serial = next_serial_++;
   paths_[key] = std::make_unique<Path>(Path{
@@ -261,10 +262,10 @@ void Radio::capture(const Path& p, Direction dir, const uint8_t* data, size_t le
   uint16_t device_port = reactor_.clock().is_virtual()
                              ? static_cast<uint16_t>(kVirtualNatPort + p.port)
                              : server_ports_[p.port];
-  Endpoint4 device{ntohl(p.key.device_ip), device_port};
-  Endpoint4 server{ntohl(p.key.server_ip), ntohs(p.key.server_port)};
-  Endpoint4 src = dir == Direction::Uplink ? device : server;
-  Endpoint4 dst = dir == Direction::Uplink ? server : device;
+  Ipv4SocketAddress device{ntohl(p.key.device_ip), device_port};
+  Ipv4SocketAddress server{ntohl(p.key.server_ip), ntohs(p.key.server_port)};
+  Ipv4SocketAddress src = dir == Direction::Uplink ? device : server;
+  Ipv4SocketAddress dst = dir == Direction::Uplink ? server : device;
   TimeMs now = reactor_.clock().now_ms();
   if (run_capture_) run_capture_->write(now, src, dst, data, len, comment);
   if (own != nullptr && own != run_capture_.get()) own->write(now, src, dst, data, len, comment);

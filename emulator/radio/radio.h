@@ -39,8 +39,8 @@ class Capture {
   // PcapngWriter::open()'s.
   static Result<std::shared_ptr<Capture>> open(const std::string& path, const Clock& clock,
                                                const std::string& comment = "");
-  void write(TimeMs now, const Endpoint4& src, const Endpoint4& dst, const uint8_t* data,
-             size_t len, const std::string& comment);
+  void write(TimeMs now, const Ipv4SocketAddress& src, const Ipv4SocketAddress& dst,
+             const uint8_t* data, size_t len, const std::string& comment);
 
  private:
   Capture(std::unique_ptr<PcapngWriter> w, int64_t epoch_us)
@@ -75,7 +75,8 @@ class Radio {
   // over from the older one, as the server could not tell them apart
   // either. Destroying the port ends its path (if not taken over);
   // datagrams it delayed are then lost. It must not outlive the radio.
-  std::unique_ptr<DatagramPort> open_path(uint32_t device_ip, Endpoint4 server, Route route);
+  std::unique_ptr<DatagramPort> open_path(uint32_t device_ip, Ipv4SocketAddress server,
+                                          Route route);
   // Paths to servers off loopback send from the device's address in the
   // egress prefix at `base` (host order; egress.h) instead of its 127.1.x.y,
   // which may not leave the host. 0: none. Before any such path is opened.
@@ -103,7 +104,7 @@ class Radio {
       return static_cast<size_t>(v ^ (v >> 29) ^ k.server_port);
     }
   };
-  Key key_of(uint32_t device_ip, Endpoint4 server) const;
+  Key key_of(uint32_t device_ip, Ipv4SocketAddress server) const;
   bool uplink(const Key& key, const uint8_t* data, size_t len);
   void set_receiver(const Key& key, uint64_t serial, DatagramPort::Receiver receiver);
   void close_path(const Key& key, uint64_t serial);

@@ -36,7 +36,7 @@ class RadioTest : public ::testing::Test {
     getsockname(server_fd_, reinterpret_cast<sockaddr*>(&a), &len);
     timeval tv{0, 300 * 1000};
     setsockopt(server_fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    server_ = radio::Endpoint4{ntohl(a.sin_addr.s_addr), ntohs(a.sin_port)};
+    server_ = Ipv4SocketAddress{ntohl(a.sin_addr.s_addr), ntohs(a.sin_port)};
   }
   void TearDown() override {
     loop_.call([&] {
@@ -94,7 +94,7 @@ class RadioTest : public ::testing::Test {
   std::unique_ptr<radio::Radio> radio_;
   radio::Link link_{radio::LinkConfig{}, 1};
   int server_fd_ = -1;
-  radio::Endpoint4 server_;
+  Ipv4SocketAddress server_;
   uint32_t device_ip_ = 0x7F011092;  // 127.1.16.146
   std::vector<std::unique_ptr<DatagramPort>> ports_;
   std::vector<std::string> delivered_, events_;

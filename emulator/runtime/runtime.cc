@@ -19,9 +19,9 @@ namespace {
 // Runtime::wait spends at most 1 part in this many of its time checking.
 constexpr int kWaitCheckRatio = 10;
 
-// RuntimeOptions::server_shards when it is 0.
-constexpr int kRealServerShards = 64;
-constexpr int kVirtualServerShards = 16;
+// RuntimeOptions::server_contexts when it is 0.
+constexpr int kRealServerContexts = 64;
+constexpr int kVirtualServerContexts = 16;
 
 // A device's seed depends on the runtime's seed and its own name only, so
 // adding a device never changes what another one does.
@@ -166,12 +166,12 @@ void Runtime::close() {
   for (size_t i = 0; i < radios_.size(); ++i) loops_[i]->call([&] { radios_[i].reset(); });
   loops_[0]->call([&] {
     for (auto& s : bootstrap_servers_)
-      for (auto& c : s->endpoint().contexts()) loops_[0]->remove(*c);
+      for (auto& c : s->listener().contexts()) loops_[0]->remove(*c);
     bootstrap_servers_.clear();
   });
   registration_loop().call([&] {
     for (auto& s : registration_servers_)
-      for (auto& c : s->endpoint().contexts()) registration_loop().remove(*c);
+      for (auto& c : s->listener().contexts()) registration_loop().remove(*c);
     registration_servers_.clear();
   });
   for (auto& loop : loops_) loop->stop();
@@ -220,16 +220,18 @@ Status listen_on_seeded_ports(const ListenAddresses& addrs, uint64_t seed,
 
 }  // namespace
 
-Result<int> Runtime::server_shards(const std::string& server) const {
-  int shards = options_.server_shards;
-  if (shards <= 0) shards = options_.virtual_time ? kVirtualServerShards : kRealServerShards;
+Result<int> Runtime::server_contexts(const std::string& server) const {
+  int contexts = options_.server_contexts;
+  if (contexts <= 0)
+    contexts = options_.virtual_time ? kVirtualServerContexts : kRealServerContexts;
   // A context listening on both ports: its descriptors and two sockets.
-  Status room = reserve_descriptors(static_cast<size_t>(shards) * (DescriptorCosts::kContext + 2),
-                                    "the " + server + "'s " + std::to_string(shards) + " contexts");
+  Status room =
+      reserve_descriptors(static_cast<size_t>(contexts) * (DescriptorCosts::kContext + 2),
+                          "the " + server + "'s " + std::to_string(contexts) + " contexts");
   if (!room)
     return Error{ErrorCode::kResourceExhausted,
-                 room.error().message + "; or fewer contexts per server (server_shards)"};
-  return shards;
+                 room.error().message + "; or fewer contexts per server (server_contexts)"};
+  return contexts;
 }
 
 uint64_t Runtime::server_port_seed(const std::string& name) const {
@@ -243,16 +245,16 @@ Result<BootstrapServerHandle> Runtime::add_bootstrap_server(
   HIL_TRY_ASSIGN(auto addrs, listen_addresses(listen, secure_listen));
   Loop& loop = *loops_[0];
   const std::string name = "bootstrap-server-" + std::to_string(bootstrap_servers_.size());
-  HIL_TRY_ASSIGN(auto shards, server_shards("bootstrap server"));
+  HIL_TRY_ASSIGN(auto contexts, server_contexts("bootstrap server"));
   return loop.call([&]() -> Result<BootstrapServerHandle> {
     std::unique_ptr<server::BootstrapServer> s;
     HIL_TRY(listen_on_seeded_ports(addrs, server_port_seed(name), [&](const ListenAddresses& a) {
       s = std::make_unique<server::BootstrapServer>(config, profile, timing, loop,
-                                                    mix(options_.seed, name), shards, limits);
+                                                    mix(options_.seed, name), contexts, limits);
       if (cert) s->set_certificate(*cert);
       return s->listen(a.plain, a.secure, options_.server_handshakes);
     }));
-    for (auto& c : s->endpoint().contexts()) loop.add(*c);
+    for (auto& c : s->listener().contexts()) loop.add(*c);
     BootstrapServerHandle h(&loop, s.get());
     bootstrap_servers_.push_back(std::move(s));
     return h;
@@ -266,7 +268,7 @@ Result<RegistrationServerHandle> Runtime::add_registration_server(
   HIL_TRY_ASSIGN(auto addrs, listen_addresses(listen, secure_listen));
   Loop& loop = registration_loop();
   const std::string name = "registration-server-" + std::to_string(registration_servers_.size());
-  HIL_TRY_ASSIGN(auto shards, server_shards("registration server"));
+  HIL_TRY_ASSIGN(auto contexts, server_contexts("registration server"));
   return loop.call([&]() -> Result<RegistrationServerHandle> {
     server::RegistrationServerCore::Random ids;  // empty: the OS's randomness
     if (options_.virtual_time) {
@@ -277,11 +279,11 @@ Result<RegistrationServerHandle> Runtime::add_registration_server(
     std::unique_ptr<server::RegistrationServer> s;
     HIL_TRY(listen_on_seeded_ports(addrs, server_port_seed(name), [&](const ListenAddresses& a) {
       s = std::make_unique<server::RegistrationServer>(timing, psk, loop, mix(options_.seed, name),
-                                                       shards, limits, ids);
+                                                       contexts, limits, ids);
       if (cert) s->set_certificate(*cert);
       return s->listen(a.plain, a.secure, options_.server_handshakes);
     }));
-    for (auto& c : s->endpoint().contexts()) loop.add(*c);
+    for (auto& c : s->listener().contexts()) loop.add(*c);
     RegistrationServerHandle h(&loop, s.get());
     registration_servers_.push_back(std::move(s));
     return h;
@@ -336,11 +338,11 @@ Status Runtime::open_egress(const std::string& prefix) {
 }
 
 Runtime::Shard& Runtime::shard_with_room() {
-  if (shards_.empty() || shards_.back().devices >= options_.devices_per_shard) {
+  if (shards_.empty() || shards_.back().devices >= options_.devices_per_context) {
     Loop* loop = loops_[shards_.size() % loops_.size()].get();
     uint64_t seed = mix(options_.seed, "shard-" + std::to_string(shards_.size()));
     auto shard = loop->call([&] {
-      auto s = std::make_unique<device::DeviceShard>(seed, radio_of(loop) != nullptr);
+      auto s = std::make_unique<device::DeviceGroup>(seed, radio_of(loop) != nullptr);
       loop->add(s->context());
       return s;
     });
@@ -352,10 +354,10 @@ Runtime::Shard& Runtime::shard_with_room() {
 size_t Runtime::descriptors_for(const device::DeviceConfig& tmpl, size_t count) const {
   size_t per_device = options_.radio ? 0 : DescriptorCosts::kSocketSessions;
   if (tmpl.flash && !tmpl.flash->image_path.empty()) per_device += DescriptorCosts::kFlashFile;
-  size_t room = shards_.empty() ? 0 : options_.devices_per_shard - shards_.back().devices;
-  size_t shards =
-      count <= room ? 0
-                    : (count - room + options_.devices_per_shard - 1) / options_.devices_per_shard;
+  size_t room = shards_.empty() ? 0 : options_.devices_per_context - shards_.back().devices;
+  size_t shards = count <= room ? 0
+                                : (count - room + options_.devices_per_context - 1) /
+                                      options_.devices_per_context;
   return count * per_device + shards * DescriptorCosts::kContext;
 }
 
@@ -376,7 +378,7 @@ Result<std::vector<DeviceHandle>> Runtime::add_native(const device::DeviceConfig
   size_t made = 0;
   while (made < count) {
     Shard& shard = shard_with_room();
-    size_t batch = std::min(count - made, options_.devices_per_shard - shard.devices);
+    size_t batch = std::min(count - made, options_.devices_per_context - shard.devices);
     uint32_t first = addresses_;
     addresses_ += static_cast<uint32_t>(batch);
     // One trip to the loop thread per shard, not per device.

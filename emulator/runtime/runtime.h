@@ -15,7 +15,7 @@
 
 #include "emulator/base/clock.h"
 #include "emulator/device/device.h"
-#include "emulator/device/device_shard.h"
+#include "emulator/device/device_group.h"
 #include "emulator/radio/egress.h"
 #include "emulator/runtime/device_handle.h"
 #include "emulator/runtime/loop.h"
@@ -26,12 +26,12 @@ namespace hil::runtime {
 
 struct RuntimeOptions {
   uint64_t seed = 0;
-  int threads = 2;                 // event-loop threads
-  size_t devices_per_shard = 100;  // sessions per libcoap context
+  int threads = 2;                   // event-loop threads
+  size_t devices_per_context = 100;  // sessions per libcoap context
   // Contexts behind each server's address; 0: 64 on the real clock (each
   // searches fewer sessions per datagram), 16 on the virtual one (its loop
   // polls every context at every instant). Each holds 4 descriptors.
-  int server_shards = 0;
+  int server_contexts = 0;
   bool radio = true;  // every datagram through the emulated radio
   // DTLS: handshakes the devices of one loop thread run at once, and that
   // each server context accepts at once (libcoap's default is 100).
@@ -191,7 +191,7 @@ class Runtime {
  private:
   struct Shard {
     Loop* loop;
-    std::unique_ptr<device::DeviceShard> shard;
+    std::unique_ptr<device::DeviceGroup> shard;
     size_t devices = 0;
   };
   struct Slot {
@@ -209,9 +209,9 @@ class Runtime {
   radio::Radio* radio_of(const Loop* loop) const;
   device::HandshakeGate* gate_of(const Loop* loop) const;
   Loop& registration_loop() const;
-  // options_.server_shards, or the clock's default; after reserving the
+  // options_.server_contexts, or the clock's default; after reserving the
   // descriptors they hold (RLIMIT_NOFILE), or the error that says why not.
-  Result<int> server_shards(const std::string& server) const;
+  Result<int> server_contexts(const std::string& server) const;
   // Virtual time: where a server's port-0 listeners draw their ports; 0 otherwise.
   uint64_t server_port_seed(const std::string& name) const;
 

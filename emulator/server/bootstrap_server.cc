@@ -6,7 +6,7 @@
 namespace hil::server {
 
 BootstrapServer::BootstrapServer(BootstrapConfig config, std::optional<lwm2m::Profile> profile,
-                                 coap::Timing timing, Timers& timers, uint64_t seed, int shards,
+                                 coap::Timing timing, Timers& timers, uint64_t seed, int contexts,
                                  BootstrapLimits limits)
     : timers_(timers),
       core_(std::move(config), profile,
@@ -21,7 +21,7 @@ BootstrapServer::BootstrapServer(BootstrapConfig config, std::optional<lwm2m::Pr
                   core_.refuse(timers_.clock().now_ms(), 0, ep, r.reason, r.outcome);
                   arm_expiry();
                 }),
-      endpoint_(*this, seed, shards) {
+      listener_(*this, seed, contexts) {
   // Each endpoint's entry says how it must come: with its own credential
   // over DTLS (a key, or a certificate in its name), or over NoSec.
   core_.authorize = [this](PeerId peer, const std::string& ep) -> std::optional<Refusal> {
@@ -39,8 +39,8 @@ BootstrapServer::~BootstrapServer() { timers_.cancel(expiry_timer_); }
 
 Status BootstrapServer::listen(const coap_address_t& addr, const coap_address_t& secure,
                                unsigned max_handshakes) {
-  HIL_TRY(endpoint_.listen(addr));
-  return security_.listen(endpoint_, secure, max_handshakes, timing_);
+  HIL_TRY(listener_.listen(addr));
+  return security_.listen(listener_, secure, max_handshakes, timing_);
 }
 
 void BootstrapServer::reconfigure(BootstrapConfig config) {
@@ -68,11 +68,11 @@ Status BootstrapServer::start_session(const std::string& endpoint) {
 }
 
 std::string BootstrapServer::uri() const {
-  return "coap://" + coap::to_string(endpoint_.address());
+  return "coap://" + coap::to_string(listener_.address());
 }
 
 std::string BootstrapServer::secure_uri() const {
-  return "coaps://" + coap::to_string(endpoint_.address(/*dtls=*/true));
+  return "coaps://" + coap::to_string(listener_.address(/*dtls=*/true));
 }
 
 std::optional<lwm2m::Response> BootstrapServer::on_request(coap_session_t* s,

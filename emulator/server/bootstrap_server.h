@@ -6,7 +6,7 @@
 #include <string>
 
 #include "emulator/base/timers.h"
-#include "emulator/coap/sharded_endpoint.h"
+#include "emulator/coap/steered_listener.h"
 #include "emulator/server/bootstrap_server_core.h"
 #include "emulator/server/client_security.h"
 #include "emulator/server/heap_trim.h"
@@ -17,7 +17,7 @@ namespace hil::server {
 class BootstrapServer final : public coap::Context::Handler {
  public:
   BootstrapServer(BootstrapConfig config, std::optional<lwm2m::Profile> profile,
-                  coap::Timing timing, Timers& timers, uint64_t seed, int shards,
+                  coap::Timing timing, Timers& timers, uint64_t seed, int contexts,
                   BootstrapLimits limits = {});
   ~BootstrapServer() override;
 
@@ -29,7 +29,7 @@ class BootstrapServer final : public coap::Context::Handler {
   Status listen(const coap_address_t& addr, const coap_address_t& secure, unsigned max_handshakes);
   std::string uri() const;         // coap://127.0.0.1:PORT once listening
   std::string secure_uri() const;  // coaps://127.0.0.1:PORT
-  const coap::ShardedEndpoint& endpoint() const { return endpoint_; }
+  const coap::SteeredListener& listener() const { return listener_; }
   BootstrapServerCore& core() { return core_; }
   // A corrected configuration (keys included) for sessions from now on.
   void reconfigure(BootstrapConfig config);
@@ -54,7 +54,7 @@ class BootstrapServer final : public coap::Context::Handler {
   coap::Timing timing_;
   PeerTable peers_;
   ClientSecurity security_;
-  coap::ShardedEndpoint endpoint_;
+  coap::SteeredListener listener_;
   HeapTrim trim_{timers_};  // after failed sessions and expiries: a flood's end
   Timers::Id expiry_timer_ = 0;
   std::optional<TimeMs> expiry_at_;  // when expiry_timer_ fires

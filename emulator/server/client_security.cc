@@ -19,9 +19,9 @@ Outcome outcome_of(coap::CertProblem p) {
 
 }  // namespace
 
-Status ClientSecurity::listen(coap::ShardedEndpoint& ep, const coap_address_t& addr,
+Status ClientSecurity::listen(coap::SteeredListener& listener, const coap_address_t& addr,
                               unsigned max_handshakes, const coap::Timing& timing) {
-  for (const auto& ctx : ep.contexts()) {
+  for (const auto& ctx : listener.contexts()) {
     ctx->accept_psk(
         [this](coap_session_t* s, const std::string& identity) {
           std::optional<std::vector<uint8_t>> key = table_.key_for(identity);
@@ -34,7 +34,7 @@ Status ClientSecurity::listen(coap::ShardedEndpoint& ep, const coap_address_t& a
         max_handshakes, timing);
     if (certificate_) ctx->accept_certificates(*certificate_);
   }
-  return ep.listen(addr, /*dtls=*/true);
+  return listener.listen(addr, /*dtls=*/true);
 }
 
 std::optional<Refusal> ClientSecurity::refusal(coap_session_t* s, const std::string& endpoint,

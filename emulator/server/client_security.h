@@ -9,7 +9,7 @@
 #include <optional>
 #include <string>
 
-#include "emulator/coap/sharded_endpoint.h"
+#include "emulator/coap/steered_listener.h"
 #include "emulator/server/bootstrap_server_core.h"
 #include "emulator/server/psk_table.h"
 
@@ -34,8 +34,8 @@ class ClientSecurity {
   bool has_certificate() const { return certificate_.has_value(); }
   // Accept DTLS (PSK, and certificates if set) on every context of `ep`
   // and listen for it on `addr`.
-  Status listen(coap::ShardedEndpoint& ep, const coap_address_t& addr, unsigned max_handshakes,
-                const coap::Timing& timing);
+  Status listen(coap::SteeredListener& listener, const coap_address_t& addr,
+                unsigned max_handshakes, const coap::Timing& timing);
   // Whether clients may, or must, authenticate with a certificate.
   enum class Certificates { Refused, Allowed, Required };
   // Why the client of `s` may not act as `endpoint`, or nullopt. A client

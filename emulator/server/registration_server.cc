@@ -27,7 +27,7 @@ std::string with_cause(const Refusal& r) {
 }  // namespace
 
 RegistrationServer::RegistrationServer(coap::Timing timing, PskTable psk, Timers& timers,
-                                       uint64_t seed, int shards, RegistrationLimits limits,
+                                       uint64_t seed, int contexts, RegistrationLimits limits,
                                        RegistrationServerCore::Random random)
     : timers_(timers),
       core_(0, limits, std::move(random)),
@@ -37,7 +37,7 @@ RegistrationServer::RegistrationServer(coap::Timing timing, PskTable psk, Timers
                 [this](const std::string&, const Refusal& r) {
                   core_.refuse(timers_.clock().now_ms(), with_cause(r));
                 }),
-      endpoint_(*this, seed, shards) {
+      listener_(*this, seed, contexts) {
   // A client with a certificate may register as the endpoint it names.
   core_.authorize = [this](PeerId peer, const std::string& ep) -> std::optional<std::string> {
     using Certs = ClientSecurity::Certificates;
@@ -69,16 +69,16 @@ RegistrationServer::~RegistrationServer() { timers_.cancel(expiry_timer_); }
 
 Status RegistrationServer::listen(const coap_address_t& addr, const coap_address_t& secure,
                                   unsigned max_handshakes) {
-  HIL_TRY(endpoint_.listen(addr));
-  return security_.listen(endpoint_, secure, max_handshakes, timing_);
+  HIL_TRY(listener_.listen(addr));
+  return security_.listen(listener_, secure, max_handshakes, timing_);
 }
 
 std::string RegistrationServer::uri() const {
-  return "coap://" + coap::to_string(endpoint_.address());
+  return "coap://" + coap::to_string(listener_.address());
 }
 
 std::string RegistrationServer::secure_uri() const {
-  return "coaps://" + coap::to_string(endpoint_.address(/*dtls=*/true));
+  return "coaps://" + coap::to_string(listener_.address(/*dtls=*/true));
 }
 
 std::optional<lwm2m::Response> RegistrationServer::on_request(coap_session_t* s,

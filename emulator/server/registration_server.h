@@ -7,7 +7,7 @@
 #include <string>
 
 #include "emulator/base/timers.h"
-#include "emulator/coap/sharded_endpoint.h"
+#include "emulator/coap/steered_listener.h"
 #include "emulator/server/client_security.h"
 #include "emulator/server/heap_trim.h"
 #include "emulator/server/observation_table.h"
@@ -21,7 +21,7 @@ class RegistrationServer final : public coap::Context::Handler {
   // Endpoints that `psk` covers must register over DTLS with an identity
   // allowed for them; the others over NoSec.
   // `random` makes registration ids (RegistrationServerCore::Random).
-  RegistrationServer(coap::Timing timing, PskTable psk, Timers& timers, uint64_t seed, int shards,
+  RegistrationServer(coap::Timing timing, PskTable psk, Timers& timers, uint64_t seed, int contexts,
                      RegistrationLimits limits = {}, RegistrationServerCore::Random random = {});
   ~RegistrationServer() override;
 
@@ -33,7 +33,7 @@ class RegistrationServer final : public coap::Context::Handler {
   Status listen(const coap_address_t& addr, const coap_address_t& secure, unsigned max_handshakes);
   std::string uri() const;
   std::string secure_uri() const;
-  const coap::ShardedEndpoint& endpoint() const { return endpoint_; }
+  const coap::SteeredListener& listener() const { return listener_; }
   RegistrationServerCore& core() { return core_; }
 
   // A request to the registered `endpoint` on its session (Read, Write,
@@ -71,7 +71,7 @@ class RegistrationServer final : public coap::Context::Handler {
   coap::Timing timing_;
   PeerTable peers_;
   ClientSecurity security_;
-  coap::ShardedEndpoint endpoint_;
+  coap::SteeredListener listener_;
   Timers::Id expiry_timer_ = 0;
   std::map<uint64_t, Done> requests_;  // in flight, by tag
   ObservationTable observations_;

@@ -61,7 +61,7 @@ struct Options {
   std::vector<size_t> psk{5000};      // runs over DTLS-PSK
   std::vector<size_t> virtual_clock;  // runs on the virtual clock
   bool child_virtual = false;
-  int server_shards = FleetParams{}.server_shards;  // contexts behind each server
+  int server_contexts = FleetParams{}.server_contexts;  // contexts behind each server
 };
 
 struct Run {
@@ -76,7 +76,7 @@ struct Run {
       "fleet_bench: %s\n"
       "usage: fleet_bench [--devices N,N...] [--no-timeline N,N...|none] [--flash N,N...|none]\n"
       "                   [--no-radio N,N...|none] [--psk N,N...|none] [--virtual N,N...]\n"
-      "                   [--raw-peers K] [--raw-seconds S] [--timeout S] [--server-shards N]\n"
+      "                   [--raw-peers K] [--raw-seconds S] [--timeout S] [--server-contexts N]\n"
       "                   [--json FILE]\n",
       why);
   std::exit(2);
@@ -122,8 +122,8 @@ Options parse_options(int argc, char** argv) {
       o.timeout_s = std::atof(v.c_str());
     else if (a == "--json")
       o.json = v;
-    else if (a == "--server-shards")
-      o.server_shards = std::atoi(v.c_str());
+    else if (a == "--server-contexts")
+      o.server_contexts = std::atoi(v.c_str());
     else if (a == "--child")
       o.child_devices = std::strtoull(v.c_str(), nullptr, 10);
     else if (a == "--child-record")
@@ -139,7 +139,7 @@ Options parse_options(int argc, char** argv) {
     else
       usage(("unknown option " + a).c_str());
   }
-  if (o.raw_peers < 1 || o.raw_seconds <= 0 || o.timeout_s <= 0 || o.server_shards < 0)
+  if (o.raw_peers < 1 || o.raw_seconds <= 0 || o.timeout_s <= 0 || o.server_contexts < 0)
     usage("bad value");
   return o;
 }
@@ -150,7 +150,7 @@ int child_main(const Options& o) {
   FleetParams p{o.child_devices, o.child_record, o.child_flash, o.child_radio, o.timeout_s};
   p.psk = o.child_psk;
   p.virtual_clock = o.child_virtual;
-  p.server_shards = o.server_shards;
+  p.server_contexts = o.server_contexts;
   FleetResult r = run_fleet(p);
   std::string text = serialize(r);
   std::fwrite(text.data(), 1, text.size(), stdout);
@@ -165,7 +165,7 @@ Run spawn_fleet(const FleetParams& p) {
   int fds[2];
   if (pipe(fds) != 0) return Run{{}, std::string("pipe: ") + std::strerror(errno), {}};
   std::string n = std::to_string(p.devices), t = std::to_string(p.timeout_s),
-              shards = std::to_string(p.server_shards);
+              contexts = std::to_string(p.server_contexts);
   auto flag = [](bool b) { return b ? "1" : "0"; };
   pid_t pid = fork();
   if (pid == 0) {
@@ -187,8 +187,8 @@ Run spawn_fleet(const FleetParams& p) {
                           t.c_str(),
                           "--child-virtual",
                           flag(p.virtual_clock),
-                          "--server-shards",
-                          shards.c_str(),
+                          "--server-contexts",
+                          contexts.c_str(),
                           nullptr};
     execv("/proc/self/exe", const_cast<char* const*>(args));
     _exit(127);
@@ -449,7 +449,7 @@ int parent_main(const Options& o) {
     FleetParams p{n, record, flash, radio, o.timeout_s};
     p.psk = psk;
     p.virtual_clock = virtual_clock;
-    p.server_shards = o.server_shards;
+    p.server_contexts = o.server_contexts;
     runs.push_back(spawn_fleet(p));
     Run& run = runs.back();
     run.raw = raw;

@@ -247,7 +247,7 @@ FleetResult run_fleet(const FleetParams& p) {
   runtime::RuntimeOptions options{/*seed=*/1, /*threads=*/2};
   options.radio = p.radio;
   options.virtual_time = p.virtual_clock;
-  options.server_shards = p.server_shards;
+  options.server_contexts = p.server_contexts;
   runtime::Runtime rt(options);
   server::PskTable dm;
   if (p.psk) dm.add({"*", "dm", demo_key()});

@@ -21,7 +21,7 @@ struct FleetParams {
   // On the virtual clock (one loop, driven by this thread); timeout_s is
   // then protocol time.
   bool virtual_clock = false;
-  int server_shards = 0;  // RuntimeOptions::server_shards (0: the clock's default)
+  int server_contexts = 0;  // RuntimeOptions::server_contexts (0: the clock's default)
 };
 
 struct FleetResult {

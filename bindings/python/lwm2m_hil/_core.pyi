@@ -194,12 +194,12 @@ class Runtime:
         self,
         seed: int = 0,
         threads: int = 2,
-        devices_per_shard: int = 100,
+        devices_per_context: int = 100,
         radio: bool = True,
         virtual_time: bool = False,
         device_handshakes: int = 64,
         server_handshakes: int = 256,
-        server_shards: int = 0,
+        server_contexts: int = 0,
     ) -> None: ...
     @property
     def seed(self) -> int: ...

@@ -70,16 +70,16 @@ class Emulator:
         *,
         clock: Clock = "real",
         threads: int = 2,
-        devices_per_shard: int = 100,
+        devices_per_context: int = 100,
         radio: bool = True,
         device_handshakes: int = 64,
         server_handshakes: int = 256,
-        server_shards: int | None = None,
+        server_contexts: int | None = None,
         egress_prefix: str = _egress.DEFAULT_PREFIX,
     ) -> None:
         """``device_handshakes``: DTLS handshakes the devices of one loop
         thread run at once (the rest wait their turn); ``server_handshakes``:
-        handshakes each server context accepts at once; ``server_shards``:
+        handshakes each server context accepts at once; ``server_contexts``:
         libcoap contexts behind each embedded server's port (1..1024; each
         searches only its clients' sessions per datagram, and holds 4
         descriptors); None: 64 on the real clock, 16 on the virtual one
@@ -92,17 +92,17 @@ class Emulator:
         if clock not in CLOCKS:
             raise ValueError(f"clock: {clock!r} is not one of {', '.join(CLOCKS)}")
         _egress.check_prefix(egress_prefix)
-        if server_shards is not None and not 1 <= server_shards <= 1024:
-            raise ValueError(f"server_shards: must be 1..1024 or None (the clock's default), got {server_shards}")
+        if server_contexts is not None and not 1 <= server_contexts <= 1024:
+            raise ValueError(f"server_contexts: must be 1..1024 or None (the clock's default), got {server_contexts}")
         self._rt: _core.Runtime | None = _core.Runtime(
             seed,
             threads,
-            devices_per_shard,
+            devices_per_context,
             radio,
             clock == "virtual",
             device_handshakes,
             server_handshakes,
-            server_shards or 0,
+            server_contexts or 0,
         )
         self._life = Lifetime()
         self._egress_prefix = egress_prefix

@@ -154,7 +154,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         seed=args.seed,
         threads=args.threads,
         clock=args.clock,
-        server_shards=args.server_shards,
+        server_contexts=args.server_contexts,
         egress_prefix=args.egress_prefix,
     ) as emu:
         # The campaign resets these when its fleet starts (after the servers and the probe).
@@ -367,8 +367,8 @@ def add_logging_flags(p: argparse.ArgumentParser, default: bool) -> None:
     p.add_argument("--log-format", choices=FORMATS, default=fmt, help="diagnostics as text or JSON lines")
 
 
-def _server_shards(text: str) -> int:
-    """argparse type of --server-shards: what the runtime accepts."""
+def _server_contexts(text: str) -> int:
+    """argparse type of --server-contexts: what the runtime accepts."""
     value = checks.positive_int(text)
     if value > 1024:
         raise argparse.ArgumentTypeError(f"must be 1..1024, got {text}")
@@ -413,7 +413,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--finish-timeout", type=checks.seconds,
                      help="seconds after the last command (default: the client's, EXCHANGE_LIFETIME)")
     run.add_argument("--threads", type=int, default=2)
-    run.add_argument("--server-shards", type=_server_shards, default=None, metavar="N",
+    run.add_argument("--server-contexts", type=_server_contexts, default=None, metavar="N",
                      help="libcoap contexts behind each embedded server's port (1..1024); "
                           "default 64 on the real clock, 16 on the virtual one")
     run.add_argument("--loss", type=checks.probability, default=0.0, metavar="P", help="radio loss, both directions")

@@ -9,9 +9,9 @@
 
 namespace hil::device {
 
-class DeviceShard final : public coap::Context::Handler {
+class DeviceGroup final : public coap::Context::Handler {
  public:
-  DeviceShard(uint64_t seed, bool radio);
+  DeviceGroup(uint64_t seed, bool radio);
 
   coap::Context& context() { return context_; }
 

@@ -1,7 +1,7 @@
-// A sharded server endpoint steers each client to a context by its IPv4
+// A steered listener sends each client to a context by its IPv4
 // source address alone: a real UDP client from 127.1.0.N always reaches
-// context N % shards, from whatever port it sends.
-#include "emulator/coap/sharded_endpoint.h"
+// context N % contexts, from whatever port it sends.
+#include "emulator/coap/steered_listener.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -40,28 +40,28 @@ void get_from(uint32_t host, const coap_address_t& to, uint16_t mid) {
   close(fd);
 }
 
-TEST(ShardedEndpoint, ClientsReachTheContextOfTheirSourceAddress_WhateverTheirPort) {
-  constexpr int kShards = 4;
+TEST(SteeredListener, ClientsReachTheContextOfTheirSourceAddress_WhateverTheirPort) {
+  constexpr int kContexts = 4;
   WhereFrom handler;
-  ShardedEndpoint endpoint(handler, 7, kShards);
+  SteeredListener listener(handler, 7, kContexts);
   auto any = parse_host_port("127.0.0.1:0");
   ASSERT_TRUE(any);
-  ASSERT_TRUE(endpoint.listen(*any));
+  ASSERT_TRUE(listener.listen(*any));
   std::map<const Context*, int> index;
-  for (int i = 0; i < kShards; ++i) index[endpoint.contexts()[i].get()] = i;
+  for (int i = 0; i < kContexts; ++i) index[listener.contexts()[i].get()] = i;
 
   uint16_t mid = 1;
   for (int round = 0; round < 3; ++round) {  // a new source port each time
     for (uint32_t host = 1; host <= 8; ++host) {
       handler.reached.clear();
-      get_from(host, endpoint.address(), mid++);
+      get_from(host, listener.address(), mid++);
       auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
       while (handler.reached.empty() && std::chrono::steady_clock::now() < end) {
-        for (const auto& c : endpoint.contexts()) c->process();
+        for (const auto& c : listener.contexts()) c->process();
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
       }
       ASSERT_EQ(handler.reached.size(), 1u) << "host " << host;
-      EXPECT_EQ(index[handler.reached[0]], static_cast<int>(host % kShards)) << "host " << host;
+      EXPECT_EQ(index[handler.reached[0]], static_cast<int>(host % kContexts)) << "host " << host;
     }
   }
 }

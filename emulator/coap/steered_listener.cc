@@ -1,4 +1,4 @@
-#include "emulator/coap/sharded_endpoint.h"
+#include "emulator/coap/steered_listener.h"
 
 #include <linux/filter.h>
 #include <netinet/in.h>
@@ -30,17 +30,17 @@ Status check_free(const coap_address_t& addr) {
 }
 
 // Joins `addr`'s SO_REUSEPORT group (after the contexts, so their indices
-// in the group are 0..shards-1 in the order they bound) and gives the group
-// a program that returns source address % shards. The kernel falls back to
+// in the group are 0..contexts-1 in the order they bound) and gives the group
+// a program that returns source address % contexts. The kernel falls back to
 // its hash for anything the program cannot read.
-Result<int> steer_by_source_address(const coap_address_t& addr, size_t shards) {
+Result<int> steer_by_source_address(const coap_address_t& addr, size_t contexts) {
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return Error{ErrorCode::kIo, std::string("cannot create a socket: ") + std::strerror(errno)};
   int on = 1;
   sock_filter code[] = {
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, static_cast<uint32_t>(SKF_NET_OFF) + 12),  // saddr
-      BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, static_cast<uint32_t>(shards)),
+      BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, static_cast<uint32_t>(contexts)),
       BPF_STMT(BPF_RET | BPF_A, 0),
   };
   sock_fprog prog{static_cast<unsigned short>(sizeof(code) / sizeof(code[0])), code};
@@ -57,16 +57,16 @@ Result<int> steer_by_source_address(const coap_address_t& addr, size_t shards) {
 
 }  // namespace
 
-ShardedEndpoint::~ShardedEndpoint() {
+SteeredListener::~SteeredListener() {
   for (int fd : steering_fds_) close(fd);
 }
 
-ShardedEndpoint::ShardedEndpoint(Context::Handler& handler, uint64_t seed, int shards) {
-  for (int i = 0; i < (shards < 1 ? 1 : shards); ++i)
+SteeredListener::SteeredListener(Context::Handler& handler, uint64_t seed, int contexts) {
+  for (int i = 0; i < (contexts < 1 ? 1 : contexts); ++i)
     contexts_.push_back(std::make_unique<Context>(handler, seed + static_cast<uint64_t>(i)));
 }
 
-Status ShardedEndpoint::listen(const coap_address_t& addr, bool dtls) {
+Status SteeredListener::listen(const coap_address_t& addr, bool dtls) {
   HIL_TRY(check_free(addr));
   HIL_TRY(contexts_[0]->listen(addr, dtls));
   for (size_t i = 1; i < contexts_.size(); ++i) HIL_TRY(contexts_[i]->listen(address(dtls), dtls));

@@ -17,12 +17,12 @@
 
 namespace hil::coap {
 
-class ShardedEndpoint {
+class SteeredListener {
  public:
-  ShardedEndpoint(Context::Handler& handler, uint64_t seed, int shards);
-  ~ShardedEndpoint();
+  SteeredListener(Context::Handler& handler, uint64_t seed, int contexts);
+  ~SteeredListener();
 
-  // Refuses a port that anything else holds, then binds every shard to it,
+  // Refuses a port that anything else holds, then binds every context to it,
   // for CoAP over UDP or over DTLS (see Context::listen). Errors: kIo.
   Status listen(const coap_address_t& addr, bool dtls = false);
   const coap_address_t& address(bool dtls = false) const {
