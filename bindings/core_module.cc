@@ -319,9 +319,9 @@ struct DeviceSpec {
     c.factory.server_ssid = server_ssid;
     c.factory.server_lifetime_s = server_lifetime;
     if (flash_size > 0) {
-      device::FlashConfig f;
+      storage::FlashConfig f;
       f.geometry = {flash_size, flash_sector_size, flash_page_size};
-      check(device::validate(f));
+      check(storage::validate(f));
       if (flash_violation != "and" && flash_violation != "error")
         throw py::value_error("flash_violation: '" + flash_violation + "' is not 'and' or 'error'");
       f.on_violation =
