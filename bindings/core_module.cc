@@ -321,9 +321,9 @@ struct DeviceSpec {
     if (flash_size == 0 && !flash_image.empty())
       throw py::value_error("flash_image: given, but the device has no flash (flash=None)");
     if (flash_size > 0) {
-      device::FlashConfig f;
+      storage::FlashConfig f;
       f.geometry = {flash_size, flash_sector_size, flash_page_size};
-      check(device::validate(f));
+      check(storage::validate(f));
       if (flash_violation != "and" && flash_violation != "error")
         throw py::value_error("flash_violation: '" + flash_violation + "' is not 'and' or 'error'");
       f.on_violation =

@@ -20,23 +20,11 @@
 #include "emulator/base/datagram_port.h"
 #include "emulator/base/result.h"
 #include "emulator/coap/dedup.h"
+#include "emulator/coap/timing.h"
 #include "emulator/coap/x509.h"
 #include "emulator/lwm2m/model/message.h"
 
 namespace hil::coap {
-
-// RFC 7252 transmission parameters, per session.
-struct Timing {
-  int64_t ack_timeout_ms = 2000;
-  double ack_random_factor = 1.5;
-  int max_retransmit = 4;
-
-  // MAX_TRANSMIT_SPAN: the last retransmission of a CON goes out this long
-  // after the first transmission.
-  int64_t max_transmit_span_ms() const;
-  // MAX_TRANSMIT_WAIT: by then a CON has been answered or given up on.
-  int64_t max_transmit_wait_ms() const;
-};
 
 // A pre-shared key (RFC 4279): what a DTLS client presents.
 struct Psk {
@@ -209,9 +197,6 @@ class Context {
   bool dirty_ = true;
   coap_tick_t due_ = 0;
 };
-
-// Applies `timing` to a session, client or server side.
-void apply_timing(coap_session_t* s, const Timing& timing);
 
 // Process-wide libcoap set-up, once, before any context exists.
 void init_library();

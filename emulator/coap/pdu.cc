@@ -108,12 +108,6 @@ bool fill(coap_pdu_t* pdu, const lwm2m::Response& r) {
          add_body(pdu, r.payload);
 }
 
-std::string describe(const lwm2m::Request& r) {
-  std::string s = lwm2m::to_string(r.method) + " " + r.uri_path();
-  for (size_t i = 0; i < r.query.size(); ++i) s += (i == 0 ? "?" : "&") + r.query[i];
-  return s;
-}
-
 uint64_t next_token(uint64_t& state) {
   uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;

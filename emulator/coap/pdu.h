@@ -13,8 +13,6 @@ lwm2m::Response to_response(const coap_pdu_t* pdu);
 // Adds options and payload to a PDU whose code and token are set.
 bool fill(coap_pdu_t* pdu, const lwm2m::Request& r);
 bool fill(coap_pdu_t* pdu, const lwm2m::Response& r);
-// "POST /bs?ep=dev-1&Finish=true", "2.04", for timelines.
-std::string describe(const lwm2m::Request& r);
 
 // The next 8-byte token from a seeded generator (splitmix64): tokens repeat
 // with the seed.

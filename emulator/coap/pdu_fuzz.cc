@@ -16,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto code = coap_pdu_get_code(pdu);
     if (code >= 1 && code <= 31) {
       auto r = hil::coap::to_request(pdu);
-      (void)hil::coap::describe(r);
+      (void)hil::lwm2m::to_string(r);
     } else {
       (void)hil::coap::to_response(pdu);
     }

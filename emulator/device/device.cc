@@ -4,6 +4,7 @@
 
 #include "emulator/coap/address.h"
 #include "emulator/coap/pdu.h"
+#include "emulator/flash/file_image.h"
 #include "emulator/lwm2m/codec/tree.h"
 
 namespace hil::device {
@@ -17,34 +18,47 @@ Ipv4SocketAddress endpoint4(const coap_address_t& a) {
   return Ipv4SocketAddress{ntohl(a.addr.sin.sin_addr.s_addr), ntohs(a.addr.sin.sin_port)};
 }
 
+// A flash image the host keeps as a file (storage::ImageOpener).
+Result<std::unique_ptr<flash::ImageObserver>> open_file_image(const std::string& path,
+                                                              flash::NorFlash& flash) {
+  HIL_TRY_ASSIGN(auto image, flash::FileImage::open(path, flash));
+  return std::unique_ptr<flash::ImageObserver>(std::move(image));
+}
+
+lwm2m::DriverConfig driver_config(const DeviceConfig& config) {
+  lwm2m::DriverConfig d;
+  d.max_transmit_wait_ms = config.timing.max_transmit_wait_ms();
+  d.bootstrap_linger_ms = config.bootstrap_linger_ms < 0 ? config.timing.max_transmit_span_ms()
+                                                         : config.bootstrap_linger_ms;
+  d.record_messages = config.record_messages;
+  return d;
+}
+
 }  // namespace
 
 Device::Device(const DeviceConfig& config, coap::Context& shard, Timers& timers,
                radio::Radio* radio, HandshakeGate* gate, std::function<void()> on_change)
     : timing_(config.timing),
-      linger_ms_(config.bootstrap_linger_ms < 0 ? config.timing.max_transmit_span_ms()
-                                                : config.bootstrap_linger_ms),
       address_index_(config.address_index),
-      record_messages_(config.record_messages),
       shard_(shard),
       timers_(timers),
       radio_(radio),
       gate_(gate),
       link_(config.link, config.link_seed),
       on_change_(std::move(on_change)),
-      client_config_(config.client),
       objects_(config.objects ? config.objects
                               : std::shared_ptr<const lwm2m::ObjectRegistry>(
                                     std::shared_ptr<void>(), &lwm2m::ObjectRegistry::builtin())),
       factory_(lwm2m::tree::encode(lwm2m::factory_tree(config.factory, config.client.endpoint),
                                    lwm2m::ObjectRegistry::builtin())
                    .value()),
-      reboot_after_power_cut_ms_(config.reboot_after_power_cut_ms) {
+      reboot_after_power_cut_ms_(config.reboot_after_power_cut_ms),
+      driver_(config.client, driver_config(config), timers, *this, *this, *this) {
   if (config.certificate_issuer) mint_certificate(config);
   if (config.flash && !init_error_) {
     lwm2m::ObjectTree stored = factory_tree();
     stored.erase(lwm2m::kDevice);  // the Device object is firmware, not configuration
-    auto storage = Storage::open(*config.flash, std::move(stored));
+    auto storage = storage::Storage::open(*config.flash, stored, open_file_image);
     if (storage) {
       storage_ = std::move(*storage);
     } else {
@@ -66,8 +80,9 @@ Device* Device::owner(coap_session_t* s) {
 
 std::map<std::string, int> Device::exit_counts() const {
   std::map<std::string, int> out;
-  if (!core_) return out;
-  for (const auto& [exit, n] : core_->exit_counts()) out[lwm2m::to_string(exit)] = n;
+  const lwm2m::Client* core = driver_.core();
+  if (core == nullptr) return out;
+  for (const auto& [exit, n] : core->exit_counts()) out[lwm2m::to_string(exit)] = n;
   return out;
 }
 
@@ -137,21 +152,14 @@ Status Device::boot() {
   } else {
     record("boot", "factory configuration (no flash)");
   }
-  core_.emplace(client_config_, std::move(config), *objects_);
-  core_->start(timers_.clock().now_ms());
-  pump();
+  driver_.start(std::move(config), *objects_);
   return ok_status();
 }
 
 void Device::shutdown() {
-  for (const auto& [id, timer] : watchdogs_) timers_.cancel(timer);
-  watchdogs_.clear();
+  driver_.stop();
   for (const auto& [id, ticket] : gate_tickets_) gate_->cancel(ticket);
   gate_tickets_.clear();
-  timers_.cancel(wake_timer_);
-  timers_.cancel(linger_timer_);
-  wake_timer_ = linger_timer_ = 0;
-  wake_at_ = -1;
   for (auto& [key, s] : sessions_) release(*s);
   sessions_.clear();
   bootstrap_key_.clear();
@@ -190,6 +198,7 @@ Status Device::factory_reset() {
 void Device::lose_power() {
   if (!powered()) return;
   powered_.store(false, std::memory_order_release);
+  driver_.stop();
   ++power_cuts_;
   take_storage_events();
   record("power_cut", "RAM lost; flash as it was at the cut");
@@ -207,19 +216,11 @@ void Device::lose_power() {
   on_change_();
 }
 
-void Device::commit(const lwm2m::ObjectTree& config) {
-  if (!storage_) return;  // RAM only: the core's live tree is all there is
+Status Device::commit(const lwm2m::ObjectTree& config) {
+  if (!storage_) return ok_status();  // RAM only: the core's live tree is all there is
   Status st = storage_->commit(config);
   take_storage_events();
-  if (st) return;
-  if (st.is(ErrorCode::kPowerLost)) {
-    lose_power();
-  } else {
-    // Not durable, so not acknowledged: on_request answers 5.00, and the
-    // core stays in bootstrap.
-    commit_failed_ = true;
-    core_->commit_failed(timers_.clock().now_ms(), st.error().message);
-  }
+  return st;
 }
 
 void Device::take_storage_events() {
@@ -238,61 +239,37 @@ void Device::take_storage_events() {
   }
 }
 
-void Device::deregister() {
-  if (!powered()) return;
-  core_->deregister(timers_.clock().now_ms());
-  pump();
-}
+void Device::deregister() { driver_.deregister(); }
 
 Status Device::set_resource(const std::string& path, const std::string& text) {
-  if (!powered()) return Error{ErrorCode::kFailedPrecondition, endpoint() + " is off"};
-  Status st = core_->set_resource(timers_.clock().now_ms(), path, text);
-  pump();
-  return st;
+  return driver_.set_resource(path, text);
 }
 
 void Device::on_notify_failed(const lwm2m::Bytes& token, const std::string& reason) {
-  if (!powered()) return;
-  core_->on_notify_failed(timers_.clock().now_ms(), token, reason);
-  pump();
+  driver_.on_notify_failed(token, reason);
 }
 
-// On the session the observation came in on; gone with it, the
-// notification is too, and the observation ends.
-void Device::send_notification(const lwm2m::Notify& n) {
-  auto it = sessions_.find(session_key(n.to));
+Status Device::notify(const lwm2m::Notify& n) {
+  auto it = sessions_.find(lwm2m::session_key(n.to));
   if (it != sessions_.end() && !it->second->dead &&
       shard_.notify(it->second->coap, n.token, n.response))
-    return;
-  core_->on_notify_failed(timers_.clock().now_ms(), n.token, "not sent: no session to " + n.to.uri);
+    return ok_status();
+  return Error{ErrorCode::kUnavailable, "not sent: no session to " + n.to.uri};
 }
 
 std::optional<lwm2m::Response> Device::on_request(coap_session_t* s, const lwm2m::Request& r) {
-  if (!powered()) return std::nullopt;
   auto* session = static_cast<Session*>(coap_session_get_app_data(s));
-  if (record_messages_) record("rx", coap::describe(r));
-  commit_failed_ = false;  // a failed commit of an idle-timer exit is no answer's business
-  lwm2m::Response resp = core_->on_request(timers_.clock().now_ms(), session->origin, r);
-  // Commits reach flash before the answer leaves (durable before acknowledged).
-  pump();
-  if (!powered()) return std::nullopt;
-  if (commit_failed_) resp = lwm2m::Response{lwm2m::Code::InternalError, {}, {}, {}};
-  if (record_messages_) record("tx", lwm2m::to_string(resp.code));
-  return resp;
+  return driver_.on_request(session->origin, r);
 }
 
-void Device::on_response(uint64_t tag, const lwm2m::Response& r) {
-  settle_exchange(tag);
-  if (!powered()) return;
-  if (record_messages_) record("rx", lwm2m::to_string(r.code));
-  core_->on_response(timers_.clock().now_ms(), tag, r);
-  pump();
-}
+void Device::on_response(uint64_t tag, const lwm2m::Response& r) { driver_.on_response(tag, r); }
 
 void Device::on_failure(coap_session_t* s, uint64_t tag, coap_nack_reason_t reason) {
-  settle_exchange(tag);
-  if (!powered()) return;
-  record("tx_failed", coap::nack_reason(reason));
+  if (powered()) drop_dead_dtls(s, reason);
+  driver_.on_failure(tag, coap::nack_reason(reason));
+}
+
+void Device::drop_dead_dtls(coap_session_t* s, coap_nack_reason_t reason) {
   // A DTLS peer that stopped answering may have lost the session: its NAT
   // binding moved (the server sees a new address without a session), or
   // the server restarted. The next request to it handshakes anew rather
@@ -304,78 +281,29 @@ void Device::on_failure(coap_session_t* s, uint64_t tag, coap_nack_reason_t reas
     record("dtls_session_dropped",
            session->key.substr(3) + ": no answer over it; the next request handshakes anew");
   }
-  core_->on_failure(timers_.clock().now_ms(), tag, coap::nack_reason(reason));
-  pump();
 }
 
-void Device::pump() {
-  State before = state();
-  BootstrapExit exit_before = last_exit();
-  while (powered()) {
-    auto action = core_->poll();
-    if (!action) break;
-    if (auto* send_req = std::get_if<lwm2m::SendRequest>(&*action)) {
-      send(std::move(*send_req));
-    } else if (auto* e = std::get_if<Event>(&*action)) {
-      // Bootstrap time runs from the first request, after any hold-off.
-      if (first_request_ms_ < 0 && e->kind == "bootstrap_request") first_request_ms_ = e->time_ms;
-      timeline_.push_back(std::move(*e));
-    } else if (auto* c = std::get_if<lwm2m::Commit>(&*action)) {
-      commit(c->config);
-    } else if (auto* n = std::get_if<lwm2m::Notify>(&*action)) {
-      send_notification(*n);
-    }
-  }
-  if (!powered()) return;  // what the core still wanted died with its RAM
-  state_.store(core_->state(), std::memory_order_release);
-  exit_.store(core_->last_exit(), std::memory_order_release);
-  if (state() != before) after_state_change(before);
-  auto deadline = core_->next_deadline();
-  TimeMs want = deadline ? *deadline : -1;
-  if (want != wake_at_) {
-    timers_.cancel(wake_timer_);
-    wake_timer_ = 0;
-    wake_at_ = want;
-    if (deadline) {
-      wake_timer_ = timers_.at(*deadline, [this] {
-        wake_timer_ = 0;
-        wake_at_ = -1;
-        core_->on_timeout(timers_.clock().now_ms());
-        pump();
-      });
-    }
-  }
-  if (state() != before || last_exit() != exit_before) on_change_();
+void Device::on_event(Event e) {
+  // Bootstrap time runs from the first request, after any hold-off.
+  if (first_request_ms_ < 0 && e.kind == "bootstrap_request") first_request_ms_ = e.time_ms;
+  timeline_.push_back(std::move(e));
 }
 
-void Device::after_state_change(State from) {
-  TimeMs now = timers_.clock().now_ms();
+void Device::on_change(State from) {
+  state_.store(driver_.state(), std::memory_order_release);
+  exit_.store(driver_.last_exit(), std::memory_order_release);
   if (state() == State::Registered) {
     timeline_.shrink_to_fit();  // a settled device stops growing its timeline
-  } else if (state() == State::Bootstrapping) {
-    timers_.cancel(linger_timer_);
-    linger_timer_ = 0;
-  } else if (from == State::Bootstrapping && !bootstrap_key_.empty()) {
-    if (bootstrap_ms_ < 0 && core_->last_exit() != BootstrapExit::None)
-      bootstrap_ms_ = now - first_request_ms_;
-    // One descriptor per device is the budget: the bootstrap session goes
-    // once a retransmitted Finish can no longer arrive.
-    timers_.cancel(linger_timer_);
-    linger_timer_ = timers_.at(now + linger_ms_, [this] {
-      linger_timer_ = 0;
-      if (state() != State::Bootstrapping && sessions_.count(bootstrap_key_)) {
-        // From now on the bootstrap server cannot reach the device (a
-        // server-initiated bootstrap times out): the timeline says so.
-        record("bootstrap_session_released", std::to_string(linger_ms_) + " ms after bootstrap");
-        close_session(bootstrap_key_);
-      }
-    });
+  } else if (from == State::Bootstrapping && state() != State::Bootstrapping && bootstrap_ms_ < 0 &&
+             first_request_ms_ >= 0 && last_exit() != BootstrapExit::None) {
+    bootstrap_ms_ = timers_.clock().now_ms() - first_request_ms_;
   }
+  on_change_();
 }
 
-void Device::send(lwm2m::SendRequest req) {
+void Device::send(const lwm2m::SendRequest& req) {
   auto uri = coap::parse_uri(req.to.uri);
-  auto live = sessions_.find(session_key(req.to));
+  auto live = sessions_.find(lwm2m::session_key(req.to));
   if (gate_ == nullptr || !uri || !uri->secure ||
       (live != sessions_.end() && !live->second->dead)) {
     std::string error;
@@ -385,7 +313,7 @@ void Device::send(lwm2m::SendRequest req) {
   // A new DTLS session: its handshake waits for a slot at the gate.
   const uint64_t id = req.id;
   gate_tickets_[id] = 0;  // waiting, unless the gate runs the start at once
-  uint64_t ticket = gate_->enter([this, req = std::move(req)] {
+  uint64_t ticket = gate_->enter([this, req] {
     // Run at once, the placeholder still holds 0; run later, the ticket.
     auto it = gate_tickets_.find(req.id);
     bool deferred = it != gate_tickets_.end() && it->second != 0;
@@ -394,49 +322,18 @@ void Device::send(lwm2m::SendRequest req) {
     Session* s = session_for(req.to, &error);
     if (s == nullptr || s->handshake_from < 0) gate_->leave();  // no handshake after all
     transmit(req, s, error);
-    if (deferred) pump();  // not inside pump(): what the core does next is due now
+    if (deferred) driver_.pump();  // not inside pump(): what the core does next is due now
   });
   if (auto it = gate_tickets_.find(id); it != gate_tickets_.end()) it->second = ticket;
 }
 
 void Device::transmit(const lwm2m::SendRequest& req, Session* s, const std::string& error) {
-  if (record_messages_ || s == nullptr)
-    record("tx", coap::describe(req.request) + (s ? "" : " (not sent: " + error + ")"));
-  if (s == nullptr || !shard_.send(s->coap, req.request, req.id)) {
-    core_->on_failure(timers_.clock().now_ms(), req.id, s ? "cannot send" : error);
+  if (s == nullptr) {
+    driver_.not_sent(req, error);
     return;
   }
-  watch_exchange(req.id, s->key);
-}
-
-// libcoap answers every CON by MAX_TRANSMIT_WAIT: a response or a give-up.
-// If neither came, the session is wedged (seen rarely under heavy loss); a
-// device resets its transport and treats the request as failed, so its
-// state machine moves on instead of waiting for ever.
-void Device::watch_exchange(uint64_t id, const std::string& session_key) {
-  TimeMs deadline = timers_.clock().now_ms() + timing_.max_transmit_wait_ms() + 1000;
-  // A DTLS handshake first takes up to as long again (the same timing).
-  if (sessions_.at(session_key).get()->handshake_from >= 0)
-    deadline += timing_.max_transmit_wait_ms();
-  watchdogs_[id] = timers_.at(deadline, [this, id, session_key] {
-    watchdogs_.erase(id);
-    record("transport_reset", "no answer and no give-up from libcoap by MAX_TRANSMIT_WAIT; " +
-                                  session_key + " reopened");
-    close_session(session_key);
-    core_->on_failure(timers_.clock().now_ms(), id, "no answer (transport reset)");
-    pump();
-  });
-}
-
-void Device::settle_exchange(uint64_t id) {
-  auto it = watchdogs_.find(id);
-  if (it == watchdogs_.end()) return;
-  timers_.cancel(it->second);
-  watchdogs_.erase(it);
-}
-
-std::string Device::session_key(const lwm2m::Account& to) {
-  return (to.bootstrap ? "bs " : "dm ") + to.uri;
+  driver_.sent(req, s->handshake_from >= 0);
+  if (!shard_.send(s->coap, req.request, req.id)) driver_.not_sent(req, "cannot send");
 }
 
 std::optional<coap::Psk> Device::credentials(const lwm2m::Account& to, bool secure,
@@ -458,7 +355,7 @@ std::optional<coap::Certificate> Device::certificate(const lwm2m::Account& to, b
 }
 
 Device::Session* Device::session_for(const lwm2m::Account& to, std::string* error) {
-  std::string key = session_key(to);
+  std::string key = lwm2m::session_key(to);
   auto it = sessions_.find(key);
   if (it != sessions_.end() && !it->second->dead) return it->second.get();
   if (it != sessions_.end()) close_session(key);
@@ -545,11 +442,12 @@ void Device::end_handshake(Session& s) {
   if (gate_ != nullptr) gate_->leave();
 }
 
-void Device::close_session(const std::string& key) {
+bool Device::close_session(const std::string& key) {
   auto it = sessions_.find(key);
-  if (it == sessions_.end()) return;
+  if (it == sessions_.end()) return false;
   release(*it->second);
   sessions_.erase(it);
+  return true;
 }
 
 void Device::release(Session& s) {

@@ -15,11 +15,12 @@
 #include "emulator/base/timers.h"
 #include "emulator/coap/context.h"
 #include "emulator/device/handshake_gate.h"
-#include "emulator/device/storage.h"
 #include "emulator/device/virtual_device.h"
 #include "emulator/lwm2m/client/client.h"
 #include "emulator/lwm2m/client/factory.h"
+#include "emulator/lwm2m/driver/driver.h"
 #include "emulator/radio/radio.h"
+#include "emulator/storage/storage.h"
 
 namespace hil::device {
 
@@ -36,7 +37,7 @@ struct DeviceConfig {
   bool record_messages = true;  // "tx"/"rx" events on the timeline
   // Persistent storage. Without it the device keeps its configuration in
   // RAM only, and a reboot brings back the factory configuration.
-  std::optional<FlashConfig> flash;
+  std::optional<storage::FlashConfig> flash;
   int64_t reboot_after_power_cut_ms = 100;  // -1: stay off until reboot()
   // The device's radio link: what happens to its datagrams on the way.
   radio::LinkConfig link;
@@ -56,7 +57,13 @@ struct DeviceConfig {
 // The error of a flash operation on a device made without flash.
 inline constexpr const char* kNoFlash = "this device has no flash; create it with a flash geometry";
 
-class Device : public VirtualDevice {
+// The client core runs in an lwm2m::Driver; the device is its transport
+// (libcoap sessions, through the radio), its store (the flash) and its
+// listener (the timeline).
+class Device : public VirtualDevice,
+               private lwm2m::Transport,
+               private lwm2m::Store,
+               private lwm2m::Driver::Listener {
  public:
   // `on_change` runs on the loop thread after the state or exit changed.
   // With a radio, every datagram passes it; without one (null), sessions
@@ -84,7 +91,7 @@ class Device : public VirtualDevice {
   // Errors: ConfigStore::factory_reset()'s (kResourceExhausted: refused
   // whole, the device boots with what the store holds).
   Status factory_reset();
-  Storage* storage() { return storage_.get(); }
+  storage::Storage* storage() { return storage_.get(); }
   // Moves the flash's fault events (and busy time) onto the timeline; call
   // after injecting a fault from outside.
   void take_storage_events();
@@ -108,12 +115,12 @@ class Device : public VirtualDevice {
   // Any thread.
   lwm2m::State state() const override { return state_.load(std::memory_order_acquire); }
   lwm2m::BootstrapExit last_exit() const override { return exit_.load(std::memory_order_acquire); }
-  const std::string& endpoint() const override { return client_config_.endpoint; }
+  const std::string& endpoint() const override { return driver_.client_config().endpoint; }
   bool powered() const override { return powered_.load(std::memory_order_acquire); }
 
   // Loop thread.
   // Null while the device is off (not started yet, or after a power cut).
-  const lwm2m::Client* core() const { return core_ ? &*core_ : nullptr; }
+  const lwm2m::Client* core() const { return driver_.core(); }
   int power_cuts() const override { return power_cuts_; }
   // Boots that found a torn configuration (Storage::torn_configs); 0 without flash.
   int torn_configs() const override { return storage_ ? storage_->torn_configs() : 0; }
@@ -142,32 +149,35 @@ class Device : public VirtualDevice {
   void mint_certificate(const DeviceConfig& config);
   void shutdown();
   void lose_power();
-  void commit(const lwm2m::ObjectTree& config);
-  void pump();
-  void send(lwm2m::SendRequest req);
-  void send_notification(const lwm2m::Notify& n);
+  // lwm2m::Transport
+  void send(const lwm2m::SendRequest& req) override;
+  Status notify(const lwm2m::Notify& n) override;
+  bool close(const std::string& key) override { return close_session(key); }
+  // lwm2m::Store
+  Status commit(const lwm2m::ObjectTree& config) override;
+  // lwm2m::Driver::Listener
+  void on_event(Event e) override;
+  void on_change(lwm2m::State from) override;
+  void on_power_lost() override { lose_power(); }
+
   void transmit(const lwm2m::SendRequest& req, Session* s, const std::string& error);
-  static std::string session_key(const lwm2m::Account& to);
+  // A DTLS session whose peer stopped answering is replaced at its next use.
+  void drop_dead_dtls(coap_session_t* s, coap_nack_reason_t reason);
   Session* session_for(const lwm2m::Account& to, std::string* error);
   std::optional<coap::Psk> credentials(const lwm2m::Account& to, bool secure,
                                        std::string* error) const;
   // Certificate mode's credentials for a coaps:// account, or nullopt.
   static std::optional<coap::Certificate> certificate(const lwm2m::Account& to, bool secure);
   void end_handshake(Session& s);
-  void close_session(const std::string& key);
+  bool close_session(const std::string& key);
   void release(Session& s);
   uint32_t device_ip() const;  // 127.1.x.y, host order
-  void watch_exchange(uint64_t id, const std::string& session_key);
-  void settle_exchange(uint64_t id);
   void record(std::string kind, std::string detail);
-  void after_state_change(lwm2m::State from);
 
   // What the device needs of its DeviceConfig after construction; the rest
   // went into the core's factory configuration (fleets hold thousands).
   coap::Timing timing_;
-  int64_t linger_ms_;
   uint32_t address_index_;
-  bool record_messages_;
   coap::Context& shard_;
   Timers& timers_;
   radio::Radio* radio_;
@@ -176,26 +186,20 @@ class Device : public VirtualDevice {
   radio::Link link_;
   std::shared_ptr<radio::Capture> capture_;
   std::function<void()> on_change_;
-  lwm2m::ClientConfig client_config_;
   std::shared_ptr<const lwm2m::ObjectRegistry> objects_;  // never null
   // Objects 0 and 1 as shipped, and the Device object, TLV-encoded: a
   // fleet holds thousands, and a tree of maps costs ten times the bytes.
   std::vector<uint8_t> factory_;
-  std::unique_ptr<Storage> storage_;
+  std::unique_ptr<storage::Storage> storage_;
   int64_t reboot_after_power_cut_ms_;
-  std::optional<lwm2m::Client> core_;  // RAM: gone at a power cut
+  lwm2m::Driver driver_;  // the core: its RAM is gone at a power cut
   int power_cuts_ = 0;
   Timers::Id reboot_timer_ = 0;
-  std::map<uint64_t, Timers::Id> watchdogs_;  // requests in flight
   Timers::Id off_timer_ = 0;
-  std::optional<Error> init_error_;  // why the storage could not be opened
-  bool commit_failed_ = false;       // a commit failed, not for lack of power
-  std::map<std::string, std::unique_ptr<Session>> sessions_;  // by account URI
+  std::optional<Error> init_error_;                           // why the storage could not be opened
+  std::map<std::string, std::unique_ptr<Session>> sessions_;  // by session_key
   std::string bootstrap_key_;
   std::vector<Event> timeline_;
-  Timers::Id wake_timer_ = 0;
-  TimeMs wake_at_ = -1;
-  Timers::Id linger_timer_ = 0;
   TimeMs first_request_ms_ = -1;
   TimeMs bootstrap_ms_ = -1;
   std::atomic<lwm2m::State> state_{lwm2m::State::Factory};

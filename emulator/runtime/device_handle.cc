@@ -71,7 +71,7 @@ Status DeviceHandle::arm_power_cut(uint64_t op, std::optional<uint32_t> byte) {
     loop_->call([&] { image_->arm_power_cut(op, byte); });
     return ok_status();
   }
-  return on_storage<Ok>("arm_power_cut", [&](device::Storage& s) -> Status {
+  return on_storage<Ok>("arm_power_cut", [&](storage::Storage& s) -> Status {
     s.flash().arm_power_cut(s.flash().ops() + op, byte);
     return ok_status();
   });
@@ -146,7 +146,7 @@ Status DeviceHandle::factory_reset() {
 }
 
 Status DeviceHandle::arm_random_power_cut(uint64_t within_ops, std::optional<uint64_t> seed) {
-  return on_storage<Ok>("arm_random_power_cut", [&](device::Storage& s) -> Status {
+  return on_storage<Ok>("arm_random_power_cut", [&](storage::Storage& s) -> Status {
     s.flash().arm_random_power_cut(within_ops, seed);
     return ok_status();
   });
@@ -154,27 +154,28 @@ Status DeviceHandle::arm_random_power_cut(uint64_t within_ops, std::optional<uin
 
 Status DeviceHandle::flip_bit(uint32_t addr, uint8_t bit) {
   return on_storage<Ok>("flip_bit",
-                        [&](device::Storage& s) { return s.flash().flip_bit(addr, bit); });
+                        [&](storage::Storage& s) { return s.flash().flip_bit(addr, bit); });
 }
 
 Status DeviceHandle::flip_random_bits(uint32_t addr, uint32_t len, uint32_t count) {
-  return on_storage<Ok>("flip_random_bits", [&](device::Storage& s) {
+  return on_storage<Ok>("flip_random_bits", [&](storage::Storage& s) {
     return s.flash().flip_random_bits(addr, len, count);
   });
 }
 
 Status DeviceHandle::wear_out(uint32_t sector) {
-  return on_storage<Ok>("wear_out", [&](device::Storage& s) { return s.flash().wear_out(sector); });
+  return on_storage<Ok>("wear_out",
+                        [&](storage::Storage& s) { return s.flash().wear_out(sector); });
 }
 
 Result<flash::NorCounters> DeviceHandle::flash_counters() const {
   return on_storage<flash::NorCounters>("flash_counters",
-                                        [](device::Storage& s) { return s.flash().counters(); });
+                                        [](storage::Storage& s) { return s.flash().counters(); });
 }
 
 Result<std::vector<uint32_t>> DeviceHandle::flash_erase_counts() const {
   return on_storage<std::vector<uint32_t>>(
-      "flash_erase_counts", [](device::Storage& s) { return s.flash().erase_counts(); });
+      "flash_erase_counts", [](storage::Storage& s) { return s.flash().erase_counts(); });
 }
 
 std::string DeviceHandle::work_dir() const { return image_ ? image_->work_dir() : ""; }

@@ -3,24 +3,24 @@
 // as the emulator's native devices (emulator/flash), mirrored to the host
 // through semihosting; its timeline on the UART.
 //
-// The wiring follows emulator/device/device.cc: the factory configuration
-// (lwm2m::factory_tree, shared), the store's boot and commit, "commit before answering" (a
-// consistent Finish reaches flash before its 2.04 leaves), a watchdog per exchange, and the
-// bootstrap session kept for MAX_TRANSMIT_SPAN after bootstrap so a retransmitted Finish still gets
-// its answer.
-#include <cmath>
+// The core runs in the same lwm2m::Driver as native devices (durable before
+// acknowledged, a watchdog per exchange, the bootstrap session's linger);
+// this file is what is the image's own: its boot, lwIP, the UART timeline,
+// its timers and its stats.
+#include <algorithm>
 #include <cstring>
-#include <map>
 #include <optional>
 #include <string>
 
 #include "args.h"
 #include "board.h"
+#include "board_timers.h"
 #include "coap_io_fw.h"
-#include "emulator/coap/pdu.h"
-#include "emulator/lwm2m/client/client.h"
-#include "emulator/lwm2m/codec/tree.h"
+#include "emulator/lwm2m/client/factory.h"
+#include "emulator/lwm2m/driver/driver.h"
+#include "emulator/storage/storage.h"
 #include "exit_codes.h"
+#include "flash_file.h"
 #include "log.h"
 #include "lwip/init.h"
 #include "lwip/netif.h"
@@ -28,7 +28,6 @@
 #include "lwip/timeouts.h"
 #include "netif/ethernet.h"
 #include "netif_lan9118.h"
-#include "storage.h"
 #include "transport.h"
 
 extern "C" size_t heap_used_bytes(void);
@@ -67,7 +66,6 @@ namespace fw {
 namespace {
 
 using hil::Event;
-using hil::lwm2m::BootstrapExit;
 using hil::lwm2m::State;
 
 std::string ip_string(uint32_t a) {
@@ -80,49 +78,64 @@ unsigned long datagrams_out, datagrams_in;
 void count_out(coap_session_t*, size_t) { ++datagrams_out; }
 void count_in(coap_session_t*, size_t) { ++datagrams_in; }
 
-class Firmware final : public Transport::Handler {
+hil::storage::FlashConfig flash_config(const Args& args) {
+  hil::storage::FlashConfig f;
+  f.geometry = args.geometry;
+  f.on_violation = args.on_violation;
+  f.endurance = args.endurance;
+  f.image_path = args.flash_path;
+  f.seed = args.flash_seed;
+  return f;
+}
+
+hil::coap::Timing timing(const Args& args) {
+  return hil::coap::Timing{args.ack_timeout_ms, args.ack_random_factor, args.max_retransmit};
+}
+
+hil::lwm2m::DriverConfig driver_config(const Args& args) {
+  hil::lwm2m::DriverConfig d;
+  d.max_transmit_wait_ms = timing(args).max_transmit_wait_ms();
+  d.bootstrap_linger_ms = timing(args).max_transmit_span_ms();
+  return d;
+}
+
+class Firmware final : private hil::lwm2m::Store, private hil::lwm2m::Driver::Listener {
  public:
   [[noreturn]] void run(const Args& args);
 
-  hil::lwm2m::Response on_request(hil::lwm2m::Origin from, const hil::lwm2m::Request& r) override;
-  void on_response(uint64_t id, const hil::lwm2m::Response& r) override;
-  void on_failure(uint64_t id, const std::string& reason) override;
-
  private:
   int64_t now() const { return static_cast<int64_t>(board_now_ms()); }
-  void boot_storage(const Args& args);
+  hil::lwm2m::ObjectTree boot_storage(const Args& args);
   void start_network(const Args& args);
-  void pump();
-  void send(hil::lwm2m::SendRequest req);
-  void commit(const hil::lwm2m::ObjectTree& config);
   void take_storage_events();
   [[noreturn]] void power_lost();
-  void after_state_change(State from);
   void log_stats();
+  void schedule_stats();
   int64_t next_deadline();
-  void on_timers();
 
-  std::unique_ptr<Storage> storage_;
-  std::optional<hil::lwm2m::Client> core_;
-  hil::lwm2m::ClientConfig client_config_;
+  // lwm2m::Store
+  hil::Status commit(const hil::lwm2m::ObjectTree& config) override;
+  // lwm2m::Driver::Listener
+  void on_event(Event e) override { log_event(e.time_ms, e.kind.c_str(), e.detail); }
+  void on_change(State) override {
+    if (driver_->state() == State::Registered) log_stats();
+  }
+  void on_power_lost() override { power_lost(); }
+
+  std::unique_ptr<hil::storage::Storage> storage_;
+  BoardTimers timers_;
   Transport transport_;
+  std::optional<hil::lwm2m::Driver> driver_;
   struct netif netif_ {};
-  bool commit_failed_ = false;
-  State state_ = State::Factory;
-  int64_t max_transmit_span_ms_ = 0;
-  int64_t max_transmit_wait_ms_ = 0;
-  std::map<uint64_t, int64_t> watchdogs_;  // request id -> deadline
-  int64_t linger_until_ = -1;              // the bootstrap session closes then
   int64_t stats_every_ms_ = 0;
-  int64_t next_stats_ = -1;
 };
 
 void Firmware::take_storage_events() {
   if (!storage_) return;
   int64_t t = now();
-  for (const Event& e : storage_->config().take_events()) log_event(t, e.kind.c_str(), e.detail);
-  if (!storage_->image_error().empty()) {
-    log_event(t, "flash_image_error", storage_->image_error());
+  for (const Event& e : storage_->take_events()) log_event(t, e.kind.c_str(), e.detail);
+  if (!flash_file_error().empty()) {
+    log_event(t, "flash_image_error", flash_file_error());
     board_exit(kExitFlashImage);
   }
 }
@@ -134,17 +147,20 @@ void Firmware::power_lost() {
   board_exit(kExitPowerCut);
 }
 
-void Firmware::boot_storage(const Args& args) {
+// The configuration to boot with, from the flash (the factory's on a blank
+// chip), with the Device object as built in.
+hil::lwm2m::ObjectTree Firmware::boot_storage(const Args& args) {
   hil::lwm2m::ObjectTree factory = hil::lwm2m::factory_tree(args.factory, args.client.endpoint);
   hil::lwm2m::ObjectTree stored = factory;
   stored.erase(hil::lwm2m::kDevice);  // the Device object is firmware, not configuration
-  auto storage = Storage::open(args, stored);
+  auto storage = hil::storage::Storage::open(flash_config(args), stored, open_flash_file);
   if (!storage) {
     log_event("boot_failed", storage.error().message);
     board_exit(kExitFlashImage);
   }
   storage_ = std::move(*storage);
-  auto config = storage_->config().boot();
+  if (args.cut_op) storage_->flash().arm_power_cut(*args.cut_op, args.cut_byte);
+  auto config = storage_->boot();
   if (config.is(hil::ErrorCode::kPowerLost)) power_lost();
   take_storage_events();
   if (!config) {
@@ -152,15 +168,12 @@ void Firmware::boot_storage(const Args& args) {
     board_exit(kExitBootFailed);
   }
   config->objects()[hil::lwm2m::kDevice] = std::move(factory.objects()[hil::lwm2m::kDevice]);
-  uint32_t boots = storage_->config().store().boot_count();
+  uint32_t boots = storage_->store().boot_count();
   log_event("boot", "boot " + std::to_string(boots) + ", configuration from flash" +
                         (args.flash_path.empty() ? " (RAM only)" : " " + args.flash_path));
   g_rand_state ^= mix(args.seed) ^ fnv1a(args.client.endpoint) ^ mix(boots) ^
                   mix(static_cast<uint64_t>(sh_time()) << 20);
-  client_config_ = args.client;
-  stats_every_ms_ = args.stats_ms;
-  if (stats_every_ms_ > 0) next_stats_ = stats_every_ms_;
-  core_.emplace(client_config_, std::move(*config));
+  return std::move(*config);
 }
 
 void Firmware::start_network(const Args& args) {
@@ -185,69 +198,23 @@ void Firmware::start_network(const Args& args) {
   }
   log_event("net_up",
             "ip " + ip_string(args.ip) + " gw " + ip_string(args.gateway) + " mac " + mac);
-  Timing timing{static_cast<uint32_t>(args.ack_timeout_ms), args.ack_random_factor,
-                args.max_retransmit};
-  max_transmit_span_ms_ = static_cast<int64_t>(
-      args.ack_timeout_ms * (std::pow(2.0, args.max_retransmit) - 1) * args.ack_random_factor);
-  max_transmit_wait_ms_ = static_cast<int64_t>(
-      args.ack_timeout_ms * (std::pow(2.0, args.max_retransmit + 1) - 1) * args.ack_random_factor);
   coap_io_fw_set_hooks(count_out, count_in);
-  if (!transport_.init(*this, timing, args.seed, args.coap_log)) {
+  if (!transport_.init(*driver_, timing(args), args.seed, args.coap_log)) {
     log_event("boot_failed", "libcoap has no memory for its context");
     board_exit(kExitFault);
   }
 }
 
-void Firmware::commit(const hil::lwm2m::ObjectTree& config) {
+hil::Status Firmware::commit(const hil::lwm2m::ObjectTree& config) {
   uint64_t first_op = storage_->flash().ops();
-  hil::Status st = storage_->config().commit(config);
-  if (st.is(hil::ErrorCode::kPowerLost)) power_lost();
+  hil::Status st = storage_->commit(config);
+  if (st.is(hil::ErrorCode::kPowerLost)) return st;  // on_power_lost() tells the rest
   take_storage_events();
   // Which flash operations the commit took: a power cut at one of them
   // (cut_op, counted from this boot) lands inside the commit.
   log_event("flash_commit",
             "ops " + std::to_string(first_op) + ".." + std::to_string(storage_->flash().ops()));
-  if (!st) {
-    // Not durable, so not acknowledged: on_request answers 5.00, and the
-    // core stays in bootstrap.
-    commit_failed_ = true;
-    core_->commit_failed(now(), st.error().message);
-  }
-}
-
-void Firmware::send(hil::lwm2m::SendRequest req) {
-  std::string error;
-  bool sent = transport_.send(req.to, req.request, req.id, &error);
-  log_event("tx", hil::coap::describe(req.request) + (sent ? "" : " (not sent: " + error + ")"));
-  if (!sent) {
-    core_->on_failure(now(), req.id, error);
-    return;
-  }
-  watchdogs_[req.id] = now() + max_transmit_wait_ms_ + 1000;
-}
-
-void Firmware::pump() {
-  State before = state_;  // as of the last pump: the core may have moved since
-  while (auto action = core_->poll()) {
-    if (auto* s = std::get_if<hil::lwm2m::SendRequest>(&*action)) {
-      send(std::move(*s));
-    } else if (auto* e = std::get_if<Event>(&*action)) {
-      log_event(e->time_ms, e->kind.c_str(), e->detail);
-    } else if (auto* c = std::get_if<hil::lwm2m::Commit>(&*action)) {
-      commit(c->config);
-    }
-  }
-  state_ = core_->state();
-  if (state_ != before) after_state_change(before);
-}
-
-void Firmware::after_state_change(State from) {
-  if (state_ == State::Registered) log_stats();
-  if (state_ == State::Bootstrapping) {
-    linger_until_ = -1;
-  } else if (from == State::Bootstrapping) {
-    linger_until_ = now() + max_transmit_span_ms_;
-  }
+  return st;
 }
 
 void Firmware::log_stats() {
@@ -261,84 +228,37 @@ void Firmware::log_stats() {
   log_event("stats", s);
 }
 
-hil::lwm2m::Response Firmware::on_request(hil::lwm2m::Origin from, const hil::lwm2m::Request& r) {
-  log_event("rx", hil::coap::describe(r));
-  commit_failed_ = false;  // a failed commit of an idle-timer exit is no answer's business
-  hil::lwm2m::Response resp = core_->on_request(now(), from, r);
-  // Commits reach flash before the answer leaves (durable before acknowledged).
-  pump();
-  if (commit_failed_) resp = hil::lwm2m::Response{hil::lwm2m::Code::InternalError, {}, {}, {}};
-  log_event("tx", hil::lwm2m::to_string(resp.code));
-  return resp;
-}
-
-void Firmware::on_response(uint64_t id, const hil::lwm2m::Response& r) {
-  watchdogs_.erase(id);
-  log_event("rx", hil::lwm2m::to_string(r.code));
-  core_->on_response(now(), id, r);
-  pump();
-}
-
-void Firmware::on_failure(uint64_t id, const std::string& reason) {
-  watchdogs_.erase(id);
-  log_event("tx_failed", reason);
-  core_->on_failure(now(), id, reason);
-  pump();
+void Firmware::schedule_stats() {
+  if (stats_every_ms_ <= 0) return;
+  timers_.at(now() + stats_every_ms_, [this] {
+    log_stats();
+    schedule_stats();
+  });
 }
 
 int64_t Firmware::next_deadline() {
   int64_t t = now();
-  int64_t deadline = t + 60'000;  // wake at least once a minute
-  if (auto d = core_->next_deadline()) deadline = std::min<int64_t>(deadline, *d);
-  for (const auto& [id, at] : watchdogs_) deadline = std::min(deadline, at);
-  if (linger_until_ >= 0) deadline = std::min(deadline, linger_until_);
-  if (next_stats_ >= 0) deadline = std::min(deadline, next_stats_);
+  int64_t deadline = timers_.next(t + 60'000);  // wake at least once a minute
   u32_t lwip_sleep = sys_timeouts_sleeptime();
   if (lwip_sleep != SYS_TIMEOUTS_SLEEPTIME_INFINITE)
     deadline = std::min<int64_t>(deadline, t + lwip_sleep);
   return deadline;
 }
 
-void Firmware::on_timers() {
-  int64_t t = now();
-  if (auto d = core_->next_deadline(); d && *d <= t) {
-    core_->on_timeout(t);
-    pump();
-  }
-  // libcoap answers every CON by MAX_TRANSMIT_WAIT; if neither an answer
-  // nor a give-up came, the core hears of a failure and moves on.
-  for (auto it = watchdogs_.begin(); it != watchdogs_.end();) {
-    if (it->second > t) {
-      ++it;
-      continue;
-    }
-    uint64_t id = it->first;
-    it = watchdogs_.erase(it);
-    log_event("transport_reset", "no answer and no give-up from libcoap by MAX_TRANSMIT_WAIT");
-    core_->on_failure(t, id, "no answer (transport reset)");
-    pump();
-    it = watchdogs_.begin();
-  }
-  if (next_stats_ >= 0 && next_stats_ <= t) {
-    next_stats_ = t + stats_every_ms_;
-    log_stats();
-  }
-  if (linger_until_ >= 0 && linger_until_ <= t) {
-    linger_until_ = -1;
-    if (state_ != State::Bootstrapping) transport_.close_bootstrap_session();
-  }
-}
-
 void Firmware::run(const Args& args) {
-  boot_storage(args);
+  hil::lwm2m::ObjectTree config = boot_storage(args);
+  hil::lwm2m::Store& store = *this;
+  hil::lwm2m::Driver::Listener& listener = *this;
+  driver_.emplace(args.client, driver_config(args), timers_, transport_, store, listener);
   start_network(args);
-  core_->start(now());
-  pump();
+  stats_every_ms_ = args.stats_ms;
+  schedule_stats();
+  driver_->start(std::move(config));
   for (;;) {
     board_eth_pending = 0;  // set again by the interrupt for frames after this
     lan9118_netif_poll(&netif_);
     sys_check_timeouts();  // lwIP's ARP and libcoap's retransmissions
-    on_timers();
+    timers_.run_due();     // the core's deadline, watchdogs, the linger, stats
     board_sleep(static_cast<uint64_t>(next_deadline()), &board_eth_pending);
   }
 }

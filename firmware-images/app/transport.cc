@@ -2,8 +2,6 @@
 
 #include <coap3/coap.h>
 
-#include <cmath>
-
 #include "emulator/coap/pdu.h"
 #include "log.h"
 
@@ -56,11 +54,12 @@ struct Callbacks {
         return;
       }
     }
-    hil::lwm2m::Response r =
-        self.handler_->on_request(session->origin, hil::coap::to_request(request));
-    session->answered[session->next] = {mid, r};
+    std::optional<hil::lwm2m::Response> r =
+        self.driver_->on_request(session->origin, hil::coap::to_request(request));
+    if (!r) return;  // no power: never here, where a power cut ends the run
+    session->answered[session->next] = {mid, *r};
     session->next = (session->next + 1) % session->answered.size();
-    hil::coap::fill(response, r);
+    hil::coap::fill(response, *r);
   }
 
   static coap_response_t on_response(coap_session_t* s, const coap_pdu_t*,
@@ -70,7 +69,7 @@ struct Callbacks {
     if (it == self.pending_.end() || it->second.session != s) return COAP_RESPONSE_FAIL;
     uint64_t id = it->second.id;
     self.pending_.erase(it);
-    self.handler_->on_response(id, hil::coap::to_response(received));
+    self.driver_->on_response(id, hil::coap::to_response(received));
     return COAP_RESPONSE_OK;
   }
 
@@ -82,12 +81,13 @@ struct Callbacks {
     if (it == self.pending_.end()) return;
     uint64_t id = it->second.id;
     self.pending_.erase(it);
-    self.handler_->on_failure(id, hil::coap::nack_reason(reason));
+    self.driver_->on_failure(id, hil::coap::nack_reason(reason));
   }
 };
 
-bool Transport::init(Handler& handler, const Timing& timing, uint64_t seed, int log_level) {
-  handler_ = &handler;
+bool Transport::init(hil::lwm2m::Driver& driver, const hil::coap::Timing& timing, uint64_t seed,
+                     int log_level) {
+  driver_ = &driver;
   timing_ = timing;
   token_state_ = seed ^ 0x5eed5eed5eed5eedULL;
   g_transport = this;
@@ -107,7 +107,7 @@ bool Transport::init(Handler& handler, const Timing& timing, uint64_t seed, int 
 }
 
 Transport::Session* Transport::session_for(const hil::lwm2m::Account& to, std::string* error) {
-  std::string key = (to.bootstrap ? "bs " : "dm ") + to.uri;
+  std::string key = hil::lwm2m::session_key(to);
   auto it = sessions_.find(key);
   if (it != sessions_.end()) return it->second.get();
   coap_address_t remote;
@@ -117,28 +117,23 @@ Transport::Session* Transport::session_for(const hil::lwm2m::Account& to, std::s
     *error = "libcoap cannot open a session to " + to.uri + " (pool exhausted?)";
     return nullptr;
   }
-  auto ms = static_cast<uint16_t>(timing_.ack_timeout_ms);
-  coap_session_set_ack_timeout(
-      cs, coap_fixed_point_t{static_cast<uint16_t>(ms / 1000), static_cast<uint16_t>(ms % 1000)});
-  double whole = std::floor(timing_.ack_random_factor);
-  coap_session_set_ack_random_factor(
-      cs, coap_fixed_point_t{static_cast<uint16_t>(whole),
-                             static_cast<uint16_t>((timing_.ack_random_factor - whole) * 1000)});
-  coap_session_set_max_retransmit(cs, static_cast<uint16_t>(timing_.max_retransmit));
+  hil::coap::apply_timing(cs, timing_);
   auto s = std::make_unique<Session>();
   s->origin = {to.bootstrap, to.ssid};
   s->coap = cs;
-  s->key = key;
   coap_session_set_app_data(cs, s.get());
-  if (to.bootstrap) bootstrap_key_ = key;
   return sessions_.emplace(key, std::move(s)).first->second.get();
 }
 
-bool Transport::send(const hil::lwm2m::Account& to, const hil::lwm2m::Request& r, uint64_t id,
-                     std::string* error) {
-  Session* s = session_for(to, error);
-  if (s == nullptr) return false;
-  coap_pdu_t* pdu = coap_new_pdu(COAP_MESSAGE_CON, static_cast<coap_pdu_code_t>(r.method), s->coap);
+void Transport::send(const hil::lwm2m::SendRequest& req) {
+  std::string error;
+  Session* s = session_for(req.to, &error);
+  if (s == nullptr || !transmit(*s, req, &error)) driver_->not_sent(req, error);
+}
+
+bool Transport::transmit(Session& s, const hil::lwm2m::SendRequest& req, std::string* error) {
+  const hil::lwm2m::Request& r = req.request;
+  coap_pdu_t* pdu = coap_new_pdu(COAP_MESSAGE_CON, static_cast<coap_pdu_code_t>(r.method), s.coap);
   if (pdu == nullptr) {
     *error = "no memory for a PDU";
     return false;
@@ -150,8 +145,9 @@ bool Transport::send(const hil::lwm2m::Account& to, const hil::lwm2m::Request& r
     *error = "the request does not fit a PDU";
     return false;
   }
-  pending_[token] = Pending{s->coap, id};
-  if (coap_send(s->coap, pdu) == COAP_INVALID_MID) {
+  pending_[token] = Pending{s.coap, req.id};
+  driver_->sent(req, false);
+  if (coap_send(s.coap, pdu) == COAP_INVALID_MID) {
     // coap_send freed the PDU; a nack may already have reported it.
     if (pending_.erase(token) == 0) return true;
     *error = "libcoap could not send";
@@ -160,16 +156,20 @@ bool Transport::send(const hil::lwm2m::Account& to, const hil::lwm2m::Request& r
   return true;
 }
 
-void Transport::close_bootstrap_session() {
-  auto it = sessions_.find(bootstrap_key_);
-  if (it == sessions_.end()) return;
+hil::Status Transport::notify(const hil::lwm2m::Notify&) {
+  return hil::Error{hil::ErrorCode::kUnsupported, "not sent: this image sends no notifications"};
+}
+
+bool Transport::close(const std::string& key) {
+  auto it = sessions_.find(key);
+  if (it == sessions_.end()) return false;
   coap_session_t* cs = it->second->coap;
   for (auto p = pending_.begin(); p != pending_.end();)
     p = p->second.session == cs ? pending_.erase(p) : std::next(p);
   coap_session_set_app_data(cs, nullptr);
   coap_session_release(cs);
   sessions_.erase(it);
-  bootstrap_key_.clear();
+  return true;
 }
 
 }  // namespace fw

@@ -144,7 +144,7 @@ device::DeviceConfig device_template(const std::string& bootstrap_uri, const Fle
   c.client.request_finish = true;
   c.factory.bootstrap_uri = bootstrap_uri;
   c.record_messages = p.record_messages;
-  if (p.flash) c.flash = device::FlashConfig{};
+  if (p.flash) c.flash = storage::FlashConfig{};
   if (p.psk) {
     c.factory.bootstrap_psk_identity = "{endpoint}";
     c.factory.bootstrap_psk_key = demo_key();

@@ -31,6 +31,12 @@ std::string Request::uri_path() const {
   return s;
 }
 
+std::string to_string(const Request& r) {
+  std::string s = to_string(r.method) + " " + r.uri_path();
+  for (size_t i = 0; i < r.query.size(); ++i) s += (i == 0 ? "?" : "&") + r.query[i];
+  return s;
+}
+
 std::optional<std::string> Request::query_param(const std::string& key) const {
   for (const std::string& item : query) {
     if (item == key) return std::string();

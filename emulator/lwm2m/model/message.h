@@ -61,6 +61,8 @@ struct Request {
   // Value of "key=value" in the query, or of a bare "key" (empty string).
   std::optional<std::string> query_param(const std::string& key) const;
 };
+// "POST /bs?ep=dev-1&Finish=true", for timelines.
+std::string to_string(const Request& r);
 
 struct Response {
   Code code = Code::Changed;

@@ -2,14 +2,14 @@
 // use it: a blank chip gets the factory image, a commit is what the next
 // boot returns, every boot is counted, and a power cut inside a commit
 // leaves the old tree whole.
-#include "emulator/device/stored_config.h"
+#include "emulator/storage/stored_config.h"
 
 #include <gtest/gtest.h>
 
 #include "emulator/lwm2m/client/factory.h"
 #include "emulator/lwm2m/model/object_def.h"
 
-namespace hil::device {
+namespace hil::storage {
 namespace {
 
 flash::NorFlashOptions chip() {
@@ -98,4 +98,4 @@ TEST(StoredConfig, OneSector_IsRefusedNamingTheGeometry) {
 }
 
 }  // namespace
-}  // namespace hil::device
+}  // namespace hil::storage

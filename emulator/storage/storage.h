@@ -1,7 +1,10 @@
-// A device's persistent storage: the NOR flash model (optionally backed by an
-// image file) and the configuration on it (stored_config.h), with the
+// A device's persistent storage: the NOR flash model, optionally mirrored in
+// an image file, and the configuration on it (stored_config.h), with the
 // emulator's own check that no boot finds a torn configuration. It outlives
 // reboots and power cuts, as a chip does; the device's RAM does not.
+// Firmware-clean: native devices and the firmware image both keep their
+// configuration in this class; only how an image file is opened differs
+// (ImageOpener).
 #pragma once
 
 #include <memory>
@@ -10,11 +13,11 @@
 #include <vector>
 
 #include "emulator/base/event.h"
-#include "emulator/device/stored_config.h"
-#include "emulator/flash/file_image.h"
+#include "emulator/base/result.h"
 #include "emulator/flash/nor_flash.h"
+#include "emulator/storage/stored_config.h"
 
-namespace hil::device {
+namespace hil::storage {
 
 struct FlashConfig {
   // Two 4 KiB sectors: the smallest the store works on, since fleets hold
@@ -33,12 +36,22 @@ struct FlashConfig {
 // fewer than the two sectors the store needs).
 Status validate(const FlashConfig& config);
 
+// Opens the image file at `path` for `flash`: loads an image of the right
+// size into the model (or writes the model's bytes to a new file), and
+// returns the flash's observer (set_observer) that writes every later
+// change through to the file; it unsets itself when destroyed. The host's
+// is flash::FileImage, the firmware's a semihosting file.
+using ImageOpener = Result<std::unique_ptr<flash::ImageObserver>> (*)(const std::string& path,
+                                                                      flash::NorFlash& flash);
+
 class Storage {
  public:
-  // Errors: kInvalidArgument (a bad geometry, an image file of another
-  // size), kIo (an image file that cannot be used).
+  // `open_image` opens config.image_path, if set. Errors: kInvalidArgument
+  // (a bad geometry, an image file of another size), kUnsupported (an image
+  // path and no way to open it), the opener's (kIo).
   static Result<std::unique_ptr<Storage>> open(const FlashConfig& config,
-                                               lwm2m::ObjectTree factory);
+                                               const lwm2m::ObjectTree& factory,
+                                               ImageOpener open_image = nullptr);
 
   // StoredConfig::boot() (and its errors), and the torn-configuration check.
   Result<lwm2m::ObjectTree> boot();
@@ -59,7 +72,7 @@ class Storage {
   explicit Storage(const FlashConfig& config);
 
   std::unique_ptr<flash::NorFlash> flash_;
-  std::unique_ptr<flash::FileImage> image_;
+  std::unique_ptr<flash::ImageObserver> image_;  // declared after flash_: goes first
   std::unique_ptr<StoredConfig> config_;
   // The emulator's own bookkeeping, not the device's RAM: what a boot may
   // legally find.
@@ -68,4 +81,4 @@ class Storage {
   std::vector<Event> notes_;
 };
 
-}  // namespace hil::device
+}  // namespace hil::storage

@@ -1,17 +1,21 @@
-#include "emulator/device/storage.h"
+#include "emulator/storage/storage.h"
 
-namespace hil::device {
+namespace hil::storage {
 
 Status validate(const FlashConfig& config) { return StoredConfig::validate(config.geometry); }
 
 Result<std::unique_ptr<Storage>> Storage::open(const FlashConfig& config,
-                                               lwm2m::ObjectTree factory) {
+                                               const lwm2m::ObjectTree& factory,
+                                               ImageOpener open_image) {
   HIL_TRY(validate(config));
   std::unique_ptr<Storage> s(new Storage(config));
   HIL_TRY_ASSIGN(auto stored, StoredConfig::create(*s->flash_, factory));
   s->config_ = std::move(stored);
   if (!config.image_path.empty()) {
-    auto image = flash::FileImage::open(config.image_path, *s->flash_);
+    if (open_image == nullptr)
+      return Error{ErrorCode::kUnsupported,
+                   "flash image " + config.image_path + ": no image files here"};
+    auto image = open_image(config.image_path, *s->flash_);
     if (!image) return image.error().prefixed("flash image: ");
     s->image_ = std::move(*image);
   }
@@ -58,4 +62,4 @@ std::vector<Event> Storage::take_events() {
   return out;
 }
 
-}  // namespace hil::device
+}  // namespace hil::storage

@@ -2,8 +2,8 @@
 // and the Device object; lwm2m::tree-encoded) in the power-safe
 // configuration store, with the factory image written on a blank chip and
 // every boot counted. Firmware-clean (no libcoap, no files, no clock):
-// native devices (storage.h) and the firmware image
-// (firmware-images/app/storage.h) boot and commit through this one class.
+// native devices and the firmware image boot and commit through this one
+// class, inside Storage (storage.h).
 #pragma once
 
 #include <cstdint>
@@ -16,7 +16,7 @@
 #include "emulator/flash/nor_flash.h"
 #include "emulator/lwm2m/model/object_tree.h"
 
-namespace hil::device {
+namespace hil::storage {
 
 class StoredConfig {
  public:
@@ -57,4 +57,4 @@ class StoredConfig {
   std::vector<Event> notes_;
 };
 
-}  // namespace hil::device
+}  // namespace hil::storage

@@ -1,8 +1,8 @@
-#include "emulator/device/stored_config.h"
+#include "emulator/storage/stored_config.h"
 
 #include "emulator/lwm2m/codec/tree.h"
 
-namespace hil::device {
+namespace hil::storage {
 
 Status StoredConfig::validate(const flash::Geometry& geometry) {
   if (auto valid = flash::NorFlash::validate(geometry); !valid)
@@ -54,4 +54,4 @@ std::vector<Event> StoredConfig::take_events() {
   return out;
 }
 
-}  // namespace hil::device
+}  // namespace hil::storage
