@@ -36,11 +36,11 @@ lwm2m::DriverConfig driver_config(const DeviceConfig& config) {
 
 }  // namespace
 
-Device::Device(const DeviceConfig& config, coap::Context& shard, Timers& timers,
+Device::Device(const DeviceConfig& config, coap::Context& context, Timers& timers,
                radio::Radio* radio, HandshakeGate* gate, std::function<void()> on_change)
     : timing_(config.timing),
       address_index_(config.address_index),
-      shard_(shard),
+      context_(context),
       timers_(timers),
       radio_(radio),
       gate_(gate),
@@ -252,7 +252,7 @@ void Device::on_notify_failed(const lwm2m::Bytes& token, const std::string& reas
 Status Device::notify(const lwm2m::Notify& n) {
   auto it = sessions_.find(lwm2m::session_key(n.to));
   if (it != sessions_.end() && !it->second->dead &&
-      shard_.notify(it->second->coap, n.token, n.response))
+      context_.notify(it->second->coap, n.token, n.response))
     return ok_status();
   return Error{ErrorCode::kUnavailable, "not sent: no session to " + n.to.uri};
 }
@@ -333,7 +333,7 @@ void Device::transmit(const lwm2m::SendRequest& req, Session* s, const std::stri
     return;
   }
   driver_.sent(req, s->handshake_from >= 0);
-  if (!shard_.send(s->coap, req.request, req.id)) driver_.not_sent(req, "cannot send");
+  if (!context_.send(s->coap, req.request, req.id)) driver_.not_sent(req, "cannot send");
 }
 
 std::optional<coap::Psk> Device::credentials(const lwm2m::Account& to, bool secure,
@@ -386,14 +386,14 @@ Device::Session* Device::session_for(const lwm2m::Account& to, std::string* erro
         radio::Route{&link_, [this](Event e) { timeline_.push_back(std::move(e)); }, &capture_});
   }
   coap_session_t* cs =
-      shard_.connect(local, remote->address, timing_, creds, cert_creds, std::move(port));
+      context_.connect(local, remote->address, timing_, creds, cert_creds, std::move(port));
   if (cs == nullptr && radio_ == nullptr && !to.bootstrap && sessions_.count(bootstrap_key_)) {
     // Out of descriptors (20,000 per process here): trade the lingering
     // bootstrap session for this one. A retransmitted Finish now goes
     // unanswered, and the timeline says why.
     record("bootstrap_session_closed", "early: no descriptor for " + to.uri);
     close_session(bootstrap_key_);
-    cs = shard_.connect(local, remote->address, timing_, creds, cert_creds);
+    cs = context_.connect(local, remote->address, timing_, creds, cert_creds);
   }
   if (cs == nullptr) {
     *error = radio_ != nullptr
@@ -452,7 +452,7 @@ bool Device::close_session(const std::string& key) {
 
 void Device::release(Session& s) {
   end_handshake(s);
-  shard_.release(s.coap);
+  context_.release(s.coap);
 }
 
 uint32_t Device::device_ip() const {

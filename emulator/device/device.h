@@ -68,7 +68,7 @@ class Device : public VirtualDevice,
   // `on_change` runs on the loop thread after the state or exit changed.
   // With a radio, every datagram passes it; without one (null), sessions
   // talk to servers directly. DTLS handshakes wait for `gate`, if any.
-  Device(const DeviceConfig& config, coap::Context& shard, Timers& timers, radio::Radio* radio,
+  Device(const DeviceConfig& config, coap::Context& context, Timers& timers, radio::Radio* radio,
          HandshakeGate* gate, std::function<void()> on_change);
   ~Device() override;
   Device(const Device&) = delete;
@@ -104,7 +104,7 @@ class Device : public VirtualDevice,
   // The device a session belongs to, or null once it was closed.
   static Device* owner(coap_session_t* s);
 
-  // From the shard, on the loop thread. nullopt: the device lost power
+  // From the device group, on the loop thread. nullopt: the device lost power
   // while handling the request and answers nothing.
   std::optional<lwm2m::Response> on_request(coap_session_t* s, const lwm2m::Request& r);
   void on_response(uint64_t tag, const lwm2m::Response& r);
@@ -178,7 +178,7 @@ class Device : public VirtualDevice,
   // went into the core's factory configuration (fleets hold thousands).
   coap::Timing timing_;
   uint32_t address_index_;
-  coap::Context& shard_;
+  coap::Context& context_;
   Timers& timers_;
   radio::Radio* radio_;
   HandshakeGate* gate_;

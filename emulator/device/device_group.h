@@ -1,5 +1,6 @@
-// A libcoap context shared by up to a hundred devices: libcoap walks every
-// session of a context on each step, so contexts stay small and many.
+// A device group: the devices that share one libcoap context (at most
+// RuntimeOptions::devices_per_context). libcoap walks every session of a
+// context on each step, so contexts stay small and many.
 // `radio`: its sessions' datagrams go through the ports of their radio
 // paths (Device opens them), not through sockets of their own.
 #pragma once
