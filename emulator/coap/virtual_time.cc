@@ -4,6 +4,7 @@
 #include <mbedtls/timing.h>
 #include <pthread.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <time.h>
 
@@ -15,6 +16,7 @@ namespace {
 
 thread_local const Clock* t_clock = nullptr;
 thread_local uint64_t* t_rng = nullptr;
+thread_local uint64_t t_sends = 0;  // virtual_sends()
 
 // The wall-clock second libcoap's tick 0 stands for (coap_clock_init() took
 // it at coap_startup()); -1 until known, and until then every read is real.
@@ -95,6 +97,8 @@ VirtualTimeScope::~VirtualTimeScope() {
 
 bool virtual_time_active() { return t_clock != nullptr; }
 
+uint64_t virtual_sends() { return t_sends; }
+
 RandomCheckpoint::RandomCheckpoint() : rng_(t_rng) {
   if (rng_ != nullptr) saved_ = *rng_;
 }
@@ -123,6 +127,11 @@ int __real_mbedtls_entropy_func(void* data, unsigned char* output, size_t len);
 void __real_mbedtls_timing_set_delay(void* data, uint32_t int_ms, uint32_t fin_ms);
 int __real_mbedtls_timing_get_delay(void* data);
 time_t __real_time(time_t* out);
+ssize_t __real_send(int fd, const void* buf, size_t len, int flags);
+ssize_t __real_sendto(int fd, const void* buf, size_t len, int flags, const sockaddr* to,
+                      socklen_t to_len);
+ssize_t __real_sendmsg(int fd, const msghdr* msg, int flags);
+int __real_sendmmsg(int fd, mmsghdr* msgs, unsigned int count, int flags);
 
 int __wrap_clock_gettime(clockid_t id, struct timespec* ts) {
   using namespace hil::coap;
@@ -148,12 +157,35 @@ time_t __wrap_time(time_t* out) {
 
 // libcoap arms its timerfd with real durations; a virtual-time loop never
 // waits on it, and a timer firing at a real instant would only wake it for
-// nothing: keep it disarmed.
+// nothing. It is created disarmed and stays so: inside a scope the call is
+// not made at all (one system call per walk of a context).
 int __wrap_timerfd_settime(int fd, int flags, const struct itimerspec* value,
                            struct itimerspec* old) {
   if (hil::coap::t_clock == nullptr) return __real_timerfd_settime(fd, flags, value, old);
-  struct itimerspec disarmed {};
-  return __real_timerfd_settime(fd, 0, &disarmed, old);
+  if (old != nullptr) *old = itimerspec{};
+  return 0;
+}
+
+// Counted for virtual_sends().
+ssize_t __wrap_send(int fd, const void* buf, size_t len, int flags) {
+  if (hil::coap::t_clock != nullptr) ++hil::coap::t_sends;
+  return __real_send(fd, buf, len, flags);
+}
+
+ssize_t __wrap_sendto(int fd, const void* buf, size_t len, int flags, const sockaddr* to,
+                      socklen_t to_len) {
+  if (hil::coap::t_clock != nullptr) ++hil::coap::t_sends;
+  return __real_sendto(fd, buf, len, flags, to, to_len);
+}
+
+ssize_t __wrap_sendmsg(int fd, const msghdr* msg, int flags) {
+  if (hil::coap::t_clock != nullptr) ++hil::coap::t_sends;
+  return __real_sendmsg(fd, msg, flags);
+}
+
+int __wrap_sendmmsg(int fd, mmsghdr* msgs, unsigned int count, int flags) {
+  if (hil::coap::t_clock != nullptr) ++hil::coap::t_sends;
+  return __real_sendmmsg(fd, msgs, count, flags);
 }
 
 int __wrap_mbedtls_entropy_func(void* data, unsigned char* output, size_t len) {

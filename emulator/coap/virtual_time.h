@@ -42,6 +42,13 @@ class VirtualTimeScope {
 // True on a thread inside a VirtualTimeScope.
 bool virtual_time_active();
 
+// How many datagrams this thread has sent inside a VirtualTimeScope (send,
+// sendto, sendmsg, sendmmsg, from any object linked through hil_coap). On
+// loopback a datagram is in its receiver's queue when the call returns, so
+// a virtual-time loop whose descriptors were all empty needs to look again
+// only after this count moved.
+uint64_t virtual_sends();
+
 // The scope's generator as it is now; rewind() takes it back there, so that
 // an attempt the kernel's random choices made fail (and that is retried)
 // draws nothing. Does nothing outside a scope.

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <ctime>
 #include <thread>
 #include <vector>
@@ -168,6 +169,41 @@ TEST(VirtualTime, MbedtlsDelayTimer_RunsOnTheVirtualClock) {
   EXPECT_EQ(mbedtls_timing_get_delay(&timer), -1);  // cancelled
 }
 
+// The virtual loop polls again only after a send (runtime/loop.cc): every
+// way of sending a datagram counts inside a scope, none outside.
+TEST(VirtualTime, VirtualSends_CountsEverySendInsideAScopeOnly) {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  ASSERT_GE(fd, 0);
+  coap_address_t to = *parse_host_port("127.0.0.1:0");
+  ASSERT_EQ(bind(fd, &to.addr.sa, to.size), 0);
+  socklen_t len = sizeof(to.addr.sin);
+  ASSERT_EQ(getsockname(fd, &to.addr.sa, &len), 0);
+  ASSERT_EQ(connect(fd, &to.addr.sa, to.size), 0);
+  uint8_t byte = 1;
+  iovec iov{&byte, 1};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  mmsghdr mmsg{msg, 0};
+  auto send_all_ways = [&] {
+    EXPECT_EQ(send(fd, &byte, 1, 0), 1);
+    EXPECT_EQ(sendto(fd, &byte, 1, 0, nullptr, 0), 1);
+    EXPECT_EQ(sendmsg(fd, &msg, 0), 1);
+    EXPECT_EQ(sendmmsg(fd, &mmsg, 1, 0), 1);
+  };
+  uint64_t before = virtual_sends();
+  send_all_ways();
+  EXPECT_EQ(virtual_sends(), before);
+  VirtualClock clock;
+  uint64_t rng = 1;
+  {
+    VirtualTimeScope scope(clock, rng);
+    send_all_ways();
+  }
+  EXPECT_EQ(virtual_sends(), before + 4);
+  close(fd);
+}
+
 struct Failures : Context::Handler {
   std::optional<lwm2m::Response> on_request(coap_session_t*, const lwm2m::Request&) override {
     return std::nullopt;
@@ -226,6 +262,108 @@ TEST(VirtualTime, ContextOnVirtualClock_RetransmitsOnTheRfcScheduleThenGivesUp) 
   EXPECT_EQ(handler.failed_at[0], first * 31);
   EXPECT_EQ(handler.reasons[0], COAP_NACK_TOO_MANY_RETRIES);
   client.release(s);
+}
+
+struct Outcomes : Failures {
+  void on_response(coap_session_t* s, uint64_t, const lwm2m::Response&) override {
+    answered.push_back(s);
+  }
+  void on_failure(coap_session_t* s, uint64_t tag, coap_nack_reason_t reason) override {
+    Failures::on_failure(s, tag, reason);
+    failed.push_back(s);
+  }
+  std::vector<coap_session_t*> answered, failed;
+};
+
+// Forty CONs from one context, whose timeouts T are a permutation of 1.0 to
+// 4.9 s (no jitter, one retransmission), a third answered at once: the
+// retransmission queue (libcoap patch 0015) puts each in its place and
+// takes the answered ones out of the middle, and every other CON still goes
+// again at its own T and gives up at 3 T, in no other order.
+TEST(VirtualTime, ContextOnVirtualClock_ManyConsQueuedOutOfOrder_EachOnItsOwnSchedule) {
+  init_library();
+  VirtualClock clock;
+  uint64_t rng = 7;
+  VirtualTimeScope scope(clock, rng);
+  Outcomes handler;
+  handler.clock = &clock;
+  Context client(handler, 1);
+  int peer = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  ASSERT_GE(peer, 0);
+  coap_address_t remote = *parse_host_port("127.0.0.1:0");
+  ASSERT_EQ(bind(peer, &remote.addr.sa, remote.size), 0);
+  socklen_t len = sizeof(remote.addr.sin);
+  ASSERT_EQ(getsockname(peer, &remote.addr.sa, &len), 0);
+  constexpr uint32_t kCons = 40;
+  std::vector<coap_session_t*> sessions;
+  std::vector<TimeMs> timeout;
+  for (uint32_t i = 0; i < kCons; ++i) {
+    Timing t;
+    t.ack_timeout_ms = 1000 + (i * 7 % kCons) * 100;
+    t.ack_random_factor = 1.0;
+    t.max_retransmit = 1;
+    coap_session_t* s = client.connect(device_address(i), remote, t);
+    ASSERT_NE(s, nullptr);
+    lwm2m::Request r;
+    r.method = lwm2m::Method::Post;
+    r.path = {"bs"};
+    ASSERT_TRUE(client.send(s, r, i));
+    sessions.push_back(s);
+    timeout.push_back(t.ack_timeout_ms);
+  }
+
+  // Datagrams by sender (127.1.0.1 + index); every third answered with a
+  // piggybacked 2.04 on its first transmission.
+  std::vector<std::vector<TimeMs>> sent(kCons);
+  for (int step = 0; step < 1000 && handler.failed.size() < kCons; ++step) {
+    client.process_virtual(true, true);
+    uint8_t buf[256];
+    sockaddr_in from{};
+    socklen_t from_len = sizeof(from);
+    ssize_t n;
+    while ((n = recvfrom(peer, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from),
+                         &from_len)) >= 4) {
+      uint32_t i = ntohl(from.sin_addr.s_addr) - ((127u << 24 | 1u << 16) + 1);
+      ASSERT_LT(i, kCons);
+      sent[i].push_back(clock.now_ms());
+      if (i % 3 != 0) continue;
+      size_t tkl = buf[0] & 0x0f;
+      buf[0] = static_cast<uint8_t>(0x60 | tkl);  // ACK, same token
+      buf[1] = 0x44;                              // 2.04 Changed
+      ASSERT_EQ(sendto(peer, buf, 4 + tkl, 0, reinterpret_cast<sockaddr*>(&from), from_len),
+                static_cast<ssize_t>(4 + tkl));
+    }
+    client.process_virtual(true, true);
+    int64_t due = client.due_in_ms();
+    if (due < 0) break;
+    clock.advance_to(clock.now_ms() + due);
+  }
+  close(peer);
+
+  for (uint32_t i = 0; i < kCons; ++i) {
+    SCOPED_TRACE(i);
+    if (i % 3 == 0) {
+      EXPECT_EQ(sent[i], std::vector<TimeMs>{0});
+      EXPECT_EQ(std::count(handler.answered.begin(), handler.answered.end(), sessions[i]), 1);
+    } else {
+      ASSERT_EQ(sent[i].size(), 2u);
+      EXPECT_EQ(sent[i][0], 0);
+      // libcoap keeps the timeout in fixed point: within a few ms of T.
+      EXPECT_NEAR(sent[i][1], timeout[i], 10);
+      timeout[i] = sent[i][1];
+    }
+  }
+  // Given up in the order of their timeouts, each at 3 T.
+  ASSERT_EQ(handler.failed.size(), kCons - (kCons + 2) / 3);
+  for (size_t k = 0; k < handler.failed.size(); ++k) {
+    size_t i = std::find(sessions.begin(), sessions.end(), handler.failed[k]) - sessions.begin();
+    ASSERT_LT(i, kCons);
+    EXPECT_EQ(handler.failed_at[k], 3 * timeout[i]);
+    if (k > 0) {
+      EXPECT_GT(handler.failed_at[k], handler.failed_at[k - 1]);
+    }
+  }
+  for (coap_session_t* s : sessions) client.release(s);
 }
 
 }  // namespace

@@ -183,10 +183,15 @@ bool Loop::run_until(TimeMs until, const std::function<bool()>& stop) {
 // learn their next deadline (a walk of all their sessions), and if that
 // moved anything, round again. Datagrams on loopback are in the receiver's
 // queue when sendto() returns (the kernel delivers them in the sender's
-// call), so a round that finds no socket readable means none is in flight.
+// call), so a round that finds no socket readable means none is in flight,
+// and until something is sent (coap::virtual_sends()) none will be: the
+// rounds after that skip the poll. The first round polls for datagrams
+// sent from outside the loop since it last ran.
 void Loop::settle() {
   constexpr long kMaxRounds = 1000000;
   bool refresh = false;  // the contexts' deadlines, once nothing else moves
+  bool any = false;      // the last poll found a descriptor readable
+  uint64_t sends = 0;    // coap::virtual_sends() at the last poll
   for (long round = 0; round < kMaxRounds; ++round) {
     bool did = false;
     for (auto& fn : take_posted()) {
@@ -196,10 +201,13 @@ void Loop::settle() {
     run_due_timers(&did);
     // One poll for every descriptor; then each in its fixed place.
     size_t watched = watch_order_.size(), contexts = contexts_.size();
-    ready_.clear();
-    for (int fd : watch_order_) ready_.push_back(pollfd{fd, POLLIN, 0});
-    for (coap::Context* ctx : contexts_) ready_.push_back(pollfd{ctx->fd(), POLLIN, 0});
-    bool any = poll(ready_.data(), ready_.size(), 0) > 0;
+    if (round == 0 || any || coap::virtual_sends() != sends) {
+      ready_.clear();
+      for (int fd : watch_order_) ready_.push_back(pollfd{fd, POLLIN, 0});
+      for (coap::Context* ctx : contexts_) ready_.push_back(pollfd{ctx->fd(), POLLIN, 0});
+      sends = coap::virtual_sends();
+      any = poll(ready_.data(), ready_.size(), 0) > 0;
+    }
     for (size_t i = 0; any && i < watched; ++i) {
       if (ready_[i].revents == 0) continue;
       auto it = watched_.find(ready_[i].fd);
