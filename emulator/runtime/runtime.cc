@@ -12,6 +12,7 @@
 #include "emulator/coap/address.h"
 #include "emulator/lwm2m/client/factory.h"
 #include "emulator/runtime/descriptors.h"
+#include "emulator/runtime/placement.h"
 
 namespace hil::runtime {
 namespace {
@@ -292,6 +293,19 @@ Result<RegistrationServerHandle> Runtime::add_registration_server(
 // as all devices' sides together, and one loop cannot carry both servers.
 Loop& Runtime::registration_loop() const { return *loops_.back(); }
 
+std::vector<size_t> Runtime::devices_per_loop() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<size_t> devices(loops_.size(), 0);
+  for (const auto& shard : shards_) devices[shard.loop_index] += shard.devices;
+  return devices;
+}
+
+std::vector<double> Runtime::loop_cpu_seconds() const {
+  std::vector<double> cpu;
+  for (const auto& loop : loops_) cpu.push_back(loop->cpu_seconds());
+  return cpu;
+}
+
 device::HandshakeGate* Runtime::gate_of(const Loop* loop) const {
   for (size_t i = 0; i < gates_.size(); ++i)
     if (loops_[i].get() == loop) return gates_[i].get();
@@ -334,18 +348,43 @@ Status Runtime::open_egress(const std::string& prefix) {
   return ok_status();
 }
 
-Runtime::Shard& Runtime::shard_with_room() {
+Runtime::Shard& Runtime::shard_with_room(const std::vector<double>& server_cost) {
   if (shards_.empty() || shards_.back().devices >= options_.devices_per_shard) {
-    Loop* loop = loops_[shards_.size() % loops_.size()].get();
+    loop_load_.resize(loops_.size(), 0.0);
+    size_t index = least_loaded_loop(loop_load_, server_cost, options_.devices_per_shard);
+    Loop* loop = loops_[index].get();
     uint64_t seed = mix(options_.seed, "shard-" + std::to_string(shards_.size()));
     auto shard = loop->call([&] {
       auto s = std::make_unique<device::DeviceShard>(seed, radio_of(loop) != nullptr);
       loop->add(s->context());
       return s;
     });
-    shards_.push_back(Shard{loop, std::move(shard), 0});
+    shards_.push_back(Shard{loop, std::move(shard), 0, index});
   }
   return shards_.back();
+}
+
+// The embedded servers a device made from `tmpl` will use: the bootstrap
+// server its factory account names, then the registration server it
+// learns from there (or the one its factory server account names).
+std::vector<double> Runtime::server_cost_of(const device::DeviceConfig& tmpl) const {
+  std::vector<double> cost(loops_.size(), 0.0);
+  const ServerCosts costs;
+  auto secure = [](const std::string& uri) { return uri.rfind("coaps", 0) == 0; };
+  const std::string& bs_uri = tmpl.factory.bootstrap_uri;
+  const std::string& dm_uri = bs_uri.empty() ? tmpl.factory.server_uri : bs_uri;
+  for (const auto& bs : bootstrap_servers_) {
+    if (bs_uri.empty() || (bs_uri != bs->uri() && bs_uri != bs->secure_uri())) continue;
+    cost.front() += secure(bs_uri) ? costs.bootstrap_psk : costs.bootstrap_nosec;
+    break;
+  }
+  bool via_bootstrap = !bs_uri.empty() && cost.front() > 0;
+  for (const auto& rs : registration_servers_) {
+    if (!via_bootstrap && dm_uri != rs->uri() && dm_uri != rs->secure_uri()) continue;
+    cost.back() += secure(dm_uri) ? costs.registration_psk : costs.registration_nosec;
+    break;
+  }
+  return cost;
 }
 
 size_t Runtime::descriptors_for(const device::DeviceConfig& tmpl, size_t count) const {
@@ -373,8 +412,9 @@ Result<std::vector<DeviceHandle>> Runtime::add_native(const device::DeviceConfig
   std::vector<DeviceHandle> handles;
   handles.reserve(count);
   size_t made = 0;
+  const std::vector<double> server_cost = server_cost_of(tmpl);
   while (made < count) {
-    Shard& shard = shard_with_room();
+    Shard& shard = shard_with_room(server_cost);
     size_t batch = std::min(count - made, options_.devices_per_shard - shard.devices);
     uint32_t first = addresses_;
     addresses_ += static_cast<uint32_t>(batch);
@@ -403,6 +443,7 @@ Result<std::vector<DeviceHandle>> Runtime::add_native(const device::DeviceConfig
     }
     shard.devices += batch;
     made += batch;
+    add_load(loop_load_, server_cost, shard.loop_index, batch);
   }
   // Started only once all exist: a loop busy with the first devices'
   // traffic would otherwise slow the creation of the rest.

@@ -177,12 +177,17 @@ class Runtime {
   const Clock& clock() const { return *clock_; }
   uint64_t seed() const { return options_.seed; }
   size_t device_count() const;
+  // CPU time each loop's thread has used, loop by loop (real time).
+  std::vector<double> loop_cpu_seconds() const;
+  // Native devices on each loop's shards, loop by loop (placement.h).
+  std::vector<size_t> devices_per_loop() const;
 
  private:
   struct Shard {
     Loop* loop;
     std::unique_ptr<device::DeviceShard> shard;
     size_t devices = 0;
+    size_t loop_index = 0;
   };
   struct Slot {
     Loop* loop;
@@ -193,7 +198,10 @@ class Runtime {
   Result<std::vector<DeviceHandle>> add_qemu(const qemu::QemuDeviceConfig& tmpl, size_t count,
                                              const std::string& prefix, bool start);
   void notify();
-  Shard& shard_with_room();
+  // `server_cost`: what a device of the fleet being added costs each loop
+  // through the servers there (placement.h).
+  Shard& shard_with_room(const std::vector<double>& server_cost);
+  std::vector<double> server_cost_of(const device::DeviceConfig& tmpl) const;
   // What `count` more devices made from `tmpl` hold open (mu_ held).
   size_t descriptors_for(const device::DeviceConfig& tmpl, size_t count) const;
   radio::Radio* radio_of(const Loop* loop) const;
@@ -224,6 +232,8 @@ class Runtime {
   std::mutex wait_mu_;
   std::condition_variable changed_;
   uint64_t version_ = 0;
+
+  std::vector<double> loop_load_;  // per loop, in devices (placement.h; mu_)
 };
 
 }  // namespace hil::runtime
