@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -21,6 +22,10 @@ namespace {
 constexpr int kBufferBytes = 64 * 1024 * 1024;
 constexpr int kMaxBurst = 1024;  // datagrams per readable event, so other work gets a turn
 constexpr size_t kMaxDatagram = 65536;
+// Datagrams per recvmmsg()/sendmmsg(): past a few dozen the system call's
+// own cost is already spread thin.
+constexpr size_t kBatch = 64;
+constexpr size_t kControl = CMSG_SPACE(sizeof(in_pktinfo));
 
 // Bound to the wildcard address, so that it may send from any device's
 // 127.1.x.y (IP_PKTINFO) and learn which one an answer was for. `port` 0:
@@ -73,6 +78,16 @@ struct Radio::Path {
   DatagramPort::Receiver deliver;
 };
 
+// recvmmsg()'s buffers: a full-size slot per datagram, so none is cut
+// short; pages of a slot are touched only as far as datagrams fill it.
+struct Radio::Inbox {
+  std::unique_ptr<uint8_t[]> bytes{new uint8_t[kBatch * kMaxDatagram]};
+  mmsghdr msgs[kBatch];
+  iovec iov[kBatch];
+  sockaddr_in from[kBatch];
+  alignas(cmsghdr) char control[kBatch][kControl];
+};
+
 // A device's end of one path; the radio does the work.
 class Radio::Port final : public DatagramPort {
  public:
@@ -120,6 +135,7 @@ Result<std::unique_ptr<Radio>> Radio::open(Reactor& reactor, int nat_ports, uint
     r->server_fds_.push_back(fd);
     r->server_ports_.push_back(ntohs(bound.sin_port));
   }
+  r->outboxes_.resize(r->server_fds_.size());
   Radio* self = r.get();
   for (size_t i = 0; i < r->server_fds_.size(); ++i)
     reactor.watch(r->server_fds_[i], [self, i] { self->on_downlink(i); });
@@ -129,6 +145,8 @@ Result<std::unique_ptr<Radio>> Radio::open(Reactor& reactor, int nat_ports, uint
 Radio::Radio(Reactor& reactor) : reactor_(reactor) {}
 
 Radio::~Radio() {
+  if (flush_due_) reactor_.cancel(flush_timer_);
+  flush_uplink();  // what devices sent in this turn still leaves
   for (int fd : server_fds_) {
     reactor_.unwatch(fd);
     close(fd);
@@ -172,37 +190,54 @@ void Radio::close_path(const Key& key, uint64_t serial) {
   if (it != paths_.end() && it->second->serial == serial) paths_.erase(it);
 }
 
+// In batches until the socket is drained: a batch that comes back short
+// means nothing more was queued (the loop calls again if more arrives).
 void Radio::on_downlink(size_t port) {
-  uint8_t buf[kMaxDatagram];
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in_pktinfo))];
-  for (int i = 0; i < kMaxBurst; ++i) {
-    sockaddr_in from{};
-    iovec iov{buf, sizeof(buf)};
-    msghdr msg{};
-    msg.msg_name = &from;
-    msg.msg_namelen = sizeof(from);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
-    ssize_t n = recvmsg(server_fds_[port], &msg, 0);
-    if (n < 0) return;
-    uint32_t device_ip = 0;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO)
-        device_ip = reinterpret_cast<in_pktinfo*>(CMSG_DATA(c))->ipi_addr.s_addr;
+  if (!inbox_) inbox_ = std::make_unique<Inbox>();
+  Inbox& in = *inbox_;
+  for (size_t taken = 0; taken < kMaxBurst;) {
+    for (size_t i = 0; i < kBatch; ++i) {
+      in.iov[i] = iovec{in.bytes.get() + i * kMaxDatagram, kMaxDatagram};
+      msghdr& m = in.msgs[i].msg_hdr;
+      m = msghdr{};
+      m.msg_name = &in.from[i];
+      m.msg_namelen = sizeof(in.from[i]);
+      m.msg_iov = &in.iov[i];
+      m.msg_iovlen = 1;
+      m.msg_control = in.control[i];
+      m.msg_controllen = kControl;
     }
-    // A datagram to a port the device's NAT binding has left is lost.
-    auto it = paths_.find(Key{device_ip, from.sin_addr.s_addr, from.sin_port});
-    if (it != paths_.end() && it->second->port == port)
-      forward(*it->second, Direction::Downlink, buf, static_cast<size_t>(n));
+    int n = recvmmsg(server_fds_[port], in.msgs, kBatch, MSG_DONTWAIT, nullptr);
+    if (n <= 0) return;
+    ++batches_.receive_calls;
+    batches_.received += static_cast<uint64_t>(n);
+    for (int i = 0; i < n; ++i) downlink(port, in.msgs[i], in.from[i]);
+    taken += static_cast<size_t>(n);
+    if (static_cast<size_t>(n) < kBatch) return;
   }
+}
+
+void Radio::downlink(size_t port, mmsghdr& received, const sockaddr_in& from) {
+  msghdr& msg = received.msg_hdr;
+  uint32_t device_ip = 0;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO)
+      device_ip = reinterpret_cast<in_pktinfo*>(CMSG_DATA(c))->ipi_addr.s_addr;
+  }
+  // A datagram to a port the device's NAT binding has left is lost.
+  auto it = paths_.find(Key{device_ip, from.sin_addr.s_addr, from.sin_port});
+  if (it != paths_.end() && it->second->port == port)
+    forward(*it->second, Direction::Downlink, static_cast<uint8_t*>(msg.msg_iov->iov_base),
+            received.msg_len);
 }
 
 void Radio::forward(Path& p, Direction dir, const uint8_t* data, size_t len) {
   TimeMs now = reactor_.clock().now_ms();
   Verdict v = p.route.link->decide(now, dir, data, len);
-  if (v.nat_rebound && server_fds_.size() > 1) p.port = (p.port + 1) % server_fds_.size();
+  if (v.nat_rebound && server_fds_.size() > 1) {
+    flush_uplink();  // what left by the old port reaches the server first
+    p.port = (p.port + 1) % server_fds_.size();
+  }
   capture(p, dir, data, len, v.comment);
   if (v.comment != "passed" && p.route.event)
     p.route.event(Event{now, "radio", (dir == Direction::Uplink ? "up: " : "down: ") + v.comment});
@@ -226,31 +261,77 @@ void Radio::send(Path& p, Direction dir, const uint8_t* data, size_t len) {
     if (p.deliver) p.deliver(data, len);
     return;
   }
-  // From the device's own address, on the port its NAT binding holds.
-  sockaddr_in server{};
-  server.sin_family = AF_INET;
-  server.sin_addr.s_addr = p.key.server_ip;
-  server.sin_port = p.key.server_port;
-  iovec iov{const_cast<uint8_t*>(data), len};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in_pktinfo))] = {};
-  msghdr msg{};
-  msg.msg_name = &server;
-  msg.msg_namelen = sizeof(server);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = IPPROTO_IP;
-  c->cmsg_type = IP_PKTINFO;
-  c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
-  auto* info = reinterpret_cast<in_pktinfo*>(CMSG_DATA(c));
-  info->ipi_spec_dst.s_addr = p.key.device_ip;
-  if (sendmsg(server_fds_[p.port], &msg, 0) >= 0) return;
+  Outbox& out = outboxes_[p.port];
+  out.datagrams.push_back(Pending{p.key, p.serial, out.bytes.size(), len});
+  out.bytes.insert(out.bytes.end(), data, data + len);
+  if (flush_due_) return;
+  flush_due_ = true;
+  // Due at once: runs once the loop has handled the events of this turn.
+  flush_timer_ = reactor_.at(reactor_.clock().now_ms(), [this] {
+    flush_due_ = false;
+    flush_uplink();
+  });
+}
+
+void Radio::flush_uplink() {
+  for (size_t port = 0; port < outboxes_.size(); ++port) send_batch(port);
+}
+
+// From each device's own address, on the port its NAT binding holds. A
+// short count from sendmmsg() means the next datagram failed or did not
+// fit: the rest go in the next call, and a datagram refused outright is
+// counted and skipped.
+void Radio::send_batch(size_t port) {
+  Outbox out;
+  std::swap(out, outboxes_[port]);  // a failure's event may queue more
+  mmsghdr msgs[kBatch];
+  iovec iov[kBatch];
+  sockaddr_in to[kBatch];
+  alignas(cmsghdr) char control[kBatch][kControl];
+  for (size_t next = 0; next < out.datagrams.size();) {
+    size_t n = std::min(kBatch, out.datagrams.size() - next);
+    for (size_t i = 0; i < n; ++i) {
+      const Pending& d = out.datagrams[next + i];
+      to[i] = sockaddr_in{};
+      to[i].sin_family = AF_INET;
+      to[i].sin_addr.s_addr = d.key.server_ip;
+      to[i].sin_port = d.key.server_port;
+      iov[i] = iovec{out.bytes.data() + d.offset, d.len};
+      std::memset(control[i], 0, kControl);
+      msghdr& m = msgs[i].msg_hdr;
+      m = msghdr{};
+      m.msg_name = &to[i];
+      m.msg_namelen = sizeof(to[i]);
+      m.msg_iov = &iov[i];
+      m.msg_iovlen = 1;
+      m.msg_control = control[i];
+      m.msg_controllen = kControl;
+      cmsghdr* c = CMSG_FIRSTHDR(&m);
+      c->cmsg_level = IPPROTO_IP;
+      c->cmsg_type = IP_PKTINFO;
+      c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
+      reinterpret_cast<in_pktinfo*>(CMSG_DATA(c))->ipi_spec_dst.s_addr = d.key.device_ip;
+    }
+    int sent = sendmmsg(server_fds_[port], msgs, static_cast<unsigned>(n), 0);
+    ++batches_.send_calls;
+    if (sent <= 0) {
+      uplink_failed(out.datagrams[next++], errno);
+      continue;
+    }
+    batches_.sent += static_cast<uint64_t>(sent);
+    next += static_cast<size_t>(sent);
+  }
+  out.datagrams.clear();
+  out.bytes.clear();
+  if (outboxes_[port].datagrams.empty()) std::swap(out, outboxes_[port]);  // keeps capacity
+}
+
+void Radio::uplink_failed(const Pending& d, int err) {
   ++send_failed_;
-  if (p.route.event)
-    p.route.event(Event{reactor_.clock().now_ms(), "radio",
-                        std::string("up: send failed: ") + std::strerror(errno)});
+  auto it = paths_.find(d.key);
+  if (it == paths_.end() || it->second->serial != d.serial || !it->second->route.event) return;
+  it->second->route.event(Event{reactor_.clock().now_ms(), "radio",
+                                std::string("up: send failed: ") + std::strerror(err)});
 }
 
 void Radio::capture(const Path& p, Direction dir, const uint8_t* data, size_t len,

@@ -9,7 +9,15 @@
 // 127.1.x.y (to a server off loopback, from its address in the egress
 // prefix: egress.h), so a server sees one distinct address per device;
 // several of them give NAT rebinding a port to move to.
+//
+// The server-facing sockets move datagrams in batches: a readable socket
+// is drained with recvmmsg(), and what devices send during one turn of the
+// event loop leaves with one sendmmsg() per socket when the turn ends (a
+// timer due at once), instead of one system call per datagram.
 #pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <functional>
 #include <memory>
@@ -87,6 +95,14 @@ class Radio {
   // the socket refused them (a full buffer, an address it may not send to).
   uint64_t send_failed() const { return send_failed_; }
 
+  // System calls against datagrams on the server-facing sockets: what
+  // batching saves.
+  struct Batches {
+    uint64_t sent = 0, send_calls = 0;         // datagrams, sendmmsg() calls
+    uint64_t received = 0, receive_calls = 0;  // datagrams, recvmmsg() calls
+  };
+  const Batches& batches() const { return batches_; }
+
  private:
   class Port;
   struct Path;
@@ -104,6 +120,19 @@ class Radio {
       return static_cast<size_t>(v ^ (v >> 29) ^ k.server_port);
     }
   };
+  // A datagram waiting for the end of the loop's turn, its bytes in
+  // Outbox::bytes of the socket it leaves by.
+  struct Pending {
+    Key key;
+    uint64_t serial;  // its path's, to report a failure to the device
+    size_t offset, len;
+  };
+  struct Outbox {
+    std::vector<Pending> datagrams;
+    std::vector<uint8_t> bytes;
+  };
+  // Where recvmmsg() writes a batch; allocated at the first read.
+  struct Inbox;
   Key key_of(uint32_t device_ip, Ipv4SocketAddress server) const;
   bool uplink(const Key& key, const uint8_t* data, size_t len);
   void set_receiver(const Key& key, uint64_t serial, DatagramPort::Receiver receiver);
@@ -111,10 +140,14 @@ class Radio {
 
   explicit Radio(Reactor& reactor);
   void on_downlink(size_t port);
+  void downlink(size_t port, mmsghdr& received, const sockaddr_in& from);
   void forward(Path& p, Direction dir, const uint8_t* data, size_t len);
   void send(Path& p, Direction dir, const uint8_t* data, size_t len);
   void capture(const Path& p, Direction dir, const uint8_t* data, size_t len,
                const std::string& comment);
+  void flush_uplink();
+  void send_batch(size_t port);
+  void uplink_failed(const Pending& d, int err);
 
   Reactor& reactor_;
   std::vector<int> server_fds_;
@@ -125,6 +158,11 @@ class Radio {
   size_t next_port_ = 0;
   uint64_t next_serial_ = 1;
   uint64_t send_failed_ = 0;
+  std::vector<Outbox> outboxes_;  // one per server-facing socket
+  bool flush_due_ = false;
+  Timers::Id flush_timer_ = 0;
+  std::unique_ptr<Inbox> inbox_;
+  Batches batches_;
 };
 
 }  // namespace hil::radio

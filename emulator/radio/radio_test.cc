@@ -177,5 +177,104 @@ TEST_F(RadioTest, DelayedDownlink_ForAClosedPath_IsLost) {
   EXPECT_TRUE(snapshot(delivered_).empty());
 }
 
+// Datagrams that arrive while the loop is busy wait in the socket and are
+// read in one recvmmsg(), each whole (sizes up to past a page) and in the
+// order sent.
+TEST_F(RadioTest, Downlink_QueuedDatagrams_OneReceiveCall_InOrderAndIntact) {
+  size_t port = open();
+  ASSERT_TRUE(send(port, "hello"));
+  sockaddr_in from{};
+  ASSERT_EQ(receive(&from), "hello");
+  std::vector<std::string> sent;
+  for (size_t i = 0; i < 5; ++i) sent.push_back(std::string(1 + i * 1500, char('a' + i)));
+  uint64_t calls_before = loop_.call([&] {
+    // The loop is busy here: all five are queued before the radio reads.
+    for (const auto& d : sent)
+      sendto(server_fd_, d.data(), d.size(), 0, reinterpret_cast<const sockaddr*>(&from),
+             sizeof from);
+    return radio_->batches().receive_calls;
+  });
+  for (int i = 0; i < 100 && snapshot(delivered_).size() < sent.size(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(snapshot(delivered_), sent);
+  EXPECT_EQ(loop_.call([&] { return radio_->batches().receive_calls; }), calls_before + 1);
+}
+
+// What devices send in one turn of the loop leaves in one sendmmsg(), in
+// the order sent, each from its device's address.
+TEST_F(RadioTest, Uplink_SendsOfOneTurn_OneSendCall_InOrder) {
+  auto one_socket = loop_.call([&] { return radio::Radio::open(loop_, 1); });
+  ASSERT_TRUE(one_socket);
+  auto radio = std::move(*one_socket);
+  std::vector<std::string> sent = {"one", "two", std::string(3000, 'x'), "four"};
+  loop_.call([&] {
+    auto a = radio->open_path(device_ip_, server_, radio::Route{&link_, nullptr, nullptr});
+    auto b = radio->open_path(device_ip_ + 1, server_, radio::Route{&link_, nullptr, nullptr});
+    for (size_t i = 0; i < sent.size(); ++i) {
+      auto& p = i % 2 == 0 ? a : b;
+      p->send(reinterpret_cast<const uint8_t*>(sent[i].data()), sent[i].size());
+    }
+    EXPECT_EQ(radio->batches().send_calls, 0u);  // not before the turn ends
+    ports_.push_back(std::move(a));
+    ports_.push_back(std::move(b));
+  });
+  std::vector<std::string> got;
+  std::vector<uint32_t> sources;
+  char buf[4096];
+  for (size_t i = 0; i < sent.size(); ++i) {
+    sockaddr_in from{};
+    socklen_t len = sizeof from;
+    ssize_t n = recvfrom(server_fd_, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
+    ASSERT_GT(n, 0);
+    got.emplace_back(buf, static_cast<size_t>(n));
+    sources.push_back(ntohl(from.sin_addr.s_addr));
+  }
+  EXPECT_EQ(got, sent);
+  EXPECT_EQ(sources,
+            (std::vector<uint32_t>{device_ip_, device_ip_ + 1, device_ip_, device_ip_ + 1}));
+  auto b = loop_.call([&] { return radio->batches(); });
+  EXPECT_EQ(b.send_calls, 1u);
+  EXPECT_EQ(b.sent, sent.size());
+  loop_.call([&] {
+    ports_.clear();
+    radio.reset();
+  });
+}
+
+// A datagram the kernel refuses in the middle of a batch cuts sendmmsg()
+// short: it is counted and reported, and the rest of the batch still
+// leaves, in order.
+TEST_F(RadioTest, Uplink_RefusedInTheMiddleOfABatch_CountedAndTheRestLeave) {
+  auto one_socket = loop_.call([&] { return radio::Radio::open(loop_, 1); });
+  ASSERT_TRUE(one_socket);
+  auto radio = std::move(*one_socket);
+  Ipv4SocketAddress broadcast{0xFFFFFFFF, server_.port};  // no SO_BROADCAST: EACCES
+  loop_.call([&] {
+    auto good = radio->open_path(device_ip_, server_, radio::Route{&link_, nullptr, nullptr});
+    auto bad = radio->open_path(
+        device_ip_, broadcast,
+        radio::Route{&link_, [this](Event e) { events_.push_back(e.detail); }, nullptr});
+    good->send(reinterpret_cast<const uint8_t*>("first"), 5);
+    bad->send(reinterpret_cast<const uint8_t*>("refused"), 7);
+    good->send(reinterpret_cast<const uint8_t*>("third"), 5);
+    ports_.push_back(std::move(good));
+    ports_.push_back(std::move(bad));
+  });
+  sockaddr_in from{};
+  EXPECT_EQ(receive(&from), "first");
+  EXPECT_EQ(receive(&from), "third");
+  auto b = loop_.call([&] { return radio->batches(); });
+  EXPECT_EQ(b.sent, 2u);
+  EXPECT_EQ(b.send_calls, 3u);  // up to the refusal, the refusal, then the rest
+  EXPECT_EQ(loop_.call([&] { return radio->send_failed(); }), 1u);
+  auto ev = loop_.call([&] { return events_; });
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0], "up: send failed: Permission denied");
+  loop_.call([&] {
+    ports_.clear();
+    radio.reset();
+  });
+}
+
 }  // namespace
 }  // namespace hil

@@ -1,6 +1,7 @@
 #include "emulator/runtime/loop.h"
 
 #include <poll.h>
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -38,6 +39,13 @@ void Loop::start() {
   if (virtual_clock_ != nullptr) return;  // driven by its callers
   running_ = true;
   thread_ = std::thread([this] { run(); });
+  has_cpu_clock_ = pthread_getcpuclockid(thread_.native_handle(), &cpu_clock_) == 0;
+}
+
+double Loop::cpu_seconds() const {
+  timespec t{};
+  if (!has_cpu_clock_ || clock_gettime(cpu_clock_, &t) != 0) return 0;
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
 }
 
 void Loop::stop() {

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <poll.h>
+#include <time.h>
 
 #include <atomic>
 #include <functional>
@@ -57,6 +58,9 @@ class Loop final : public Reactor {
     return result.get();
   }
   bool on_loop_thread() const { return std::this_thread::get_id() == thread_.get_id(); }
+  // CPU time the loop's thread has used (real time; 0 on the virtual clock,
+  // whose work runs on its callers' threads).
+  double cpu_seconds() const;
   bool is_virtual() const { return virtual_clock_ != nullptr; }
 
   // Virtual time only: runs everything due up to `until` (inclusive),
@@ -106,6 +110,8 @@ class Loop final : public Reactor {
   int epoll_fd_;
   int wake_fd_;
   std::thread thread_;
+  clockid_t cpu_clock_{};  // the thread's, once started
+  bool has_cpu_clock_ = false;
   std::atomic<bool> running_{false};
 
   std::mutex posted_mu_;

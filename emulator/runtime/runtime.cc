@@ -12,6 +12,7 @@
 #include "emulator/coap/address.h"
 #include "emulator/lwm2m/client/factory.h"
 #include "emulator/runtime/descriptors.h"
+#include "emulator/runtime/placement.h"
 
 namespace hil::runtime {
 namespace {
@@ -155,13 +156,13 @@ void Runtime::close() {
   // Each object dies on the thread that owns its libcoap context.
   for (auto& slot : devices_) slot.loop->call([&] { slot.device.reset(); });
   qemu_pool_.clear();
-  // The shards before the radios: freeing a context frees the DTLS
+  // The device groups before the radios: freeing a context frees the DTLS
   // sessions its queue still held, and each sends its close_notify through
   // the radio.
-  for (auto& shard : shards_)
-    shard.loop->call([&] {
-      shard.loop->remove(shard.shard->context());
-      shard.shard.reset();
+  for (auto& slot : groups_)
+    slot.loop->call([&] {
+      slot.loop->remove(slot.group->context());
+      slot.group.reset();
     });
   for (size_t i = 0; i < radios_.size(); ++i) loops_[i]->call([&] { radios_[i].reset(); });
   loops_[0]->call([&] {
@@ -295,6 +296,19 @@ Result<RegistrationServerHandle> Runtime::add_registration_server(
 // as all devices' sides together, and one loop cannot carry both servers.
 Loop& Runtime::registration_loop() const { return *loops_.back(); }
 
+std::vector<size_t> Runtime::devices_per_loop() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<size_t> devices(loops_.size(), 0);
+  for (const auto& slot : groups_) devices[slot.loop_index] += slot.devices;
+  return devices;
+}
+
+std::vector<double> Runtime::loop_cpu_seconds() const {
+  std::vector<double> cpu;
+  for (const auto& loop : loops_) cpu.push_back(loop->cpu_seconds());
+  return cpu;
+}
+
 device::HandshakeGate* Runtime::gate_of(const Loop* loop) const {
   for (size_t i = 0; i < gates_.size(); ++i)
     if (loops_[i].get() == loop) return gates_[i].get();
@@ -337,28 +351,54 @@ Status Runtime::open_egress(const std::string& prefix) {
   return ok_status();
 }
 
-Runtime::Shard& Runtime::shard_with_room() {
-  if (shards_.empty() || shards_.back().devices >= options_.devices_per_context) {
-    Loop* loop = loops_[shards_.size() % loops_.size()].get();
-    uint64_t seed = mix(options_.seed, "shard-" + std::to_string(shards_.size()));
-    auto shard = loop->call([&] {
+Runtime::GroupSlot& Runtime::group_with_room(const std::vector<double>& server_cost) {
+  if (groups_.empty() || groups_.back().devices >= options_.devices_per_context) {
+    loop_load_.resize(loops_.size(), 0.0);
+    size_t index = least_loaded_loop(loop_load_, server_cost, options_.devices_per_context);
+    Loop* loop = loops_[index].get();
+    // The salt keeps its old name, so that a seed gives the runs it gave.
+    uint64_t seed = mix(options_.seed, "shard-" + std::to_string(groups_.size()));
+    auto group = loop->call([&] {
       auto s = std::make_unique<device::DeviceGroup>(seed, radio_of(loop) != nullptr);
       loop->add(s->context());
       return s;
     });
-    shards_.push_back(Shard{loop, std::move(shard), 0});
+    groups_.push_back(GroupSlot{loop, std::move(group), 0, index});
   }
-  return shards_.back();
+  return groups_.back();
+}
+
+// The embedded servers a device made from `tmpl` will use: the bootstrap
+// server its factory account names, then the registration server it
+// learns from there (or the one its factory server account names).
+std::vector<double> Runtime::server_cost_of(const device::DeviceConfig& tmpl) const {
+  std::vector<double> cost(loops_.size(), 0.0);
+  const ServerCosts costs;
+  auto secure = [](const std::string& uri) { return uri.rfind("coaps", 0) == 0; };
+  const std::string& bs_uri = tmpl.factory.bootstrap_uri;
+  const std::string& dm_uri = bs_uri.empty() ? tmpl.factory.server_uri : bs_uri;
+  for (const auto& bs : bootstrap_servers_) {
+    if (bs_uri.empty() || (bs_uri != bs->uri() && bs_uri != bs->secure_uri())) continue;
+    cost.front() += secure(bs_uri) ? costs.bootstrap_psk : costs.bootstrap_nosec;
+    break;
+  }
+  bool via_bootstrap = !bs_uri.empty() && cost.front() > 0;
+  for (const auto& rs : registration_servers_) {
+    if (!via_bootstrap && dm_uri != rs->uri() && dm_uri != rs->secure_uri()) continue;
+    cost.back() += secure(dm_uri) ? costs.registration_psk : costs.registration_nosec;
+    break;
+  }
+  return cost;
 }
 
 size_t Runtime::descriptors_for(const device::DeviceConfig& tmpl, size_t count) const {
   size_t per_device = options_.radio ? 0 : DescriptorCosts::kSocketSessions;
   if (tmpl.flash && !tmpl.flash->image_path.empty()) per_device += DescriptorCosts::kFlashFile;
-  size_t room = shards_.empty() ? 0 : options_.devices_per_context - shards_.back().devices;
-  size_t shards = count <= room ? 0
+  size_t room = groups_.empty() ? 0 : options_.devices_per_context - groups_.back().devices;
+  size_t groups = count <= room ? 0
                                 : (count - room + options_.devices_per_context - 1) /
                                       options_.devices_per_context;
-  return count * per_device + shards * DescriptorCosts::kContext;
+  return count * per_device + groups * DescriptorCosts::kContext;
 }
 
 Result<std::vector<DeviceHandle>> Runtime::add_devices(const DeviceTemplate& tmpl, size_t count,
@@ -376,13 +416,14 @@ Result<std::vector<DeviceHandle>> Runtime::add_native(const device::DeviceConfig
   std::vector<DeviceHandle> handles;
   handles.reserve(count);
   size_t made = 0;
+  const std::vector<double> server_cost = server_cost_of(tmpl);
   while (made < count) {
-    Shard& shard = shard_with_room();
-    size_t batch = std::min(count - made, options_.devices_per_context - shard.devices);
+    GroupSlot& slot = group_with_room(server_cost);
+    size_t batch = std::min(count - made, options_.devices_per_context - slot.devices);
     uint32_t first = addresses_;
     addresses_ += static_cast<uint32_t>(batch);
-    // One trip to the loop thread per shard, not per device.
-    auto created = shard.loop->call([&] {
+    // One trip to the loop thread per group, not per device.
+    auto created = slot.loop->call([&] {
       std::vector<std::unique_ptr<device::Device>> out;
       for (size_t i = 0; i < batch; ++i) {
         device::DeviceConfig c = tmpl;
@@ -394,18 +435,19 @@ Result<std::vector<DeviceHandle>> Runtime::add_native(const device::DeviceConfig
           c.flash->seed = c.client.seed ^ 0xf1a5f1a5ULL;
           c.flash->image_path = lwm2m::with_endpoint(c.flash->image_path, c.client.endpoint);
         }
-        out.push_back(std::make_unique<device::Device>(c, shard.shard->context(), *shard.loop,
-                                                       radio_of(shard.loop), gate_of(shard.loop),
+        out.push_back(std::make_unique<device::Device>(c, slot.group->context(), *slot.loop,
+                                                       radio_of(slot.loop), gate_of(slot.loop),
                                                        [this] { notify(); }));
       }
       return out;
     });
     for (auto& d : created) {
-      handles.push_back(DeviceHandle(shard.loop, d.get()));
-      devices_.push_back(Slot{shard.loop, std::move(d)});
+      handles.push_back(DeviceHandle(slot.loop, d.get()));
+      devices_.push_back(Slot{slot.loop, std::move(d)});
     }
-    shard.devices += batch;
+    slot.devices += batch;
     made += batch;
+    add_load(loop_load_, server_cost, slot.loop_index, batch);
   }
   // Started only once all exist: a loop busy with the first devices'
   // traffic would otherwise slow the creation of the rest.

@@ -187,12 +187,17 @@ class Runtime {
   const Clock& clock() const { return *clock_; }
   uint64_t seed() const { return options_.seed; }
   size_t device_count() const;
+  // CPU time each loop's thread has used, loop by loop (real time).
+  std::vector<double> loop_cpu_seconds() const;
+  // Native devices in each loop's device groups, loop by loop (placement.h).
+  std::vector<size_t> devices_per_loop() const;
 
  private:
-  struct Shard {
+  struct GroupSlot {
     Loop* loop;
-    std::unique_ptr<device::DeviceGroup> shard;
+    std::unique_ptr<device::DeviceGroup> group;
     size_t devices = 0;
+    size_t loop_index = 0;
   };
   struct Slot {
     Loop* loop;
@@ -203,7 +208,10 @@ class Runtime {
   Result<std::vector<DeviceHandle>> add_qemu(const qemu::QemuDeviceConfig& tmpl, size_t count,
                                              const std::string& prefix, bool start);
   void notify();
-  Shard& shard_with_room();
+  // `server_cost`: what a device of the fleet being added costs each loop
+  // through the servers there (placement.h).
+  GroupSlot& group_with_room(const std::vector<double>& server_cost);
+  std::vector<double> server_cost_of(const device::DeviceConfig& tmpl) const;
   // What `count` more devices made from `tmpl` hold open (mu_ held).
   size_t descriptors_for(const device::DeviceConfig& tmpl, size_t count) const;
   radio::Radio* radio_of(const Loop* loop) const;
@@ -226,15 +234,17 @@ class Runtime {
   std::vector<std::unique_ptr<device::HandshakeGate>> gates_;  // one per loop
   std::vector<std::unique_ptr<server::BootstrapServer>> bootstrap_servers_;
   std::vector<std::unique_ptr<server::RegistrationServer>> registration_servers_;
-  std::vector<Shard> shards_;
+  std::vector<GroupSlot> groups_;
   qemu::QemuPool qemu_pool_;   // outlives the devices that take from it
   std::vector<Slot> devices_;  // native and QEMU
   uint32_t addresses_ = 0;     // 127.1.x.y handed out
-  mutable std::mutex mu_;      // guards shards_ and devices_
+  mutable std::mutex mu_;      // guards groups_ and devices_
   // Separate from mu_: loop threads notify while mu_'s holder waits on them.
   std::mutex wait_mu_;
   std::condition_variable changed_;
   uint64_t version_ = 0;
+
+  std::vector<double> loop_load_;  // per loop, in devices (placement.h; mu_)
 };
 
 }  // namespace hil::runtime

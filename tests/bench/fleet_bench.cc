@@ -266,6 +266,19 @@ void print_memory(const FleetResult& r) {
       r.sockets, r.socket_buffers_b / 1024.0, r.socket_kib_per_device());
 }
 
+void print_cpu(const FleetResult& r) {
+  std::string loops;
+  for (const auto& [loop, ms] : r.loop_cpu_ms) {
+    char one[96];
+    auto devices = r.loop_devices.count(loop) ? r.loop_devices.at(loop) : 0;
+    std::snprintf(one, sizeof(one), "%s%s %.2f s (%zu devices)", loops.empty() ? "" : ", ",
+                  loop.c_str(), double(ms) / 1000.0, devices);
+    loops += one;
+  }
+  std::printf("  CPU: %.2f s (user + system), loop threads: %s\n", r.process_cpu_s,
+              loops.empty() ? "-" : loops.c_str());
+}
+
 void print_descriptors(const FleetResult& r) {
   std::printf(
       "  descriptors: %d open of %lld when all registered; devices that "
@@ -300,6 +313,7 @@ void print_fleet(const Run& run) {
               r.all_registered ? "done" : "TIMED OUT", registered, r.devices,
               join(r.states).c_str(), join(r.outcomes).c_str());
   print_memory(r);
+  print_cpu(r);
   print_descriptors(r);
   print_coap(r, run.raw);
 }

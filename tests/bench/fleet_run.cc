@@ -98,6 +98,13 @@ class ProcReader {
 // the allocator's free lists, thread stacks and libcoap's static pools.
 int64_t heap_bytes() { return static_cast<int64_t>(mallinfo2().uordblks); }
 
+double process_cpu_s() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto s = [](const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) / 1e6; };
+  return s(u.ru_utime) + s(u.ru_stime);
+}
+
 int64_t fd_limit() {
   rlimit rl{};
   getrlimit(RLIMIT_NOFILE, &rl);
@@ -263,6 +270,8 @@ FleetResult run_fleet(const FleetParams& p) {
   ProcReader proc;
   r.rss_before_kib = proc.rss_kib();
   r.heap_before_b = heap_bytes();
+  std::vector<double> loop_cpu_before = rt.loop_cpu_seconds();
+  double process_cpu_before = process_cpu_s();
   auto start = SteadyClock::now();
   TimeMs protocol_start = rt.clock().now_ms();
   auto added =
@@ -280,6 +289,14 @@ FleetResult run_fleet(const FleetParams& p) {
   }
   r.wall_s = seconds_since(start);
   r.protocol_s = static_cast<double>(rt.clock().now_ms() - protocol_start) / 1000.0;
+  r.process_cpu_s = process_cpu_s() - process_cpu_before;
+  std::vector<double> loop_cpu = rt.loop_cpu_seconds();
+  std::vector<size_t> loop_devices = rt.devices_per_loop();
+  for (size_t i = 0; i < loop_cpu.size(); ++i) {
+    r.loop_cpu_ms[std::to_string(i)] =
+        static_cast<size_t>((loop_cpu[i] - loop_cpu_before[i]) * 1000.0);
+    r.loop_devices[std::to_string(i)] = loop_devices[i];
+  }
   // Read now: add_devices() may have raised the soft limit to fit the fleet.
   r.fd_limit = fd_limit();
   // Measured before anything below copies timelines and results around.
@@ -343,6 +360,9 @@ void fields(R& r, Visit&& v) {
   v("bootstrap_commands", r.bootstrap_commands);
   v("registrations", r.registrations);
   v("outcomes", r.outcomes);
+  v("loop_cpu_ms", r.loop_cpu_ms);
+  v("loop_devices", r.loop_devices);
+  v("process_cpu_s", r.process_cpu_s);
   v("open_fds", r.open_fds);
   v("sockets", r.sockets);
   v("socket_buffers_b", r.socket_buffers_b);

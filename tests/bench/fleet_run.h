@@ -53,6 +53,11 @@ struct FleetResult {
 
   // Descriptors: open when all registered, and the devices that had to give
   // up their lingering bootstrap session because none was left.
+  // CPU: each loop thread's over the fleet (ms, by loop index), and the
+  // whole process's (user + system).
+  std::map<std::string, size_t> loop_cpu_ms, loop_devices;
+  double process_cpu_s = 0;
+
   int open_fds = 0;
   // Kernel memory: the process's sockets and what their buffers hold
   // (SO_MEMINFO), when all registered.
