@@ -82,6 +82,20 @@ def _check_server_uri(value: object) -> None:
         raise ValueError(f"server_uri: {value!r}: a firmware image has no DNS; use 127.0.0.1")
 
 
+def _image(firmware: str | os.PathLike[str]) -> Path:
+    image = Path(os.fspath(firmware))
+    if not image.is_file():
+        raise ValueError(
+            f"firmware: {image} is not a file (scripts/firmware builds build/firmware/mps2-an385-lwm2m.elf)"
+        )
+    return image
+
+
+def _check_qemu(qemu: str) -> None:
+    if shutil.which(qemu) is None:
+        raise ValueError(f"qemu: {qemu} not found (apt-get install --no-install-recommends qemu-system-arm)")
+
+
 def _work_base(emu: DeviceHost[Device], names: list[str]) -> str:
     """A directory under the emulator's QEMU root where none of ``names``
     exists yet (one device directory each; the same name twice gets a new base)."""
@@ -112,18 +126,13 @@ def qemu_spec(
         options.pop(key, None)
     _check_server_uri(options.get("server_uri"))
     spec = _core.QemuSpec()
-    image = Path(os.fspath(options.pop("firmware")))
-    if not image.is_file():
-        raise ValueError(
-            f"firmware: {image} is not a file (scripts/firmware builds build/firmware/mps2-an385-lwm2m.elf)"
-        )
+    image = _image(options.pop("firmware"))
     spec.image = str(image.resolve())
     for key in ("qemu", "machine"):
         if options.get(key) is not None:
             setattr(spec, key, str(options[key]))
         options.pop(key, None)
-    if shutil.which(spec.qemu) is None:
-        raise ValueError(f"qemu: {spec.qemu} not found (apt-get install --no-install-recommends qemu-system-arm)")
+    _check_qemu(spec.qemu)
     work_dir = options.pop("work_dir", None)
     spec.work_dir = str(Path(work_dir).resolve()) if work_dir is not None else _work_base(emu, names)
     state_source = options.pop("state_source", "both")
@@ -256,7 +265,7 @@ class QemuDevice(Device):
 
 
 def warm(
-    emu: Emulator, firmware: str | os.PathLike[str], count: int, *, qemu: str, machine: str, timeout: float
+    emu: DeviceHost[Device], firmware: str | os.PathLike[str], count: int, *, qemu: str, machine: str, timeout: float
 ) -> int:
     """Emulator.warm_qemu(): ``count`` paused QEMUs in the emulator's QEMU
     root (the devices' directories are on the same filesystem: their logs
@@ -265,13 +274,8 @@ def warm(
         raise NotSupportedOnQemu("warm_qemu: QEMU runs in real time; create the Emulator with clock='real'")
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ValueError(f"count: {count!r}: the number of QEMU processes to pre-start, >= 1")
-    image = Path(os.fspath(firmware))
-    if not image.is_file():
-        raise ValueError(
-            f"firmware: {image} is not a file (scripts/firmware builds build/firmware/mps2-an385-lwm2m.elf)"
-        )
-    if shutil.which(qemu) is None:
-        raise ValueError(f"qemu: {qemu} not found (apt-get install --no-install-recommends qemu-system-arm)")
+    image = _image(firmware)
+    _check_qemu(qemu)
     if timeout < 0:
         raise ValueError("timeout: must be >= 0 (seconds)")
     # Beside the devices' directories (a name no endpoint takes by chance).
