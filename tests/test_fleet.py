@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from helpers import FAST, wait_until
 from lwm2m_hil import Device, Emulator, bootstrap_config
 
@@ -70,10 +72,21 @@ def test_same_seed_gives_same_device_behaviour() -> None:
 
 
 def _udp_sockets_on_port(port: int) -> int:
-    """Sockets of this machine bound to UDP `port` on 127.0.0.1 (/proc/net/udp)."""
+    """Sockets of this process bound to UDP `port` on 127.0.0.1. /proc/net/udp
+    lists the whole network namespace, where another test's client may hold
+    the same port number; its inodes are matched against this process's
+    descriptors."""
     local = f"0100007F:{port:04X}"
+    mine = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            mine.add(target[len("socket:["):-1])
     with open("/proc/self/net/udp") as f:
-        return sum(1 for line in f.readlines()[1:] if line.split()[1] == local)
+        return sum(1 for line in f.readlines()[1:] if line.split()[1] == local and line.split()[9] in mine)
 
 
 def test_server_contexts_put_that_many_contexts_behind_each_server_port() -> None:
