@@ -43,6 +43,12 @@ def _start_servers(emu: Emulator, settings: dict[str, Any], timing: CoapTiming) 
     return bs.secure_uri, bs
 
 
+def _coap_timing(settings: dict[str, Any]) -> CoapTiming:
+    """The campaign's ack_timeout, or RFC 7252's."""
+    timing = settings["timing"]
+    return CoapTiming(ack_timeout=float(timing["ack_timeout"])) if "ack_timeout" in timing else CoapTiming()
+
+
 def _device_options(settings: dict[str, Any], uri: str) -> dict[str, Any]:
     fleet, timing = settings["fleet"], settings["timing"]
     # request_finish is profile cr's choice (a device refuses it under 1.0
@@ -51,10 +57,11 @@ def _device_options(settings: dict[str, Any], uri: str) -> dict[str, Any]:
     options: dict[str, Any] = dict(
         profile=fleet["profile"],
         request_finish=fleet["request_finish"] or fleet["profile"] != "cr",
-        idle_timeout=float(timing["idle_timeout"]),
-        finish_timeout=float(timing["finish_timeout"]),
-        timing=CoapTiming(ack_timeout=float(timing["ack_timeout"])),
     )
+    for key in ("idle_timeout", "finish_timeout"):
+        if key in timing:
+            options[key] = float(timing[key])
+    options["timing"] = _coap_timing(settings)
     if uri.startswith("coaps://"):
         options["psk"] = Psk("{endpoint}", bytes.fromhex(fleet["psk_key"]))
     return options
@@ -165,7 +172,7 @@ def run_one(run_id: str, settings: dict[str, Any], seed: int, shard: tuple[int, 
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="lwm2m-hil-run-") as tmp, \
             Emulator(seed=seed, clock=settings["clock"]) as emu:
-        timing = CoapTiming(ack_timeout=float(settings["timing"]["ack_timeout"]))
+        timing = _coap_timing(settings)
         uri, bs = _start_servers(emu, settings, timing)
         options = _device_options(settings, uri)
         devices, legacy = _make_devices(emu, uri, f, options, shard)

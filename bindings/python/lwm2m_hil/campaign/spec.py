@@ -48,7 +48,7 @@ DEFAULTS: dict[str, Any] = {
     "link": {},
     "rules": [],
     "power": {"cut": 0.0},
-    "timing": {"ack_timeout": 2.0, "idle_timeout": 5.0, "finish_timeout": 247.0},
+    "timing": {},  # a timer left out keeps the device's default (the C++ ClientConfig)
     "server": {},
 }
 
