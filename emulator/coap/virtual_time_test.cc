@@ -218,6 +218,27 @@ struct Failures : Context::Handler {
   std::vector<coap_nack_reason_t> reasons;
 };
 
+// A nonblocking UDP socket on 127.0.0.1 at an ephemeral port, `remote`
+// its address; -1 on failure.
+int bound_peer(coap_address_t& remote) {
+  int peer = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  remote = *parse_host_port("127.0.0.1:0");
+  socklen_t len = sizeof(remote.addr.sin);
+  if (peer < 0 || bind(peer, &remote.addr.sa, remote.size) != 0 ||
+      getsockname(peer, &remote.addr.sa, &len) != 0) {
+    if (peer >= 0) close(peer);
+    return -1;
+  }
+  return peer;
+}
+
+lwm2m::Request request_bootstrap() {
+  lwm2m::Request r;
+  r.method = lwm2m::Method::Post;
+  r.path = {"bs"};
+  return r;
+}
+
 // A CON to a peer that never answers, stepped as the virtual-time loop
 // steps a context: the RFC 7252 schedule (ACK_TIMEOUT x [1, 1.5), doubling,
 // 4 retransmissions, give-up at 31 x the first timeout) to the millisecond,
@@ -230,18 +251,12 @@ TEST(VirtualTime, ContextOnVirtualClock_RetransmitsOnTheRfcScheduleThenGivesUp) 
   Failures handler;
   handler.clock = &clock;
   Context client(handler, 1);
-  int peer = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  coap_address_t remote;
+  int peer = bound_peer(remote);
   ASSERT_GE(peer, 0);
-  coap_address_t remote = *parse_host_port("127.0.0.1:0");
-  ASSERT_EQ(bind(peer, &remote.addr.sa, remote.size), 0);
-  socklen_t len = sizeof(remote.addr.sin);
-  ASSERT_EQ(getsockname(peer, &remote.addr.sa, &len), 0);
   coap_session_t* s = client.connect(device_address(9), remote, Timing{});
   ASSERT_NE(s, nullptr);
-  lwm2m::Request r;
-  r.method = lwm2m::Method::Post;
-  r.path = {"bs"};
-  ASSERT_TRUE(client.send(s, r, 5));
+  ASSERT_TRUE(client.send(s, request_bootstrap(), 5));
 
   std::vector<TimeMs> sent;
   for (int step = 0; step < 100 && handler.failed_at.empty(); ++step) {
@@ -288,12 +303,9 @@ TEST(VirtualTime, ContextOnVirtualClock_ManyConsQueuedOutOfOrder_EachOnItsOwnSch
   Outcomes handler;
   handler.clock = &clock;
   Context client(handler, 1);
-  int peer = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  coap_address_t remote;
+  int peer = bound_peer(remote);
   ASSERT_GE(peer, 0);
-  coap_address_t remote = *parse_host_port("127.0.0.1:0");
-  ASSERT_EQ(bind(peer, &remote.addr.sa, remote.size), 0);
-  socklen_t len = sizeof(remote.addr.sin);
-  ASSERT_EQ(getsockname(peer, &remote.addr.sa, &len), 0);
   constexpr uint32_t kCons = 40;
   std::vector<coap_session_t*> sessions;
   std::vector<TimeMs> timeout;
@@ -304,10 +316,7 @@ TEST(VirtualTime, ContextOnVirtualClock_ManyConsQueuedOutOfOrder_EachOnItsOwnSch
     t.max_retransmit = 1;
     coap_session_t* s = client.connect(device_address(i), remote, t);
     ASSERT_NE(s, nullptr);
-    lwm2m::Request r;
-    r.method = lwm2m::Method::Post;
-    r.path = {"bs"};
-    ASSERT_TRUE(client.send(s, r, i));
+    ASSERT_TRUE(client.send(s, request_bootstrap(), i));
     sessions.push_back(s);
     timeout.push_back(t.ack_timeout_ms);
   }
