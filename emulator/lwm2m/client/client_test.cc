@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "emulator/lwm2m/client/factory.h"
+#include "emulator/lwm2m/client/test_requests.h"
 #include "emulator/lwm2m/codec/content.h"
 
 namespace hil::lwm2m {
@@ -32,25 +33,8 @@ Instance server_instance(int64_t ssid) {
           {server::kBinding, Resource::single(std::string("U"))}};
 }
 
-Request put(uint16_t obj, uint16_t inst, const Instance& data) {
-  Path p{obj, inst, {}, {}};
-  auto body = content::encode(*ObjectRegistry::builtin().find(obj), p, Instances{{inst, data}},
-                              format::kTlv);
-  EXPECT_TRUE(body.ok());
-  Request r;
-  r.method = Method::Put;
-  r.path = {std::to_string(obj), std::to_string(inst)};
-  r.content_format = format::kTlv;
-  r.payload = *body;
-  return r;
-}
-
-Request finish() {
-  Request r;
-  r.method = Method::Post;
-  r.path = {"bs"};
-  return r;
-}
+using test::finish;
+using test::put;
 
 constexpr Origin kBs{true, 0};
 

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "emulator/lwm2m/codec/content.h"
+#include "emulator/lwm2m/client/test_requests.h"
 
 namespace hil::lwm2m {
 namespace {
@@ -100,24 +100,7 @@ ObjectTree factory() {
   return t;
 }
 
-Request put(uint16_t obj, const Instance& data) {
-  Path p{obj, 0, {}, {}};
-  Request r;
-  r.method = Method::Put;
-  r.path = {std::to_string(obj), "0"};
-  r.content_format = format::kTlv;
-  r.payload =
-      content::encode(*ObjectRegistry::builtin().find(obj), p, Instances{{0, data}}, format::kTlv)
-          .value();
-  return r;
-}
-
-Request finish() {
-  Request r;
-  r.method = Method::Post;
-  r.path = {"bs"};
-  return r;
-}
+using test::finish;
 
 constexpr Origin kBs{true, 0};
 constexpr TimeMs kWait = 10'000;
@@ -152,13 +135,13 @@ struct Fixture {
     Instance server{{server::kShortServerId, Resource::single(int64_t{7})},
                     {server::kLifetime, Resource::single(int64_t{300})},
                     {server::kBinding, Resource::single(std::string("U"))}};
-    Request w = put(kSecurity, security);
+    Request w = test::put(kSecurity, 0, security);
     w.path = {"0", "1"};
     w.payload = content::encode(*ObjectRegistry::builtin().find(kSecurity),
                                 Path{kSecurity, 1, {}, {}}, Instances{{1, security}}, format::kTlv)
                     .value();
     ASSERT_EQ(driver.on_request(kBs, w)->code, Code::Changed);
-    ASSERT_EQ(driver.on_request(kBs, put(kServer, server))->code, Code::Changed);
+    ASSERT_EQ(driver.on_request(kBs, test::put(kServer, 0, server))->code, Code::Changed);
   }
 
   TestTimers timers;
