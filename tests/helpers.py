@@ -46,6 +46,19 @@ def outcome_of(bs: Any, endpoint: str, timeout: float = 10.0) -> dict[str, Any]:
     return bs.wait_outcome(endpoint, timeout)
 
 
+def assert_refused_after_handshake(bs: Any, dev: Device, outcome: str, reason_end: str) -> None:
+    """The device's DTLS handshake succeeded, but its Request Bootstrap was
+    refused 4.00 with ``outcome`` (its reason ending ``reason_end``) before
+    any command was sent to it."""
+    r = outcome_of(bs, dev.endpoint)
+    assert r["outcome"] == outcome
+    assert r["reason"].endswith(reason_end)
+    assert r["requests_sent"] == 0
+    wait_until(lambda: kinds(dev, "bootstrap_failed"), 5, "the device to see the refusal")
+    assert "4.00" in details(dev, "bootstrap_failed")[0]
+    assert kinds(dev, "dtls_connected")
+
+
 def dead_port() -> int:
     """A UDP port on 127.0.0.1 where nothing listens (bound, then released)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from helpers import FAST, details, kinds, outcome_of, wait_until
+from helpers import FAST, assert_refused_after_handshake, details, kinds, outcome_of, wait_until
 from lwm2m_hil import CoapTiming, Device, Emulator, Psk, bootstrap_config
 
 KEY = bytes.fromhex("000102030405060708090a0b0c0d0e0f")
@@ -109,13 +109,7 @@ def test_one_endpoints_credentials_never_get_another_endpoints_configuration(emu
     refused with 4.00, UNAUTHORIZED, and no command is sent to it."""
     rs, bs = psk_servers(emulator)
     dev = emulator.device("dev-2", bs.secure_uri, timing=FAST, psk=Psk("dev-1", KEY), retry_initial=5)
-    r = outcome_of(bs, "dev-2")
-    assert r["outcome"] == "UNAUTHORIZED"
-    assert r["reason"].endswith('PSK identity "dev-1" may not act as dev-2')
-    assert r["requests_sent"] == 0
-    wait_until(lambda: kinds(dev, "bootstrap_failed"), 5, "the device to see the refusal")
-    assert "4.00" in details(dev, "bootstrap_failed")[0]
-    assert kinds(dev, "dtls_connected")
+    assert_refused_after_handshake(bs, dev, "UNAUTHORIZED", 'PSK identity "dev-1" may not act as dev-2')
 
 
 def test_nosec_request_for_a_psk_endpoint_is_unauthorized(emulator: Emulator) -> None:

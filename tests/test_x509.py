@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import pytest
 
-from helpers import FAST, details, kinds, outcome_of, wait_until
+from helpers import FAST, assert_refused_after_handshake, details, kinds, outcome_of, wait_until
 from lwm2m_hil import Emulator, Psk, TestCA, bootstrap_config
 from test_cli import Server, cli_server  # noqa: F401  (the fixture that stops CLI servers)
 
@@ -118,13 +118,7 @@ def test_certificate_of_another_endpoint_is_cert_name_mismatch(emulator: Emulato
     ca = TestCA()
     rs, bs = x509_servers(emulator, ca, ["dev-1", "dev-2"])
     dev = emulator.device("dev-2", bs.secure_uri, timing=FAST, x509=ca.issuer(cn="dev-1"), retry_initial=5)
-    r = outcome_of(bs, "dev-2")
-    assert r["outcome"] == "CERT_NAME_MISMATCH"
-    assert r["reason"].endswith('certificate of "dev-1" may not act as dev-2')
-    assert r["requests_sent"] == 0
-    wait_until(lambda: kinds(dev, "bootstrap_failed"), 5, "the device to see the refusal")
-    assert "4.00" in details(dev, "bootstrap_failed")[0]
-    assert kinds(dev, "dtls_connected")
+    assert_refused_after_handshake(bs, dev, "CERT_NAME_MISMATCH", 'certificate of "dev-1" may not act as dev-2')
 
 
 def test_registration_server_refuses_a_certificate_in_another_name(emulator: Emulator) -> None:
