@@ -35,8 +35,6 @@ BootstrapServer::BootstrapServer(BootstrapConfig config, std::optional<lwm2m::Pr
   };
 }
 
-BootstrapServer::~BootstrapServer() { timers_.cancel(expiry_timer_); }
-
 Status BootstrapServer::listen(const coap_address_t& addr, const coap_address_t& secure,
                                unsigned max_handshakes) {
   HIL_TRY(listener_.listen(addr));
@@ -120,17 +118,12 @@ void BootstrapServer::arm_expiry() {
   // Rounded up to a whole second: a flood's sessions end milliseconds
   // apart, and one sweep (and one trim) should take them all.
   if (due) due = (*due + 999) / 1000 * 1000;
-  if (due == expiry_at_) return;
-  timers_.cancel(expiry_timer_);
-  expiry_timer_ = 0;
-  expiry_at_ = due;
-  if (!due) return;
-  expiry_timer_ = timers_.at(*due, [this] {
-    expiry_timer_ = 0;
-    expiry_at_.reset();
-    trim_.released(core_.on_timeout(timers_.clock().now_ms()));
-    arm_expiry();
-  });
+  expiry_.set(due);
+}
+
+void BootstrapServer::expire() {
+  trim_.released(core_.on_timeout(timers_.clock().now_ms()));
+  arm_expiry();
 }
 
 }  // namespace hil::server

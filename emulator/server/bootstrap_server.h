@@ -19,7 +19,6 @@ class BootstrapServer final : public coap::Context::Handler {
   BootstrapServer(BootstrapConfig config, std::optional<lwm2m::Profile> profile,
                   coap::Timing timing, Timers& timers, uint64_t seed, int contexts,
                   BootstrapLimits limits = {});
-  ~BootstrapServer() override;
 
   // Certificate mode: endpoints whose entry says "x509" authenticate with
   // a certificate in their name that chains to `own.trust`. Before listen().
@@ -48,6 +47,7 @@ class BootstrapServer final : public coap::Context::Handler {
   void pump();
   // Sweeps results past limits().result_ttl_ms, once a second at most.
   void arm_expiry();
+  void expire();
 
   Timers& timers_;
   BootstrapServerCore core_;
@@ -56,8 +56,7 @@ class BootstrapServer final : public coap::Context::Handler {
   ClientSecurity security_;
   coap::SteeredListener listener_;
   HeapTrim trim_{timers_};  // after failed sessions and expiries: a flood's end
-  Timers::Id expiry_timer_ = 0;
-  std::optional<TimeMs> expiry_at_;  // when expiry_timer_ fires
+  DeadlineTimer expiry_{timers_, [this] { expire(); }};
 };
 
 }  // namespace hil::server

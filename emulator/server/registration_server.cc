@@ -65,8 +65,6 @@ void RegistrationServer::end_observations(TimeMs now, const Registration& r,
   for (Event& e : events) core_.note(std::move(e));
 }
 
-RegistrationServer::~RegistrationServer() { timers_.cancel(expiry_timer_); }
-
 Status RegistrationServer::listen(const coap_address_t& addr, const coap_address_t& secure,
                                   unsigned max_handshakes) {
   HIL_TRY(listener_.listen(addr));
@@ -187,18 +185,13 @@ void RegistrationServer::on_failure(coap_session_t*, uint64_t tag, coap_nack_rea
   done(Error{coap::nack_code(reason), coap::nack_reason(reason)});
 }
 
-void RegistrationServer::arm_expiry() {
-  timers_.cancel(expiry_timer_);
-  expiry_timer_ = 0;
-  if (auto at = core_.next_deadline()) {
-    expiry_timer_ = timers_.at(*at, [this] {
-      expiry_timer_ = 0;
-      const size_t before = core_.size();
-      core_.on_timeout(timers_.clock().now_ms());
-      trim_.released(before - core_.size());
-      arm_expiry();
-    });
-  }
+void RegistrationServer::arm_expiry() { expiry_.set(core_.next_deadline()); }
+
+void RegistrationServer::expire() {
+  const size_t before = core_.size();
+  core_.on_timeout(timers_.clock().now_ms());
+  trim_.released(before - core_.size());
+  arm_expiry();
 }
 
 }  // namespace hil::server

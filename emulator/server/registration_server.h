@@ -23,7 +23,6 @@ class RegistrationServer final : public coap::Context::Handler {
   // `random` makes registration ids (RegistrationServerCore::Random).
   RegistrationServer(coap::Timing timing, PskTable psk, Timers& timers, uint64_t seed, int contexts,
                      RegistrationLimits limits = {}, RegistrationServerCore::Random random = {});
-  ~RegistrationServer() override;
 
   // Certificate mode: a client may also register over DTLS with a
   // certificate that chains to `own.trust`, as the endpoint it names.
@@ -63,6 +62,7 @@ class RegistrationServer final : public coap::Context::Handler {
 
  private:
   void arm_expiry();
+  void expire();
   void note(std::optional<Event> e);
   void end_observations(TimeMs now, const Registration& r, const std::string& why);
 
@@ -72,12 +72,12 @@ class RegistrationServer final : public coap::Context::Handler {
   PeerTable peers_;
   ClientSecurity security_;
   coap::SteeredListener listener_;
-  Timers::Id expiry_timer_ = 0;
   std::map<uint64_t, Done> requests_;  // in flight, by tag
   ObservationTable observations_;
   std::map<uint64_t, uint64_t> cancels_;  // cancel request's tag -> observation's
   uint64_t next_tag_ = 1;
   HeapTrim trim_{timers_};  // after expiries
+  DeadlineTimer expiry_{timers_, [this] { expire(); }};
 };
 
 }  // namespace hil::server

@@ -9,7 +9,11 @@ Driver::Driver(ClientConfig client, const DriverConfig& config, Timers& timers,
       timers_(timers),
       transport_(transport),
       store_(store),
-      listener_(listener) {}
+      listener_(listener),
+      wake_(timers, [this] {
+        core_->on_timeout(now());
+        pump();
+      }) {}
 
 void Driver::start(ObjectTree config, const ObjectRegistry& objects) {
   stop();
@@ -23,10 +27,9 @@ void Driver::stop() {
   running_ = false;
   for (const auto& [id, timer] : watchdogs_) timers_.cancel(timer);
   watchdogs_.clear();
-  timers_.cancel(wake_timer_);
+  wake_.set(std::nullopt);
   timers_.cancel(linger_timer_);
-  wake_timer_ = linger_timer_ = 0;
-  wake_at_ = -1;
+  linger_timer_ = 0;
   bootstrap_key_.clear();
 }
 
@@ -112,7 +115,7 @@ void Driver::pump() {
   state_ = core_->state();
   exit_ = core_->last_exit();
   if (state_ != before) after_state_change(before);
-  set_wake_timer();
+  wake_.set(core_->next_deadline());
   if (state_ != before || exit_ != exit_before) listener_.on_change(before);
 }
 
@@ -153,22 +156,6 @@ void Driver::after_state_change(State from) {
                std::to_string(config_.bootstrap_linger_ms) + " ms after bootstrap");
     });
   }
-}
-
-void Driver::set_wake_timer() {
-  auto deadline = core_->next_deadline();
-  TimeMs want = deadline ? *deadline : -1;
-  if (want == wake_at_) return;
-  timers_.cancel(wake_timer_);
-  wake_timer_ = 0;
-  wake_at_ = want;
-  if (!deadline) return;
-  wake_timer_ = timers_.at(*deadline, [this] {
-    wake_timer_ = 0;
-    wake_at_ = -1;
-    core_->on_timeout(now());
-    pump();
-  });
 }
 
 // libcoap answers every CON by MAX_TRANSMIT_WAIT: a response or a give-up.

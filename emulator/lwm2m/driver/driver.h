@@ -89,7 +89,6 @@ class Driver {
   void commit(const ObjectTree& config);
   void notify(const Notify& n);
   void after_state_change(State from);
-  void set_wake_timer();
   void watch_exchange(uint64_t id, std::string key, bool handshake);
   void settle_exchange(uint64_t id);
   void record(std::string kind, std::string detail);
@@ -106,8 +105,7 @@ class Driver {
   State state_ = State::Factory;
   BootstrapExit exit_ = BootstrapExit::None;
   std::map<uint64_t, Timers::Id> watchdogs_;  // requests in flight
-  Timers::Id wake_timer_ = 0;
-  TimeMs wake_at_ = -1;
+  DeadlineTimer wake_;                        // the core's next deadline
   Timers::Id linger_timer_ = 0;
   std::string bootstrap_key_;  // session_key of the bootstrap server, once used
 };
