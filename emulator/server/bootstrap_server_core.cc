@@ -8,9 +8,9 @@ namespace {
 
 namespace lw = hil::lwm2m;
 
+// The request line, with what a bootstrap log needs of its content.
 std::string describe(const lw::Request& r) {
-  std::string s = lw::to_string(r.method) + " " + r.uri_path();
-  for (size_t i = 0; i < r.query.size(); ++i) s += (i ? "&" : "?") + r.query[i];
+  std::string s = lw::to_string(r);
   if (r.accept) s += " (accept " + std::to_string(*r.accept) + ")";
   if (!r.payload.empty()) {
     s += " (" + std::to_string(r.content_format.value_or(0)) + ", " +

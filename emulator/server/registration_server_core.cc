@@ -30,12 +30,6 @@ std::optional<uint32_t> parse_lifetime(const std::string& text) {
   return static_cast<uint32_t>(v);
 }
 
-std::string describe(const lw::Request& r) {
-  std::string s = lw::to_string(r.method) + " " + r.uri_path();
-  for (size_t i = 0; i < r.query.size(); ++i) s += (i ? "&" : "?") + r.query[i];
-  return s;
-}
-
 RegistrationServerCore::Random os_random() {
   return [device = std::make_shared<std::random_device>()] {
     return (uint64_t{(*device)()} << 32) ^ (*device)();
@@ -145,7 +139,7 @@ lw::Response RegistrationServerCore::update(TimeMs now, PeerId peer, const lw::R
 
 lw::Response RegistrationServerCore::reject(TimeMs now, const lw::Request& req, lw::Code code,
                                             const std::string& why) {
-  events_.push({now, "rejected", describe(req) + ": " + lw::to_string(code) + ", " + why});
+  events_.push({now, "rejected", lw::to_string(req) + ": " + lw::to_string(code) + ", " + why});
   return answer(code);
 }
 
