@@ -1,7 +1,6 @@
 #include "emulator/qemu/qemu_pool.h"
 
 #include <poll.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -15,13 +14,6 @@ namespace {
 bool same_machine(const QemuConfig& a, const QemuConfig& b) {
   return a.qemu == b.qemu && a.machine == b.machine && a.image == b.image &&
          a.network == b.network && a.extra_args == b.extra_args;
-}
-
-std::string absolute_image(const QemuConfig& c) {
-  // The same rule as QemuProcess::start(), so that relative paths match.
-  if (c.image.empty() || c.image[0] == '/') return c.image;
-  char buf[4096];
-  return ::getcwd(buf, sizeof buf) ? std::string(buf) + "/" + c.image : c.image;
 }
 
 // The first thing QEMU said in its log (why it exited while starting).
@@ -38,7 +30,7 @@ std::string first_log_line(const std::string& path) {
 QemuPool::~QemuPool() { clear(); }
 
 Status QemuPool::add(QemuConfig base, size_t count) {
-  base.image = absolute_image(base);
+  base.image = absolute_path(base.image);
   base.append.clear();
   std::string root = base.work_dir;
   for (size_t i = 0; i < count; ++i) {
@@ -96,7 +88,7 @@ Result<size_t> QemuPool::wait_ready(int timeout_ms) {
 
 std::unique_ptr<QemuProcess> QemuPool::take(const QemuConfig& config) {
   QemuConfig want = config;
-  want.image = absolute_image(config);
+  want.image = absolute_path(config.image);
   std::lock_guard<std::mutex> lock(mu_);
   auto best = idle_.end();
   for (auto it = idle_.begin(); it != idle_.end();) {

@@ -58,12 +58,29 @@ std::string find_program(const std::string& name) {
   return "";
 }
 
-std::string absolute(const std::string& path) {
+// The firmware's arguments as one -append line; kInvalidArgument for a
+// token with a space, which the image would read as two.
+Result<std::string> append_line(const std::vector<std::string>& words) {
+  std::string line;
+  for (const auto& a : words) {
+    if (a.find(' ') != std::string::npos)
+      return Error{ErrorCode::kInvalidArgument,
+                   "qemu: firmware argument '" + a + "' contains a space"};
+    line += (line.empty() ? "" : " ") + a;
+  }
+  return line;
+}
+
+}  // namespace
+
+std::string absolute_path(const std::string& path) {
   if (!path.empty() && path[0] == '/') return path;
   char buf[PATH_MAX];
   if (::getcwd(buf, sizeof buf) == nullptr) return path;
   return std::string(buf) + "/" + path;
 }
+
+namespace {
 
 // Moves a descriptor the child hands QEMU above the fixed numbers, so that
 // dup2()ing one onto a fixed number cannot close another.
@@ -108,20 +125,17 @@ std::string Exit::describe() const {
 Result<std::unique_ptr<QemuProcess>> QemuProcess::start(const QemuConfig& config) {
   if (config.image.empty())
     return Error{ErrorCode::kInvalidArgument, "qemu: no firmware image given"};
-  std::string image = absolute(config.image);
+  std::string image = absolute_path(config.image);
   if (::access(image.c_str(), R_OK) != 0)
     return Error{ErrorCode::kIo, sys_error("qemu: image " + image)};
   if (config.work_dir.empty())
     return Error{ErrorCode::kInvalidArgument, "qemu: no working directory given"};
-  std::string work_dir = absolute(config.work_dir);
+  std::string work_dir = absolute_path(config.work_dir);
   HIL_TRY(make_dirs(work_dir));
   if (config.paused && !config.append.empty())
     return Error{ErrorCode::kInvalidArgument,
                  "qemu: a paused start takes its firmware arguments in resume(), not `append`"};
-  for (const auto& a : config.append)
-    if (a.find(' ') != std::string::npos)
-      return Error{ErrorCode::kInvalidArgument,
-                   "qemu: firmware argument '" + a + "' contains a space"};
+  HIL_TRY_ASSIGN(std::string append, append_line(config.append));
 
   std::string program = find_program(config.qemu);
   if (program.empty())
@@ -165,8 +179,6 @@ Result<std::unique_ptr<QemuProcess>> QemuProcess::start(const QemuConfig& config
   if (eth[1] >= 0) ::fcntl(eth[1], F_SETFL, ::fcntl(eth[1], F_GETFL) & ~O_NONBLOCK);
   if (qmp[1] >= 0) ::fcntl(qmp[1], F_SETFL, ::fcntl(qmp[1], F_GETFL) & ~O_NONBLOCK);
 
-  std::string append;
-  for (const auto& a : config.append) append += (append.empty() ? "" : " ") + a;
   std::vector<std::string>& argv = p->argv_;
   argv = {config.qemu,
           "-M",
@@ -281,13 +293,7 @@ Status QemuProcess::resume(const std::vector<std::string>& append, const std::st
   if (!paused_ || resumed_)
     return Error{ErrorCode::kFailedPrecondition,
                  "qemu: pid " + std::to_string(pid_) + " was not started paused, or runs already"};
-  std::string text;
-  for (const auto& a : append) {
-    if (a.find(' ') != std::string::npos)
-      return Error{ErrorCode::kInvalidArgument,
-                   "qemu: firmware argument '" + a + "' contains a space"};
-    text += (text.empty() ? "" : " ") + a;
-  }
+  HIL_TRY_ASSIGN(std::string text, append_line(append));
   std::string args_path = work_dir_ + "/" + kArgsFile;
   int fd = ::open(args_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Error{ErrorCode::kIo, sys_error("qemu: " + args_path)};

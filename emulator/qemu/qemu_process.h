@@ -32,6 +32,10 @@ struct QemuConfig {
   bool paused = false;
 };
 
+// `path` against the working directory, unless absolute: how start()
+// names the image and the working directory.
+std::string absolute_path(const std::string& path);
+
 // How a QEMU process ended.
 struct Exit {
   int code = -1;   // exit status when it exited (the firmware's SYS_EXIT_EXTENDED code)
