@@ -22,7 +22,8 @@ class SteeredListener {
   SteeredListener(Context::Handler& handler, uint64_t seed, int contexts);
   ~SteeredListener();
 
-  // Refuses a port that anything else holds, then binds every context to it,
+  // Refuses a port that anything else holds (and for port 0 takes one that
+  // nothing holds), then binds every context to it,
   // for CoAP over UDP or over DTLS (see Context::listen). Errors: kIo.
   Status listen(const coap_address_t& addr, bool dtls = false);
   const coap_address_t& address(bool dtls = false) const {
@@ -32,8 +33,9 @@ class SteeredListener {
 
  private:
   std::vector<std::unique_ptr<Context>> contexts_;
-  // Per listening port: a member of its SO_REUSEPORT group that holds the
-  // steering program and never receives (the program picks only contexts).
+  // Per listening port: the socket that claimed it, member 0 of its
+  // SO_REUSEPORT group, which holds the steering program and never receives
+  // (the program picks only contexts).
   std::vector<int> steering_fds_;
 };
 

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "emulator/coap/address.h"
@@ -64,6 +65,38 @@ TEST(SteeredListener, ClientsReachTheContextOfTheirSourceAddress_WhateverTheirPo
       EXPECT_EQ(index[handler.reached[0]], static_cast<int>(host % kContexts)) << "host " << host;
     }
   }
+}
+
+// Port 0 with SO_REUSEPORT set may be given a port that another socket of
+// the same user shares: many decoys make it likely for a dozen listeners,
+// and a plain bind first must avoid every one of them.
+TEST(SteeredListener, PortZeroNeverJoinsAPortThatOthersShare) {
+  constexpr int kDecoys = 8000;
+  std::set<uint16_t> shared;
+  std::vector<int> decoys;
+  for (int i = 0; i < kDecoys; ++i) {
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    decoys.push_back(fd);
+    int on = 1;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    ASSERT_EQ(setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)), 0);
+    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+    shared.insert(ntohs(a.sin_port));
+  }
+  WhereFrom handler;
+  for (int i = 0; i < 12; ++i) {
+    SteeredListener listener(handler, 7, 2);
+    auto any = parse_host_port("127.0.0.1:0");
+    ASSERT_TRUE(any);
+    ASSERT_TRUE(listener.listen(*any));
+    EXPECT_EQ(shared.count(port_of(listener.address())), 0u) << port_of(listener.address());
+  }
+  for (int fd : decoys) close(fd);
 }
 
 }  // namespace
