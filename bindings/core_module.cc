@@ -952,27 +952,28 @@ PYBIND11_MODULE(_core, m) {
       });
 
   py::class_<runtime::Runtime>(m, "Runtime")
-      .def(
-          py::init([](uint64_t seed, int threads, size_t per_context, bool radio, bool virtual_time,
-                      size_t device_handshakes, unsigned server_handshakes, int server_contexts) {
-            if (threads < 1 || threads > 64) throw py::value_error("threads: must be 1..64");
-            if (per_context < 1) throw py::value_error("devices_per_context: must be >= 1");
-            if (device_handshakes < 1 || server_handshakes < 1)
-              throw py::value_error("device_handshakes, server_handshakes: must be >= 1");
-            if (server_contexts < 0 || server_contexts > 1024)
-              throw py::value_error("server_contexts: must be 1..1024 (0: the clock's default)");
-            runtime::RuntimeOptions o{seed, threads, per_context};
-            o.radio = radio;
-            o.virtual_time = virtual_time;
-            o.device_handshakes = device_handshakes;
-            o.server_handshakes = server_handshakes;
-            o.server_contexts = server_contexts;
-            return std::make_unique<runtime::Runtime>(o);
-          }),
-          py::arg("seed") = 0, py::arg("threads") = 2, py::arg("devices_per_context") = 100,
-          py::arg("radio") = true, py::arg("virtual_time") = false,
-          py::arg("device_handshakes") = 64, py::arg("server_handshakes") = 256,
-          py::arg("server_contexts") = 0)
+      .def(py::init([](uint64_t seed, int threads, size_t per_context, bool radio,
+                       bool virtual_time, size_t device_handshakes, unsigned server_handshakes,
+                       int server_contexts, bool in_process) {
+             if (threads < 1 || threads > 64) throw py::value_error("threads: must be 1..64");
+             if (per_context < 1) throw py::value_error("devices_per_context: must be >= 1");
+             if (device_handshakes < 1 || server_handshakes < 1)
+               throw py::value_error("device_handshakes, server_handshakes: must be >= 1");
+             if (server_contexts < 0 || server_contexts > 1024)
+               throw py::value_error("server_contexts: must be 1..1024 (0: the clock's default)");
+             runtime::RuntimeOptions o{seed, threads, per_context};
+             o.radio = radio;
+             o.virtual_time = virtual_time;
+             o.device_handshakes = device_handshakes;
+             o.server_handshakes = server_handshakes;
+             o.server_contexts = server_contexts;
+             o.in_process = in_process;
+             return std::make_unique<runtime::Runtime>(o);
+           }),
+           py::arg("seed") = 0, py::arg("threads") = 2, py::arg("devices_per_context") = 100,
+           py::arg("radio") = true, py::arg("virtual_time") = false,
+           py::arg("device_handshakes") = 64, py::arg("server_handshakes") = 256,
+           py::arg("server_contexts") = 0, py::arg("in_process") = true)
       .def_property_readonly("seed", &runtime::Runtime::seed)
       .def_property_readonly("is_virtual", &runtime::Runtime::is_virtual)
       .def("now_ms", [](const runtime::Runtime& r) { return r.clock().now_ms(); })

@@ -235,6 +235,14 @@ def test_run_server_contexts_flag_sets_the_contexts_and_refuses_0(package_env: d
         assert "--server-contexts" in proc.stderr
 
 
+def test_run_through_kernel_flag_registers_its_fleet(package_env: dict[str, str]) -> None:
+    """`run --through-kernel` (Emulator(in_process=False), whose effect on
+    the wire test_in_process.py shows) registers its fleet."""
+    proc = run_fast(package_env, "--devices", "10", "--security", "nosec", "--through-kernel")
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"^registered\s+10$", proc.stdout, re.MULTILINE), proc.stdout
+
+
 class Server:
     """A CLI server in a child process; its stdout lines arrive on a queue."""
 

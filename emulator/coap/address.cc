@@ -56,12 +56,7 @@ Result<coap_address_t> parse_host_port(const std::string& text) {
 }
 
 coap_address_t device_address(uint32_t index) {
-  coap_address_t a;
-  coap_address_init(&a);
-  a.addr.sin.sin_family = AF_INET;
-  a.addr.sin.sin_addr.s_addr = htonl((127u << 24 | 1u << 16) + index + 1);
-  a.size = sizeof(a.addr.sin);
-  return a;
+  return coap_address_of({(127u << 24 | 1u << 16) + index + 1, 0});
 }
 
 std::string to_string(const coap_address_t& a) {
@@ -76,6 +71,21 @@ std::string to_string(const coap_address_t& a) {
 
 uint16_t port_of(const coap_address_t& a) {
   return ntohs(a.addr.sa.sa_family == AF_INET6 ? a.addr.sin6.sin6_port : a.addr.sin.sin_port);
+}
+
+std::optional<Ipv4SocketAddress> ipv4_of(const coap_address_t& a) {
+  if (a.addr.sa.sa_family != AF_INET) return std::nullopt;
+  return Ipv4SocketAddress{ntohl(a.addr.sin.sin_addr.s_addr), ntohs(a.addr.sin.sin_port)};
+}
+
+coap_address_t coap_address_of(const Ipv4SocketAddress& a) {
+  coap_address_t out;
+  coap_address_init(&out);
+  out.size = sizeof(out.addr.sin);
+  out.addr.sin.sin_family = AF_INET;
+  out.addr.sin.sin_addr.s_addr = htonl(a.ip);
+  out.addr.sin.sin_port = htons(a.port);
+  return out;
 }
 
 }  // namespace hil::coap

@@ -4,8 +4,10 @@
 #include <coap3/coap.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
+#include "emulator/base/ipv4.h"
 #include "emulator/base/result.h"
 
 namespace hil::coap {
@@ -27,5 +29,8 @@ coap_address_t device_address(uint32_t index);
 
 std::string to_string(const coap_address_t& a);  // "127.0.0.1:5683"
 uint16_t port_of(const coap_address_t& a);
+// nullopt for an IPv6 address.
+std::optional<Ipv4SocketAddress> ipv4_of(const coap_address_t& a);
+coap_address_t coap_address_of(const Ipv4SocketAddress& a);
 
 }  // namespace hil::coap

@@ -60,7 +60,22 @@ Status Context::listen(const coap_address_t& addr, bool dtls) {
   s = s.substr(0, s.find(' '));
   HIL_TRY_ASSIGN(auto bound, parse_host_port(s));
   (dtls ? dtls_addr_ : listen_addr_) = bound;
+  (dtls ? dtls_endpoint_ : endpoint_) = ep;
   return ok_status();
+}
+
+void Context::answer_through(const Switchboard& board) {
+  switchboard_ = &board;
+  coap_context_set_datagram_send(ctx_, on_datagram_send_cb);
+}
+
+void Context::receive(bool dtls, const Ipv4SocketAddress& from, const uint8_t* data, size_t len) {
+  coap_endpoint_t* ep = dtls ? dtls_endpoint_ : endpoint_;
+  if (ep == nullptr) return;
+  coap_address_t remote = coap_address_of(from);
+  coap_endpoint_receive_datagram(ep, &remote, data, len);
+  dirty_ = true;
+  if (dtls && !virtual_time_active()) wake();  // the virtual loop walks dirty_ ones
 }
 
 void Context::accept_psk(PskLookup lookup, unsigned max_handshakes, const Timing& timing) {
@@ -176,11 +191,7 @@ coap_session_t* Context::connect(const coap_address_t& local, const coap_address
     if (s == nullptr) checkpoint.rewind();
   }
   connecting_ = nullptr;
-  if (s != nullptr && dtls && !virtual_time_active()) {  // the virtual loop walks dirty_ ones
-    uint64_t one = 1;
-    ssize_t n = write(wake_fd_, &one, sizeof(one));
-    (void)n;  // a counter that is already set wakes us as well
-  }
+  if (s != nullptr && dtls && !virtual_time_active()) wake();  // the virtual loop walks dirty_ ones
   if (s == nullptr) return nullptr;
   if (port) {
     port->set_receiver([this, s](const uint8_t* data, size_t len) {
@@ -278,7 +289,18 @@ ssize_t Context::on_datagram_send_cb(coap_session_t* s, const uint8_t* data, siz
   auto it = self.ports_.find(s);
   // A DTLS session sends its ClientHello while connect() creates it.
   DatagramPort* port = it != self.ports_.end() ? it->second.get() : self.connecting_;
-  return port != nullptr && port->send(data, len) ? static_cast<ssize_t>(len) : -2;
+  if (port != nullptr) return port->send(data, len) ? static_cast<ssize_t>(len) : -2;
+  if (self.switchboard_ == nullptr) return -2;
+  auto from = ipv4_of(*coap_session_get_addr_local(s));
+  auto to = ipv4_of(*coap_session_get_addr_remote(s));
+  return from && to && self.switchboard_->send(*from, *to, data, len) ? static_cast<ssize_t>(len)
+                                                                      : -2;
+}
+
+void Context::wake() {
+  uint64_t one = 1;
+  ssize_t n = write(wake_fd_, &one, sizeof(one));
+  (void)n;  // a counter that is already set wakes us as well
 }
 
 int Context::fd() const { return coap_context_get_coap_fd(ctx_); }

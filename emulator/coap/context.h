@@ -19,6 +19,7 @@
 
 #include "emulator/base/datagram_port.h"
 #include "emulator/base/result.h"
+#include "emulator/base/switchboard.h"
 #include "emulator/coap/dedup.h"
 #include "emulator/coap/timing.h"
 #include "emulator/coap/x509.h"
@@ -83,6 +84,11 @@ class Context {
   const coap_address_t& listen_address(bool dtls = false) const {
     return dtls ? dtls_addr_ : listen_addr_;
   }
+  // Server side: datagrams a peer in this process hands over through the
+  // switchboard instead of the listening socket; the context's answers to
+  // any peer attached to `board` go back the same way (libcoap patch 0017).
+  void answer_through(const Switchboard& board);
+  void receive(bool dtls, const Ipv4SocketAddress& from, const uint8_t* data, size_t len);
   // Server side: DTLS clients authenticate with the keys `lookup` gives;
   // at most `max_handshakes` handshakes run at once per endpoint, and
   // handshake flights are retransmitted on `timing`.
@@ -151,6 +157,9 @@ class Context {
   // epoll_wait on fd() without blocking, less the wake-up, which sets
   // *woken; -1 when nothing was ready.
   int take_ready(epoll_event* events, int max, bool* woken);
+  // Makes the next process() walk: a new DTLS session's handshake timer
+  // arms libcoap's timerfd only at a walk.
+  void wake();
   static void on_request_cb(coap_resource_t*, coap_session_t*, const coap_pdu_t*,
                             const coap_string_t*, coap_pdu_t*);
   static coap_response_t on_response_cb(coap_session_t*, const coap_pdu_t*, const coap_pdu_t*,
@@ -178,6 +187,9 @@ class Context {
   DedupCache dedup_;
   coap_address_t listen_addr_{};
   coap_address_t dtls_addr_{};
+  coap_endpoint_t* endpoint_ = nullptr;
+  coap_endpoint_t* dtls_endpoint_ = nullptr;
+  const Switchboard* switchboard_ = nullptr;
   PskLookup psk_lookup_;
   std::unordered_map<coap_session_t*, std::unique_ptr<DatagramPort>> ports_;
   DatagramPort* connecting_ = nullptr;  // the port of the session connect() creates

@@ -78,6 +78,7 @@ Status steer_by_source_address(const PortClaim& claim, size_t contexts) {
 }  // namespace
 
 SteeredListener::~SteeredListener() {
+  for (const auto& at : attached_) board_->detach(at);
   for (int fd : steering_fds_) close(fd);
 }
 
@@ -95,6 +96,20 @@ Status SteeredListener::listen(const coap_address_t& addr, bool dtls) {
   HIL_TRY(steer_by_source_address(claim, contexts_.size()));
   steering_fds_.push_back(claim.release());
   return ok_status();
+}
+
+void SteeredListener::attach(Switchboard& board) {
+  board_ = &board;
+  for (bool dtls : {false, true}) {
+    auto at = ipv4_of(address(dtls));
+    if (!at || at->ip == 0 || at->port == 0) continue;
+    board.attach(*at, [this, dtls](const Ipv4SocketAddress& from, const Ipv4SocketAddress&,
+                                   const uint8_t* data, size_t len) {
+      contexts_[from.ip % contexts_.size()]->receive(dtls, from, data, len);
+    });
+    attached_.push_back(*at);
+  }
+  for (const auto& context : contexts_) context->answer_through(board);
 }
 
 }  // namespace hil::coap

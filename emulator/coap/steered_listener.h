@@ -30,6 +30,10 @@ class SteeredListener {
     return contexts_[0]->listen_address(dtls);
   }
   const std::vector<std::unique_ptr<Context>>& contexts() const { return contexts_; }
+  // Takes datagrams for the listening IPv4 addresses from `board` too, each
+  // to the context the port's program would pick, and answers through it;
+  // until destroyed. A wildcard address stays with its sockets alone.
+  void attach(Switchboard& board);
 
  private:
   std::vector<std::unique_ptr<Context>> contexts_;
@@ -37,6 +41,8 @@ class SteeredListener {
   // SO_REUSEPORT group, which holds the steering program and never receives
   // (the program picks only contexts).
   std::vector<int> steering_fds_;
+  Switchboard* board_ = nullptr;
+  std::vector<Ipv4SocketAddress> attached_;
 };
 
 }  // namespace hil::coap

@@ -145,11 +145,25 @@ Result<std::unique_ptr<Radio>> Radio::open(Reactor& reactor, int nat_ports, uint
 Radio::Radio(Reactor& reactor) : reactor_(reactor) {}
 
 Radio::~Radio() {
+  if (board_ != nullptr) {
+    for (uint16_t port : server_ports_) board_->detach({0, port});
+    if (!switched_.empty()) reactor_.cancel(switched_timer_);
+  }
   if (flush_due_) reactor_.cancel(flush_timer_);
   flush_uplink();  // what devices sent in this turn still leaves
   for (int fd : server_fds_) {
     reactor_.unwatch(fd);
     close(fd);
+  }
+}
+
+void Radio::switch_through(Switchboard& board) {
+  board_ = &board;
+  for (size_t i = 0; i < server_ports_.size(); ++i) {
+    board.attach(
+        {0, server_ports_[i]},
+        [this, i](const Ipv4SocketAddress& from, const Ipv4SocketAddress& to, const uint8_t* data,
+                  size_t len) { on_switched_down(i, from, to, data, len); });
   }
 }
 
@@ -224,11 +238,35 @@ void Radio::downlink(size_t port, mmsghdr& received, const sockaddr_in& from) {
     if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO)
       device_ip = reinterpret_cast<in_pktinfo*>(CMSG_DATA(c))->ipi_addr.s_addr;
   }
+  arrive(port, device_ip, from.sin_addr.s_addr, from.sin_port,
+         static_cast<uint8_t*>(msg.msg_iov->iov_base), received.msg_len);
+}
+
+void Radio::arrive(size_t port, uint32_t device_ip, uint32_t server_ip, uint16_t server_port,
+                   const uint8_t* data, size_t len) {
   // A datagram to a port the device's NAT binding has left is lost.
-  auto it = paths_.find(Key{device_ip, from.sin_addr.s_addr, from.sin_port});
+  auto it = paths_.find(Key{device_ip, server_ip, server_port});
   if (it != paths_.end() && it->second->port == port)
-    forward(*it->second, Direction::Downlink, static_cast<uint8_t*>(msg.msg_iov->iov_base),
-            received.msg_len);
+    forward(*it->second, Direction::Downlink, data, len);
+}
+
+// Inside the server's send: the device hears it once the turn ends, so
+// that no device runs inside a server's call.
+void Radio::on_switched_down(size_t port, const Ipv4SocketAddress& from,
+                             const Ipv4SocketAddress& to, const uint8_t* data, size_t len) {
+  if (switched_.empty())
+    switched_timer_ = reactor_.at(reactor_.clock().now_ms(), [this] { deliver_switched(); });
+  switched_.push_back(Switched{port, from, to, std::vector<uint8_t>(data, data + len)});
+}
+
+void Radio::deliver_switched() {
+  std::vector<Switched> batch;
+  std::swap(batch, switched_);  // what devices answer comes in a later turn
+  for (const Switched& d : batch) {
+    ++batches_.switched_down;
+    arrive(d.port, htonl(d.to.ip), htonl(d.from.ip), htons(d.from.port), d.bytes.data(),
+           d.bytes.size());
+  }
 }
 
 void Radio::forward(Path& p, Direction dir, const uint8_t* data, size_t len) {
@@ -284,14 +322,25 @@ void Radio::flush_uplink() {
 void Radio::send_batch(size_t port) {
   Outbox out;
   std::swap(out, outboxes_[port]);  // a failure's event may queue more
+  to_sockets_.clear();
+  for (size_t i = 0; i < out.datagrams.size(); ++i) {
+    const Pending& d = out.datagrams[i];
+    if (board_ != nullptr && board_->send({ntohl(d.key.device_ip), server_ports_[port]},
+                                          {ntohl(d.key.server_ip), ntohs(d.key.server_port)},
+                                          out.bytes.data() + d.offset, d.len)) {
+      ++batches_.switched_up;
+      continue;
+    }
+    to_sockets_.push_back(i);
+  }
   mmsghdr msgs[kBatch];
   iovec iov[kBatch];
   sockaddr_in to[kBatch];
   alignas(cmsghdr) char control[kBatch][kControl];
-  for (size_t next = 0; next < out.datagrams.size();) {
-    size_t n = std::min(kBatch, out.datagrams.size() - next);
+  for (size_t next = 0; next < to_sockets_.size();) {
+    size_t n = std::min(kBatch, to_sockets_.size() - next);
     for (size_t i = 0; i < n; ++i) {
-      const Pending& d = out.datagrams[next + i];
+      const Pending& d = out.datagrams[to_sockets_[next + i]];
       to[i] = sockaddr_in{};
       to[i].sin_family = AF_INET;
       to[i].sin_addr.s_addr = d.key.server_ip;
@@ -315,7 +364,7 @@ void Radio::send_batch(size_t port) {
     int sent = sendmmsg(server_fds_[port], msgs, static_cast<unsigned>(n), 0);
     ++batches_.send_calls;
     if (sent <= 0) {
-      uplink_failed(out.datagrams[next++], errno);
+      uplink_failed(out.datagrams[to_sockets_[next++]], errno);
       continue;
     }
     batches_.sent += static_cast<uint64_t>(sent);

@@ -13,7 +13,9 @@
 // The server-facing sockets move datagrams in batches: a readable socket
 // is drained with recvmmsg(), and what devices send during one turn of the
 // event loop leaves with one sendmmsg() per socket when the turn ends (a
-// timer due at once), instead of one system call per datagram.
+// timer due at once), instead of one system call per datagram. With a
+// switchboard (base/switchboard.h), datagrams to a server of this process
+// leave at the same moment without a system call at all.
 #pragma once
 
 #include <netinet/in.h>
@@ -29,6 +31,7 @@
 #include "emulator/base/datagram_port.h"
 #include "emulator/base/event.h"
 #include "emulator/base/reactor.h"
+#include "emulator/base/switchboard.h"
 #include "emulator/radio/link.h"
 #include "emulator/radio/pcapng.h"
 
@@ -89,6 +92,11 @@ class Radio {
   // egress prefix at `base` (host order; egress.h) instead of its 127.1.x.y,
   // which may not leave the host. 0: none. Before any such path is opened.
   void set_egress(uint32_t base) { egress_base_ = base; }
+  // Servers attached to `board` (one thread: the virtual clock's) get
+  // their datagrams from it instead of a socket, and answer through it;
+  // the rest go on sockets. Before any path is opened; `board` outlives
+  // the radio.
+  void switch_through(Switchboard& board);
   // The whole run's capture; null stops it.
   void set_capture(std::shared_ptr<Capture> capture) { run_capture_ = std::move(capture); }
   // Datagrams a device handed over that never left: its path was gone, or
@@ -98,8 +106,9 @@ class Radio {
   // System calls against datagrams on the server-facing sockets: what
   // batching saves.
   struct Batches {
-    uint64_t sent = 0, send_calls = 0;         // datagrams, sendmmsg() calls
-    uint64_t received = 0, receive_calls = 0;  // datagrams, recvmmsg() calls
+    uint64_t sent = 0, send_calls = 0;            // datagrams, sendmmsg() calls
+    uint64_t received = 0, receive_calls = 0;     // datagrams, recvmmsg() calls
+    uint64_t switched_up = 0, switched_down = 0;  // through the switchboard, no call
   };
   const Batches& batches() const { return batches_; }
 
@@ -141,6 +150,13 @@ class Radio {
   explicit Radio(Reactor& reactor);
   void on_downlink(size_t port);
   void downlink(size_t port, mmsghdr& received, const sockaddr_in& from);
+  // A server's datagram for `device_ip` that reached the socket of `port`
+  // (addresses in network order).
+  void arrive(size_t port, uint32_t device_ip, uint32_t server_ip, uint16_t server_port,
+              const uint8_t* data, size_t len);
+  void on_switched_down(size_t port, const Ipv4SocketAddress& from, const Ipv4SocketAddress& to,
+                        const uint8_t* data, size_t len);
+  void deliver_switched();
   void forward(Path& p, Direction dir, const uint8_t* data, size_t len);
   void send(Path& p, Direction dir, const uint8_t* data, size_t len);
   void capture(const Path& p, Direction dir, const uint8_t* data, size_t len,
@@ -163,6 +179,17 @@ class Radio {
   Timers::Id flush_timer_ = 0;
   std::unique_ptr<Inbox> inbox_;
   Batches batches_;
+  Switchboard* board_ = nullptr;
+  std::vector<size_t> to_sockets_;  // send_batch()'s datagrams that leave by socket
+  // What servers answered through the switchboard, handed on when their
+  // turn ends, as a socket's would have been.
+  struct Switched {
+    size_t port;
+    Ipv4SocketAddress from, to;
+    std::vector<uint8_t> bytes;
+  };
+  std::vector<Switched> switched_;
+  Timers::Id switched_timer_ = 0;
 };
 
 }  // namespace hil::radio

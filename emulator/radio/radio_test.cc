@@ -276,5 +276,51 @@ TEST_F(RadioTest, Uplink_RefusedInTheMiddleOfABatch_CountedAndTheRestLeave) {
   });
 }
 
+// A server on the loop's switchboard gets a device's datagram, and the
+// device its answer, without a system call on the radio's sockets and
+// without the server's socket seeing it; a server that is not on the board
+// still gets its datagrams through the kernel.
+TEST_F(RadioTest, Switchboard_ServerOfThisLoop_NoSystemCall_OthersStillBySocket) {
+  const Ipv4SocketAddress switched{ipv4(127, 0, 0, 1), static_cast<uint16_t>(server_.port + 1)};
+  std::vector<std::string> heard;
+  Ipv4SocketAddress heard_from{};
+  std::vector<std::string> answers;
+  loop_.call([&] {
+    Switchboard& board = loop_.switchboard();
+    radio_->switch_through(board);
+    // Answers inside its receive call, as libcoap does.
+    board.attach(switched, [&](const Ipv4SocketAddress& from, const Ipv4SocketAddress&,
+                               const uint8_t* data, size_t len) {
+      heard.emplace_back(reinterpret_cast<const char*>(data), len);
+      heard_from = from;
+      EXPECT_TRUE(board.send(switched, from, reinterpret_cast<const uint8_t*>("answer"), 6));
+      EXPECT_TRUE(answers.empty());  // the device hears it in a later turn
+    });
+    auto port = radio_->open_path(device_ip_, switched, radio::Route{&link_, nullptr, nullptr});
+    port->set_receiver([&](const uint8_t* data, size_t len) {
+      answers.emplace_back(reinterpret_cast<const char*>(data), len);
+    });
+    port->send(reinterpret_cast<const uint8_t*>("switched"), 8);
+    ports_.push_back(std::move(port));
+  });
+  size_t by_socket = open();
+  ASSERT_TRUE(send(by_socket, "by socket"));
+  sockaddr_in from{};
+  EXPECT_EQ(receive(&from), "by socket");
+  EXPECT_EQ(receive(&from), "");  // the switched datagram never reached a socket
+  EXPECT_EQ(snapshot(heard), std::vector<std::string>{"switched"});
+  EXPECT_EQ(loop_.call([&] { return heard_from.ip; }), device_ip_);
+  EXPECT_EQ(snapshot(answers), std::vector<std::string>{"answer"});
+  auto b = loop_.call([&] { return radio_->batches(); });
+  EXPECT_EQ(b.switched_up, 1u);
+  EXPECT_EQ(b.switched_down, 1u);
+  EXPECT_EQ(b.sent, 1u);  // "by socket" alone
+  EXPECT_EQ(b.received, 0u);
+  auto c = loop_.call([&] { return link_.counters(); });
+  EXPECT_EQ(c.uplink.delivered, 2u);  // the link applies to both
+  EXPECT_EQ(c.downlink.delivered, 1u);
+  loop_.call([&] { loop_.switchboard().detach(switched); });
+}
+
 }  // namespace
 }  // namespace hil

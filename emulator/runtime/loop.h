@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "emulator/base/reactor.h"
+#include "emulator/base/switchboard.h"
 #include "emulator/coap/context.h"
 #include "emulator/coap/virtual_time.h"
 
@@ -78,6 +79,9 @@ class Loop final : public Reactor {
   Id at(TimeMs when, std::function<void()> fn) override;
   void cancel(Id id) override;
   const Clock& clock() const override { return clock_; }
+  // The radio and the servers of this loop hand each other datagrams here
+  // (base/switchboard.h); loop thread only.
+  Switchboard& switchboard() { return switchboard_; }
 
  private:
   // The one caller running a virtual-time loop: holds the loop and points
@@ -127,6 +131,7 @@ class Loop final : public Reactor {
   // order they are served in.
   std::vector<int> watch_order_;
   std::vector<coap::Context*> contexts_;
+  Switchboard switchboard_;
   std::vector<pollfd> ready_;  // settle()'s poll set: watched, then contexts
   Id next_timer_ = 1;
 };

@@ -144,6 +144,7 @@ Runtime::Runtime(RuntimeOptions options)
     uint64_t port_seed = options_.virtual_time ? mix(options_.seed, "radio ports") | 1 : 0;
     auto radio = loop->call([&] { return radio::Radio::open(*loop, 4, port_seed); });
     if (!radio) throw std::runtime_error(radio.error().message);
+    if (options_.in_process) loop->call([&] { (*radio)->switch_through(loop->switchboard()); });
     radios_.push_back(std::move(*radio));
   }
 }
@@ -256,6 +257,7 @@ Result<BootstrapServerHandle> Runtime::add_bootstrap_server(
       return s->listen(a.plain, a.secure, options_.server_handshakes);
     }));
     for (auto& c : s->listener().contexts()) loop.add(*c);
+    if (options_.radio && options_.in_process) s->listener().attach(loop.switchboard());
     BootstrapServerHandle h(&loop, s.get());
     bootstrap_servers_.push_back(std::move(s));
     return h;
@@ -285,6 +287,7 @@ Result<RegistrationServerHandle> Runtime::add_registration_server(
       return s->listen(a.plain, a.secure, options_.server_handshakes);
     }));
     for (auto& c : s->listener().contexts()) loop.add(*c);
+    if (options_.radio && options_.in_process) s->listener().attach(loop.switchboard());
     RegistrationServerHandle h(&loop, s.get());
     registration_servers_.push_back(std::move(s));
     return h;

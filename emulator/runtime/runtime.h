@@ -33,6 +33,10 @@ struct RuntimeOptions {
   // polls every context at every instant). Each holds 4 descriptors.
   int server_contexts = 0;
   bool radio = true;  // every datagram through the emulated radio
+  // The radio and the embedded servers of one loop hand each other their
+  // datagrams in memory (base/switchboard.h); false: through the kernel,
+  // where a capture on lo sees them.
+  bool in_process = true;
   // DTLS: handshakes the devices of one loop thread run at once, and that
   // each server context accepts at once (libcoap's default is 100).
   size_t device_handshakes = 64;

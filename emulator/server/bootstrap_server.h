@@ -29,6 +29,7 @@ class BootstrapServer final : public coap::Context::Handler {
   std::string uri() const;         // coap://127.0.0.1:PORT once listening
   std::string secure_uri() const;  // coaps://127.0.0.1:PORT
   const coap::SteeredListener& listener() const { return listener_; }
+  coap::SteeredListener& listener() { return listener_; }
   BootstrapServerCore& core() { return core_; }
   // A corrected configuration (keys included) for sessions from now on.
   void reconfigure(BootstrapConfig config);

@@ -33,6 +33,7 @@ class RegistrationServer final : public coap::Context::Handler {
   std::string uri() const;
   std::string secure_uri() const;
   const coap::SteeredListener& listener() const { return listener_; }
+  coap::SteeredListener& listener() { return listener_; }
   RegistrationServerCore& core() { return core_; }
 
   // A request to the registered `endpoint` on its session (Read, Write,

@@ -200,6 +200,7 @@ class Runtime:
         device_handshakes: int = 64,
         server_handshakes: int = 256,
         server_contexts: int = 0,
+        in_process: bool = True,
     ) -> None: ...
     @property
     def seed(self) -> int: ...

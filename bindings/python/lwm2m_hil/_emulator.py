@@ -75,6 +75,7 @@ class Emulator:
         device_handshakes: int = 64,
         server_handshakes: int = 256,
         server_contexts: int | None = None,
+        in_process: bool = True,
         egress_prefix: str = _egress.DEFAULT_PREFIX,
     ) -> None:
         """``device_handshakes``: DTLS handshakes the devices of one loop
@@ -85,6 +86,13 @@ class Emulator:
         descriptors); None: 64 on the real clock, 16 on the virtual one
         (whose loop polls every context at every instant).
 
+        ``in_process``: the radio hands a datagram to an embedded server on
+        its own loop thread (on the virtual clock, every one) in memory, and
+        the server answers the same way: no system call, no kernel hop. The
+        servers' sockets still serve every other peer, and captures
+        (:meth:`capture`) still show every datagram. False sends them all
+        through the kernel, where tshark on ``lo`` sees them too.
+
         ``egress_prefix``: the addresses devices send from to servers on
         other hosts (see :meth:`open_egress`)."""
         if seed < 0:
@@ -92,6 +100,8 @@ class Emulator:
         if clock not in CLOCKS:
             raise ValueError(f"clock: {clock!r} is not one of {', '.join(CLOCKS)}")
         _egress.check_prefix(egress_prefix)
+        if not isinstance(in_process, bool):
+            raise TypeError(f"in_process: must be True or False, got {in_process!r}")
         if server_contexts is not None and not 1 <= server_contexts <= 1024:
             raise ValueError(f"server_contexts: must be 1..1024 or None (the clock's default), got {server_contexts}")
         self._rt: _core.Runtime | None = _core.Runtime(
@@ -103,6 +113,7 @@ class Emulator:
             device_handshakes,
             server_handshakes,
             server_contexts or 0,
+            in_process,
         )
         self._life = Lifetime()
         self._egress_prefix = egress_prefix

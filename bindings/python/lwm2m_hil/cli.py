@@ -155,6 +155,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         threads=args.threads,
         clock=args.clock,
         server_contexts=args.server_contexts,
+        in_process=not args.through_kernel,
         egress_prefix=args.egress_prefix,
     ) as emu:
         # The campaign resets these when its fleet starts (after the servers and the probe).
@@ -416,6 +417,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--server-contexts", type=_server_contexts, default=None, metavar="N",
                      help="libcoap contexts behind each embedded server's port (1..1024); "
                           "default 64 on the real clock, 16 on the virtual one")
+    run.add_argument("--through-kernel", action="store_true",
+                     help="send every datagram between devices and the embedded servers through the kernel "
+                          "(tshark on lo sees them), not in memory")
     run.add_argument("--loss", type=checks.probability, default=0.0, metavar="P", help="radio loss, both directions")
     run.add_argument("--delay", metavar="MS[:JITTER_MS]", help="radio delay, one way")
     run.add_argument("--duplicate", type=checks.probability, default=0.0, metavar="P")

@@ -1,0 +1,49 @@
+// Datagrams between the radio and the embedded servers of one process,
+// handed over in memory. On the virtual clock they all run on one thread,
+// and a datagram through the kernel costs a send, a poll and a read on each
+// side: most of a lossy fleet's time. The sockets stay: a server still
+// listens for peers outside the process (QEMU, a raw peer, another host),
+// and the radio still captures every datagram it carries.
+//
+// One thread only: whoever attaches and sends does so on the thread that
+// runs both ends.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+
+#include "emulator/base/ipv4.h"
+
+namespace hil {
+
+class Switchboard {
+ public:
+  using Receiver = std::function<void(const Ipv4SocketAddress& from, const Ipv4SocketAddress& to,
+                                      const uint8_t* data, size_t len)>;
+
+  // What is sent to `at` reaches `receiver` until detach(`at`). An address
+  // with ip 0 (a socket bound to the wildcard address) takes what is sent
+  // to its port on any loopback address.
+  void attach(const Ipv4SocketAddress& at, Receiver receiver) {
+    receivers_[at] = std::move(receiver);
+  }
+  void detach(const Ipv4SocketAddress& at) { receivers_.erase(at); }
+
+  // False: nothing attached here listens at `to`, and the caller sends on
+  // its socket.
+  bool send(const Ipv4SocketAddress& from, const Ipv4SocketAddress& to, const uint8_t* data,
+            size_t len) const {
+    auto it = receivers_.find(to);
+    if (it == receivers_.end() && to.ip >> 24 == 127) it = receivers_.find({0, to.port});
+    if (it == receivers_.end()) return false;
+    it->second(from, to, data, len);
+    return true;
+  }
+
+ private:
+  std::map<Ipv4SocketAddress, Receiver> receivers_;
+};
+
+}  // namespace hil
