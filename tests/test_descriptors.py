@@ -60,6 +60,31 @@ def test_fleet_larger_than_the_descriptor_limit_registers_on_the_radio() -> None
     assert result["send_failed"] == 0
 
 
+def test_default_server_contexts_shrink_to_fit_and_a_chosen_number_does_not() -> None:
+    """Under a hard limit of 300 descriptors the servers' default contexts
+    (128 each on the virtual clock, 5 descriptors apiece) halve until they
+    fit, and the servers start; server_contexts=128, asked for, is refused
+    with a message that names the limit and the option (it used to crash in
+    libcoap)."""
+    code = textwrap.dedent("""
+        import resource
+        from lwm2m_hil import Emulator, bootstrap_config
+        resource.setrlimit(resource.RLIMIT_NOFILE, (300, 300))
+        with Emulator(clock="virtual") as emu:
+            rs = emu.registration_server()
+            emu.bootstrap_server(bootstrap_config(rs.uri))
+        try:
+            with Emulator(clock="virtual", server_contexts=128) as emu:
+                emu.registration_server()
+        except OSError as e:
+            print(e)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 0, out.stderr
+    assert "128 contexts" in out.stdout and "RLIMIT_NOFILE" in out.stdout, out.stdout
+    assert "server_contexts" in out.stdout
+
+
 def test_fleet_that_cannot_fit_is_refused_with_what_to_do() -> None:
     """Without the radio each device needs a socket: 400 of them under a hard
     limit of 256 are refused before any starts, and the message names the
@@ -91,24 +116,3 @@ def test_datagram_the_radio_cannot_send_is_counted_in_the_summary() -> None:
         assert failed > 0
         radio_events = [e.detail for e in dev.timeline() if e.kind == "radio"]
         assert radio_events.count("up: send failed: Permission denied") == failed
-
-
-_SERVER = """
-import resource
-from lwm2m_hil import Emulator
-resource.setrlimit(resource.RLIMIT_NOFILE, (200, 200))
-with Emulator() as emu:
-    try:
-        emu.registration_server()
-    except OSError as e:  # lwm2m_hil.OSError: no room for the descriptors
-        print(e)
-"""
-
-
-def test_server_whose_contexts_cannot_fit_is_refused_naming_server_contexts() -> None:
-    """The real clock's 64 server contexts hold 4 descriptors each: under a
-    hard limit of 200 the registration server is refused with a message
-    that names the limit and server_contexts (it used to crash in libcoap)."""
-    out = subprocess.run([sys.executable, "-c", _SERVER], capture_output=True, text=True, timeout=60, check=False)
-    assert out.returncode == 0, out.stderr
-    assert "64 contexts" in out.stdout and "RLIMIT_NOFILE" in out.stdout and "server_contexts" in out.stdout

@@ -94,8 +94,8 @@ def test_server_contexts_put_that_many_contexts_behind_each_server_port() -> Non
     sockets on its one port (a libcoap context each, plus the socket that
     holds the group's steering program), and a fleet spread over them by
     source address bootstraps and registers. By default 64 on the real
-    clock, 16 on the virtual one; 0 is refused, naming the option."""
-    for clock, contexts in (("real", 64), ("virtual", 16)):
+    clock, 128 on the virtual one; 0 is refused, naming the option."""
+    for clock, contexts in (("real", 64), ("virtual", 128)):
         with Emulator(clock=clock) as emu:
             uri = emu.registration_server(timing=FAST).uri
             assert _udp_sockets_on_port(int(uri.rsplit(":", 1)[1])) == contexts + 1, clock

@@ -347,7 +347,14 @@ void Context::process() {
   }
 }
 
-bool Context::process_virtual(bool readable, bool refresh) {
+coap_tick_t Context::ticks() {
+  coap_tick_t now;
+  coap_ticks(&now);
+  return now;
+}
+
+bool Context::process_virtual(bool readable, bool refresh, coap_tick_t now) {
+  if (!readable && !(refresh && dirty_) && !(due_ != 0 && now >= due_)) return false;
   constexpr int kMaxEvents = 64;
   epoll_event events[kMaxEvents];
   bool did = false;
@@ -357,8 +364,6 @@ bool Context::process_virtual(bool readable, bool refresh) {
     coap_io_do_epoll(ctx_, events, static_cast<size_t>(n));
     did = dirty_ = true;
   }
-  coap_tick_t now;
-  coap_ticks(&now);
   if ((refresh && dirty_) || (due_ != 0 && now >= due_)) {
     dirty_ = false;  // handlers the walk calls (give-ups) may set it again
     unsigned int wait = coap_io_prepare_epoll(ctx_, now);
@@ -368,10 +373,8 @@ bool Context::process_virtual(bool readable, bool refresh) {
   return did;
 }
 
-int64_t Context::due_in_ms() const {
+int64_t Context::due_in_ms(coap_tick_t now) const {
   if (due_ == 0) return -1;
-  coap_tick_t now;
-  coap_ticks(&now);
   return due_ > now ? static_cast<int64_t>(due_ - now) : 0;  // ticks are ms
 }
 

@@ -147,11 +147,14 @@ class Context {
   // (retransmissions, give-ups, idle sessions) when they are due, or, with
   // `refresh`, when anything changed since the last walk (a walk costs one
   // step per session: the loop refreshes once an instant is otherwise
-  // quiet). True if it did anything.
-  bool process_virtual(bool readable, bool refresh);
-  // Virtual time: ms from now until the next retransmission or session
+  // quiet). `now`: ticks(), which a loop reads once per instant for all its
+  // contexts. True if it did anything.
+  bool process_virtual(bool readable, bool refresh, coap_tick_t now = ticks());
+  // Virtual time: ms from `now` until the next retransmission or session
   // timeout libcoap reported at the last walk; -1: none.
-  int64_t due_in_ms() const;
+  int64_t due_in_ms(coap_tick_t now = ticks()) const;
+  // libcoap's clock (ms; on the virtual clock inside a VirtualTimeScope, its).
+  static coap_tick_t ticks();
 
  private:
   // epoll_wait on fd() without blocking, less the wake-up, which sets

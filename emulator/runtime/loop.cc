@@ -1,6 +1,5 @@
 #include "emulator/runtime/loop.h"
 
-#include <poll.h>
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -69,9 +68,16 @@ void Loop::post(std::function<void()> fn) {
   (void)n;  // a full counter still wakes the loop
 }
 
+// On the virtual clock, a context's descriptor joins the loop's epoll set
+// only for settle() to ask which are readable: a poll() over every context
+// would cost each instant a step per context.
 void Loop::add(coap::Context& ctx) {
   if (virtual_clock_ != nullptr) {
     contexts_.push_back(&ctx);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = ctx.fd();
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, ctx.fd(), &ev);
     return;
   }
   watch(ctx.fd(), [&ctx] { ctx.process(); });
@@ -79,6 +85,7 @@ void Loop::add(coap::Context& ctx) {
 
 void Loop::remove(coap::Context& ctx) {
   if (virtual_clock_ != nullptr) {
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, ctx.fd(), nullptr);
     contexts_.erase(std::remove(contexts_.begin(), contexts_.end(), &ctx), contexts_.end());
     return;
   }
@@ -92,7 +99,11 @@ void Loop::watch(int fd, std::function<void()> on_readable) {
   watch_order_.push_back(fd);
   epoll_event ev{};
   ev.events = EPOLLIN;
-  ev.data.ptr = slot.get();
+  if (virtual_clock_ != nullptr) {
+    ev.data.fd = fd;  // settle() looks it up
+  } else {
+    ev.data.ptr = slot.get();
+  }
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
 }
 
@@ -197,6 +208,7 @@ bool Loop::run_until(TimeMs until, const std::function<bool()>& stop) {
 // sent from outside the loop since it last ran.
 void Loop::settle() {
   constexpr long kMaxRounds = 1000000;
+  const coap_tick_t now = coap::Context::ticks();  // the instant does not move
   bool refresh = false;  // the contexts' deadlines, once nothing else moves
   bool any = false;      // the last poll found a descriptor readable
   uint64_t sends = 0;    // coap::virtual_sends() at the last poll
@@ -210,20 +222,24 @@ void Loop::settle() {
     // One poll for every descriptor; then each in its fixed place.
     size_t watched = watch_order_.size(), contexts = contexts_.size();
     if (round == 0 || any || coap::virtual_sends() != sends) {
-      ready_.clear();
-      for (int fd : watch_order_) ready_.push_back(pollfd{fd, POLLIN, 0});
-      for (coap::Context* ctx : contexts_) ready_.push_back(pollfd{ctx->fd(), POLLIN, 0});
+      events_.resize(watched + contexts + 1);  // room for all: one call sees every one
       sends = coap::virtual_sends();
-      any = poll(ready_.data(), ready_.size(), 0) > 0;
+      int n = epoll_wait(epoll_fd_, events_.data(), static_cast<int>(events_.size()), 0);
+      ready_.clear();
+      for (int i = 0; i < n; ++i) ready_.push_back(events_[i].data.fd);
+      std::sort(ready_.begin(), ready_.end());
+      any = !ready_.empty();
     }
-    for (size_t i = 0; any && i < watched; ++i) {
-      if (ready_[i].revents == 0) continue;
-      auto it = watched_.find(ready_[i].fd);
+    auto readable = [&](int fd) { return std::binary_search(ready_.begin(), ready_.end(), fd); };
+    for (size_t i = 0; any && i < watched && i < watch_order_.size(); ++i) {
+      int fd = watch_order_[i];
+      if (!readable(fd)) continue;
+      auto it = watched_.find(fd);
       if (it != watched_.end()) it->second->on_readable();
       did = true;
     }
     for (size_t i = 0; i < contexts && i < contexts_.size(); ++i)
-      did |= contexts_[i]->process_virtual(any && ready_[watched + i].revents != 0, refresh);
+      did |= contexts_[i]->process_virtual(any && readable(contexts_[i]->fd()), refresh, now);
     unwatched_.clear();
     if (!did && refresh) return;
     refresh = !did;
@@ -237,8 +253,9 @@ TimeMs Loop::next_deadline() {
     timer_queue_.pop();  // cancelled
   TimeMs next = timer_queue_.empty() ? -1 : timer_queue_.top().first;
   TimeMs now = clock_.now_ms();
+  const coap_tick_t ticks = coap::Context::ticks();
   for (coap::Context* ctx : contexts_) {
-    int64_t due = ctx->due_in_ms();
+    int64_t due = ctx->due_in_ms(ticks);
     if (due >= 0 && (next < 0 || now + due < next)) next = now + due;
   }
   return next;

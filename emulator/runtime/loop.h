@@ -10,7 +10,7 @@
 // or session timeout libcoap reported.
 #pragma once
 
-#include <poll.h>
+#include <sys/epoll.h>
 #include <time.h>
 
 #include <atomic>
@@ -132,7 +132,9 @@ class Loop final : public Reactor {
   std::vector<int> watch_order_;
   std::vector<coap::Context*> contexts_;
   Switchboard switchboard_;
-  std::vector<pollfd> ready_;  // settle()'s poll set: watched, then contexts
+  // settle()'s poll: what epoll_wait() found readable, sorted by descriptor.
+  std::vector<epoll_event> events_;
+  std::vector<int> ready_;
   Id next_timer_ = 1;
 };
 

@@ -22,7 +22,7 @@ constexpr int kWaitCheckRatio = 10;
 
 // RuntimeOptions::server_contexts when it is 0.
 constexpr int kRealServerContexts = 64;
-constexpr int kVirtualServerContexts = 16;
+constexpr int kVirtualServerContexts = 128;
 
 // A device's seed depends on the runtime's seed and its own name only, so
 // adding a device never changes what another one does.
@@ -223,17 +223,22 @@ Status listen_on_seeded_ports(const ListenAddresses& addrs, uint64_t seed,
 }  // namespace
 
 Result<int> Runtime::server_contexts(const std::string& server) const {
-  int contexts = options_.server_contexts;
-  if (contexts <= 0)
-    contexts = options_.virtual_time ? kVirtualServerContexts : kRealServerContexts;
-  // A context listening on both ports: its descriptors and two sockets.
-  Status room =
-      reserve_descriptors(static_cast<size_t>(contexts) * (DescriptorCosts::kContext + 2),
-                          "the " + server + "'s " + std::to_string(contexts) + " contexts");
-  if (!room)
-    return Error{ErrorCode::kResourceExhausted,
-                 room.error().message + "; or fewer contexts per server (server_contexts)"};
-  return contexts;
+  const bool chosen = options_.server_contexts > 0;
+  int contexts = chosen ? options_.server_contexts
+                        : (options_.virtual_time ? kVirtualServerContexts : kRealServerContexts);
+  while (true) {
+    // A context listening on both ports: its descriptors and two sockets.
+    Status room =
+        reserve_descriptors(static_cast<size_t>(contexts) * (DescriptorCosts::kContext + 2),
+                            "the " + server + "'s " + std::to_string(contexts) + " contexts");
+    if (room) return contexts;
+    // The default gives way to a tight descriptor limit; a number the
+    // caller chose does not.
+    if (chosen || contexts == 1)
+      return Error{ErrorCode::kResourceExhausted,
+                   room.error().message + "; or fewer contexts per server (server_contexts)"};
+    contexts /= 2;
+  }
 }
 
 uint64_t Runtime::server_port_seed(const std::string& name) const {

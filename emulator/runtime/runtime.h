@@ -28,9 +28,11 @@ struct RuntimeOptions {
   uint64_t seed = 0;
   int threads = 2;                   // event-loop threads
   size_t devices_per_context = 100;  // sessions per libcoap context
-  // Contexts behind each server's address; 0: 64 on the real clock (each
-  // searches fewer sessions per datagram), 16 on the virtual one (its loop
-  // polls every context at every instant). Each holds 4 descriptors.
+  // Contexts behind each server's address; 0: 64 on the real clock, 128 on
+  // the virtual one (each searches fewer sessions per datagram, and on the
+  // virtual clock a fleet that starts at one instant keeps thousands of
+  // CONs in flight at once), or half as many, and so on, as long as they
+  // would not fit under RLIMIT_NOFILE. Each holds 4 descriptors.
   int server_contexts = 0;
   bool radio = true;  // every datagram through the emulated radio
   // The radio and the embedded servers of one loop hand each other their
@@ -221,7 +223,7 @@ class Runtime {
   radio::Radio* radio_of(const Loop* loop) const;
   device::HandshakeGate* gate_of(const Loop* loop) const;
   Loop& registration_loop() const;
-  // options_.server_contexts, or the clock's default; after reserving the
+  // options_.server_contexts, or the clock's default (halved until it fits); after reserving the
   // descriptors they hold (RLIMIT_NOFILE), or the error that says why not.
   Result<int> server_contexts(const std::string& server) const;
   // Virtual time: where a server's port-0 listeners draw their ports; 0 otherwise.

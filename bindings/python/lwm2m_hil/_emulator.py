@@ -83,8 +83,9 @@ class Emulator:
         handshakes each server context accepts at once; ``server_contexts``:
         libcoap contexts behind each embedded server's port (1..1024; each
         searches only its clients' sessions per datagram, and holds 4
-        descriptors); None: 64 on the real clock, 16 on the virtual one
-        (whose loop polls every context at every instant).
+        descriptors); None: 64 on the real clock, 128 on the virtual one
+        (where a fleet that starts at one instant has thousands of CONs in
+        flight at once).
 
         ``in_process``: the radio hands a datagram to an embedded server on
         its own loop thread (on the virtual clock, every one) in memory, and

@@ -416,7 +416,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--threads", type=int, default=2)
     run.add_argument("--server-contexts", type=_server_contexts, default=None, metavar="N",
                      help="libcoap contexts behind each embedded server's port (1..1024); "
-                          "default 64 on the real clock, 16 on the virtual one")
+                          "default 64 on the real clock, 128 on the virtual one")
     run.add_argument("--through-kernel", action="store_true",
                      help="send every datagram between devices and the embedded servers through the kernel "
                           "(tshark on lo sees them), not in memory")
