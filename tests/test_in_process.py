@@ -86,9 +86,11 @@ def port_of(uri: str) -> int:
 @pytest.mark.parametrize("in_process", [True, False])
 def test_fleet_traffic_leaves_the_wire_in_process_while_outside_peers_are_served(
         clock: str, in_process: bool, tmp_path: Path) -> None:
+    """On the real clock with two loop threads the bootstrap server works on
+    the first and the registration server on the last, and devices on both:
+    half the fleet's datagrams cross between loops, in memory too."""
     radio_pcap = tmp_path / "radio.pcapng"
-    # One loop thread on the real clock: every server shares the devices' thread.
-    with Emulator(seed=5, clock=clock, threads=1, in_process=in_process) as emu:  # type: ignore[arg-type]
+    with Emulator(seed=5, clock=clock, threads=2, in_process=in_process) as emu:  # type: ignore[arg-type]
         rs = emu.registration_server(timing=FAST)
         bs = emu.bootstrap_server(bootstrap_config(rs.uri), timing=FAST)
         emu.capture(str(radio_pcap))

@@ -303,10 +303,7 @@ std::string Link::comment(const Verdict& v, size_t len, const std::string& corru
 }
 
 void Link::record(TimeMs now, Direction dir, size_t len, const Verdict& v) {
-  for (DirectionCounters* c :
-       {&counters_.total, dir == Direction::Uplink ? &counters_.uplink : &counters_.downlink}) {
-    count_effects(count_fate(*c, v.fate), v);
-  }
+  count_effects(count_fate(dir == Direction::Uplink ? uplink_ : downlink_, v.fate), v);
   Decision d{now, static_cast<uint32_t>(len), {-1, -1}, dir, v.fate, 0, 0};
   for (size_t i = 0; i < v.copies.size() && i < 2; ++i)
     d.delay_ms[i] = static_cast<int32_t>(v.copies[i].delay_ms);
@@ -318,6 +315,31 @@ void Link::record(TimeMs now, Direction dir, size_t len, const Verdict& v) {
     d.rule = static_cast<uint16_t>(it - rule_names_.begin() + 1);
   }
   decisions_.push_back(d);
+}
+
+DirectionCounters& DirectionCounters::operator+=(const DirectionCounters& c) {
+  sent += c.sent;
+  delivered += c.delivered;
+  dropped += c.dropped;
+  dropped_loss += c.dropped_loss;
+  dropped_burst += c.dropped_burst;
+  dropped_partition += c.dropped_partition;
+  dropped_asleep += c.dropped_asleep;
+  dropped_mtu += c.dropped_mtu;
+  dropped_rule += c.dropped_rule;
+  dropped_nat += c.dropped_nat;
+  duplicated += c.duplicated;
+  corrupted += c.corrupted;
+  delayed += c.delayed;
+  reordered += c.reordered;
+  nat_rebinds += c.nat_rebinds;
+  return *this;
+}
+
+LinkCounters Link::counters() const {
+  LinkCounters c{uplink_, uplink_, downlink_};
+  c.total += downlink_;
+  return c;
 }
 
 std::vector<std::string> Link::decisions() const {

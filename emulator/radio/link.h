@@ -110,6 +110,8 @@ struct DirectionCounters {
   uint64_t delayed = 0;  // any copy delivered later than decide()
   uint64_t reordered = 0;
   uint64_t nat_rebinds = 0;
+
+  DirectionCounters& operator+=(const DirectionCounters& c);
 };
 
 struct LinkCounters {
@@ -140,7 +142,7 @@ class Link {
 
   Verdict decide(TimeMs now, Direction dir, const uint8_t* data, size_t len);
 
-  const LinkCounters& counters() const { return counters_; }
+  LinkCounters counters() const;
   // One compact line per datagram ("1234 up 45B delivered+12ms"): two runs
   // with the same seed compare equal line by line.
   std::vector<std::string> decisions() const;
@@ -170,7 +172,9 @@ class Link {
   bool burst_bad_ = false;
   int64_t busy_until_us_[2] = {0, 0};
   Nat nat_;
-  LinkCounters counters_;
+  // Per direction only: the total is their sum, and a fleet holds one link
+  // per device.
+  DirectionCounters uplink_, downlink_;
   // Kept compact (a fleet keeps every device's): formatted by decisions().
   struct Decision {
     TimeMs time;

@@ -47,7 +47,7 @@ TEST(Link, IndependentLoss_RateWithinBounds) {
       EXPECT_EQ(v.comment, "dropped by loss");
     }
   }
-  const DirectionCounters& t = link.counters().total;
+  const DirectionCounters t = link.counters().total;
   EXPECT_EQ(t.sent, 10000u);
   EXPECT_EQ(t.dropped, t.dropped_loss);
   EXPECT_EQ(t.delivered + t.dropped, t.sent);

@@ -256,16 +256,25 @@ void Radio::on_switched_down(size_t port, const Ipv4SocketAddress& from,
                              const Ipv4SocketAddress& to, const uint8_t* data, size_t len) {
   if (switched_.empty())
     switched_timer_ = reactor_.at(reactor_.clock().now_ms(), [this] { deliver_switched(); });
-  switched_.push_back(Switched{port, from, to, std::vector<uint8_t>(data, data + len)});
+  switched_.push_back(Switched{port, from, to, switched_bytes_.size(), len});
+  switched_bytes_.insert(switched_bytes_.end(), data, data + len);
 }
 
 void Radio::deliver_switched() {
   std::vector<Switched> batch;
+  std::vector<uint8_t> bytes;
   std::swap(batch, switched_);  // what devices answer comes in a later turn
+  std::swap(bytes, switched_bytes_);
   for (const Switched& d : batch) {
     ++batches_.switched_down;
-    arrive(d.port, htonl(d.to.ip), htonl(d.from.ip), htons(d.from.port), d.bytes.data(),
-           d.bytes.size());
+    arrive(d.port, htonl(d.to.ip), htonl(d.from.ip), htons(d.from.port), bytes.data() + d.offset,
+           d.len);
+  }
+  if (switched_.empty()) {  // keeps the capacity for the next turn
+    batch.clear();
+    bytes.clear();
+    std::swap(batch, switched_);
+    std::swap(bytes, switched_bytes_);
   }
 }
 

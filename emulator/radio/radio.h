@@ -186,9 +186,10 @@ class Radio {
   struct Switched {
     size_t port;
     Ipv4SocketAddress from, to;
-    std::vector<uint8_t> bytes;
+    size_t offset, len;  // in switched_bytes_
   };
   std::vector<Switched> switched_;
+  std::vector<uint8_t> switched_bytes_;
   Timers::Id switched_timer_ = 0;
 };
 

@@ -30,24 +30,6 @@ uint64_t mix(uint64_t seed, const std::string& name) {
   return seed * 0x9e3779b97f4a7c15ULL ^ std::hash<std::string>{}(name);
 }
 
-void add(radio::DirectionCounters& sum, const radio::DirectionCounters& c) {
-  sum.sent += c.sent;
-  sum.delivered += c.delivered;
-  sum.dropped += c.dropped;
-  sum.dropped_loss += c.dropped_loss;
-  sum.dropped_burst += c.dropped_burst;
-  sum.dropped_partition += c.dropped_partition;
-  sum.dropped_asleep += c.dropped_asleep;
-  sum.dropped_mtu += c.dropped_mtu;
-  sum.dropped_rule += c.dropped_rule;
-  sum.dropped_nat += c.dropped_nat;
-  sum.duplicated += c.duplicated;
-  sum.corrupted += c.corrupted;
-  sum.delayed += c.delayed;
-  sum.reordered += c.reordered;
-  sum.nat_rebinds += c.nat_rebinds;
-}
-
 }  // namespace
 
 // --- handles ----------------------------------------------------------------
@@ -139,8 +121,11 @@ Runtime::Runtime(RuntimeOptions options)
     }
     loops_.back()->start();
     gates_.push_back(std::make_unique<device::HandshakeGate>(options_.device_handshakes));
-    if (!options_.radio) continue;
-    Loop* loop = loops_.back().get();
+  }
+  if (!options_.radio) return;
+  if (options_.in_process && loops_.size() > 1) exchange_ = std::make_unique<LoopExchange>(loops_);
+  for (auto& l : loops_) {
+    Loop* loop = l.get();
     uint64_t port_seed = options_.virtual_time ? mix(options_.seed, "radio ports") | 1 : 0;
     auto radio = loop->call([&] { return radio::Radio::open(*loop, 4, port_seed); });
     if (!radio) throw std::runtime_error(radio.error().message);
@@ -585,7 +570,7 @@ FleetSummary Runtime::summary() const {
     if (d.bootstrap_duration_ms() >= 0) s.bootstrap_ms.push_back(d.bootstrap_duration_ms());
     s.power_cuts += static_cast<size_t>(d.power_cuts());
     s.torn_configs += static_cast<size_t>(d.torn_configs());
-    add(s.radio, d.link().counters().total);
+    s.radio += d.link().counters().total;
   };
   for (size_t i = 0; i < loops_.size(); ++i) {
     const auto& loop = loops_[i];

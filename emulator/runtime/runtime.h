@@ -19,6 +19,7 @@
 #include "emulator/radio/egress.h"
 #include "emulator/runtime/device_handle.h"
 #include "emulator/runtime/loop.h"
+#include "emulator/runtime/loop_exchange.h"
 #include "emulator/server/bootstrap_server.h"
 #include "emulator/server/registration_server.h"
 
@@ -35,9 +36,9 @@ struct RuntimeOptions {
   // would not fit under RLIMIT_NOFILE. Each holds 4 descriptors.
   int server_contexts = 0;
   bool radio = true;  // every datagram through the emulated radio
-  // The radio and the embedded servers of one loop hand each other their
-  // datagrams in memory (base/switchboard.h); false: through the kernel,
-  // where a capture on lo sees them.
+  // The radios and the embedded servers hand each other their datagrams in
+  // memory (base/switchboard.h, loop_exchange.h); false: through the
+  // kernel, where a capture on lo sees them.
   bool in_process = true;
   // DTLS: handshakes the devices of one loop thread run at once, and that
   // each server context accepts at once (libcoap's default is 100).
@@ -233,6 +234,7 @@ class Runtime {
   RealClock real_clock_;
   VirtualClock virtual_clock_;
   const Clock* clock_;
+  std::unique_ptr<LoopExchange> exchange_;  // outlives the loops whose boards it joins
   std::vector<std::unique_ptr<Loop>> loops_;
   bool closed_ = false;
   std::vector<std::unique_ptr<radio::Radio>> radios_;          // one per loop, if any

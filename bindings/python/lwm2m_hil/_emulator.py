@@ -87,9 +87,9 @@ class Emulator:
         (where a fleet that starts at one instant has thousands of CONs in
         flight at once).
 
-        ``in_process``: the radio hands a datagram to an embedded server on
-        its own loop thread (on the virtual clock, every one) in memory, and
-        the server answers the same way: no system call, no kernel hop. The
+        ``in_process``: the radio hands a datagram to an embedded server in
+        memory (to another loop thread, in one batch per turn of its loop),
+        and the server answers the same way: no system call, no kernel hop. The
         servers' sockets still serve every other peer, and captures
         (:meth:`capture`) still show every datagram. False sends them all
         through the kernel, where tshark on ``lo`` sees them too.

@@ -1,0 +1,91 @@
+#include "emulator/runtime/loop_exchange.h"
+
+#include <utility>
+
+namespace hil::runtime {
+
+// One loop's way out: its board's Beyond.
+class LoopExchange::Gate final : public Switchboard::Beyond {
+ public:
+  Gate(LoopExchange& exchange, const std::vector<std::unique_ptr<Loop>>& loops, size_t index)
+      : exchange_(exchange), index_(index), out_(loops.size()) {
+    for (const auto& loop : loops) loops_.push_back(loop.get());
+  }
+
+  void attached(const Ipv4SocketAddress& at) override {
+    std::lock_guard<std::mutex> lock(exchange_.mu_);
+    exchange_.where_[at] = index_;
+  }
+  void detached(const Ipv4SocketAddress& at) override {
+    std::lock_guard<std::mutex> lock(exchange_.mu_);
+    auto it = exchange_.where_.find(at);
+    if (it != exchange_.where_.end() && it->second == index_) exchange_.where_.erase(it);
+  }
+
+  bool send(const Ipv4SocketAddress& from, const Ipv4SocketAddress& to, const uint8_t* data,
+            size_t len) override {
+    int target = exchange_.where(to);
+    if (target < 0 || static_cast<size_t>(target) == index_) return false;
+    Batch& batch = out_[static_cast<size_t>(target)];
+    batch.datagrams.push_back(Datagram{from, to, batch.bytes.size(), len});
+    batch.bytes.insert(batch.bytes.end(), data, data + len);
+    if (!flush_due_) {
+      flush_due_ = true;
+      Loop& self = *loops_[index_];
+      self.at(self.clock().now_ms(), [this] { flush(); });  // when this turn ends
+    }
+    return true;
+  }
+
+ private:
+  // A turn's datagrams for one loop, their bytes in one buffer: one
+  // allocation per batch, freed on the other thread.
+  struct Datagram {
+    Ipv4SocketAddress from, to;
+    size_t offset, len;
+  };
+  struct Batch {
+    std::vector<Datagram> datagrams;
+    std::vector<uint8_t> bytes;
+  };
+
+  // On the target loop, each datagram goes to that board as if sent there;
+  // one whose receiver left meanwhile is lost, as on a closed socket.
+  void flush() {
+    flush_due_ = false;
+    for (size_t t = 0; t < out_.size(); ++t) {
+      if (out_[t].datagrams.empty()) continue;
+      Switchboard* board = &loops_[t]->switchboard();
+      loops_[t]->post([board, batch = std::exchange(out_[t], {})] {
+        for (const Datagram& d : batch.datagrams)
+          board->send(d.from, d.to, batch.bytes.data() + d.offset, d.len);
+      });
+    }
+  }
+
+  LoopExchange& exchange_;
+  size_t index_;
+  std::vector<Loop*> loops_;
+  std::vector<Batch> out_;  // by target loop; this loop's thread only
+  bool flush_due_ = false;
+};
+
+LoopExchange::LoopExchange(const std::vector<std::unique_ptr<Loop>>& loops) {
+  for (size_t i = 0; i < loops.size(); ++i) {
+    gates_.push_back(std::make_unique<Gate>(*this, loops, i));
+    Loop& loop = *loops[i];
+    Gate* gate = gates_.back().get();
+    loop.call([&loop, gate] { loop.switchboard().set_beyond(gate); });
+  }
+}
+
+LoopExchange::~LoopExchange() = default;
+
+int LoopExchange::where(const Ipv4SocketAddress& to) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = where_.find(to);
+  if (it == where_.end() && to.ip >> 24 == 127) it = where_.find({0, to.port});
+  return it == where_.end() ? -1 : static_cast<int>(it->second);
+}
+
+}  // namespace hil::runtime
