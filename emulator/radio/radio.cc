@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "emulator/base/ipv4.h"
 #include "emulator/radio/egress.h"
 
 namespace hil::radio {
@@ -60,10 +61,7 @@ Result<int> wildcard_socket(sockaddr_in* bound, uint16_t port = 0) {
 // any free port without a seed.
 Result<int> server_socket(uint64_t* seed, sockaddr_in* bound) {
   for (int attempt = 0; *seed != 0 && attempt < 32; ++attempt) {
-    uint64_t z = (*seed += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    auto port = static_cast<uint16_t>(20000 + (z ^ (z >> 31)) % 30000);
-    if (auto fd = wildcard_socket(bound, port)) return fd;
+    if (auto fd = wildcard_socket(bound, draw_seeded_port(seed))) return fd;
   }
   return wildcard_socket(bound);
 }

@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "emulator/base/ipv4.h"
 #include "emulator/coap/address.h"
 #include "emulator/lwm2m/client/factory.h"
 #include "emulator/runtime/descriptors.h"
@@ -191,11 +192,7 @@ Status listen_on_seeded_ports(const ListenAddresses& addrs, uint64_t seed,
                               const std::function<Status(const ListenAddresses&)>& listen) {
   const bool any_plain = coap_address_get_port(&addrs.plain) == 0;
   const bool any_secure = coap_address_get_port(&addrs.secure) == 0;
-  auto draw = [&seed] {
-    uint64_t z = (seed += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    return static_cast<uint16_t>(20000 + (z ^ (z >> 31)) % 30000);
-  };
+  auto draw = [&seed] { return draw_seeded_port(&seed); };
   for (int attempt = 0; seed != 0 && (any_plain || any_secure) && attempt < 32; ++attempt) {
     ListenAddresses a = addrs;
     if (any_plain) coap_address_set_port(&a.plain, draw());
