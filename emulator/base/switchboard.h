@@ -36,6 +36,15 @@ class Switchboard {
                       const uint8_t* data, size_t len) = 0;
   };
 
+  // The entry of `map` (keyed by address) that takes what is sent to `to`:
+  // its own, or on loopback its port's wildcard one (see attach()).
+  template <class Map>
+  static auto find_listener(Map& map, const Ipv4SocketAddress& to) {
+    auto it = map.find(to);
+    if (it == map.end() && to.ip >> 24 == 127) it = map.find({0, to.port});
+    return it;
+  }
+
   // Before anything is attached; `beyond` outlives the board's receivers.
   void set_beyond(Beyond* beyond) { beyond_ = beyond; }
 
@@ -54,8 +63,7 @@ class Switchboard {
   // caller sends on its socket.
   bool send(const Ipv4SocketAddress& from, const Ipv4SocketAddress& to, const uint8_t* data,
             size_t len) const {
-    auto it = receivers_.find(to);
-    if (it == receivers_.end() && to.ip >> 24 == 127) it = receivers_.find({0, to.port});
+    auto it = find_listener(receivers_, to);
     if (it == receivers_.end()) return beyond_ != nullptr && beyond_->send(from, to, data, len);
     it->second(from, to, data, len);
     return true;

@@ -354,7 +354,8 @@ coap_tick_t Context::ticks() {
 }
 
 bool Context::process_virtual(bool readable, bool refresh, coap_tick_t now) {
-  if (!readable && !(refresh && dirty_) && !(due_ != 0 && now >= due_)) return false;
+  const bool due = due_ != 0 && now >= due_;
+  if (!readable && !(refresh && dirty_) && !due) return false;
   constexpr int kMaxEvents = 64;
   epoll_event events[kMaxEvents];
   bool did = false;
@@ -364,7 +365,7 @@ bool Context::process_virtual(bool readable, bool refresh, coap_tick_t now) {
     coap_io_do_epoll(ctx_, events, static_cast<size_t>(n));
     did = dirty_ = true;
   }
-  if ((refresh && dirty_) || (due_ != 0 && now >= due_)) {
+  if ((refresh && dirty_) || due) {
     dirty_ = false;  // handlers the walk calls (give-ups) may set it again
     unsigned int wait = coap_io_prepare_epoll(ctx_, now);
     due_ = wait == 0 ? 0 : now + wait;

@@ -83,8 +83,7 @@ LoopExchange::~LoopExchange() = default;
 
 int LoopExchange::where(const Ipv4SocketAddress& to) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = where_.find(to);
-  if (it == where_.end() && to.ip >> 24 == 127) it = where_.find({0, to.port});
+  auto it = Switchboard::find_listener(where_, to);
   return it == where_.end() ? -1 : static_cast<int>(it->second);
 }
 
