@@ -58,6 +58,22 @@ class Loop final : public Reactor {
     post([&task] { task(); });
     return result.get();
   }
+  // Like call(), without waiting for the result: the future holds it. On
+  // the virtual clock, or on the loop's own thread, `fn` has run already.
+  template <typename F>
+  auto submit(F&& fn) -> std::future<decltype(fn())> {
+    auto task = std::make_shared<std::packaged_task<decltype(fn())()>>(std::forward<F>(fn));
+    auto result = task->get_future();
+    if (virtual_clock_ != nullptr) {
+      Driver driver(*this);
+      (*task)();
+    } else if (on_loop_thread()) {
+      (*task)();
+    } else {
+      post([task] { (*task)(); });
+    }
+    return result;
+  }
   bool on_loop_thread() const { return std::this_thread::get_id() == thread_.get_id(); }
   // CPU time the loop's thread has used (real time; 0 on the virtual clock,
   // whose work runs on its callers' threads).

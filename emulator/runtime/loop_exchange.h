@@ -1,8 +1,8 @@
 // The switchboards of a runtime's loops, joined (base/switchboard.h): a
 // datagram for a server or a radio on another loop's thread waits in the
-// sending loop's batch for that loop until the sending loop's turn ends,
-// then crosses in one post() per loop and turn (a lock and a wake-up), not
-// in a send and a read of its own.
+// sending loop's batch for that loop until the sending loop's turn ends or
+// the batch holds 256 datagrams, then crosses with the batch in one post()
+// (a lock and a wake-up), not in a send and a read of its own.
 #pragma once
 
 #include <cstddef>

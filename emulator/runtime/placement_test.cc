@@ -106,11 +106,11 @@ class RuntimePlacement : public ::testing::Test {
   int next_ = 0;
 };
 
-TEST_F(RuntimePlacement, NoSecFleet_BootstrapLoopGetsAboutAFifth) {
+TEST_F(RuntimePlacement, NoSecFleet_BootstrapLoopGetsAboutThreeEighths) {
   auto devices = add(bs_uri_, 2000);
   EXPECT_EQ(devices[0] + devices[1], 2000u);
-  EXPECT_GE(devices[0], 300u);
-  EXPECT_LE(devices[0], 500u);
+  EXPECT_GE(devices[0], 650u);
+  EXPECT_LE(devices[0], 850u);
 }
 
 TEST_F(RuntimePlacement, DtlsFleet_BootstrapLoopGetsAboutTwoFifths) {

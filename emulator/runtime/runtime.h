@@ -215,6 +215,9 @@ class Runtime {
   Result<std::vector<DeviceHandle>> add_qemu(const qemu::QemuDeviceConfig& tmpl, size_t count,
                                              const std::string& prefix, bool start);
   void notify();
+  // What a device on loop `index` calls when its state changed: wakes
+  // wait() once when the loop's turn ends, however many changed in it.
+  std::function<void()> on_change(size_t index);
   // `server_cost`: what a device of the fleet being added costs each loop
   // through the servers there (placement.h).
   GroupSlot& group_with_room(const std::vector<double>& server_cost);
@@ -251,6 +254,7 @@ class Runtime {
   std::mutex wait_mu_;
   std::condition_variable changed_;
   uint64_t version_ = 0;
+  std::vector<char> notify_due_;  // per loop, its own thread's only
 
   std::vector<double> loop_load_;  // per loop, in devices (placement.h; mu_)
 };
