@@ -7,7 +7,8 @@
 namespace hil::radio {
 namespace {
 
-constexpr uint8_t kCorrupt = 1, kReorder = 2, kNat = 4;
+constexpr uint8_t kCorrupt = 1, kReorder = 2, kNat = 4, kDelays = 32;
+constexpr int kCopiesShift = 3;  // two bits: 0, 1 or 2 copies
 
 std::string number(double v) {
   char buf[32];
@@ -304,11 +305,19 @@ std::string Link::comment(const Verdict& v, size_t len, const std::string& corru
 
 void Link::record(TimeMs now, Direction dir, size_t len, const Verdict& v) {
   count_effects(count_fate(dir == Direction::Uplink ? uplink_ : downlink_, v.fate), v);
-  Decision d{now, static_cast<uint32_t>(len), {-1, -1}, dir, v.fate, 0, 0};
-  for (size_t i = 0; i < v.copies.size() && i < 2; ++i)
-    d.delay_ms[i] = static_cast<int32_t>(v.copies[i].delay_ms);
-  d.flags =
-      (v.corrupted ? kCorrupt : 0) | (v.reordered ? kReorder : 0) | (v.nat_rebound ? kNat : 0);
+  const size_t copies = std::min<size_t>(v.copies.size(), 2);
+  Decision d{now, static_cast<uint16_t>(std::min<size_t>(len, UINT16_MAX)),
+             static_cast<uint8_t>(static_cast<int>(dir) << 4 | static_cast<int>(v.fate)), 0, 0};
+  d.flags = (v.corrupted ? kCorrupt : 0) | (v.reordered ? kReorder : 0) |
+            (v.nat_rebound ? kNat : 0) | static_cast<uint8_t>(copies << kCopiesShift);
+  if (std::any_of(v.copies.begin(), v.copies.begin() + copies,
+                  [](const Copy& c) { return c.delay_ms != 0; })) {
+    Delays delays{{0, 0}};
+    for (size_t i = 0; i < copies; ++i)
+      delays.delay_ms[i] = static_cast<int32_t>(v.copies[i].delay_ms);
+    delays_.push_back(delays);
+    d.flags |= kDelays;
+  }
   if (!v.rule.empty()) {
     auto it = std::find(rule_names_.begin(), rule_names_.end(), v.rule);
     if (it == rule_names_.end()) it = rule_names_.insert(it, v.rule);
@@ -345,11 +354,17 @@ LinkCounters Link::counters() const {
 std::vector<std::string> Link::decisions() const {
   std::vector<std::string> out;
   out.reserve(decisions_.size());
-  for (const Decision& d : decisions_) {
-    std::string line = std::to_string(d.time) + " " + to_string(d.dir) + " " +
-                       std::to_string(d.len) + "B " + to_string(d.fate);
-    for (int32_t delay : d.delay_ms)
-      if (delay >= 0) line += "+" + std::to_string(delay) + "ms";
+  auto delays = delays_.begin();
+  for (size_t i = 0; i < decisions_.size(); ++i) {
+    const Decision& d = decisions_[i];
+    const auto dir = static_cast<Direction>(d.dir_fate >> 4);
+    const auto fate = static_cast<Fate>(d.dir_fate & 0xf);
+    std::string line = std::to_string(d.time) + " " + to_string(dir) + " " + std::to_string(d.len) +
+                       "B " + to_string(fate);
+    const bool delayed = d.flags & kDelays;
+    for (int c = 0; c < (d.flags >> kCopiesShift & 3); ++c)
+      line += "+" + std::to_string(delayed ? delays->delay_ms[c] : 0) + "ms";
+    if (delayed) ++delays;
     if (d.flags & kCorrupt) line += " corrupt";
     if (d.flags & kReorder) line += " reorder";
     if (d.flags & kNat) line += " nat";

@@ -175,17 +175,21 @@ class Link {
   // Per direction only: the total is their sum, and a fleet holds one link
   // per device.
   DirectionCounters uplink_, downlink_;
-  // Kept compact (a fleet keeps every device's): formatted by decisions().
+  // Kept compact (a fleet keeps every device's, 16 bytes each): formatted
+  // by decisions(). Most datagrams pass as one copy without delay; the
+  // delays of the others are kept beside, in delays_.
   struct Decision {
     TimeMs time;
-    uint32_t len;
-    int32_t delay_ms[2];  // per copy; -1: no such copy
-    Direction dir;
-    Fate fate;
-    uint8_t flags;      // kCorrupt | kReorder | kNat
+    uint16_t len;       // a UDP payload's length fits; longer ones read 65535
+    uint8_t dir_fate;   // Direction << 4 | Fate
+    uint8_t flags;      // kCorrupt | kReorder | kNat | copies << kCopiesShift | kDelays
     uint16_t rule = 0;  // 1 + index in rule_names_; 0: no rule fired
   };
+  struct Delays {
+    int32_t delay_ms[2];
+  };
   std::vector<Decision> decisions_;
+  std::vector<Delays> delays_;  // one per decision flagged kDelays, in order
   std::vector<std::string> rule_names_;
   TimeMs hold_until_ = 0;
 };

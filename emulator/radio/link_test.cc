@@ -325,5 +325,31 @@ TEST(Link, Comment_CombinesEffects) {
   EXPECT_EQ(link.decisions().back(), "5 up 40B delivered+120ms+120ms corrupt");
 }
 
+// Delays are kept beside the decisions, for those that have one: each line
+// still shows its own.
+TEST(Link, Decisions_EachLineKeepsItsOwnDelays) {
+  Link link(LinkConfig{}, 3);
+  send(link, 1);
+  LinkConfig slow;
+  slow.delay_ms = 70;
+  ASSERT_TRUE(link.configure(slow).ok());
+  send(link, 2, Direction::Downlink);
+  LinkConfig lost;
+  lost.loss = 1;
+  ASSERT_TRUE(link.configure(lost).ok());
+  send(link, 3);
+  LinkConfig twice;
+  twice.duplicate = 1;
+  twice.delay_ms = 9;
+  ASSERT_TRUE(link.configure(twice).ok());
+  send(link, 4);
+  ASSERT_TRUE(link.configure(LinkConfig{}).ok());
+  send(link, 5, Direction::Downlink);
+  EXPECT_EQ(link.decisions(),
+            (std::vector<std::string>{"1 up 40B delivered+0ms", "2 down 40B delivered+70ms",
+                                      "3 up 40B loss", "4 up 40B delivered+9ms+9ms",
+                                      "5 down 40B delivered+0ms"}));
+}
+
 }  // namespace
 }  // namespace hil::radio

@@ -271,8 +271,13 @@ Classified RuleSet::classify(Direction dir, const uint8_t* data, size_t len) {
   c.code = peek->code;
   if (is_request(peek->code)) {
     c.path = peek->path;
-    requests_.push_back(Request{dir, peek->mid, peek->token, peek->path});
-    if (requests_.size() > kRememberedRequests) requests_.pop_front();
+    Request request{dir, peek->mid, peek->token, peek->path};
+    if (requests_.size() < kRememberedRequests) {
+      requests_.push_back(std::move(request));
+    } else {
+      requests_[oldest_] = std::move(request);
+      oldest_ = (oldest_ + 1) % kRememberedRequests;
+    }
   } else {
     c.path = answered_path(dir, peek->type, peek->mid, peek->token);
   }
@@ -284,9 +289,11 @@ Classified RuleSet::classify(Direction dir, const uint8_t* data, size_t len) {
 std::optional<std::string> RuleSet::answered_path(Direction dir, uint8_t type, uint16_t mid,
                                                   const std::vector<uint8_t>& token) const {
   const bool by_mid = type >= 2;
-  for (auto it = requests_.rbegin(); it != requests_.rend(); ++it) {
-    if (it->direction == dir) continue;
-    if (by_mid ? it->mid == mid : it->token == token) return it->path;
+  const size_t n = requests_.size();
+  for (size_t back = 1; back <= n; ++back) {
+    const Request& r = requests_[(oldest_ + n - back) % n];
+    if (r.direction == dir) continue;
+    if (by_mid ? r.mid == mid : r.token == token) return r.path;
   }
   return std::nullopt;
 }

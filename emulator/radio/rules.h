@@ -6,7 +6,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <string>
 #include <utility>
@@ -101,7 +100,10 @@ class RuleSet {
   bool eligible(const Armed& armed, Rng& rng) const;
 
   std::vector<Armed> rules_;
-  std::deque<Request> requests_;
+  // The most recent requests, a ring once full: a vector, unlike a deque,
+  // allocates nothing while empty, and most links never see a rule.
+  std::vector<Request> requests_;
+  size_t oldest_ = 0;
 };
 
 }  // namespace hil::radio

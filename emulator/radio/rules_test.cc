@@ -179,6 +179,23 @@ TEST(Rules, SeparateResponseTakesThePathOfItsRequestByToken) {
   EXPECT_FALSE(set.classify(kDown, stranger.data(), stranger.size()).path);
 }
 
+// 64 requests are remembered; past that the oldest give way, and the most
+// recent of two with one message ID is the one a response is matched to.
+TEST(Rules, ResponsesMeetTheLast64RequestsNewestFirst) {
+  RuleSet set;
+  auto classify = [&](Direction dir, const Bytes& b) {
+    return set.classify(dir, b.data(), b.size());
+  };
+  for (uint16_t mid = 0; mid < 100; ++mid)
+    classify(kUp, coap(kCon, kPost, mid, {}, {"r" + std::to_string(mid)}));
+  EXPECT_FALSE(classify(kDown, coap(kAck, kChanged, 35, {})).path);
+  EXPECT_EQ(classify(kDown, coap(kAck, kChanged, 36, {})).path, "/r36");
+  EXPECT_EQ(classify(kDown, coap(kAck, kChanged, 99, {})).path, "/r99");
+  classify(kUp, coap(kCon, kPost, 99, {}, {"again"}));
+  EXPECT_EQ(classify(kDown, coap(kAck, kChanged, 99, {})).path, "/again");
+  EXPECT_FALSE(classify(kDown, coap(kAck, kChanged, 36, {})).path);
+}
+
 TEST(Rules, DelaySecondWriteBy5s) {
   LinkConfig c;
   c.delay_ms = 20;

@@ -56,7 +56,7 @@ class BootstrapServer final : public coap::Context::Handler {
   PeerTable peers_;
   ClientSecurity security_;
   coap::SteeredListener listener_;
-  HeapTrim trim_{timers_};  // after failed sessions and expiries: a flood's end
+  HeapTrim trim_{timers_};  // after sessions ended and expiries: a fleet's or a flood's end
   DeadlineTimer expiry_{timers_, [this] { expire(); }};
 };
 
