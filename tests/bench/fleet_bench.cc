@@ -334,8 +334,8 @@ void print_targets(const std::vector<Run>& runs) {
   if (with) {
     bool fast = with->all_registered && with->wall_s < kTargetWallS;
     std::printf(
-        "targets (from the issue, not asserted) for N=%zu NoSec: "
-        "all registered in < %.0f s: %.2f s (%s); "
+        "targets (issue 16, not asserted) for N=%zu NoSec: "
+        "all registered in < %g s: %.2f s (%s); "
         "< %.0f KiB/device: %.1f KiB (%s)\n",
         kTargetDevices, kTargetWallS, with->wall_s, fast ? "met" : "missed", kTargetKibPerDevice,
         with->kib_per_device(), with->kib_per_device() < kTargetKibPerDevice ? "met" : "missed");
@@ -355,7 +355,7 @@ void print_targets(const std::vector<Run>& runs) {
       double limit = r.virtual_clock ? kLargeVirtualWallS : kLargeRealWallS;
       bool fast = r.all_registered && r.wall_s < limit;
       std::printf(
-          "targets (issue 16, not asserted) for N=%zu NoSec, %s clock: all registered in < %.0f "
+          "targets (issue 16, not asserted) for N=%zu NoSec, %s clock: all registered in < %g "
           "s: %.2f s (%s); < %.0f KiB/device: %.1f KiB (%s)\n",
           kLargeDevices, r.virtual_clock ? "virtual" : "real", limit, r.wall_s,
           fast ? "met" : "missed", kTargetKibPerDevice, r.kib_per_device(),
@@ -366,7 +366,7 @@ void print_targets(const std::vector<Run>& runs) {
     bool fast = psk->all_registered && psk->wall_s < kPskTargetWallS;
     std::printf(
         "targets (from the issue, not asserted) for N=%zu DTLS-PSK: "
-        "all registered in < %.0f s: %.2f s (%s); "
+        "all registered in < %g s: %.2f s (%s); "
         "<= %.0f KiB/device, servers included: %.1f KiB (%s)\n",
         kPskTargetDevices, kPskTargetWallS, psk->wall_s, fast ? "met" : "missed",
         kPskTargetKibPerDevice, psk->kib_per_device(),
