@@ -334,7 +334,7 @@ void print_targets(const std::vector<Run>& runs) {
   if (with) {
     bool fast = with->all_registered && with->wall_s < kTargetWallS;
     std::printf(
-        "targets (issue 16, not asserted) for N=%zu NoSec: "
+        "targets (from the issues, not asserted) for N=%zu NoSec: "
         "all registered in < %g s: %.2f s (%s); "
         "< %.0f KiB/device: %.1f KiB (%s)\n",
         kTargetDevices, kTargetWallS, with->wall_s, fast ? "met" : "missed", kTargetKibPerDevice,
