@@ -45,7 +45,7 @@ class LoopExchange::Gate final : public Switchboard::Beyond {
   // A batch crosses once it holds this many datagrams, not only when the
   // turn ends: a fleet started at once sends in waves, and with whole
   // turns as batches the other loop waited for this one's turn to end and
-  // then this one for the other's (10,000 NoSec devices: 1.4 to 1.6 s
+  // then this one for the other's (10,000 NoSec devices: 1.4 to 1.75 s
   // instead of 1.65 to 2.2 s, tests/bench/README.md).
   static constexpr size_t kPostAt = 256;
 

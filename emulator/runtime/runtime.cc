@@ -529,7 +529,7 @@ Status Runtime::warm_qemu(const qemu::QemuConfig& base, size_t count) {
 
 // A fleet changes state thousands of times a second; a wake-up per change
 // cost the waiting thread a context switch each, and the loops a futex
-// call: 10,000 devices kept a third of a core busy waking wait() (of 2).
+// call. 10,000 devices took 2.0 to 2.4 CPU-s that way, 1.7 to 1.8 now.
 std::function<void()> Runtime::on_change(size_t index) {
   return [this, index] {
     if (notify_due_[index]) return;
