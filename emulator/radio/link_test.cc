@@ -329,22 +329,20 @@ TEST(Link, Comment_CombinesEffects) {
 // still shows its own.
 TEST(Link, Decisions_EachLineKeepsItsOwnDelays) {
   Link link(LinkConfig{}, 3);
-  send(link, 1);
-  LinkConfig slow;
+  auto send_with = [&](TimeMs now, Direction dir, const LinkConfig& c) {
+    ASSERT_TRUE(link.configure(c).ok());
+    send(link, now, dir);
+  };
+  LinkConfig slow, lost, twice;
   slow.delay_ms = 70;
-  ASSERT_TRUE(link.configure(slow).ok());
-  send(link, 2, Direction::Downlink);
-  LinkConfig lost;
   lost.loss = 1;
-  ASSERT_TRUE(link.configure(lost).ok());
-  send(link, 3);
-  LinkConfig twice;
   twice.duplicate = 1;
   twice.delay_ms = 9;
-  ASSERT_TRUE(link.configure(twice).ok());
-  send(link, 4);
-  ASSERT_TRUE(link.configure(LinkConfig{}).ok());
-  send(link, 5, Direction::Downlink);
+  send_with(1, Direction::Uplink, LinkConfig{});
+  send_with(2, Direction::Downlink, slow);
+  send_with(3, Direction::Uplink, lost);
+  send_with(4, Direction::Uplink, twice);
+  send_with(5, Direction::Downlink, LinkConfig{});
   EXPECT_EQ(link.decisions(),
             (std::vector<std::string>{"1 up 40B delivered+0ms", "2 down 40B delivered+70ms",
                                       "3 up 40B loss", "4 up 40B delivered+9ms+9ms",
