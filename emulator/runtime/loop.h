@@ -64,11 +64,8 @@ class Loop final : public Reactor {
   auto submit(F&& fn) -> std::future<decltype(fn())> {
     auto task = std::make_shared<std::packaged_task<decltype(fn())()>>(std::forward<F>(fn));
     auto result = task->get_future();
-    if (virtual_clock_ != nullptr) {
-      Driver driver(*this);
-      (*task)();
-    } else if (on_loop_thread()) {
-      (*task)();
+    if (virtual_clock_ != nullptr || on_loop_thread()) {
+      call([&task] { (*task)(); });
     } else {
       post([task] { (*task)(); });
     }
