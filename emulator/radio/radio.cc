@@ -157,11 +157,10 @@ Radio::~Radio() {
 
 void Radio::switch_through(Switchboard& board) {
   board_ = &board;
-  for (size_t i = 0; i < server_ports_.size(); ++i) {
-    board.attach(
-        {0, server_ports_[i]},
-        [this, i](const Ipv4SocketAddress& from, const Ipv4SocketAddress& to, const uint8_t* data,
-                  size_t len) { on_switched_down(i, from, to, data, len); });
+  for (uint16_t port : server_ports_) {
+    board.attach({0, port}, [this](const Ipv4SocketAddress& from, const Ipv4SocketAddress& to,
+                                   const uint8_t* data,
+                                   size_t len) { on_switched_down(from, to, data, len); });
   }
 }
 
@@ -250,29 +249,28 @@ void Radio::arrive(size_t port, uint32_t device_ip, uint32_t server_ip, uint16_t
 
 // Inside the server's send: the device hears it once the turn ends, so
 // that no device runs inside a server's call.
-void Radio::on_switched_down(size_t port, const Ipv4SocketAddress& from,
-                             const Ipv4SocketAddress& to, const uint8_t* data, size_t len) {
+void Radio::on_switched_down(const Ipv4SocketAddress& from, const Ipv4SocketAddress& to,
+                             const uint8_t* data, size_t len) {
   if (switched_.empty())
     switched_timer_ = reactor_.at(reactor_.clock().now_ms(), [this] { deliver_switched(); });
-  switched_.push_back(Switched{port, from, to, switched_bytes_.size(), len});
-  switched_bytes_.insert(switched_bytes_.end(), data, data + len);
+  switched_.add(from, to, data, len);
 }
 
 void Radio::deliver_switched() {
-  std::vector<Switched> batch;
-  std::vector<uint8_t> bytes;
+  DatagramBatch batch;
   std::swap(batch, switched_);  // what devices answer comes in a later turn
-  std::swap(bytes, switched_bytes_);
-  for (const Switched& d : batch) {
+  batch.for_each([this](const Ipv4SocketAddress& from, const Ipv4SocketAddress& to,
+                        const uint8_t* data, size_t len) {
     ++batches_.switched_down;
-    arrive(d.port, htonl(d.to.ip), htonl(d.from.ip), htons(d.from.port), bytes.data() + d.offset,
-           d.len);
-  }
+    // The socket the server's datagram would have reached: the one bound to
+    // the port it was sent to.
+    size_t port = static_cast<size_t>(
+        std::find(server_ports_.begin(), server_ports_.end(), to.port) - server_ports_.begin());
+    arrive(port, htonl(to.ip), htonl(from.ip), htons(from.port), data, len);
+  });
   if (switched_.empty()) {  // keeps the capacity for the next turn
     batch.clear();
-    bytes.clear();
     std::swap(batch, switched_);
-    std::swap(bytes, switched_bytes_);
   }
 }
 

@@ -28,6 +28,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "emulator/base/datagram_batch.h"
 #include "emulator/base/datagram_port.h"
 #include "emulator/base/event.h"
 #include "emulator/base/reactor.h"
@@ -154,7 +155,7 @@ class Radio {
   // (addresses in network order).
   void arrive(size_t port, uint32_t device_ip, uint32_t server_ip, uint16_t server_port,
               const uint8_t* data, size_t len);
-  void on_switched_down(size_t port, const Ipv4SocketAddress& from, const Ipv4SocketAddress& to,
+  void on_switched_down(const Ipv4SocketAddress& from, const Ipv4SocketAddress& to,
                         const uint8_t* data, size_t len);
   void deliver_switched();
   void forward(Path& p, Direction dir, const uint8_t* data, size_t len);
@@ -183,13 +184,7 @@ class Radio {
   std::vector<size_t> to_sockets_;  // send_batch()'s datagrams that leave by socket
   // What servers answered through the switchboard, handed on when their
   // turn ends, as a socket's would have been.
-  struct Switched {
-    size_t port;
-    Ipv4SocketAddress from, to;
-    size_t offset, len;  // in switched_bytes_
-  };
-  std::vector<Switched> switched_;
-  std::vector<uint8_t> switched_bytes_;
+  DatagramBatch switched_;
   Timers::Id switched_timer_ = 0;
 };
 

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "emulator/base/datagram_batch.h"
+
 namespace hil::runtime {
 
 // One loop's way out: its board's Beyond.
@@ -26,10 +28,9 @@ class LoopExchange::Gate final : public Switchboard::Beyond {
             size_t len) override {
     int target = exchange_.where(to);
     if (target < 0 || static_cast<size_t>(target) == index_) return false;
-    Batch& batch = out_[static_cast<size_t>(target)];
-    batch.datagrams.push_back(Datagram{from, to, batch.bytes.size(), len});
-    batch.bytes.insert(batch.bytes.end(), data, data + len);
-    if (batch.datagrams.size() >= kPostAt) {
+    DatagramBatch& batch = out_[static_cast<size_t>(target)];
+    batch.add(from, to, data, len);
+    if (batch.size() >= kPostAt) {
       post_batch(static_cast<size_t>(target));
       return true;
     }
@@ -49,17 +50,6 @@ class LoopExchange::Gate final : public Switchboard::Beyond {
   // instead of 1.65 to 2.2 s, tests/bench/README.md).
   static constexpr size_t kPostAt = 256;
 
-  // A turn's datagrams for one loop, their bytes in one buffer: one
-  // allocation per batch, freed on the other thread.
-  struct Datagram {
-    Ipv4SocketAddress from, to;
-    size_t offset, len;
-  };
-  struct Batch {
-    std::vector<Datagram> datagrams;
-    std::vector<uint8_t> bytes;
-  };
-
   // On the target loop, each datagram goes to that board as if sent there;
   // one whose receiver left meanwhile is lost, as on a closed socket.
   void flush() {
@@ -69,18 +59,20 @@ class LoopExchange::Gate final : public Switchboard::Beyond {
 
   // Hands the datagrams waiting for loop `t` to it.
   void post_batch(size_t t) {
-    if (out_[t].datagrams.empty()) return;
+    if (out_[t].empty()) return;
     Switchboard* board = &loops_[t]->switchboard();
+    // The batch's buffers are freed on the other thread.
     loops_[t]->post([board, batch = std::exchange(out_[t], {})] {
-      for (const Datagram& d : batch.datagrams)
-        board->send(d.from, d.to, batch.bytes.data() + d.offset, d.len);
+      batch.for_each([board](const Ipv4SocketAddress& from, const Ipv4SocketAddress& to,
+                             const uint8_t* data,
+                             size_t len) { board->send(from, to, data, len); });
     });
   }
 
   LoopExchange& exchange_;
   size_t index_;
   std::vector<Loop*> loops_;
-  std::vector<Batch> out_;  // by target loop; this loop's thread only
+  std::vector<DatagramBatch> out_;  // by target loop; this loop's thread only
   bool flush_due_ = false;
 };
 
