@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 
 from helpers import FAST, wait_until
 from lwm2m_hil import Device, Emulator, bootstrap_config
@@ -72,21 +73,21 @@ def test_same_seed_gives_same_device_behaviour() -> None:
 
 
 def _udp_sockets_on_port(port: int) -> int:
-    """Sockets of this process bound to UDP `port` on 127.0.0.1. /proc/net/udp
-    lists the whole network namespace, where another test's client may hold
-    the same port number; its inodes are matched against this process's
-    descriptors."""
-    local = f"0100007F:{port:04X}"
-    mine = set()
+    """Sockets of this process bound to UDP `port` on 127.0.0.1, each asked
+    for its address. (/proc/net/udp, read while another process's sockets
+    come and go, listed some of ours twice.)"""
+    count = 0
     for fd in os.listdir("/proc/self/fd"):
         try:
-            target = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:
+            if not os.readlink(f"/proc/self/fd/{fd}").startswith("socket:["):
+                continue
+            with socket.socket(fileno=os.dup(int(fd))) as s:
+                inet_udp = s.type == socket.SOCK_DGRAM and s.family == socket.AF_INET
+                if inet_udp and s.getsockname() == ("127.0.0.1", port):
+                    count += 1
+        except OSError:  # closed meanwhile
             continue
-        if target.startswith("socket:["):
-            mine.add(target[len("socket:["):-1])
-    with open("/proc/self/net/udp") as f:
-        return sum(1 for line in f.readlines()[1:] if line.split()[1] == local and line.split()[9] in mine)
+    return count
 
 
 def test_server_contexts_put_that_many_contexts_behind_each_server_port() -> None:
