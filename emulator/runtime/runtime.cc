@@ -129,9 +129,12 @@ Runtime::Runtime(RuntimeOptions options)
   for (auto& l : loops_) {
     Loop* loop = l.get();
     uint64_t port_seed = options_.virtual_time ? mix(options_.seed, "radio ports") | 1 : 0;
-    auto radio = loop->call([&] { return radio::Radio::open(*loop, 4, port_seed); });
+    auto radio = loop->call([&] {
+      auto r = radio::Radio::open(*loop, 4, port_seed);
+      if (r && options_.in_process) (*r)->switch_through(loop->switchboard());
+      return r;
+    });
     if (!radio) throw std::runtime_error(radio.error().message);
-    if (options_.in_process) loop->call([&] { (*radio)->switch_through(loop->switchboard()); });
     radios_.push_back(std::move(*radio));
   }
 }
@@ -244,8 +247,7 @@ Result<BootstrapServerHandle> Runtime::add_bootstrap_server(
       if (cert) s->set_certificate(*cert);
       return s->listen(a.plain, a.secure, options_.server_handshakes);
     }));
-    for (auto& c : s->listener().contexts()) loop.add(*c);
-    if (options_.radio && options_.in_process) s->listener().attach(loop.switchboard());
+    serve(loop, s->listener());
     BootstrapServerHandle h(&loop, s.get());
     bootstrap_servers_.push_back(std::move(s));
     return h;
@@ -274,12 +276,18 @@ Result<RegistrationServerHandle> Runtime::add_registration_server(
       if (cert) s->set_certificate(*cert);
       return s->listen(a.plain, a.secure, options_.server_handshakes);
     }));
-    for (auto& c : s->listener().contexts()) loop.add(*c);
-    if (options_.radio && options_.in_process) s->listener().attach(loop.switchboard());
+    serve(loop, s->listener());
     RegistrationServerHandle h(&loop, s.get());
     registration_servers_.push_back(std::move(s));
     return h;
   });
+}
+
+// On `loop`'s thread: the loop runs the listener's contexts, and, in
+// process, its radio hands them their datagrams.
+void Runtime::serve(Loop& loop, coap::SteeredListener& listener) {
+  for (auto& c : listener.contexts()) loop.add(*c);
+  if (options_.radio && options_.in_process) listener.attach(loop.switchboard());
 }
 
 // The bootstrap server works on the first loop, the registration server on

@@ -227,6 +227,7 @@ class Runtime {
   radio::Radio* radio_of(const Loop* loop) const;
   device::HandshakeGate* gate_of(const Loop* loop) const;
   Loop& registration_loop() const;
+  void serve(Loop& loop, coap::SteeredListener& listener);
   // options_.server_contexts, or the clock's default (halved until it fits); after reserving the
   // descriptors they hold (RLIMIT_NOFILE), or the error that says why not.
   Result<int> server_contexts(const std::string& server) const;
